@@ -1,0 +1,41 @@
+"""automl: Keras hyperparameter search from a YAML space, tracked in MLflow.
+
+    >>> import automl
+    >>> result = automl.search("search_spaces/mnist1d.yaml", trials=20, timeout="10m")
+    >>> result.test_metrics, result.best_params
+    >>> result.export("out/")
+
+Importing automl is cheap: pandas, Optuna, MLflow and TensorFlow load when first needed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> the module that defines it (imported on first use)
+_EXPORTS = {
+    "search": "automl.search.runner",
+    "load_space": "automl.config",
+    "SpaceConfig": "automl.config",
+    "SearchResult": "automl.result",
+    "AutomlError": "automl.errors",
+    "UsageError": "automl.errors",
+    "ConfigError": "automl.errors",
+    "DataError": "automl.errors",
+    "TrialFailed": "automl.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'automl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

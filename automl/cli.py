@@ -1,0 +1,175 @@
+"""The ``automl`` command. Heavy imports (TensorFlow, MLflow, Optuna) wait until a command needs
+them, so ``automl --help`` and ``automl validate`` answer at once.
+
+Exit codes: 0 success, 1 the search failed, 2 a usage error (bad file, bad option), which is
+printed as one sentence without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  automl search search_spaces/mnist1d.yaml               run (or resume) the search in the file
+  automl search search_spaces/mnist1d.yaml --trials 5 --timeout 2m
+  automl search mnist1d --export out/                     a built-in space by name; export winner
+  automl validate search_spaces/mnist1d.yaml             check a file, list its dimensions
+"""
+
+
+def _space_path(value: str) -> str:
+    """A file path, or the name of a space shipped in search_spaces/."""
+    if Path(value).exists():
+        return value
+    from automl.config import builtin_spaces
+
+    builtin = builtin_spaces()
+    return str(builtin[value]) if value in builtin else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automl", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Keras hyperparameter search from a YAML space: Optuna picks the trials, "
+                    "MLflow records them, the held-out test split picks the winner.",
+        epilog=EXAMPLES)
+    parser.add_argument("--version", action="version", version=f"automl {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("search", help="run or resume a search",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Run the search a space file describes; running it "
+                                          "again with the same --run-dir resumes the study.",
+                              epilog=EXAMPLES)
+    run.add_argument("space", help="space file, or the name of a built-in space (mnist1d)")
+    run.add_argument("--trials", type=int, help="total trials of the study (overrides "
+                                                "search.trials)")
+    run.add_argument("--timeout", help="stop starting trials after this long: 90s, 10m, 1h "
+                                       "(overrides search.timeout)")
+    run.add_argument("--sampler", help="tpe or random (overrides search.sampler)")
+    run.add_argument("--pruner", help="median, percentile, successive_halving, hyperband or "
+                                      "none (overrides search.pruner)")
+    run.add_argument("--seed", type=int, help="sampler seed (overrides search.seed)")
+    run.add_argument("--run-dir", default="automl-runs",
+                     help="folder of the Optuna storage, MLflow store and models "
+                          "(default: %(default)s)")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: an SQLite file in "
+                                            "the run folder)")
+    run.add_argument("--storage", help="Optuna storage URL (default: an SQLite file in the run "
+                                       "folder)")
+    run.add_argument("--reports-dir", default="reports",
+                     help="where <study>/ with summary, trials CSV and plots goes "
+                          "(default: %(default)s)")
+    run.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+
+    check = commands.add_parser("validate", help="check a space file without training")
+    check.add_argument("space", help="space file, or the name of a built-in space")
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("automl")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from automl.config import load_space
+
+    cfg = load_space(_space_path(args.space))
+    dims = cfg.describe()
+    width = max((len(name) for name, _ in dims), default=0)
+    print(f"{cfg.file}: valid space {cfg.name!r}, {len(dims)} searched dimensions, "
+          f"{'continuous' if cfg.space.size() == float('inf') else int(cfg.space.size())} "
+          f"configurations")
+    for name, domain in dims:
+        print(f"  {name:<{width}}  {domain}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from automl.config import load_space
+
+    overrides = {"trials": args.trials, "timeout": args.timeout, "sampler": args.sampler,
+                 "pruner": args.pruner, "seed": args.seed}
+    cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
+    _quiet_libraries()
+    from automl.search.runner import run_search
+    from automl.tracking import ui_command
+
+    result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
+                        storage=args.storage, reports_dir=Path(args.reports_dir),
+                        progress=not args.quiet)
+    _print_summary(result, cfg)
+    if args.export:
+        result.export(args.export)
+    print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
+    return 0
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for our progress display: libraries log errors only."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("optuna", "mlflow", "absl", "tensorflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _print_summary(result, cfg) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"top {cfg.select.top_k} by validation, evaluated on the test split")
+    for column in ("trial", cfg.search.objective, f"test {cfg.test_metric}", "gap", ""):
+        table.add_column(column, justify="right")
+    for row in result.candidates.itertuples():
+        table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
+                      "winner" if row.trial == result.winner_trial else "")
+    console.print(table)
+    states = result.trials["state"].value_counts().to_dict()
+    console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
+    console.print(f"winner: trial {result.winner_trial}, test {cfg.test_metric} "
+                  f"[bold]{result.test_metrics[cfg.test_metric]:.4f}[/bold], saved to "
+                  f"{result.model_path}, registered as {result.mlflow['alias_uri']}")
+    if result.report_dir:
+        console.print(f"report: {result.report_dir}/summary.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from automl.errors import AutomlError, UsageError
+
+    try:
+        return {"search": cmd_search, "validate": cmd_validate}[args.command](args)
+    except UsageError as error:
+        print(f"automl: error: {error}", file=sys.stderr)
+        return 2
+    except AutomlError as error:
+        print(f"automl: search failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("automl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

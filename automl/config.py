@@ -1,0 +1,493 @@
+"""The search-space file as typed, validated config.
+
+Loading happens in two steps, both before anything trains:
+
+1. :func:`read_yaml` reads the file safely as YAML 1.2 (``1e-3`` is a float, ``yes`` is a string),
+   refuses duplicate keys, tags, several documents, alias bombs and absurd nesting, and remembers
+   the line of every key so errors can point at it.
+2. :func:`load_space` checks every section against the vocabulary the builders understand and
+   returns a :class:`SpaceConfig`.
+
+Every problem raises :class:`~automl.errors.ConfigError` naming the file, line, key path, what was
+found and what is allowed, with a "did you mean" for misspelt names.
+
+Example:
+    >>> cfg = load_space("search_spaces/mnist1d.yaml", overrides={"trials": 5})
+    >>> cfg.search.trials
+    5
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from automl.errors import ConfigError
+from automl.models.builder import (ACTIVATIONS, ARCHITECTURES, HEADS, INITIALIZERS, MODEL_KEYS,
+                                   POOLINGS)
+from automl.space import Branch, Choice, Fixed, Group, Node, Range, parse_space
+from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
+
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
+DATA_KEYS = {"source", "split", "seed", "subsample", "augment"}
+SPLIT_KEYS = {"validation", "test"}
+AUGMENT_KEYS = {"shift", "gaussian_noise"}
+TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping"}
+SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
+               "enqueue"}
+SELECT_KEYS = {"top_k"}
+SAMPLERS = {"tpe", "random"}
+PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
+SOURCES = {"mnist1d"}
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+
+
+# --------------------------------------------------------------------------------------------
+# Typed config
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "mnist1d"
+    validation: float = 0.1
+    test: str | float = "builtin"
+    seed: int = 0
+    subsample: dict[str, int] = field(default_factory=dict)  # {"train": n, "test": n}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    sampler: str = "tpe"
+    pruner: str = "median"
+    trials: int = 30
+    timeout: float | None = None      # seconds
+    objective: str = "val_accuracy"
+    direction: str = "maximize"
+    seed: int | None = 0
+    enqueue: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """A validated search-space file."""
+
+    name: str
+    data: DataConfig
+    search: SearchConfig
+    select: SelectConfig
+    space: Group                  # the searched tree: data.augment, model, training
+    file: str | None = None
+    text: str | None = None       # the file as written, logged to MLflow as an artifact
+
+    @property
+    def test_metric(self) -> str:
+        """The metric the held-out test split is compared on (the objective without ``val_``)."""
+        return self.search.objective.removeprefix("val_")
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(parameter name, domain) for every searched dimension."""
+        return [(p.path, p.describe()) for p in self.space.parameters()]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading YAML safely
+
+
+@dataclass
+class _Doc:
+    """A parsed file: its plain tree plus the line of every key path, for error messages."""
+
+    file: str | None
+    tree: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def error(self, path: str, message: str) -> ConfigError:
+        line = None
+        probe = path
+        while probe and line is None:  # the nearest enclosing key with a known line
+            line = self.lines.get(probe)
+            probe = probe.rpartition(".")[0]
+        return ConfigError(message, file=self.file, key=path or None, line=line)
+
+
+_FLOAT_SPECIAL = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+_STANDARD_TAG = re.compile(r"^tag:yaml\.org,2002:(str|int|float|bool|null|map|seq)$")
+
+
+def read_yaml(text: str, file: str | None = None) -> _Doc:
+    """Parse YAML 1.2 text into plain Python values, remembering the line of every key."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    def fail(message: str, line: int | None = None) -> ConfigError:
+        return ConfigError(message, file=file, line=line)
+
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise fail(f"the file is {len(text.encode()):,} bytes, too large to be a search space "
+                   f"(limit {MAX_FILE_BYTES:,}); point at the space file, not at data")
+    try:
+        documents = list(YAML(typ="safe", pure=True).compose_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise fail(f"this is not valid YAML ({problem}); check the indentation and quoting "
+                   f"there", line=mark.line + 1 if mark else None) from None
+    except YAMLError as exc:
+        raise fail(f"this is not valid YAML ({exc})") from None
+    if len(documents) != 1 or documents[0] is None:
+        raise fail("a space file holds exactly one YAML document; found "
+                   f"{len(documents) if documents and documents[0] is not None else 'none'}"
+                   + ("; remove the '---' separators" if len(documents) > 1 else ""))
+    doc = _Doc(file, None)
+    count = [0]
+
+    def build(node: Any, path: str, depth: int, stack: tuple[int, ...]) -> Any:
+        count[0] += 1
+        line = node.start_mark.line + 1
+        if count[0] > MAX_NODES:
+            raise fail(f"the file expands to more than {MAX_NODES:,} values (an alias bomb?); "
+                       f"write the space without repeated aliases", line)
+        if depth > MAX_DEPTH or id(node) in stack:
+            raise fail(f"nesting goes deeper than {MAX_DEPTH} levels (a recursive anchor?) at "
+                       f"{path or 'the top'}; flatten the structure", line)
+        if not _STANDARD_TAG.match(node.tag or ""):
+            raise fail(f"{path or 'the document'}: the tag {node.tag!r} is not allowed; space "
+                       f"files use plain values only", line)
+        kind = node.tag.rpartition(":")[2]
+        stack = stack + (id(node),)
+        if kind == "map":
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = build(key_node, path, depth + 1, stack)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    raise fail(f"{path or 'the document'}: keys must be plain names", line)
+                key_path = f"{path}.{key}" if path else str(key)
+                if key in result or str(key) in map(str, result):
+                    raise fail(f"the key {key_path!r} appears twice; keep one of them",
+                               key_node.start_mark.line + 1)
+                doc.lines[key_path] = key_node.start_mark.line + 1
+                result[key] = build(value_node, key_path, depth + 1, stack)
+            return result
+        if kind == "seq":
+            return [build(item, f"{path}[{i}]", depth + 1, stack)
+                    for i, item in enumerate(node.value)]
+        return _scalar(kind, node.value)
+
+    doc.tree = build(documents[0], "", 0, ())
+    if not isinstance(doc.tree, dict):
+        raise fail("a space file is a mapping with sections like data:, model:, training:, "
+                   "search:; found a single value")
+    return doc
+
+
+def _scalar(kind: str, value: str) -> Any:
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return value.lower() == "true"
+    if kind == "int":
+        value = value.replace("_", "")
+        return int(value, 0) if value[:2].lower() in ("0x", "0o") else int(value)
+    if kind == "float":
+        special = _FLOAT_SPECIAL.get(value.lower())
+        return special if special is not None else float(value.replace("_", ""))
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def did_you_mean(word: Any, allowed: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), sorted(allowed), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _allowed_list(allowed: Iterable[str]) -> str:
+    return ", ".join(sorted(allowed))
+
+
+def _check_keys(doc: _Doc, section: Any, allowed: set[str], path: str) -> dict[str, Any]:
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise doc.error(path, f"expects a mapping of settings ({_allowed_list(allowed)}); "
+                              f"found {section!r}")
+    for key in section:
+        if key not in allowed:
+            raise doc.error(f"{path}.{key}" if path else str(key),
+                            f"unknown key {key!r}{did_you_mean(key, allowed)} (allowed: "
+                            f"{_allowed_list(allowed)})")
+    return section
+
+
+class _Checker:
+    """Checks the values a space node can take, for each named key of the model/training tree."""
+
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+
+    def names(self, node: Node | None, allowed: set[str], what: str) -> None:
+        if node is None:
+            return
+        if isinstance(node, (Group, Range)):
+            raise self.doc.error(node.path, f"expects {what} name ({_allowed_list(allowed)})")
+        for value in node.possible_values() or []:
+            if value not in allowed:
+                raise self.doc.error(node.path, f"unknown {what} {value!r}"
+                                                f"{did_you_mean(value, allowed)} (allowed: "
+                                                f"{_allowed_list(allowed)})")
+
+    def number(self, node: Node | None, *, low: float, high: float = math.inf,
+               low_open: bool = False, high_open: bool = False, integer: bool = False,
+               hint: str = "") -> None:
+        if node is None:
+            return
+        if isinstance(node, (Group, Branch)):
+            raise self.doc.error(node.path, "expects a number or a searched range")
+        values = list(node.bounds) if isinstance(node, Range) else node.possible_values()
+        if isinstance(node, Range) and integer and node.kind != "int":
+            raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
+        for value in values:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (not integer or float(value).is_integer()) and math.isfinite(value)
+            ok = ok and (value > low if low_open else value >= low)
+            ok = ok and (value < high if high_open else value <= high)
+            if not ok:
+                lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+                kind = "a whole number" if integer else "a number"
+                raise self.doc.error(node.path, f"expects {kind} in {lo}{low}, {high}{hi}; found "
+                                                f"{value!r}{hint}")
+
+    def boolean(self, node: Node | None) -> None:
+        if node is None:
+            return
+        for value in node.possible_values() or [None]:
+            if not isinstance(value, bool):
+                raise self.doc.error(node.path, f"expects true or false; found {value!r}")
+
+    def options(self, node: Node | None, table: dict[str, set[str]], what: str,
+                extra_args: set[str] = frozenset(), check: Callable | None = None) -> None:
+        """A name from ``table``, or a branch whose options are such names with their args."""
+        if node is None:
+            return
+        self.names(node, set(table), what)
+        if isinstance(node, Branch):
+            for name, option in node.options.items():
+                allowed = table[name] | set(extra_args)
+                _check_keys(self.doc, {k: None for k in option.children}, allowed, option.path)
+                if check:
+                    check(option)
+
+
+def _check_model(doc: _Doc, model: Group) -> None:
+    c = _Checker(doc)
+    _check_keys(doc, {k: None for k in model.children}, MODEL_KEYS, "model")
+
+    def check_arch(option: Group) -> None:
+        for key in ("layers", "units", "blocks", "filters", "kernel_size"):
+            c.number(option.get(key), low=1, integer=True)
+        c.number(option.get("dense_units"), low=0, integer=True)
+        c.names(option.get("pooling"), POOLINGS, "pooling")
+        c.names(option.get("head"), HEADS, "head")
+
+    c.options(model.get("architecture"), ARCHITECTURES, "architecture", check=check_arch)
+    c.names(model.get("initializer"), INITIALIZERS, "initializer")
+    c.names(model.get("activation"), ACTIVATIONS, "activation")
+    c.number(model.get("dropout"), low=0, high=1, high_open=True)
+    c.number(model.get("l1"), low=0)
+    c.number(model.get("l2"), low=0)
+    c.boolean(model.get("batch_norm"))
+
+
+def _check_training(doc: _Doc, training: Group) -> None:
+    c = _Checker(doc)
+    _check_keys(doc, {k: None for k in training.children}, TRAINING_KEYS, "training")
+    lr_hint = "; a learning rate must be above 0"
+
+    def check_optimizer(option: Group) -> None:
+        c.number(option.get("learning_rate"), low=0, low_open=True, hint=lr_hint)
+        c.number(option.get("momentum"), low=0, high=1)
+        c.number(option.get("weight_decay"), low=0)
+        c.number(option.get("clipnorm"), low=0, low_open=True)
+        c.number(option.get("clipvalue"), low=0, low_open=True)
+
+    c.options(training.get("optimizer"), {k: v[1] for k, v in OPTIMIZERS.items()}, "optimizer",
+              extra_args=COMMON_OPTIMIZER_ARGS, check=check_optimizer)
+    c.number(training.get("learning_rate"), low=0, low_open=True, hint=lr_hint)
+    c.options(training.get("schedule"), SCHEDULES, "schedule")
+    c.number(training.get("batch_size"), low=1, high=1 << 20, integer=True)
+    c.number(training.get("epochs"), low=1, high=100_000, integer=True)
+    c.number(training.get("early_stopping"), low=0, integer=True)
+
+
+def _check_augment(doc: _Doc, augment: Group) -> None:
+    c = _Checker(doc)
+    _check_keys(doc, {k: None for k in augment.children}, AUGMENT_KEYS, "data.augment")
+    c.number(augment.get("shift"), low=0, integer=True)
+    c.number(augment.get("gaussian_noise"), low=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+def parse_duration(value: Any, key: str, doc: _Doc) -> float | None:
+    """``90``, ``"90s"``, ``"10m"``, ``"1.5h"`` -> seconds; ``None`` for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(value))
+    if isinstance(value, str) and match and float(match.group(1)) > 0:
+        return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    raise doc.error(key, f"expects a duration like 90s, 10m or 1h; found {value!r}")
+
+
+def _int_setting(doc: _Doc, value: Any, key: str, low: int, high: int = 10**9) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise doc.error(key, f"expects a whole number from {low} to {high:,}; found {value!r}")
+    return value
+
+
+def _name_setting(doc: _Doc, value: Any, key: str, allowed: set[str], what: str) -> str:
+    if value not in allowed:
+        raise doc.error(key, f"unknown {what} {value!r}{did_you_mean(value, allowed)} "
+                             f"(allowed: {_allowed_list(allowed)})")
+    return value
+
+
+def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
+    data = _check_keys(doc, data, DATA_KEYS, "data")
+    source = _name_setting(doc, data.get("source", "mnist1d"), "data.source", SOURCES,
+                           "data source")
+    split = _check_keys(doc, data.get("split"), SPLIT_KEYS, "data.split")
+    validation = split.get("validation", 0.1)
+    if isinstance(validation, bool) or not isinstance(validation, (int, float)) \
+            or not 0 < validation < 1:
+        raise doc.error("data.split.validation", f"expects a fraction between 0 and 1 (e.g. "
+                                                 f"0.1); found {validation!r}")
+    test = split.get("test", "builtin")
+    if test != "builtin":
+        raise doc.error("data.split.test", f"the {source} source has its own test split; "
+                                           f"write 'builtin' (found {test!r})")
+    subsample = _check_keys(doc, data.get("subsample"), {"train", "test"}, "data.subsample")
+    for key, value in subsample.items():
+        _int_setting(doc, value, f"data.subsample.{key}", 10)
+    seed = _int_setting(doc, data.get("seed", 0), "data.seed", 0, 2**32 - 1)
+    return DataConfig(source, float(validation), test, seed, dict(subsample))
+
+
+def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
+    search = _check_keys(doc, search, SEARCH_KEYS, "search")
+    objective = search.get("objective", "val_accuracy")
+    if not isinstance(objective, str) or not objective.startswith("val_"):
+        raise doc.error("search.objective", f"expects a validation metric such as val_accuracy "
+                                            f"or val_loss; found {objective!r}")
+    direction = search.get("direction", OBJECTIVES.get(objective, "maximize"))
+    _name_setting(doc, direction, "search.direction", {"maximize", "minimize"}, "direction")
+    seed = search.get("seed", 0)
+    if seed is not None:
+        seed = _int_setting(doc, seed, "search.seed", 0, 2**32 - 1)
+    enqueue = search.get("enqueue", [])
+    if not isinstance(enqueue, list) or not all(isinstance(e, dict) for e in enqueue):
+        raise doc.error("search.enqueue", "expects a list of mappings from parameter name to "
+                                          "value, tried first")
+    return SearchConfig(
+        sampler=_name_setting(doc, search.get("sampler", "tpe"), "search.sampler", SAMPLERS,
+                              "sampler"),
+        pruner=_name_setting(doc, search.get("pruner", "median"), "search.pruner", PRUNERS,
+                             "pruner"),
+        trials=_int_setting(doc, search.get("trials", 30), "search.trials", 1, 1_000_000),
+        timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
+        objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue))
+
+
+def _study_name(doc: _Doc, name: Any) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+        raise doc.error("name", f"expects a study name of letters, digits, '-', '_' or '.' "
+                                f"(e.g. mnist1d-cnn); found {name!r}")
+    return name
+
+
+def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
+    """Validate a parsed document and build the typed config."""
+    tree = _check_keys(doc, doc.tree, TOP_KEYS, "")
+    default_name = Path(doc.file).stem if doc.file else "automl"
+    name = _study_name(doc, tree.get("name", default_name))
+    data_tree = tree.get("data") or {}
+    data = _data_config(doc, data_tree)
+
+    searched = {"data": {"augment": (data_tree.get("augment") or {})},
+                "model": tree.get("model") or {}, "training": tree.get("training") or {}}
+    for key in ("model", "training"):
+        if not isinstance(searched[key], dict):
+            raise doc.error(key, f"expects a mapping of settings; found {searched[key]!r}")
+    space = parse_space(searched, "", doc.error)
+    assert isinstance(space, Group)
+    augment = space.children["data"].get("augment")
+    if not isinstance(augment, Group):
+        raise doc.error("data.augment", "expects a mapping of augmentations (shift, "
+                                        "gaussian_noise)")
+    _check_augment(doc, augment)
+    _check_model(doc, space.children["model"])
+    _check_training(doc, space.children["training"])
+
+    search = _search_config(doc, tree.get("search"))
+    select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")
+    top_k = _int_setting(doc, select.get("top_k", 5), "select.top_k", 1, 1000)
+    return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k),
+                       space=space, file=doc.file, text=text)
+
+
+def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> SpaceConfig:
+    """Read and validate a search space.
+
+    Args:
+        source: a path to a YAML file, or the same structure as a dict.
+        overrides: values that replace keys of the ``search:`` section (``trials``, ``timeout``,
+            ``sampler``, ...), as the CLI's ``--trials`` and the Python API's keywords do.
+
+    Raises:
+        ConfigError: naming the file, line and key of the first problem found.
+    """
+    if isinstance(source, dict):
+        doc, text = _Doc(None, source), None
+    else:
+        path = Path(source)
+        if not path.is_file():
+            hint = " (it is a folder)" if path.is_dir() else ""
+            raise ConfigError(f"no such space file{hint}; give the path of a YAML file such as "
+                              f"search_spaces/mnist1d.yaml", file=str(source))
+        text = path.read_text(encoding="utf-8", errors="replace")
+        doc = read_yaml(text, str(source))
+    if overrides:
+        tree = dict(doc.tree)
+        section = tree.get("search")
+        search = dict(section) if isinstance(section, dict) else {}
+        for key, value in overrides.items():
+            if value is not None:
+                search[key] = value
+                doc.lines.pop(f"search.{key}", None)
+        tree["search"] = search
+        doc = replace(doc, tree=tree)
+    return space_from_tree(doc, text)
+
+
+def builtin_spaces() -> dict[str, Path]:
+    """The ready spaces shipped in ``search_spaces/`` (when running from a checkout)."""
+    folder = Path(__file__).resolve().parent.parent / "search_spaces"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}

@@ -1,0 +1,63 @@
+"""The errors automl raises, split the way KerasTuner splits them.
+
+* :class:`UsageError` and its subclasses are *fatal* and the user's to fix: a broken space file, a
+  missing data file, a request that needs the network. The CLI prints the message (one plain
+  sentence naming the file, key and fix) and exits with code 2, without a traceback.
+* :class:`TrialFailed` is *not* fatal: one trial went wrong (its loss diverged, say). The study
+  records the trial as failed with the reason and goes on with the next one.
+"""
+
+from __future__ import annotations
+
+
+class AutomlError(Exception):
+    """Base class of every error automl raises on purpose."""
+
+
+class UsageError(AutomlError):
+    """Something the user asked for cannot be done as asked; the message says how to fix it."""
+
+
+class ConfigError(UsageError):
+    """A search-space file (or an override of it) is invalid.
+
+    Args:
+        message: what is wrong and what is allowed, as one sentence.
+        file: the space file, when there is one.
+        key: the key path of the offending value, e.g. ``training.optimizer.adam.learning_rate``.
+        line: the 1-based line of that value in the file, when known.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.key = key
+        self.line = line
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}"
+            if self.line:
+                where += f", line {self.line}"
+            where += ": "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class DataError(UsageError):
+    """A data source cannot be loaded or does not fit the task."""
+
+
+class NetworkRequired(UsageError):
+    """The request needs a download, and automl never downloads at run time."""
+
+
+class TrialFailed(AutomlError):
+    """One trial failed for a reason worth recording (divergence, ...); the study goes on."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

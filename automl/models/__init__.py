@@ -1,0 +1,1 @@
+"""Model builders per architecture family."""

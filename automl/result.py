@@ -1,0 +1,71 @@
+"""What a search returns: the winner, its metrics, every trial, and a way to export the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class SearchResult:
+    """The outcome of :func:`automl.search`.
+
+    Attributes:
+        study_name: the Optuna study (and MLflow experiment, and registered model) name.
+        best_params: the winner's sampled values, by parameter name (``model.dropout`` ...).
+        winner_trial: the winner's trial number.
+        val_metrics: the winner's objective on the validation split, e.g. ``{"val_accuracy": ..}``.
+        test_metrics: the winner on the held-out test split, e.g. ``{"accuracy": .., "loss": ..}``.
+        candidates: the top-K trials evaluated on the test split, with each one's gap.
+        trials: one row per trial: number, state, params, val and test metrics, duration.
+        model_path: the winner's ``.keras`` file in the run folder.
+        report_dir: where the summary, the trials CSV and the plots were written.
+        mlflow: tracking URI, parent run id, model URI, registered name and version.
+    """
+
+    study_name: str
+    best_params: dict[str, Any]
+    winner_trial: int
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    candidates: pd.DataFrame
+    trials: pd.DataFrame
+    model_path: Path
+    report_dir: Path | None = None
+    mlflow: dict[str, str] = field(default_factory=dict)
+    _model: Any = field(default=None, repr=False)
+
+    @property
+    def model(self):
+        """The winning ``keras.Model`` (loaded from the run folder on first use)."""
+        if self._model is None:
+            import keras
+
+            self._model = keras.saving.load_model(self.model_path)
+        return self._model
+
+    def export(self, out_dir: str | Path, formats: tuple[str, ...] = ("keras",),
+               quiet: bool = False) -> dict[str, Path]:
+        """Write the winner to ``out_dir/model.keras`` with ``params.json`` and ``metrics.json``.
+
+        Args:
+            out_dir: the folder to write (created when missing).
+            formats: ``("keras",)`` and/or ``"saved_model"`` for a TensorFlow SavedModel.
+            quiet: do not print what was written.
+
+        Returns:
+            The paths written, by kind (``model``, ``saved_model``, ``params``, ``metrics``).
+        """
+        from automl.export import export_model
+
+        metrics = {"trial": self.winner_trial, "validation": self.val_metrics,
+                   "test": self.test_metrics, "mlflow": self.mlflow}
+        written = export_model(self.model_path, out_dir, params=self.best_params,
+                               metrics=metrics, formats=formats)
+        if not quiet:
+            for kind, path in written.items():
+                print(f"wrote {kind}: {path}")
+        return written

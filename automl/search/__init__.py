@@ -1,0 +1,1 @@
+"""Search: study creation and resume, the objective, the progress display, the runner."""

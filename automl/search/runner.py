@@ -1,0 +1,182 @@
+"""One search, end to end: config -> data -> study -> trials -> selection -> export -> report.
+
+:func:`search` is the Python API; the CLI's ``automl search`` calls it with the same arguments.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl.config import SpaceConfig, load_space
+from automl.errors import AutomlError, TrialFailed
+from automl.result import SearchResult
+from automl.space import Choice, Fixed, Range
+
+DEFAULT_RUN_DIR = "automl-runs"
+DEFAULT_REPORTS_DIR = "reports"
+CHAMPION_ALIAS = "champion"
+
+
+def search(space: str | Path | dict, *, trials: int | None = None,
+           timeout: str | float | None = None, sampler: str | None = None,
+           pruner: str | None = None, seed: int | None = None,
+           run_dir: str | Path = DEFAULT_RUN_DIR, tracking_uri: str | None = None,
+           storage: str | None = None, reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
+           progress: bool = True) -> SearchResult:
+    """Run (or resume) the search a space file describes and return the winner.
+
+    Args:
+        space: a space file (``search_spaces/mnist1d.yaml``) or the same structure as a dict.
+        trials, timeout, sampler, pruner, seed: override the file's ``search:`` keys
+            (``timeout`` as seconds or ``"90s"``, ``"10m"``, ``"1h"``).
+        run_dir: the folder that holds the Optuna storage, the MLflow store and the candidate
+            models. Running the same space again with the same folder resumes its study.
+        tracking_uri: an MLflow tracking URI; by default an SQLite file in ``run_dir``.
+        storage: an Optuna storage URL; by default an SQLite file in ``run_dir``.
+        reports_dir: where ``<study>/`` with the summary, trials CSV and plots goes
+            (None: no report).
+        progress: show the progress display.
+
+    Returns:
+        A :class:`~automl.result.SearchResult`.
+
+    Example:
+        >>> import automl
+        >>> result = automl.search("search_spaces/mnist1d.yaml", trials=20, timeout="10m")
+        >>> result.test_metrics["accuracy"]
+        0.97...
+        >>> result.export("out/")
+    """
+    overrides = {"trials": trials, "timeout": timeout, "sampler": sampler, "pruner": pruner,
+                 "seed": seed}
+    cfg = load_space(space, overrides)
+    return run_search(cfg, run_dir=Path(run_dir), tracking_uri=tracking_uri, storage=storage,
+                      reports_dir=Path(reports_dir) if reports_dir is not None else None,
+                      progress=progress)
+
+
+def max_epochs(cfg: SpaceConfig) -> int:
+    """The most epochs any trial can run (the pruners' resource budget)."""
+    from automl.training.fit import DEFAULT_EPOCHS
+
+    node = cfg.space.children["training"].get("epochs")
+    if isinstance(node, Range):
+        return int(node.high)
+    if isinstance(node, (Fixed, Choice)):
+        return int(max(node.possible_values()))
+    return DEFAULT_EPOCHS
+
+
+def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
+    """The parent run's params: how the study searches, and on what data."""
+    s, d = cfg.search, cfg.data
+    return {"search.sampler": s.sampler, "search.pruner": s.pruner, "search.trials": s.trials,
+            "search.timeout_s": s.timeout, "search.objective": s.objective,
+            "search.direction": s.direction, "search.seed": s.seed,
+            "select.top_k": cfg.select.top_k, "data.source": d.source,
+            "data.validation": d.validation, "data.test": d.test, "data.seed": d.seed,
+            "space.size": cfg.space.size(), "space.dimensions": len(cfg.describe())}
+
+
+def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = None,
+               storage: str | None = None, reports_dir: Path | None = None,
+               progress: bool = True) -> SearchResult:
+    """Run the search of an already validated config (see :func:`search`)."""
+    from automl.data import load_source, make_splits
+    from automl.search.objective import Objective
+    from automl.search.progress import SearchProgress
+    from automl.search.study import (default_storage_url, finished_trials, open_study,
+                                     recover_interrupted)
+    from automl.selection import select_winner
+    from automl.tracking import Tracker, default_tracking_uri
+    from automl.training import device
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    study_dir = run_dir / cfg.name
+    device.configure()
+    splits = make_splits(load_source(cfg.data.source), cfg.data)
+
+    epochs = max_epochs(cfg)
+    study = open_study(cfg.name, storage or default_storage_url(run_dir), cfg.search, epochs)
+    recover_interrupted(study)
+    if not study.trials:
+        for params in cfg.search.enqueue:
+            study.enqueue_trial(params)
+
+    tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
+                      run_dir / "mlartifacts")
+    parent = tracker.start_study(cfg.name, study.user_attrs.get("mlflow_parent_run_id"),
+                                 study_settings(cfg), cfg.file, splits.manifest())
+    study.set_user_attr("mlflow_parent_run_id", parent)
+
+    done = finished_trials(study)
+    remaining = max(cfg.search.trials - done, 0)
+    objective = Objective(cfg, splits, tracker, study_dir / "candidates")
+    display = SearchProgress(cfg.search.trials, done, cfg.search.objective, epochs, progress)
+    objective.on_epoch = display.on_epoch
+    try:
+        with display:
+            if remaining:
+                study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
+                               catch=(TrialFailed,), callbacks=[display.on_trial],
+                               gc_after_trial=True)
+    except KeyboardInterrupt:
+        print("interrupted: choosing the winner among the trials finished so far")
+    except Exception as error:
+        tracker.end_study("FAILED")
+        raise AutomlError(f"the first {len(objective.errors)} trials all failed, so the search "
+                          f"stopped; the last error was: {objective.errors[-1]}") \
+            if objective.errors else error
+
+    selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
+                              cfg.test_metric)
+    winner_path = study_dir / "winner.keras"
+    shutil.copyfile(selection.model_path, winner_path)
+    trial_runs = {t.number: t.user_attrs["mlflow_run_id"] for t in study.trials
+                  if "mlflow_run_id" in t.user_attrs}
+    tracker.log_selection(selection.candidates, selection.winner, trial_runs)
+    mlflow_info = tracker.log_winner_model(selection.model, splits.x_val[:5], cfg.name,
+                                           CHAMPION_ALIAS)
+    mlflow_info.update({"tracking_uri": tracker.tracking_uri, "parent_run_id": parent,
+                        "experiment_id": tracker.experiment_id})
+
+    winner = selection.winner
+    result = SearchResult(
+        study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
+        val_metrics={cfg.search.objective: winner["val_score"]},
+        test_metrics=winner["test"], candidates=candidates_frame(selection.candidates),
+        trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
+        mlflow=mlflow_info, _model=selection.model)
+    if reports_dir is not None:
+        from automl.report import write_report
+
+        result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
+        tracker.log_artifacts(result.report_dir, "report")
+    tracker.end_study()
+    return result
+
+
+def candidates_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
+                           "gap": r["gap"]} for r in rows])
+    return frame.sort_values("test", ascending=False).reset_index(drop=True)
+
+
+def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> pd.DataFrame:
+    """One row per trial: number, state, objective, test metric (candidates), params, duration."""
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
+                                          "user_attrs"))
+    if frame.empty:
+        return frame
+    frame = frame.rename(columns={"value": cfg.search.objective})
+    tests = {r["trial"]: r["test_score"] for r in candidates}
+    frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
+    frame["duration"] = frame["duration"].dt.total_seconds()
+    frame = frame.drop(columns=["user_attrs_seconds"], errors="ignore")
+    frame = frame.rename(columns={"duration": "seconds"})
+    frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
+    return frame

@@ -1,0 +1,85 @@
+"""Create or resume the Optuna study of a space: storage, sampler and pruner by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from automl.config import SearchConfig
+from automl.errors import UsageError
+
+INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
+
+
+def default_storage_url(run_root: Path) -> str:
+    """The embedded storage: one SQLite file (one process at a time) under the run folder."""
+    return f"sqlite:///{(run_root / 'optuna.db').resolve()}"
+
+
+def make_sampler(search: SearchConfig) -> optuna.samplers.BaseSampler:
+    if search.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=search.seed)
+    # multivariate TPE models the parameters jointly, which suits conditional spaces;
+    # group=True keeps it working when branches switch parameters on and off
+    return optuna.samplers.TPESampler(seed=search.seed, multivariate=True, group=True,
+                                      n_startup_trials=min(10, max(search.trials // 3, 2)))
+
+
+def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePruner:
+    warmup = max(max_epochs // 5, 1)
+    if search.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+    if search.pruner == "percentile":
+        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=warmup)
+    if search.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup)
+    if search.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=max_epochs)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(name: str, storage_url: str, search: SearchConfig,
+               max_epochs: int) -> optuna.Study:
+    """Load the study called ``name`` if the storage has it (resume), else create it."""
+    try:
+        storage = optuna.storages.RDBStorage(storage_url)
+    except Exception as exc:
+        raise UsageError(f"cannot open the Optuna storage {storage_url} ({exc}); check the "
+                         f"path or URL") from None
+    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                direction=search.direction, sampler=make_sampler(search),
+                                pruner=make_pruner(search, max_epochs))
+    if study.direction.name.lower() != search.direction:
+        raise UsageError(f"the study {name!r} in {storage_url} was created to "
+                         f"{study.direction.name.lower()} its objective, the space now says "
+                         f"{search.direction}; give the space another name (name: in the file) or delete the run folder")
+    return study
+
+
+def recover_interrupted(study: optuna.Study) -> int:
+    """Mark trials left RUNNING by a killed process as failed, and queue their params again.
+
+    Only safe with the embedded, single-process storage: there no other worker can be running.
+    """
+    storage = study._storage  # the public storage API of the study, not private state
+    count = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if trial.params:
+            study.enqueue_trial(trial.params, skip_if_exists=False)
+        count += 1
+    return count
+
+
+def finished_trials(study: optuna.Study) -> int:
+    """Trials that count against the budget: all that ended, except interrupted ones."""
+    done = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            done += 1
+        elif trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") != INTERRUPTED:
+            done += 1
+    return done

@@ -1,0 +1,65 @@
+"""Pick the winner: the top-K trials by validation, each evaluated once on the held-out test split.
+
+Validation drove the search, so the best validation score is an optimistic estimate; evaluating a
+few candidates on data no trial has seen and keeping the best of them, with each one's
+generalization gap (validation minus test) on record, guards against a lucky validation score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl.data.pipeline import eval_dataset
+from automl.data.splits import Splits
+from automl.errors import AutomlError
+from automl.search.objective import candidate_path
+
+
+@dataclass
+class Selection:
+    candidates: list[dict[str, Any]]  # one per evaluated candidate, best validation first
+    winner: dict[str, Any]
+    model: Any                        # the winner's keras.Model
+    model_path: Path
+
+
+def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
+    """The ``k`` best complete trials by the study's objective, earlier trials first on ties."""
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sorted(complete, key=lambda t: (-t.value if maximize else t.value, t.number))[:k]
+
+
+def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
+                  test_metric: str) -> Selection:
+    """Evaluate the top-K trials on the test split and return the best one."""
+    import keras
+
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    test = eval_dataset(splits.x_test, splits.y_test)
+    rows, models = [], {}
+    for trial in top_trials(study, top_k):
+        path = candidate_path(candidates_dir, trial.number)
+        if not path.exists():  # e.g. the folder was cleaned by hand: skip, say so in the table
+            continue
+        model = keras.saving.load_model(path)
+        results = model.evaluate(test, verbose=0, return_dict=True)
+        test_score = float(results[test_metric])
+        rows.append({"trial": trial.number, "val_score": float(trial.value),
+                     "test_score": test_score, "gap": float(trial.value) - test_score,
+                     "test": {k: float(v) for k, v in results.items()},
+                     "params": dict(trial.params)})
+        models[trial.number] = (model, path)
+    if not rows:
+        raise AutomlError("no trial completed with a saved model, so there is no winner; look at "
+                          "the failed trials' reasons in the MLflow UI or the trials table")
+    # best test score wins; the better validation score breaks ties
+    winner = max(rows, key=lambda r: ((r["test_score"] if maximize else -r["test_score"]),
+                                      (r["val_score"] if maximize else -r["val_score"])))
+    model, path = models[winner["trial"]]
+    return Selection(rows, winner, model, path)
