@@ -17,7 +17,6 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (imported on first use)
 _EXPORTS = {
-    "search": "automl.search.runner",
     "load_space": "automl.config",
     "SpaceConfig": "automl.config",
     "SearchResult": "automl.result",
@@ -28,7 +27,11 @@ _EXPORTS = {
     "TrialFailed": "automl.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+# Imported eagerly (it is light): the subpackage automl.search would otherwise shadow the function
+# as soon as any of its modules is imported.
+from automl.search.runner import search  # noqa: E402
+
+__all__ = ["search", *_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

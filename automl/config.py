@@ -179,6 +179,8 @@ def read_yaml(text: str, file: str | None = None) -> _Doc:
                     raise fail(f"the key {key_path!r} appears twice; keep one of them",
                                key_node.start_mark.line + 1)
                 doc.lines[key_path] = key_node.start_mark.line + 1
+                # branch options are named without 'choice' in parameter names
+                doc.lines.setdefault(key_path.replace(".choice.", "."), doc.lines[key_path])
                 result[key] = build(value_node, key_path, depth + 1, stack)
             return result
         if kind == "seq":
@@ -211,8 +213,25 @@ def _scalar(kind: str, value: str) -> Any:
 # Validation helpers
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, transpositions."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
 def did_you_mean(word: Any, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), sorted(allowed), n=1, cutoff=0.6)
+    """``"; did you mean 'adam'?"`` for a near miss (a typo or swapped letters), else ``""``."""
+    word = str(word).lower()
+    scored = sorted((_edit_distance(word, name.lower()), name) for name in allowed)
+    if scored and scored[0][0] <= max(1, len(word) // 3):
+        return f"; did you mean {scored[0][1]!r}?"
+    close = difflib.get_close_matches(word, sorted(allowed), n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -247,7 +266,9 @@ class _Checker:
             raise self.doc.error(node.path, f"expects {what} name ({_allowed_list(allowed)})")
         for value in node.possible_values() or []:
             if value not in allowed:
-                raise self.doc.error(node.path, f"unknown {what} {value!r}"
+                # a branch option is a key of its own: point at its line
+                path = f"{node.path}.{value}" if isinstance(node, Branch) else node.path
+                raise self.doc.error(path, f"unknown {what} {value!r}"
                                                 f"{did_you_mean(value, allowed)} (allowed: "
                                                 f"{_allowed_list(allowed)})")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -31,8 +32,8 @@ class SearchResult:
     winner_trial: int
     val_metrics: dict[str, float]
     test_metrics: dict[str, float]
-    candidates: pd.DataFrame
-    trials: pd.DataFrame
+    candidates: "pd.DataFrame"
+    trials: "pd.DataFrame"
     model_path: Path
     report_dir: Path | None = None
     mlflow: dict[str, str] = field(default_factory=dict)

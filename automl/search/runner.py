@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from automl.config import SpaceConfig, load_space
 from automl.errors import AutomlError, TrialFailed
 from automl.result import SearchResult
 from automl.space import Choice, Fixed, Range
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_RUN_DIR = "automl-runs"
 DEFAULT_REPORTS_DIR = "reports"
@@ -160,13 +161,15 @@ def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = No
     return result
 
 
-def candidates_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def candidates_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
+    import pandas as pd
+
     frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
                            "gap": r["gap"]} for r in rows])
     return frame.sort_values("test", ascending=False).reset_index(drop=True)
 
 
-def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> pd.DataFrame:
+def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> "pd.DataFrame":
     """One row per trial: number, state, objective, test metric (candidates), params, duration."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
                                           "user_attrs"))

@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny real searches (MNIST-1D subsets, 1-2 epochs) in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
+    """A small but complete space: both families, searched dropout/batch norm/optimizer."""
+    space = {
+        "name": name,
+        "data": {"source": "mnist1d", "subsample": {"train": 500, "test": 200},
+                 "augment": {"shift": {"int": [0, 2]}, "gaussian_noise": 0.05}},
+        "model": {
+            "architecture": {"choice": {"cnn": {"blocks": 1, "filters": 8, "kernel_size": 3},
+                                        "mlp": {"layers": 1, "units": 16}}},
+            "dropout": {"float": [0.0, 0.3]},
+            "batch_norm": {"bool": True},
+        },
+        "training": {
+            "optimizer": {"choice": {
+                "adam": {"learning_rate": {"float": [1e-3, 1e-2], "log": True}},
+                "sgd": {"learning_rate": 0.05, "momentum": 0.9}}},
+            "schedule": {"choice": ["constant", "cosine"]},
+            "batch_size": 64,
+            "epochs": 2,
+        },
+        "search": {"trials": trials, "seed": 1},
+        "select": {"top_k": 2},
+    }
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            space[section][field] = value
+        else:
+            space[section] = value
+    return space
+
+
+@pytest.fixture
+def run_cli():
+    """Run the automl command in a subprocess: (exit code, stdout, stderr)."""
+    import subprocess
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 600):
+        proc = subprocess.run([sys.executable, "-m", "automl.cli", *args], capture_output=True,
+                              text=True, cwd=cwd, timeout=timeout,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return proc.returncode, proc.stdout, proc.stderr
+
+    return run

@@ -1,0 +1,75 @@
+"""The automl command as a user runs it: help, validate, and clean errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_is_instant_and_does_not_load_tensorflow():
+    code = ("import sys, automl.cli as c; c.build_parser().format_help(); "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_commands_and_examples(run_cli):
+    code, out, _ = run_cli("--help")
+    assert code == 0 and "search" in out and "validate" in out and "examples:" in out
+    code, out, _ = run_cli("search", "--help")
+    assert code == 0 and "--trials" in out and "--timeout" in out and "--run-dir" in out
+
+
+def test_validate_lists_dimensions(run_cli):
+    code, out, err = run_cli("validate", str(ROOT / "search_spaces" / "mnist1d.yaml"))
+    assert code == 0, err
+    assert "valid space 'mnist1d'" in out and "model.architecture.cnn.filters" in out
+
+
+def test_validate_accepts_a_builtin_name(run_cli):
+    code, out, _ = run_cli("validate", "mnist1d")
+    assert code == 0 and "valid space" in out
+
+
+def test_broken_yaml_is_one_sentence_with_exit_code_2(run_cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  optimizer:\n    choice:\n      adma: {learning_rate: 0.01}\n")
+    for command in ("validate", "search"):
+        code, out, err = run_cli(command, str(bad))
+        assert code == 2
+        assert "Traceback" not in err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1
+        assert str(bad) in lines[0] and "line 4" in lines[0]
+        assert "training.optimizer.adma" in lines[0] and "did you mean 'adam'" in lines[0]
+
+
+def test_missing_file_and_bad_option_exit_2(run_cli, tmp_path):
+    code, _, err = run_cli("search", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "no such space file" in err and "Traceback" not in err
+    code, _, err = run_cli("search", str(ROOT / "search_spaces" / "mnist1d.yaml"),
+                           "--timeout", "soon")
+    assert code == 2 and "search.timeout" in err and "duration" in err
+    code, _, err = run_cli("search", "mnist1d", "--trials", "many")
+    assert code == 2 and "invalid int value" in err
+
+
+def test_search_from_the_command_line(run_cli, tmp_path):
+    space = tmp_path / "cli.yaml"
+    space.write_text("""
+name: cli
+data: {source: mnist1d, subsample: {train: 300, test: 100}}
+model: {architecture: {choice: {mlp: {layers: 1, units: {int: [8, 16]}}}}}
+training: {optimizer: adam, batch_size: 64, epochs: 1}
+search: {trials: 2}
+select: {top_k: 1}
+""")
+    code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", cwd=tmp_path)
+    assert code == 0, err
+    assert "winner: trial" in out and "mlflow ui --backend-store-uri sqlite:///automl-runs/mlflow.db" in out
+    assert (tmp_path / "out" / "model.keras").is_file()
+    assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
+    assert (tmp_path / "automl-runs" / "optuna.db").is_file()

@@ -1,0 +1,67 @@
+"""Data: MNIST-1D offline, stratified seeded splits, the test split held out, augmentation on
+training batches only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl.config import DataConfig
+from automl.data import load_source, make_splits
+from automl.data.pipeline import eval_dataset, train_dataset
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    return load_source("mnist1d")
+
+
+def test_mnist1d_is_generated_offline_with_its_own_test_split(mnist1d):
+    assert mnist1d.x_train.shape == (4000, 40) and mnist1d.x_test.shape == (1000, 40)
+    assert set(np.unique(mnist1d.y_train)) == set(range(10))
+
+
+def test_splits_are_stratified_seeded_and_disjoint(mnist1d):
+    cfg = DataConfig(validation=0.1, seed=3)
+    a, b = make_splits(mnist1d, cfg), make_splits(mnist1d, cfg)
+    np.testing.assert_array_equal(a.x_val, b.x_val)  # same seed, same split
+    assert len(a.y_val) == 400 and len(a.y_train) == 3600
+    # stratified: every class's share of validation is within one example of 10%
+    counts_all = np.bincount(mnist1d.y_train)
+    assert np.all(np.abs(np.bincount(a.y_val) - counts_all * 0.1) <= 1)
+    # disjoint: no training row appears in validation
+    train_rows = {row.tobytes() for row in a.x_train}
+    assert not any(row.tobytes() in train_rows for row in a.x_val)
+    # the held-out test split is the source's own, untouched
+    np.testing.assert_array_equal(a.x_test, mnist1d.x_test)
+    other = make_splits(mnist1d, DataConfig(validation=0.1, seed=4))
+    assert not np.array_equal(other.x_val, a.x_val)
+    assert other.manifest()["test_sha256"] == a.manifest()["test_sha256"]
+
+
+def test_subsample_keeps_class_balance(mnist1d):
+    s = make_splits(mnist1d, DataConfig(subsample={"train": 500, "test": 200}))
+    assert len(s.y_train) + len(s.y_val) == 500 and len(s.y_test) == 200
+    assert np.bincount(s.y_test, minlength=10).min() >= 15
+
+
+def test_augmentation_changes_training_batches_only(mnist1d):
+    x, y = mnist1d.x_train[:64], mnist1d.y_train[:64]
+    train = train_dataset(x, y, 64, {"shift": 3}, seed=0)
+    (xb, yb), = list(train.as_numpy_iterator())
+    order = [int(np.argmax((x == row).all(axis=1))) if (x == row).all(axis=1).any() else -1
+             for row in xb]
+    assert order.count(-1) > 32, "most signals should be shifted"
+    # a shift is a roll: every augmented signal is a rotation of one original signal
+    originals = {tuple(np.sort(r)) for r in x}
+    assert all(tuple(np.sort(r)) in originals for r in xb)
+    (xv, yv), = list(eval_dataset(x, y, 64).as_numpy_iterator())
+    np.testing.assert_array_equal(xv, x)  # validation/test batches: untouched, in order
+    np.testing.assert_array_equal(yv, y)
+
+
+def test_noise_has_the_requested_scale(mnist1d):
+    x = np.zeros((256, 40), "float32")
+    (xb, _), = list(train_dataset(x, np.zeros(256, "int64"), 256, {"gaussian_noise": 0.1},
+                                  seed=0, data_std=2.0).as_numpy_iterator())
+    assert xb.std() == pytest.approx(0.2, rel=0.1)

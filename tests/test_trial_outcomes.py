@@ -1,0 +1,68 @@
+"""Trials that do not complete: divergence fails the trial with its reason, pruning stops it,
+and in both cases the study goes on."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+import automl
+from automl.config import load_space
+from conftest import tiny_space
+
+
+def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
+    space = tiny_space("diverge", trials=2)
+    space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 16}}}}
+    space["training"]["optimizer"] = {"choice": {"sgd": {"learning_rate": {"choice": [1e12, 0.01]}}}}
+    space["training"]["schedule"] = "constant"
+    # the diverging configuration first, then a sane one
+    space["search"]["enqueue"] = [{"training.optimizer.sgd.learning_rate": 1e12},
+                                  {"training.optimizer.sgd.learning_rate": 0.01}]
+    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+
+    states = dict(zip(result.trials["number"], result.trials["state"]))
+    assert states == {0: "FAIL", 1: "COMPLETE"}
+    reason = result.trials.set_index("number").loc[0, "fail_reason"]
+    assert reason.startswith("diverged: the training loss became nan")
+    assert result.winner_trial == 1
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.mlflow["tracking_uri"])
+    runs = client.search_runs([result.mlflow["experiment_id"]],
+                              filter_string="tags.`optuna.state` = 'FAIL'")
+    assert len(runs) == 1 and runs[0].info.status == "FAILED"
+    assert runs[0].data.tags["automl.fail_reason"] == reason
+
+
+def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
+    from automl.data import load_source, make_splits
+    from automl.search.objective import Objective
+    from automl.tracking import Tracker, default_tracking_uri
+
+    space = tiny_space("prune", trials=1)
+    space["training"]["epochs"] = 3
+    cfg = load_space(space)
+    splits = make_splits(load_source("mnist1d"), cfg.data)
+    tracker = Tracker(default_tracking_uri(tmp_path), "prune", tmp_path / "artifacts")
+    tracker.start_study("prune", None, {}, None, splits.manifest())
+    # a pruner that prunes any accuracy below 1.1 after the first epoch: always prunes
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.ThresholdPruner(upper=2.0, lower=1.1))
+    study.optimize(Objective(cfg, splits, tracker, tmp_path / "candidates"), n_trials=1)
+
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert list(trial.intermediate_values) == [0]  # stopped after its first epoch
+    run = tracker.client.get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.data.tags["optuna.state"] == "PRUNED" and run.info.status == "FINISHED"
+    assert not list((tmp_path / "candidates").glob("*.keras"))  # pruned models are not kept
+
+
+def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
+    space = tiny_space("broken", trials=5)
+    # a valid file whose model Keras cannot build (a layer of 2**40 units does not fit in memory)
+    space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 2**40}}}}
+    with pytest.raises(automl.AutomlError, match="first 3 trials all failed"):
+        automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
