@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import TrialFailed
+from automl.search.study import INTERRUPTED
 from automl.tracking import Tracker
 
 # Stop the search when the first trials all fail for reasons other than divergence: the space
@@ -80,6 +81,10 @@ class Objective:
             trial.set_user_attr("epochs_run", outcome.epochs_run)
             self._end(trial, run_id, "COMPLETE", started, summary)
             return outcome.best_value
+        except KeyboardInterrupt:  # Ctrl-C: the trial is retried when the study resumes
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            self._end(trial, run_id, "FAIL", started, reason=INTERRUPTED)
+            raise
         except optuna.TrialPruned as pruned:
             self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {pruned}")
             raise

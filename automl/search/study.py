@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -23,8 +24,10 @@ def make_sampler(search: SearchConfig) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=search.seed)
     # multivariate TPE models the parameters jointly, which suits conditional spaces;
     # group=True keeps it working when branches switch parameters on and off
-    return optuna.samplers.TPESampler(seed=search.seed, multivariate=True, group=True,
-                                      n_startup_trials=min(10, max(search.trials // 3, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=search.seed, multivariate=True, group=True,
+                                          n_startup_trials=min(10, max(search.trials // 3, 2)))
 
 
 def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -59,18 +62,26 @@ def open_study(name: str, storage_url: str, search: SearchConfig,
 
 
 def recover_interrupted(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed process as failed, and queue their params again.
+    """Retry the trials a stopped process left behind.
 
+    A killed process leaves its trial RUNNING; mark it failed as interrupted. Every interrupted
+    trial (killed, or stopped with Ctrl-C) that was not retried yet has its params queued again.
     Only safe with the embedded, single-process storage: there no other worker can be running.
     """
-    storage = study._storage  # the public storage API of the study, not private state
+    storage = study._storage  # the storage API (public) of this study's storage object
+    retried = set(study.user_attrs.get("retried_trials", []))
     count = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        elif trial.user_attrs.get("fail_reason") != INTERRUPTED or trial.number in retried:
+            continue
+        retried.add(trial.number)
         if trial.params:
             study.enqueue_trial(trial.params, skip_if_exists=False)
         count += 1
+    study.set_user_attr("retried_trials", sorted(retried))
     return count
 
 

@@ -76,7 +76,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                                                 restore_best_weights=True)
         all_callbacks.append(stopper)
     history = model.fit(train, validation_data=val, epochs=epochs, callbacks=all_callbacks,
-                        verbose=0).history
+                        shuffle=False, verbose=0)  # tf.data shuffles.history
     if guard.reason:
         raise TrialFailed(guard.reason)
 
