@@ -75,8 +75,9 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
         stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                                 restore_best_weights=True)
         all_callbacks.append(stopper)
+    # shuffle=False: the tf.data pipeline shuffles already
     history = model.fit(train, validation_data=val, epochs=epochs, callbacks=all_callbacks,
-                        shuffle=False, verbose=0)  # tf.data shuffles.history
+                        shuffle=False, verbose=0).history
     if guard.reason:
         raise TrialFailed(guard.reason)
 
