@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (imported on first use)
 _EXPORTS = {
+    "search": "automl.tuner.runner",
     "load_space": "automl.config",
     "SpaceConfig": "automl.config",
     "SearchResult": "automl.result",
@@ -27,11 +28,7 @@ _EXPORTS = {
     "TrialFailed": "automl.errors",
 }
 
-# Imported eagerly (it is light): the subpackage automl.search would otherwise shadow the function
-# as soon as any of its modules is imported.
-from automl.search.runner import search  # noqa: E402
-
-__all__ = ["search", *_EXPORTS, "__version__"]
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

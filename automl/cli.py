@@ -101,7 +101,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                  "pruner": args.pruner, "seed": args.seed}
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
     _quiet_libraries()
-    from automl.search.runner import run_search
+    from automl.tuner.runner import run_search
     from automl.tracking import ui_command
 
     result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from automl.data.pipeline import eval_dataset
 from automl.data.splits import Splits
 from automl.errors import AutomlError
-from automl.search.objective import candidate_path
+from automl.tuner.objective import candidate_path
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.config import SpaceConfig, load_space
-from automl.errors import AutomlError, TrialFailed
+from automl.errors import AutomlError
 from automl.result import SearchResult
 from automl.space import Choice, Fixed, Range
 
@@ -88,21 +88,19 @@ def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = No
                progress: bool = True) -> SearchResult:
     """Run the search of an already validated config (see :func:`search`)."""
     from automl.data import load_source, make_splits
-    from automl.search.objective import Objective
-    from automl.search.progress import SearchProgress
-    from automl.search.study import (default_storage_url, finished_trials, open_study,
+    from automl.tuner.progress import SearchProgress
+    from automl.tuner.study import (default_storage_url, finished_trials, open_study,
                                      recover_interrupted)
-    from automl.selection import select_winner
+    from automl.tuner.worker import WorkerJob, run_in_workers
     from automl.tracking import Tracker, default_tracking_uri
-    from automl.training import device
 
     run_dir.mkdir(parents=True, exist_ok=True)
     study_dir = run_dir / cfg.name
-    device.configure()
     splits = make_splits(load_source(cfg.data.source), cfg.data)
 
     epochs = max_epochs(cfg)
-    study = open_study(cfg.name, storage or default_storage_url(run_dir), cfg.search, epochs)
+    storage_url = storage or default_storage_url(run_dir)
+    study = open_study(cfg.name, storage_url, cfg.search, epochs)
     recover_interrupted(study)
     if not study.trials:
         for params in cfg.search.enqueue:
@@ -114,24 +112,28 @@ def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = No
                                  study_settings(cfg), cfg.file, splits.manifest())
     study.set_user_attr("mlflow_parent_run_id", parent)
 
-    done = finished_trials(study)
-    remaining = max(cfg.search.trials - done, 0)
-    objective = Objective(cfg, splits, tracker, study_dir / "candidates")
-    display = SearchProgress(cfg.search.trials, done, cfg.search.objective, epochs, progress)
-    objective.on_epoch = display.on_epoch
+    def next_job(batch: int, seconds_left: float | None) -> WorkerJob | None:
+        remaining = cfg.search.trials - finished_trials(study)
+        if remaining <= 0:
+            return None
+        seed = None if cfg.search.seed is None else cfg.search.seed + len(study.trials)
+        return WorkerJob(cfg, storage_url, tracker.tracking_uri, str(run_dir / "mlartifacts"),
+                         parent, str(study_dir / "candidates"), min(batch, remaining),
+                         seconds_left, seed)
+
+    display = SearchProgress(cfg.search.trials, finished_trials(study), cfg.search.objective,
+                             epochs, cfg.search.direction == "maximize", progress)
     try:
         with display:
-            if remaining:
-                study.optimize(objective, n_trials=remaining, timeout=cfg.search.timeout,
-                               catch=(TrialFailed,), callbacks=[display.on_trial],
-                               gc_after_trial=True)
-    except KeyboardInterrupt:
-        print("interrupted: choosing the winner among the trials finished so far")
-    except Exception as error:
+            finished = run_in_workers(next_job, display.on_event,
+                                      lambda: recover_interrupted(study), cfg.search.timeout)
+    except AutomlError:
         tracker.end_study("FAILED")
-        raise AutomlError(f"the first {len(objective.errors)} trials all failed, so the search "
-                          f"stopped; the last error was: {objective.errors[-1]}") \
-            if objective.errors else error
+        raise
+    if not finished:
+        print("interrupted: choosing the winner among the trials finished so far")
+
+    from automl.selection import select_winner
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
                               cfg.test_metric)

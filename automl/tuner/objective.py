@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from optuna.trial import TrialState
 from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import TrialFailed
-from automl.search.study import INTERRUPTED
+from automl.tuner.study import INTERRUPTED
 from automl.tracking import Tracker
 
 # Stop the search when the first trials all fail for reasons other than divergence: the space
@@ -35,6 +36,20 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def fatal_error(study: optuna.Study) -> str | None:
+    """A message when the first trials all failed with errors (not divergence): the space or the
+    code is broken, and a study full of failed trials helps nobody."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
+        return None
+    errors = [t.user_attrs.get("fail_reason", "") for t in trials if t.state == TrialState.FAIL]
+    errors = [e for e in errors if not e.startswith(("diverged", "interrupted"))]
+    if len(errors) < MAX_EARLY_ERRORS:
+        return None
+    return (f"the first {len(errors)} trials all failed, so the search stopped; the last error "
+            f"was: {errors[-1]}")
+
+
 class Objective:
     """Callable handed to ``study.optimize``; one call trains one trial."""
 
@@ -46,7 +61,6 @@ class Objective:
         self.candidates = candidates
         self.on_epoch = on_epoch
         self.trial_runs: dict[int, str] = {}
-        self.errors: list[str] = []
 
     def __call__(self, trial: optuna.Trial) -> float:
         import keras
@@ -60,6 +74,7 @@ class Objective:
         run_id = self.tracker.start_trial(trial.number, trial.params)
         self.trial_runs[trial.number] = run_id
         trial.set_user_attr("mlflow_run_id", run_id)
+        trial.set_user_attr("worker_pid", os.getpid())
         started = time.perf_counter()
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -92,15 +107,10 @@ class Objective:
             trial.set_user_attr("fail_reason", failed.reason)
             self._end(trial, run_id, "FAIL", started, reason=failed.reason)
             raise
-        except Exception as error:  # a config Keras cannot train: record it, go on (see below)
+        except Exception as error:  # a config Keras cannot train: record it, go on
             reason = f"{type(error).__name__}: {error}".strip()[:2000]
             trial.set_user_attr("fail_reason", reason)
             self._end(trial, run_id, "FAIL", started, reason=reason)
-            self.errors.append(reason)
-            finished = [t for t in trial.study.get_trials(deepcopy=False)
-                        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-            if len(self.errors) >= MAX_EARLY_ERRORS and not finished:
-                raise  # fatal: the runner reports it
             raise TrialFailed(reason) from error
         finally:
             keras.backend.clear_session()  # no graphs or layers leak into the next trial

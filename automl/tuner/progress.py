@@ -5,19 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import optuna
-
 
 class SearchProgress:
     """A rich progress display; silent when ``enabled`` is False.
 
-    Use as a context manager; hand :meth:`on_trial` to ``study.optimize(callbacks=...)`` and
-    :meth:`on_epoch` to the objective.
+    Use as a context manager and hand it the workers' events (:meth:`on_event`).
     """
 
     def __init__(self, total: int, done: int, objective: str, max_epochs: int,
-                 enabled: bool = True) -> None:
+                 maximize: bool = True, enabled: bool = True) -> None:
         self.enabled = enabled
+        self.maximize = maximize
         self.objective = objective
         self.max_epochs = max_epochs
         self.best: float | None = None
@@ -54,23 +52,29 @@ class SearchProgress:
                              description=f"trial {trial}",
                              info=f"{self.objective} {value:.4f}")
 
-    def on_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.state == optuna.trial.TrialState.COMPLETE:
-            better = (self.best is None or
-                      (trial.value > self.best if study.direction.name == "MAXIMIZE"
-                       else trial.value < self.best))
-            if better:
-                self.best = trial.value
+    def on_trial(self, number: int, state: str, value: float | None, reason: str,
+                 epochs: int, seconds: float) -> None:
+        """A trial ended: log one line, advance the bar, update the best so far."""
+        if state == "COMPLETE" and value is not None:
+            if self.best is None or (value > self.best if self.maximize else value < self.best):
+                self.best = value
         if not self.enabled:
             return
-        state = trial.state.name.lower()
-        detail = f"{self.objective}={trial.value:.4f}" if trial.value is not None else \
-            trial.user_attrs.get("fail_reason", "")
-        if state == "pruned":
-            last = trial.intermediate_values
-            detail = f"at epoch {max(last) + 1 if last else '?'}"
-        seconds = trial.user_attrs.get("seconds", 0)
-        self.console.log(f"trial {trial.number:>3} {state:<8} {detail}  ({seconds:.0f}s)")
+        if state == "COMPLETE":
+            detail = f"{self.objective}={value:.4f}"
+        elif state == "PRUNED":
+            detail = f"at epoch {epochs}"
+        else:
+            detail = reason
+        self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)")
         best = f"best {self.objective}: {self.best:.4f}" if self.best is not None else "best: -"
         self.progress.update(self.trials, advance=1, info=best)
         self.progress.reset(self.epochs, total=self.max_epochs, info="")
+
+    def on_event(self, event: tuple) -> None:
+        """An event from a worker process (see ``worker.py``)."""
+        kind, *args = event
+        if kind == "epoch":
+            self.on_epoch(*args)
+        elif kind == "trial":
+            self.on_trial(*args)

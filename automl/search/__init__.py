@@ -1,1 +1,0 @@
-"""Search: study creation and resume, the objective, the progress display, the runner."""
