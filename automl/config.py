@@ -37,17 +37,33 @@ MAX_DEPTH = 32
 MAX_NODES = 100_000
 
 TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
-DATA_KEYS = {"source", "split", "seed", "subsample", "augment"}
+DATA_KEYS = {"source", "csv", "parquet", "images", "npz", "target", "columns", "task", "missing",
+             "image_size", "channels", "split", "seed", "subsample", "augment"}
 SPLIT_KEYS = {"validation", "test"}
-AUGMENT_KEYS = {"shift", "gaussian_noise"}
-TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping"}
+# augmentation -> the modalities it applies to
+AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
+                 "gaussian_noise": {"signal", "image", "table"},
+                 "flip": {"image"}, "rotation": {"image"}, "translation": {"image"},
+                 "zoom": {"image"}, "contrast": {"image"}, "brightness": {"image"},
+                 "crop": {"image"}, "cutout": {"image"}, "mixup": {"image", "signal", "table"}}
+FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
+TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping",
+                 "label_smoothing"}
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue"}
 SELECT_KEYS = {"top_k"}
 SAMPLERS = {"tpe", "random"}
 PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
-SOURCES = {"mnist1d"}
-OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
+BUILTIN_SOURCES = {"mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes", "mnist",
+                   "fashion_mnist", "cifar10", "cifar100"}
+BUILTIN_TEST_SPLIT = {"mnist1d", "mnist", "fashion_mnist", "cifar10", "cifar100"}
+FILE_SOURCES = {"csv": "a .csv file", "parquet": "a .parquet file",
+                "images": "a folder with one sub-folder of images per class",
+                "npz": "an .npz file with arrays x and y"}
+# objective -> its direction; which task has it
+OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize", "val_mae": "minimize"}
+TASK_OBJECTIVES = {"classification": ("val_accuracy", "val_loss"),
+                   "regression": ("val_loss", "val_mae")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,9 +72,16 @@ OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "mnist1d"
+    source: str = "mnist1d"          # a built-in name, csv, parquet, images, npz or python
+    path: str | None = None          # the file or folder of csv/parquet/images/npz
+    target: str | None = None        # tables: the label column
+    columns: tuple[tuple[str, str], ...] = ()  # tables: (column, numeric|categorical|ignore)
+    task: str | None = None          # classification or regression; inferred when None
+    missing: str = "refuse"          # tables: refuse or drop rows with missing values
+    image_size: tuple[int, int] | None = None  # images: resize to (height, width)
+    channels: int | None = None      # images: 1 (grey), 3 (RGB) or 4
     validation: float = 0.1
-    test: str | float = "builtin"
+    test: str | float = "builtin"    # "builtin" (the source's own test split) or a fraction
     seed: int = 0
     subsample: dict[str, int] = field(default_factory=dict)  # {"train": n, "test": n}
 
@@ -69,8 +92,9 @@ class SearchConfig:
     pruner: str = "median"
     trials: int = 30
     timeout: float | None = None      # seconds
-    objective: str = "val_accuracy"
+    objective: str = "val_accuracy"  # set from the task when the file leaves it out
     direction: str = "maximize"
+    objective_given: bool = False
     seed: int | None = 0
     enqueue: tuple[dict[str, Any], ...] = ()
 
@@ -353,13 +377,19 @@ def _check_training(doc: _Doc, training: Group) -> None:
     c.number(training.get("batch_size"), low=1, high=1 << 20, integer=True)
     c.number(training.get("epochs"), low=1, high=100_000, integer=True)
     c.number(training.get("early_stopping"), low=0, integer=True)
+    c.number(training.get("label_smoothing"), low=0, high=1, high_open=True)
 
 
 def _check_augment(doc: _Doc, augment: Group) -> None:
     c = _Checker(doc)
-    _check_keys(doc, {k: None for k in augment.children}, AUGMENT_KEYS, "data.augment")
+    _check_keys(doc, {k: None for k in augment.children}, set(AUGMENTATIONS), "data.augment")
     c.number(augment.get("shift"), low=0, integer=True)
+    c.number(augment.get("crop"), low=0, integer=True)
+    for key in ("scale", "rotation", "translation", "zoom", "contrast", "brightness", "cutout"):
+        c.number(augment.get(key), low=0, high=1)
     c.number(augment.get("gaussian_noise"), low=0)
+    c.number(augment.get("mixup"), low=0, high=10)
+    c.names(augment.get("flip"), FLIPS, "flip")
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,33 +421,96 @@ def _name_setting(doc: _Doc, value: Any, key: str, allowed: set[str], what: str)
     return value
 
 
+def _resolve_path(doc: _Doc, value: Any, key: str, what: str) -> str:
+    """A path as written, relative to the current folder or else to the space file's folder."""
+    if not isinstance(value, str) or not value:
+        raise doc.error(key, f"expects the path of {what}; found {value!r}")
+    path = Path(value).expanduser()
+    if not path.exists() and doc.file and not path.is_absolute():
+        beside = Path(doc.file).parent / path
+        if beside.exists():
+            path = beside
+    if not path.exists():
+        raise doc.error(key, f"{value} does not exist (looked in the current folder"
+                             f"{' and beside the space file' if doc.file else ''}); give the "
+                             f"path of {what}")
+    return str(path)
+
+
 def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
     data = _check_keys(doc, data, DATA_KEYS, "data")
-    source = _name_setting(doc, data.get("source", "mnist1d"), "data.source", SOURCES,
-                           "data source")
+    files = [key for key in FILE_SOURCES if key in data]
+    if len(files) > 1 or (files and "source" in data):
+        raise doc.error("data", "name one source: source: <built-in name>, or one of csv:, "
+                                "parquet:, images:, npz: with a path")
+    path = None
+    if files:
+        source = files[0]
+        path = _resolve_path(doc, data[source], f"data.{source}", FILE_SOURCES[source])
+    else:
+        source = _name_setting(doc, data.get("source", "mnist1d"), "data.source",
+                               BUILTIN_SOURCES | {"python"}, "data source")
+    target = data.get("target")
+    if source in ("csv", "parquet") and not isinstance(target, str):
+        raise doc.error("data.target", "a table needs its label column: target: <column name>")
+    columns = _check_keys(doc, data.get("columns"), set(map(str, data.get("columns") or {})),
+                          "data.columns")
+    for name, kind in columns.items():
+        _name_setting(doc, kind, f"data.columns.{name}", {"numeric", "categorical", "ignore"},
+                      "column type")
+    task = data.get("task")
+    if task is not None:
+        _name_setting(doc, task, "data.task", {"classification", "regression"}, "task")
+    missing = _name_setting(doc, data.get("missing", "refuse"), "data.missing",
+                            {"refuse", "drop"}, "missing-value policy")
+    image_size = data.get("image_size")
+    if image_size is not None:
+        if not (isinstance(image_size, list) and len(image_size) == 2 and
+                all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096
+                    for v in image_size)):
+            raise doc.error("data.image_size", f"expects [height, width] in pixels, e.g. "
+                                               f"[64, 64]; found {image_size!r}")
+        image_size = tuple(image_size)
+    channels = data.get("channels")
+    if channels is not None and channels not in (1, 3, 4):
+        raise doc.error("data.channels", f"expects 1 (grey), 3 (RGB) or 4 (RGBA); found "
+                                         f"{channels!r}")
+
     split = _check_keys(doc, data.get("split"), SPLIT_KEYS, "data.split")
     validation = split.get("validation", 0.1)
     if isinstance(validation, bool) or not isinstance(validation, (int, float)) \
             or not 0 < validation < 1:
         raise doc.error("data.split.validation", f"expects a fraction between 0 and 1 (e.g. "
                                                  f"0.1); found {validation!r}")
-    test = split.get("test", "builtin")
-    if test != "builtin":
-        raise doc.error("data.split.test", f"the {source} source has its own test split; "
-                                           f"write 'builtin' (found {test!r})")
+    has_own_test = source in BUILTIN_TEST_SPLIT or source in ("npz", "python")
+    test = split.get("test", "builtin" if has_own_test else 0.2)
+    if test == "builtin":
+        if source not in BUILTIN_TEST_SPLIT and source not in ("npz", "python"):
+            raise doc.error("data.split.test", f"the {source} source has no test split of its "
+                                               f"own; give a fraction such as 0.2")
+    elif isinstance(test, bool) or not isinstance(test, (int, float)) or not 0 < test < 1 \
+            or test + validation >= 1:
+        raise doc.error("data.split.test", f"expects 'builtin' or a fraction between 0 and 1 "
+                                           f"that leaves room for training; found {test!r}")
     subsample = _check_keys(doc, data.get("subsample"), {"train", "test"}, "data.subsample")
     for key, value in subsample.items():
         _int_setting(doc, value, f"data.subsample.{key}", 10)
     seed = _int_setting(doc, data.get("seed", 0), "data.seed", 0, 2**32 - 1)
-    return DataConfig(source, float(validation), test, seed, dict(subsample))
+    return DataConfig(source=source, path=path, target=target,
+                      columns=tuple((str(k), v) for k, v in columns.items()), task=task,
+                      missing=missing, image_size=image_size, channels=channels,
+                      validation=float(validation), test=test, seed=seed,
+                      subsample=dict(subsample))
 
 
 def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
     search = _check_keys(doc, search, SEARCH_KEYS, "search")
     objective = search.get("objective", "val_accuracy")
-    if not isinstance(objective, str) or not objective.startswith("val_"):
-        raise doc.error("search.objective", f"expects a validation metric such as val_accuracy "
-                                            f"or val_loss; found {objective!r}")
+    if objective not in OBJECTIVES:
+        raise doc.error("search.objective", f"unknown objective {objective!r}"
+                                            f"{did_you_mean(objective, OBJECTIVES)} (allowed: "
+                                            f"{_allowed_list(OBJECTIVES)}, all measured on the "
+                                            f"validation split)")
     direction = search.get("direction", OBJECTIVES.get(objective, "maximize"))
     _name_setting(doc, direction, "search.direction", {"maximize", "minimize"}, "direction")
     seed = search.get("seed", 0)
@@ -434,7 +527,8 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
                              "pruner"),
         trials=_int_setting(doc, search.get("trials", 30), "search.trials", 1, 1_000_000),
         timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
-        objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue))
+        objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue),
+        objective_given="objective" in search)
 
 
 def _study_name(doc: _Doc, name: Any) -> str:
@@ -461,8 +555,8 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     assert isinstance(space, Group)
     augment = space.children["data"].get("augment")
     if not isinstance(augment, Group):
-        raise doc.error("data.augment", "expects a mapping of augmentations (shift, "
-                                        "gaussian_noise)")
+        raise doc.error("data.augment", f"expects a mapping of augmentations "
+                                        f"({_allowed_list(AUGMENTATIONS)})")
     _check_augment(doc, augment)
     _check_model(doc, space.children["model"])
     _check_training(doc, space.children["training"])

@@ -41,7 +41,7 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     import keras
 
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    test = eval_dataset(splits.x_test, splits.y_test)
+    test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
     rows, models = [], {}
     for trial in top_trials(study, top_k):
         path = candidate_path(candidates_dir, trial.number)

@@ -99,7 +99,7 @@ def test_unknown_key_suggests_the_near_key(tmp_path):
     ("search: {trials: 0}\n", "from 1"),
     ("search: {timeout: soon}\n", "duration"),
     ("search: {sampler: tpee}\n", "did you mean 'tpe'"),
-    ("search: {objective: accuracy}\n", "validation metric"),
+    ("search: {objective: accuracy}\n", "did you mean 'val_accuracy'"),
     ("data: {source: mnist2d}\n", "did you mean 'mnist1d'"),
     ("data: {split: {validation: 1.5}}\n", "fraction"),
     ("name: 'bad name!'\n", "study name"),

@@ -1,58 +1,168 @@
 """tf.data pipelines: cache, shuffle, batch, augment (training split only), prefetch.
 
-Augmentation runs as vectorized TensorFlow ops on whole batches inside the pipeline, so it
-overlaps with training and never reaches the validation or test batches.
+Augmentation is mapped over whole batches inside the pipeline (vectorized TensorFlow ops and Keras
+preprocessing layers), so it overlaps with training and never reaches validation or test batches.
+``benchmarks/input_pipeline.py`` measures the pipeline against in-memory tensors and the cost of
+each augmentation.
+
+Labels of a classification task are one-hot, so that mixup and label smoothing can soften them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from automl.data.base import Features
 
-def _signal_augmenter(augment: dict[str, Any], data_std: float):
-    """A batch -> batch function for 1-D signals, or None when nothing is switched on.
 
-    * ``shift``: roll each signal by a random whole number of steps in [-shift, shift].
-    * ``gaussian_noise``: add noise whose standard deviation is this fraction of the data's.
+def _active(augment: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in (augment or {}).items() if v not in (None, 0, 0.0, False, "none")}
+
+
+def _signal_ops(augment: dict[str, Any], data_std: float) -> list[Callable]:
+    import tensorflow as tf
+
+    ops = []
+    if "shift" in augment:  # roll each signal by a random whole number of steps
+        max_shift = int(augment["shift"])
+
+        def shift(x):
+            batch, length = tf.shape(x)[0], tf.shape(x)[1]
+            steps = tf.random.uniform([batch], -max_shift, max_shift + 1, dtype=tf.int32)
+            index = tf.math.floormod(tf.range(length)[None, :] - steps[:, None], length)
+            return tf.gather(x, index, batch_dims=1)
+
+        ops.append(shift)
+    if "scale" in augment:  # multiply each signal by a factor in [1 - s, 1 + s]
+        s = float(augment["scale"])
+        ops.append(lambda x: x * tf.random.uniform([tf.shape(x)[0], 1], 1 - s, 1 + s))
+    return ops
+
+
+def _image_ops(augment: dict[str, Any], data_std: float) -> list[Callable]:
+    import keras
+    import tensorflow as tf
+
+    layers = []
+    if "flip" in augment:
+        mode = "horizontal" if augment["flip"] is True else augment["flip"]
+        layers.append(keras.layers.RandomFlip(mode))
+    if "rotation" in augment:
+        layers.append(keras.layers.RandomRotation(float(augment["rotation"]), fill_mode="constant"))
+    if "translation" in augment:
+        t = float(augment["translation"])
+        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant"))
+    if "zoom" in augment:
+        layers.append(keras.layers.RandomZoom(float(augment["zoom"]), fill_mode="constant"))
+    if "contrast" in augment:
+        layers.append(keras.layers.RandomContrast(float(augment["contrast"]), value_range=(0, 255)))
+    if "brightness" in augment:
+        layers.append(keras.layers.RandomBrightness(float(augment["brightness"]),
+                                                    value_range=(0, 255)))
+    ops: list[Callable] = [lambda x, layer=layer: layer(x, training=True) for layer in layers]
+    if "crop" in augment:  # pad by `crop` pixels, cut back to size at a random place
+        pad = int(augment["crop"])
+
+        def crop(x):
+            shape = tf.shape(x)
+            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            return tf.image.random_crop(padded, shape)
+
+        ops.append(crop)
+    if "cutout" in augment:  # blank one random square per image, `cutout` of its side
+        fraction = float(augment["cutout"])
+
+        def cutout(x):
+            shape = tf.shape(x)
+            h, w = shape[1], shape[2]
+            size = tf.maximum(tf.cast(tf.cast(tf.minimum(h, w), tf.float32) * fraction,
+                                      tf.int32), 1)
+            cy = tf.random.uniform([shape[0], 1, 1], 0, h, dtype=tf.int32)
+            cx = tf.random.uniform([shape[0], 1, 1], 0, w, dtype=tf.int32)
+            ys, xs = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
+            inside = (tf.abs(ys - cy) <= size // 2) & (tf.abs(xs - cx) <= size // 2)
+            return x * tf.cast(~inside, x.dtype)[..., None]
+
+        ops.append(cutout)
+    return ops
+
+
+def augmenter(augment: dict[str, Any] | None, modality: str, data_std: float = 1.0,
+              numeric_std: dict[str, float] | None = None) -> Callable | None:
+    """A batch -> batch function applying the sampled augmentations, or None when none is on.
+
+    ``gaussian_noise`` is a fraction of the data's standard deviation (per column for tables);
+    ``mixup`` is the alpha of the Beta distribution mixing each batch with itself, shuffled.
     """
     import tensorflow as tf
 
-    max_shift = int(augment.get("shift") or 0)
-    noise = float(augment.get("gaussian_noise") or 0.0) * data_std
-    if max_shift == 0 and noise == 0.0:
+    augment = _active(augment or {})
+    if not augment:
         return None
+    ops = {"signal": _signal_ops, "image": _image_ops}.get(modality, lambda a, s: [])(
+        augment, data_std)
+    noise = float(augment.get("gaussian_noise", 0.0))
+    alpha = float(augment.get("mixup", 0.0))
 
     def apply(x, y):
-        if max_shift:
-            batch, length = tf.shape(x)[0], tf.shape(x)[1]
-            shift = tf.random.uniform([batch], -max_shift, max_shift + 1, dtype=tf.int32)
-            index = tf.math.floormod(tf.range(length)[None, :] - shift[:, None], length)
-            x = tf.gather(x, index, batch_dims=1)
-        if noise:
-            x = x + tf.random.normal(tf.shape(x), stddev=noise, dtype=x.dtype)
+        if isinstance(x, dict):  # a table: noise on numeric columns only
+            if noise:
+                x = {k: (v + tf.random.normal(tf.shape(v), stddev=noise * numeric_std[k])
+                         if k in (numeric_std or {}) else v) for k, v in x.items()}
+        else:
+            x = tf.cast(x, tf.float32)
+            for op in ops:
+                x = op(x)
+            if noise:
+                x = x + tf.random.normal(tf.shape(x), stddev=noise * data_std)
+        if alpha and not isinstance(x, dict):
+            x, y = _mixup(x, y, alpha)
         return x, y
 
     return apply
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: dict[str, Any] | None,
-                  seed: int, data_std: float = 1.0):
+def _mixup(x, y, alpha: float):
+    import tensorflow as tf
+
+    batch = tf.shape(x)[0]
+    g1 = tf.random.gamma([batch], alpha)
+    g2 = tf.random.gamma([batch], alpha)
+    lam = g1 / (g1 + g2)  # Beta(alpha, alpha)
+    order = tf.random.shuffle(tf.range(batch))
+    lam_x = tf.reshape(lam, [-1] + [1] * (len(x.shape) - 1))
+    x = lam_x * x + (1 - lam_x) * tf.gather(x, order)
+    lam_y = tf.reshape(lam, [-1, 1])
+    y = lam_y * tf.cast(y, tf.float32) + (1 - lam_y) * tf.cast(tf.gather(y, order), tf.float32)
+    return x, y
+
+
+def _labels(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """One-hot labels for classification; regression targets as float32 columns."""
+    if num_classes:
+        return np.eye(num_classes, dtype="float32")[y]
+    return y.astype("float32").reshape(-1, 1)
+
+
+def train_dataset(x: Features, y: np.ndarray, batch_size: int, augment: dict[str, Any] | None,
+                  seed: int, *, num_classes: int = 0, modality: str = "signal",
+                  data_std: float = 1.0, numeric_std: dict[str, float] | None = None):
     """Shuffled, batched, augmented training batches, reshuffled every epoch."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(int(batch_size))
-    augmenter = _signal_augmenter(augment or {}, data_std)
-    if augmenter is not None:
-        ds = ds.map(augmenter, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).cache()
+    ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(int(batch_size))
+    apply = augmenter(augment, modality, data_std, numeric_std)
+    if apply is not None:
+        ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 256):
+def eval_dataset(x: Features, y: np.ndarray, batch_size: int = 256, *, num_classes: int = 0):
     """Batches in a fixed order, never augmented (validation and test)."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache() \
-        .prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).batch(batch_size) \
+        .cache().prefetch(tf.data.AUTOTUNE)

@@ -1,63 +1,40 @@
-"""Data sources by name. Each returns raw arrays exactly as a user would feed the exported model.
-
-Nothing here downloads: MNIST-1D is generated locally by the ``mnist1d`` package (a few seconds,
-then cached under ``~/.cache/automl``).
-"""
+"""Load the data a space names: a built-in set, a file or folder, or objects from Python."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from automl.config import DataConfig
+from automl.data.base import Arrays
+from automl.data.builtin import BUILTIN, cache_dir  # noqa: F401  (cache_dir: public helper)
+from automl.data.files import from_python, load_image_folder, load_npz, load_table
 from automl.errors import DataError
 
-
-@dataclass(frozen=True)
-class Arrays:
-    """A source's examples: its training part and, when it has one, its own test split."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    modality: str  # "signal" (1-D sequences), later "image", "table"
+FILE_SOURCES = ("csv", "parquet", "images", "npz")
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("AUTOML_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "automl")
-    return Path(base)
-
-
-def load_mnist1d() -> Arrays:
-    """MNIST-1D with the package's default arguments: 4,000 train and 1,000 test signals of 40."""
-    path = cache_dir() / "mnist1d-default.npz"
-    if not path.exists():
-        from mnist1d.data import get_dataset_args, make_dataset
-
-        data = make_dataset(get_dataset_args())  # deterministic: the args carry seed 42
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, x=data["x"], y=data["y"], x_test=data["x_test"],
-                            y_test=data["y_test"])
-        tmp.replace(path)  # atomic, so a killed process never leaves half a cache
-    with np.load(path) as f:
-        return Arrays(f["x"].astype("float32"), f["y"].astype("int64"),
-                      f["x_test"].astype("float32"), f["y_test"].astype("int64"),
-                      num_classes=10, modality="signal")
-
-
-SOURCES = {"mnist1d": load_mnist1d}
-
-
-def load_source(name: str) -> Arrays:
-    try:
-        loader = SOURCES[name]
-    except KeyError:
-        raise DataError(f"unknown data source {name!r}; built-in sources: "
-                        f"{', '.join(SOURCES)}") from None
-    return loader()
+def load_source(cfg: DataConfig | str, python_data: Any = None) -> Arrays:
+    """The examples ``cfg`` names (a :class:`DataConfig`, or just a built-in source's name)."""
+    if isinstance(cfg, str):
+        cfg = DataConfig(source=cfg)
+    if python_data is not None:
+        return from_python(python_data, target=cfg.target, column_types=dict(cfg.columns),
+                           task=cfg.task, missing=cfg.missing)
+    if cfg.source in BUILTIN:
+        arrays = BUILTIN[cfg.source]()
+        if cfg.task and cfg.task != arrays.task:
+            raise DataError(f"data.task: {cfg.source} is a {arrays.task} data set; remove "
+                            f"data.task or set it to {arrays.task}")
+        return arrays
+    if cfg.source == "python":
+        raise DataError("data.source is python: pass the data to automl.search(space, data=...)")
+    path = Path(cfg.path or "")
+    if cfg.source in ("csv", "parquet"):
+        return load_table(path, target=cfg.target or "", column_types=dict(cfg.columns),
+                          task=cfg.task, missing=cfg.missing)
+    if cfg.source == "images":
+        return load_image_folder(path, image_size=cfg.image_size, channels=cfg.channels)
+    if cfg.source == "npz":
+        return load_npz(path, task=cfg.task)
+    raise DataError(f"unknown data source {cfg.source!r}")

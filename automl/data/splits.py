@@ -1,8 +1,9 @@
 """Train / validation / test splits: stratified, fixed by a seed, the test split held out.
 
-The validation split is carved from the source's training part; the source's own test split is
-the held-out test set, touched once, at selection. A manifest (sizes, class counts, a hash of the
-test set) lets anyone check that the test set never changed between runs.
+The source's own test split is the held-out test set when it has one; otherwise a seeded,
+stratified fraction is set aside first. The validation split is then carved from what is left.
+The test split is touched once, at selection. A manifest (sizes, class counts, a hash of the test
+set) lets anyone check that the test set never changed between runs.
 """
 
 from __future__ import annotations
@@ -13,59 +14,91 @@ from dataclasses import dataclass
 import numpy as np
 
 from automl.config import DataConfig
-from automl.data.sources import Arrays
+from automl.data.base import Arrays, Features, num_examples, take
+from automl.errors import DataError
 
 
 @dataclass(frozen=True)
 class Splits:
-    x_train: np.ndarray
+    x_train: Features
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: Features
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: Features
     y_test: np.ndarray
-    num_classes: int
+    task: str
+    modality: str
+    class_names: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
     def manifest(self) -> dict:
         """Sizes, class counts and a fingerprint of the test split, for the parent MLflow run."""
         digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.x_test).tobytes())
+        parts = self.x_test.items() if isinstance(self.x_test, dict) else [("x", self.x_test)]
+        for name, part in sorted(parts, key=lambda kv: kv[0]):
+            digest.update(name.encode())
+            digest.update(np.asarray(part).astype(str if part.dtype == object else part.dtype)
+                          .tobytes())
         digest.update(np.ascontiguousarray(self.y_test).tobytes())
+        manifest = {"task": self.task, "modality": self.modality,
+                    "train_size": len(self.y_train), "val_size": len(self.y_val),
+                    "test_size": len(self.y_test), "test_sha256": digest.hexdigest()}
+        if self.task == "classification":
+            for name, y in (("train", self.y_train), ("val", self.y_val), ("test", self.y_test)):
+                manifest[f"{name}_class_counts"] = np.bincount(
+                    y, minlength=self.num_classes).tolist()
+            manifest["classes"] = list(self.class_names)
+        return manifest
 
-        def counts(y: np.ndarray) -> list[int]:
-            return np.bincount(y, minlength=self.num_classes).tolist()
 
-        return {"train_size": len(self.y_train), "val_size": len(self.y_val),
-                "test_size": len(self.y_test), "train_class_counts": counts(self.y_train),
-                "val_class_counts": counts(self.y_val), "test_class_counts": counts(self.y_test),
-                "test_sha256": digest.hexdigest()}
-
-
-def _stratified_take(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``n`` examples with the class proportions of ``y`` (sorted, reproducible)."""
-    if n >= len(y):
-        return np.arange(len(y))
+def _split(y: np.ndarray, fraction_or_count: float | int, seed: int, stratify: bool,
+           what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(kept indices, split-off indices), stratified by class when asked."""
     from sklearn.model_selection import train_test_split
 
-    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y,
-                              random_state=int(rng.integers(2**31)))
-    return np.sort(idx)
+    index = np.arange(len(y))
+    labels = y if stratify else None
+    if stratify:
+        singles = np.flatnonzero(np.bincount(y) == 1)
+        if len(singles):
+            cls = int(singles[0])
+            raise DataError(f"class {cls} has a single example, so it cannot be in both the "
+                            f"training and the {what} split; add examples or drop that class")
+    try:
+        kept, taken = train_test_split(index, test_size=fraction_or_count, stratify=labels,
+                                       random_state=seed)
+    except ValueError as error:
+        raise DataError(f"cannot split off the {what} split ({error}); use more data or a "
+                        f"different fraction") from None
+    return np.sort(kept), np.sort(taken)
 
 
 def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
     """Split ``arrays`` as ``cfg`` says; the same config gives the same splits everywhere."""
-    from sklearn.model_selection import train_test_split
-
-    rng = np.random.default_rng(cfg.seed)
+    stratify = arrays.task == "classification"
     x, y = arrays.x_train, arrays.y_train
-    x_test, y_test = arrays.x_test, arrays.y_test
-    if "train" in cfg.subsample:
-        keep = _stratified_take(y, cfg.subsample["train"], rng)
-        x, y = x[keep], y[keep]
-    if "test" in cfg.subsample:
-        keep = _stratified_take(y_test, cfg.subsample["test"], rng)
-        x_test, y_test = x_test[keep], y_test[keep]
-    train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=cfg.validation,
-                                          stratify=y, random_state=cfg.seed)
-    return Splits(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test,
-                  arrays.num_classes)
+    if cfg.test == "builtin":
+        if not arrays.has_test_split:
+            raise DataError(f"data.split.test: the {cfg.source} source has no test split of its "
+                            f"own; give a fraction such as 0.2")
+        x_test, y_test = arrays.x_test, arrays.y_test
+    else:
+        kept, test_index = _split(y, float(cfg.test), cfg.seed, stratify, "test")
+        x_test, y_test = take(x, test_index), y[test_index]
+        x, y = take(x, kept), y[kept]
+    if "train" in cfg.subsample and cfg.subsample["train"] < len(y):
+        _, keep = _split(y, cfg.subsample["train"], cfg.seed, stratify, "subsample")
+        x, y = take(x, keep), y[keep]
+    if "test" in cfg.subsample and cfg.subsample["test"] < len(y_test):
+        _, keep = _split(y_test, cfg.subsample["test"], cfg.seed, stratify, "test subsample")
+        x_test, y_test = take(x_test, keep), y_test[keep]
+    train_index, val_index = _split(y, cfg.validation, cfg.seed, stratify, "validation")
+    if num_examples(x) < 4:
+        raise DataError("fewer than 4 training examples; a search needs more data")
+    return Splits(take(x, train_index), y[train_index], take(x, val_index), y[val_index],
+                  x_test, y_test, arrays.task, arrays.modality, arrays.class_names,
+                  arrays.columns)

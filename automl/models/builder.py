@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 # family -> the params a space may set for it
+CNN_PARAMS = {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units"}
 ARCHITECTURES: dict[str, set[str]] = {
     "mlp": {"layers", "units"},
-    "cnn": {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units"},
+    "cnn": CNN_PARAMS,      # 1-D convolutions for signals, 2-D for images
+    "cnn1d": CNN_PARAMS,
+    "cnn2d": CNN_PARAMS,
 }
+# family -> the modalities it can take
+FAMILY_MODALITIES = {"mlp": {"signal", "image", "table"}, "cnn": {"signal", "image"},
+                     "cnn1d": {"signal"}, "cnn2d": {"image"}}
 INITIALIZERS = {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                 "lecun_normal", "orthogonal", "random_normal", "random_uniform",
                 "truncated_normal", "variance_scaling"}
@@ -30,12 +36,16 @@ MODEL_KEYS = {"architecture", "initializer", "activation", "dropout", "l1", "l2"
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the data looks like to the model builder."""
+    """What the data looks like to the model builder; statistics come from the training split."""
 
     shape: tuple[int, ...]        # one example, e.g. (40,) for an MNIST-1D signal
-    num_classes: int
-    mean: float                   # normalization statistics of the training split
-    variance: float
+    num_classes: int              # 0 for regression
+    mean: float = 0.0             # signals and images: normalization statistics
+    variance: float = 1.0
+    # tables: (name, "numeric", (mean, variance)) or (name, "categorical", vocabulary)
+    columns: tuple[tuple[str, str, Any], ...] = ()
+    target_mean: float = 0.0      # regression: the target's statistics, undone in the output
+    target_std: float = 1.0
 
 
 @dataclass
@@ -64,10 +74,12 @@ class Techniques:
                                use_bias=not self.batch_norm)(x)
         return self._finish(x)
 
-    def conv1d(self, filters: int, kernel_size: int, x):
+    def conv(self, filters: int, kernel_size: int, x):
+        """A 1-D or 2-D convolution, by the rank of ``x``."""
         import keras
 
-        x = keras.layers.Conv1D(int(filters), int(kernel_size), padding="same",
+        conv = keras.layers.Conv1D if len(x.shape) == 3 else keras.layers.Conv2D
+        x = conv(int(filters), int(kernel_size), padding="same",
                                 kernel_initializer=self.initializer,
                                 kernel_regularizer=self.regularizer(),
                                 use_bias=not self.batch_norm)(x)
@@ -98,25 +110,34 @@ def _mlp(arch: dict[str, Any], t: Techniques, x):
 
 
 def _cnn(arch: dict[str, Any], t: Techniques, x):
+    """Blocks of convolution (+ pooling, dropout): 1-D for signals, 2-D for images."""
     import keras
 
     if len(x.shape) == 2:  # a 1-D signal: add a channel axis
         x = keras.layers.Reshape((x.shape[1], 1))(x)
+    two_d = len(x.shape) == 4
     pooling = arch.get("pooling", "max")
     for _ in range(int(arch.get("blocks", 2))):
-        x = t.conv1d(arch.get("filters", 32), arch.get("kernel_size", 5), x)
-        if pooling != "none" and x.shape[1] >= 2:
-            pool = keras.layers.MaxPooling1D if pooling == "max" else keras.layers.AveragePooling1D
+        x = t.conv(arch.get("filters", 32), arch.get("kernel_size", 3 if two_d else 5), x)
+        if pooling != "none" and min(x.shape[1:-1]) >= 2:
+            if two_d:
+                pool = keras.layers.MaxPooling2D if pooling == "max" else \
+                    keras.layers.AveragePooling2D
+            else:
+                pool = keras.layers.MaxPooling1D if pooling == "max" else \
+                    keras.layers.AveragePooling1D
             x = pool(2)(x)
         x = t.drop(x)
-    head = arch.get("head", "flatten")
-    x = keras.layers.Flatten()(x) if head == "flatten" else keras.layers.GlobalAveragePooling1D()(x)
+    if arch.get("head", "flatten") == "flatten":
+        x = keras.layers.Flatten()(x)
+    else:
+        x = (keras.layers.GlobalAveragePooling2D if two_d else keras.layers.GlobalAveragePooling1D)()(x)
     if int(arch.get("dense_units", 0)) > 0:
         x = t.drop(t.dense(arch["dense_units"], x))
     return x
 
 
-FAMILIES = {"mlp": _mlp, "cnn": _cnn}
+FAMILIES = {"mlp": _mlp, "cnn": _cnn, "cnn1d": _cnn, "cnn2d": _cnn}
 
 
 def build_model(params: dict[str, Any], spec: InputSpec):
@@ -133,11 +154,46 @@ def build_model(params: dict[str, Any], spec: InputSpec):
     arch = dict(arch) if isinstance(arch, dict) else {"name": arch}
     techniques = Techniques(**{k: v for k, v in params.items() if k != "architecture"})
 
-    inputs = keras.Input(shape=spec.shape, name="inputs")
-    x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
-                                   name="normalize")(inputs)
+    if spec.columns:
+        inputs, x = _table_inputs(spec)
+    else:
+        inputs = keras.Input(shape=spec.shape, name="inputs")
+        x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
+                                       name="normalize")(inputs)
     x = FAMILIES[arch["name"]](arch, techniques, x)
-    # float32 output so mixed precision never makes the softmax overflow
-    outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",
-                                 kernel_initializer=techniques.initializer, name="predictions")(x)
+    # float32 outputs, so mixed precision never makes the softmax overflow
+    if spec.num_classes:
+        outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",
+                                     kernel_initializer=techniques.initializer,
+                                     name="predictions")(x)
+    else:  # regression: predict the standardized target, then undo the standardization
+        x = keras.layers.Dense(1, dtype="float32", kernel_initializer=techniques.initializer)(x)
+        outputs = keras.layers.Rescaling(spec.target_std, offset=spec.target_mean,
+                                         dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")
+
+
+def _table_inputs(spec: InputSpec):
+    """One named input per column: numeric ones normalized, categorical ones one-hot."""
+    import keras
+
+    inputs, numeric, encoded = {}, [], []
+    for name, kind, stats in spec.columns:
+        if kind == "numeric":
+            inputs[name] = keras.Input(shape=(), name=name, dtype="float32")
+            numeric.append((keras.layers.Reshape((1,))(inputs[name]), stats))
+        else:
+            strings = any(isinstance(v, str) for v in stats)
+            inputs[name] = keras.Input(shape=(), name=name, dtype="string" if strings else "int64")
+            lookup = keras.layers.StringLookup if strings else keras.layers.IntegerLookup
+            encoded.append(lookup(vocabulary=list(stats), output_mode="one_hot",
+                                  name=f"onehot_{name}")(inputs[name]))
+    if numeric:
+        stacked = keras.layers.Concatenate()([n for n, _ in numeric]) if len(numeric) > 1 \
+            else numeric[0][0]
+        stacked = keras.layers.Normalization(mean=[m for _, (m, _) in numeric],
+                                             variance=[v for _, (_, v) in numeric],
+                                             name="normalize")(stacked)
+        encoded.insert(0, stacked)
+    x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
+    return inputs, x

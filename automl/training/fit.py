@@ -28,8 +28,44 @@ class FitOutcome:
 
 
 def input_spec(splits: Splits) -> InputSpec:
-    return InputSpec(shape=tuple(splits.x_train.shape[1:]), num_classes=splits.num_classes,
-                     mean=float(splits.x_train.mean()), variance=float(splits.x_train.var()))
+    """Shapes and normalization statistics, from the training split only."""
+    import numpy as np
+
+    target = {}
+    if splits.task == "regression":
+        target = {"target_mean": float(splits.y_train.mean()),
+                  "target_std": float(splits.y_train.std()) or 1.0}
+    if isinstance(splits.x_train, dict):
+        columns = []
+        for name, kind in splits.columns:
+            values = splits.x_train[name]
+            stats = (float(values.mean()), float(values.var()) or 1.0) if kind == "numeric" \
+                else tuple(sorted(set(values.tolist())))
+            columns.append((name, kind, stats))
+        return InputSpec(shape=(len(columns),), num_classes=splits.num_classes,
+                         columns=tuple(columns), **target)
+    x = np.asarray(splits.x_train, dtype="float32")
+    return InputSpec(shape=tuple(x.shape[1:]), num_classes=splits.num_classes,
+                     mean=float(x.mean()), variance=float(x.var()) or 1.0, **target)
+
+
+def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]]:
+    """The standard deviation of the inputs (and of each numeric column), for noise augmentation."""
+    numeric = {name: math.sqrt(stats[1]) for name, kind, stats in spec.columns
+               if kind == "numeric"}
+    return math.sqrt(spec.variance), numeric
+
+
+def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0) -> None:
+    """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE."""
+    import keras
+
+    if task == "regression":
+        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+    else:
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                      metrics=["accuracy"])
 
 
 def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, direction: str,
@@ -58,13 +94,14 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                                 learning_rate=training.get("learning_rate"),
                                 total_steps=epochs * steps_per_epoch,
                                 steps_per_epoch=steps_per_epoch)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)))
 
+    data_std, numeric_std = data_scale(splits, spec)
     train = train_dataset(splits.x_train, splits.y_train, batch_size,
                           params.get("data", {}).get("augment"), seed,
-                          data_std=math.sqrt(spec.variance))
-    val = eval_dataset(splits.x_val, splits.y_val)
+                          num_classes=splits.num_classes, modality=splits.modality,
+                          data_std=data_std, numeric_std=numeric_std)
+    val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
 
     guard = DivergenceGuard()
     mode = "max" if direction == "maximize" else "min"

@@ -22,7 +22,7 @@ DEFAULT_REPORTS_DIR = "reports"
 CHAMPION_ALIAS = "champion"
 
 
-def search(space: str | Path | dict, *, trials: int | None = None,
+def search(space: str | Path | dict, *, data: Any = None, trials: int | None = None,
            timeout: str | float | None = None, sampler: str | None = None,
            pruner: str | None = None, seed: int | None = None,
            run_dir: str | Path = DEFAULT_RUN_DIR, tracking_uri: str | None = None,
@@ -32,6 +32,9 @@ def search(space: str | Path | dict, *, trials: int | None = None,
 
     Args:
         space: a space file (``search_spaces/mnist1d.yaml``) or the same structure as a dict.
+        data: the examples, instead of the space's ``data:`` source: ``(x, y)``,
+            ``(x, y, x_test, y_test)``, a dict with those keys, a pandas DataFrame (its label
+            column named by ``data.target`` in the space) or a ``tf.data.Dataset`` of (x, y).
         trials, timeout, sampler, pruner, seed: override the file's ``search:`` keys
             (``timeout`` as seconds or ``"90s"``, ``"10m"``, ``"1h"``).
         run_dir: the folder that holds the Optuna storage, the MLflow store and the candidate
@@ -55,7 +58,8 @@ def search(space: str | Path | dict, *, trials: int | None = None,
     overrides = {"trials": trials, "timeout": timeout, "sampler": sampler, "pruner": pruner,
                  "seed": seed}
     cfg = load_space(space, overrides)
-    return run_search(cfg, run_dir=Path(run_dir), tracking_uri=tracking_uri, storage=storage,
+    return run_search(cfg, data=data, run_dir=Path(run_dir), tracking_uri=tracking_uri,
+                      storage=storage,
                       reports_dir=Path(reports_dir) if reports_dir is not None else None,
                       progress=progress)
 
@@ -79,24 +83,30 @@ def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
             "search.timeout_s": s.timeout, "search.objective": s.objective,
             "search.direction": s.direction, "search.seed": s.seed,
             "select.top_k": cfg.select.top_k, "data.source": d.source,
-            "data.validation": d.validation, "data.test": d.test, "data.seed": d.seed,
+            "data.path": d.path, "data.target": d.target, "data.validation": d.validation,
+            "data.test": d.test, "data.seed": d.seed,
             "space.size": cfg.space.size(), "space.dimensions": len(cfg.describe())}
 
 
-def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = None,
+def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
+               tracking_uri: str | None = None,
                storage: str | None = None, reports_dir: Path | None = None,
                progress: bool = True) -> SearchResult:
     """Run the search of an already validated config (see :func:`search`)."""
     from automl.data import load_source, make_splits
+    from automl.data.checks import fit_space_to_data
     from automl.tuner.progress import SearchProgress
     from automl.tuner.study import (default_storage_url, finished_trials, open_study,
                                      recover_interrupted)
     from automl.tuner.worker import WorkerJob, run_in_workers
     from automl.tracking import Tracker, default_tracking_uri
 
+    # data first: a data problem stops the search before anything is written
+    arrays = load_source(cfg.data, python_data=data)
+    cfg = fit_space_to_data(cfg, arrays)
+    splits = make_splits(arrays, cfg.data)
     run_dir.mkdir(parents=True, exist_ok=True)
     study_dir = run_dir / cfg.name
-    splits = make_splits(load_source(cfg.data.source), cfg.data)
 
     epochs = max_epochs(cfg)
     storage_url = storage or default_storage_url(run_dir)
@@ -117,9 +127,9 @@ def run_search(cfg: SpaceConfig, *, run_dir: Path, tracking_uri: str | None = No
         if remaining <= 0:
             return None
         seed = None if cfg.search.seed is None else cfg.search.seed + len(study.trials)
-        return WorkerJob(cfg, storage_url, tracker.tracking_uri, str(run_dir / "mlartifacts"),
-                         parent, str(study_dir / "candidates"), min(batch, remaining),
-                         seconds_left, seed)
+        return WorkerJob(cfg, splits, storage_url, tracker.tracking_uri,
+                         str(run_dir / "mlartifacts"), parent, str(study_dir / "candidates"),
+                         min(batch, remaining), seconds_left, seed)
 
     display = SearchProgress(cfg.search.trials, finished_trials(study), cfg.search.objective,
                              epochs, cfg.search.direction == "maximize", progress)

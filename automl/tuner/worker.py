@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from automl.config import SpaceConfig
+from automl.data.splits import Splits
 from automl.errors import AutomlError
 
 TRIALS_PER_WORKER = 10
@@ -33,6 +34,7 @@ class WorkerJob:
     """Everything a worker process needs to run a batch of trials of one study."""
 
     cfg: SpaceConfig
+    splits: Splits
     storage_url: str
     tracking_uri: str
     artifact_root: str
@@ -68,7 +70,6 @@ def run_worker(job: WorkerJob, events: Any) -> None:
     from dataclasses import replace
     from pathlib import Path
 
-    from automl.data import load_source, make_splits
     from automl.errors import TrialFailed
     from automl.tuner.objective import Objective, fatal_error
     from automl.tuner.study import make_pruner, make_sampler
@@ -77,8 +78,7 @@ def run_worker(job: WorkerJob, events: Any) -> None:
 
     try:
         device.configure()
-        cfg = job.cfg
-        splits = make_splits(load_source(cfg.data.source), cfg.data)
+        cfg, splits = job.cfg, job.splits
         from automl.tuner.runner import max_epochs
 
         search = replace(cfg.search, seed=job.sampler_seed)

@@ -1,0 +1,137 @@
+"""Built-in data sets, all offline.
+
+* ``mnist1d``: generated locally by the ``mnist1d`` package (then cached under ~/.cache/automl).
+* ``digits`` (8x8 images) and the tables ``breast_cancer``, ``wine``, ``iris``, ``diabetes``:
+  bundled with scikit-learn.
+* ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``: read from the Keras cache
+  (``$KERAS_HOME/datasets``, by default ``~/.keras/datasets``) when they are there; automl never
+  downloads them, and says where to put the files when they are missing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from automl.data.base import Arrays, labelled
+from automl.errors import NetworkRequired
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("AUTOML_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "automl")
+    return Path(base)
+
+
+def load_mnist1d() -> Arrays:
+    """MNIST-1D with the package's default arguments: 4,000 train and 1,000 test signals of 40."""
+    path = cache_dir() / "mnist1d-default.npz"
+    if not path.exists():
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        data = make_dataset(get_dataset_args())  # deterministic: the args carry seed 42
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, x=data["x"], y=data["y"], x_test=data["x_test"],
+                            y_test=data["y_test"])
+        tmp.replace(path)  # atomic, so a killed process never leaves half a cache
+    with np.load(path) as f:
+        return labelled(f["x"].astype("float32"), f["y"], f["x_test"].astype("float32"),
+                        f["y_test"], modality="signal", task="classification", where="mnist1d")
+
+
+def load_digits() -> Arrays:
+    """scikit-learn's 1,797 handwritten digits, 8x8 pixels valued 0-16, one channel."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    data = sk_digits()
+    images = data.images.astype("float32")[..., None]
+    return labelled(images, data.target, None, None, modality="image", task="classification",
+                    where="digits")
+
+
+def _sklearn_table(name: str, task: str) -> Callable[[], Arrays]:
+    def load() -> Arrays:
+        import sklearn.datasets
+
+        data = getattr(sklearn.datasets, f"load_{name}")()
+        columns = {str(col): data.data[:, i].astype("float32")
+                   for i, col in enumerate(data.feature_names)}
+        return labelled(columns, data.target, None, None, modality="table", task=task,
+                        where=name, columns=tuple((c, "numeric") for c in columns))
+
+    load.__doc__ = f"scikit-learn's bundled {name} table ({task})."
+    return load
+
+
+# ---- Keras datasets, from the cache only ---------------------------------------------------------
+
+def keras_datasets_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")) / "datasets"
+
+
+KERAS_FILES = {
+    "mnist": ["mnist.npz"],
+    "fashion_mnist": [f"fashion-mnist/{f}" for f in (
+        "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")],
+    "cifar10": [f"cifar-10-batches-py-target/cifar-10-batches-py/{f}" for f in (
+        *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")],
+    "cifar100": [f"cifar-100-python-target/cifar-100-python/{f}" for f in ("train", "test")],
+}
+
+
+def _keras_paths(name: str) -> list[Path]:
+    base = keras_datasets_dir()
+    paths = [base / f for f in KERAS_FILES[name]]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise NetworkRequired(
+            f"data.source {name!r} is not in the Keras cache ({missing[0]} is missing) and automl "
+            f"never downloads at run time; on a machine with internet run python -c \"import "
+            f"keras; keras.datasets.{name}.load_data()\" and copy {base} here (or set KERAS_HOME)")
+    return paths
+
+
+def _load_keras(name: str) -> Arrays:
+    paths = _keras_paths(name)
+    if name == "mnist":
+        with np.load(paths[0], allow_pickle=False) as f:
+            x, y, xt, yt = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    elif name == "fashion_mnist":
+        def read(path: Path, offset: int) -> np.ndarray:
+            with gzip.open(path, "rb") as f:
+                return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+        y, yt = read(paths[0], 8), read(paths[2], 8)
+        x, xt = read(paths[1], 16).reshape(len(y), 28, 28), read(paths[3], 16).reshape(len(yt), 28, 28)
+    else:
+        def batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+            with open(path, "rb") as f:  # the Keras cache's own pickled batches
+                d = pickle.load(f, encoding="bytes")
+            data = np.asarray(d[b"data"], dtype="uint8").reshape(-1, 3, 32, 32)
+            return data.transpose(0, 2, 3, 1), np.asarray(d[label_key.encode()])
+
+        key = "labels" if name == "cifar10" else "fine_labels"
+        parts = [batch(p, key) for p in paths[:-1]]
+        x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        xt, yt = batch(paths[-1], key)
+    if x.ndim == 3:  # add the channel axis of grey images
+        x, xt = x[..., None], xt[..., None]
+    return labelled(x, y, xt, yt, modality="image", task="classification", where=name)
+
+
+BUILTIN: dict[str, Callable[[], Arrays]] = {
+    "mnist1d": load_mnist1d,
+    "digits": load_digits,
+    "breast_cancer": _sklearn_table("breast_cancer", "classification"),
+    "wine": _sklearn_table("wine", "classification"),
+    "iris": _sklearn_table("iris", "classification"),
+    "diabetes": _sklearn_table("diabetes", "regression"),
+    **{name: (lambda n=name: _load_keras(n)) for name in KERAS_FILES},
+}
