@@ -167,7 +167,10 @@ class Tracker:
         import mlflow
         from mlflow.models import infer_signature
 
-        signature = infer_signature(x_example, model.predict(x_example, verbose=0))
+        try:
+            signature = infer_signature(x_example, model.predict(x_example, verbose=0))
+        except Exception:  # e.g. string columns MLflow cannot describe: log without a signature
+            signature = None
         with mlflow.start_run(run_id=self.parent_run_id):
             info = mlflow.keras.log_model(
                 model, name="model", signature=signature,

@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from automl.config import SpaceConfig, load_space
 from automl.errors import AutomlError
 from automl.result import SearchResult
@@ -152,8 +154,10 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     trial_runs = {t.number: t.user_attrs["mlflow_run_id"] for t in study.trials
                   if "mlflow_run_id" in t.user_attrs}
     tracker.log_selection(selection.candidates, selection.winner, trial_runs)
-    mlflow_info = tracker.log_winner_model(selection.model, splits.x_val[:5], cfg.name,
-                                           CHAMPION_ALIAS)
+    from automl.data.base import take
+
+    example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
+    mlflow_info = tracker.log_winner_model(selection.model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri, "parent_run_id": parent,
                         "experiment_id": tracker.experiment_id})
 

@@ -1,0 +1,206 @@
+"""Every kind of data source, loaded and searched for real on tiny data built on the fly; and the
+clear errors bad data gets (exit code 2, nothing written)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.config import DataConfig, load_space
+from automl.data import load_source, make_splits
+from automl.errors import ConfigError, DataError, NetworkRequired
+
+
+def tiny_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, n)
+    color = rng.choice(["red", "green", "blue"], n)
+    label = np.where((size > 10) ^ (color == "red"), "yes", "no")
+    return pd.DataFrame({"size": size, "color": color, "count": rng.integers(0, 5, n),
+                         "label": label})
+
+
+def image_folder(root, sizes=((8, 8), (8, 8))):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, (name, size) in enumerate(zip(("cats", "dogs"), sizes)):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = (rng.random((*size, 3)) * 100 + 120 * c).astype("uint8")
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def search_space(name: str, data: dict, family: str = "mlp") -> dict:
+    arch = {"mlp": {"layers": 1, "units": 8},
+            "cnn": {"blocks": 1, "filters": 4, "kernel_size": 3}}[family]
+    return {"name": name, "data": data,
+            "model": {"architecture": {"choice": {family: arch}}, "dropout": {"float": [0, 0.2]}},
+            "training": {"optimizer": "adam", "batch_size": 16, "epochs": 1},
+            "search": {"trials": 1}, "select": {"top_k": 1}}
+
+
+def run(space: dict, tmp_path, **kwargs):
+    return automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False,
+                         **kwargs)
+
+
+# ---- loading --------------------------------------------------------------------------------
+
+def test_sklearn_sets_load_offline():
+    digits = load_source("digits")
+    assert digits.modality == "image" and digits.x_train.shape[1:] == (8, 8, 1)
+    assert digits.num_classes == 10 and not digits.has_test_split
+    iris = load_source("iris")
+    assert iris.modality == "table" and iris.task == "classification" and len(iris.columns) == 4
+    assert load_source("diabetes").task == "regression"
+
+
+def test_keras_dataset_from_the_cache_and_a_clear_error_without_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(NetworkRequired, match="mnist.npz is missing.*never downloads"):
+        load_source("mnist")
+    (tmp_path / "datasets").mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "datasets" / "mnist.npz",
+             x_train=rng.integers(0, 255, (50, 28, 28), dtype="uint8"),
+             y_train=np.arange(50) % 10, x_test=rng.integers(0, 255, (20, 28, 28), dtype="uint8"),
+             y_test=np.arange(20) % 10)
+    mnist = load_source("mnist")
+    assert mnist.x_train.shape == (50, 28, 28, 1) and mnist.x_test.shape == (20, 28, 28, 1)
+
+
+def test_test_fraction_is_stratified_and_seeded():
+    digits = load_source("digits")
+    cfg = DataConfig(source="digits", test=0.2, validation=0.1, seed=5)
+    a, b = make_splits(digits, cfg), make_splits(digits, cfg)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    share = np.bincount(a.y_test) / np.bincount(digits.y_train)
+    assert np.all(np.abs(share - 0.2) < 0.02)
+    assert len(a.y_train) + len(a.y_val) + len(a.y_test) == len(digits.y_train)
+
+
+def test_csv_table_types_columns_and_encodes_labels(tmp_path):
+    tiny_table().to_csv(tmp_path / "t.csv", index=False)
+    cfg = load_space({"data": {"csv": str(tmp_path / "t.csv"), "target": "label",
+                               "columns": {"count": "categorical"}}})
+    arrays = load_source(cfg.data)
+    assert dict(arrays.columns) == {"size": "numeric", "color": "categorical",
+                                    "count": "categorical"}
+    assert arrays.class_names == ("no", "yes") and arrays.task == "classification"
+
+
+# ---- searching every source kind ------------------------------------------------------------
+
+def test_search_on_a_csv_with_categorical_columns(tmp_path):
+    tiny_table().to_csv(tmp_path / "t.csv", index=False)
+    result = run(search_space("csv", {"csv": str(tmp_path / "t.csv"), "target": "label",
+                                      "augment": {"gaussian_noise": 0.1}}), tmp_path)
+    assert 0 <= result.test_metrics["accuracy"] <= 1
+    raw = tiny_table(5, seed=9).drop(columns="label")  # raw columns, as pandas reads them
+    probs = result.model.predict({k: v.to_numpy() for k, v in raw.items()}, verbose=0)
+    assert probs.shape == (5, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_search_on_parquet_regression(tmp_path):
+    frame = tiny_table()
+    frame["price"] = frame["size"] * 3 + 1
+    frame.drop(columns="label").to_parquet(tmp_path / "t.parquet")
+    result = run(search_space("pq", {"parquet": str(tmp_path / "t.parquet"),
+                                     "target": "price"}), tmp_path)
+    assert set(result.test_metrics) >= {"loss", "mae"}
+    assert "val_loss" in result.val_metrics  # regression objective chosen from the task
+
+
+def test_search_on_an_image_folder_with_image_augmentation(tmp_path):
+    folder = image_folder(tmp_path / "pics")
+    space = search_space("pics", {"images": str(folder), "split": {"test": 0.25},
+                                  "augment": {"flip": "horizontal", "rotation": 0.1,
+                                              "cutout": 0.25, "mixup": 0.2}}, family="cnn")
+    result = run(space, tmp_path)
+    assert result.model.input_shape == (None, 8, 8, 3)
+    assert any(type(layer).__name__ == "Conv2D" for layer in result.model.layers)
+
+
+def test_search_on_npz_with_its_own_test_split(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(80, 12)), y=np.arange(80) % 2,
+             x_test=rng.normal(size=(20, 12)), y_test=np.arange(20) % 2)
+    result = run(search_space("npz", {"npz": str(tmp_path / "d.npz"),
+                                      "augment": {"shift": 1, "scale": 0.1}}, "cnn"), tmp_path)
+    assert len(result.candidates) == 1 and result.model.input_shape == (None, 12)
+
+
+def test_search_on_builtin_digits_and_iris(tmp_path):
+    digits = run(search_space("digits", {"source": "digits", "subsample": {"train": 300}},
+                              "cnn"), tmp_path)
+    assert digits.model.input_shape == (None, 8, 8, 1)
+    iris = run(search_space("iris", {"source": "iris"}), tmp_path)
+    assert len(iris.model.inputs) == 4  # one named input per column
+
+
+def test_search_on_arrays_dataframes_and_tf_data_from_python(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(90, 10)).astype("float32"), np.arange(90) % 3
+    space = search_space("py", {"source": "python", "split": {"test": 0.2}})
+    from_arrays = run(space, tmp_path / "a", data=(x, y))
+    assert from_arrays.model.output_shape == (None, 3)
+    frame_space = search_space("frame", {"source": "python", "target": "label",
+                                         "split": {"test": 0.2}})
+    from_frame = run(frame_space, tmp_path / "f", data=tiny_table())
+    assert len(from_frame.model.inputs) == 3
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    from_dataset = run(space, tmp_path / "d", data=dataset)
+    assert from_dataset.model.input_shape == (None, 10)
+
+
+# ---- bad data: one clear sentence, nothing written --------------------------------------------
+
+def test_missing_file_is_a_config_error_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.csv: nowhere\.csv does not exist"):
+        load_space({"data": {"csv": "nowhere.csv", "target": "y"}})
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda f: f, "no target column 'lable'; did you mean 'label'?"),
+    (lambda f: f.assign(size=np.where(np.arange(len(f)) == 3, np.nan, f["size"])),
+     "column 'size' has 1 missing"),
+    (lambda f: pd.concat([f, f.iloc[:1].assign(label="maybe")]), "single example"),
+])
+def test_bad_tables_get_one_clear_error(tmp_path, change, fragment):
+    target = "lable" if "lable" in fragment else "label"
+    change(tiny_table()).to_csv(tmp_path / "t.csv", index=False)
+    space = search_space("bad", {"csv": str(tmp_path / "t.csv"), "target": target})
+    with pytest.raises(DataError) as info:
+        run(space, tmp_path)
+    assert fragment in str(info.value)
+    assert not (tmp_path / "runs" / "optuna.db").exists()  # nothing written
+
+
+def test_images_of_mixed_sizes_and_labels_that_do_not_fit(tmp_path):
+    folder = image_folder(tmp_path / "mixed", sizes=((8, 8), (6, 9)))
+    with pytest.raises(DataError, match="different sizes.*image_size"):
+        load_source(load_space({"data": {"images": str(folder), "split": {"test": 0.2}}}).data)
+    resized = load_source(load_space({"data": {"images": str(folder), "image_size": [5, 5],
+                                               "split": {"test": 0.2}}}).data)
+    assert resized.x_train.shape[1:] == (5, 5, 3)
+    with pytest.raises(DataError, match="fractional values"):
+        load_source(DataConfig(source="python", task="classification"),
+                    python_data=(np.zeros((10, 4)), np.linspace(0, 1, 10)))
+
+
+def test_space_that_does_not_fit_the_data_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="model.architecture.cnn: the cnn family cannot take table"):
+        run(search_space("fit", {"source": "iris"}, family="cnn"), tmp_path)
+    with pytest.raises(ConfigError, match="data.augment.flip: flip does not apply to signal"):
+        run(search_space("fit2", {"source": "mnist1d", "augment": {"flip": "horizontal"}}),
+            tmp_path)
+    with pytest.raises(ConfigError, match="val_accuracy is not measured for regression"):
+        space = search_space("fit3", {"source": "diabetes"})
+        space["search"]["objective"] = "val_accuracy"
+        run(space, tmp_path)
