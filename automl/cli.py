@@ -8,7 +8,6 @@ printed as one sentence without a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -100,7 +99,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     overrides = {"trials": args.trials, "timeout": args.timeout, "sampler": args.sampler,
                  "pruner": args.pruner, "seed": args.seed}
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
-    _quiet_libraries()
     from automl.tuner.runner import run_search
     from automl.tracking import ui_command
 
@@ -112,21 +110,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         result.export(args.export)
     print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
     return 0
-
-
-def _quiet_libraries() -> None:
-    """Keep the terminal for our progress display: libraries log errors only."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    for name in ("optuna", "mlflow", "absl", "tensorflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def _print_summary(result, cfg) -> None:

@@ -10,6 +10,8 @@ search needs no server, and ``mlflow ui --backend-store-uri sqlite:///...`` brow
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import tempfile
@@ -171,7 +173,9 @@ class Tracker:
             signature = infer_signature(x_example, model.predict(x_example, verbose=0))
         except Exception:  # e.g. string columns MLflow cannot describe: log without a signature
             signature = None
-        with mlflow.start_run(run_id=self.parent_run_id):
+        # MLflow prints "Successfully registered model ..." itself: keep the terminal quiet
+        with mlflow.start_run(run_id=self.parent_run_id), \
+                contextlib.redirect_stderr(io.StringIO()):
             info = mlflow.keras.log_model(
                 model, name="model", signature=signature,
                 pip_requirements=_requirements(), registered_model_name=registered_name)

@@ -90,11 +90,28 @@ def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
             "space.size": cfg.space.size(), "space.dimensions": len(cfg.describe())}
 
 
+def quiet_libraries() -> None:
+    """Keep the terminal for the progress display: libraries log warnings and errors only."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", module="(mlflow|optuna|keras|tensorflow).*")
+    for name in ("optuna", "mlflow", "absl", "tensorflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
                tracking_uri: str | None = None,
                storage: str | None = None, reports_dir: Path | None = None,
                progress: bool = True) -> SearchResult:
     """Run the search of an already validated config (see :func:`search`)."""
+    quiet_libraries()
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
     from automl.tuner.progress import SearchProgress

@@ -57,16 +57,11 @@ def _die_with_parent() -> None:
 def run_worker(job: WorkerJob, events: Any) -> None:
     """Entry point of a worker process: run ``job.n_trials`` trials, report through ``events``."""
     _die_with_parent()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import logging
-    import warnings
+    from automl.tuner.runner import max_epochs, quiet_libraries
 
-    warnings.filterwarnings("ignore")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    quiet_libraries()
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     from dataclasses import replace
     from pathlib import Path
 
@@ -79,7 +74,6 @@ def run_worker(job: WorkerJob, events: Any) -> None:
     try:
         device.configure()
         cfg, splits = job.cfg, job.splits
-        from automl.tuner.runner import max_epochs
 
         search = replace(cfg.search, seed=job.sampler_seed)
         study = optuna.load_study(study_name=cfg.name, storage=job.storage_url,
