@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   automl search search_spaces/mnist1d.yaml --trials 5 --timeout 2m
   automl search mnist1d --export out/                     a built-in space by name; export winner
   automl validate search_spaces/mnist1d.yaml             check a file, list its dimensions
+  automl schema > automl-space.schema.json               JSON Schema for editors
 """
 
 
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate", help="check a space file without training")
     check.add_argument("space", help="space file, or the name of a built-in space")
+
+    commands.add_parser("schema", help="print the JSON Schema of space files (for editors)",
+                        description="Print a JSON Schema of the space format. Save it and point "
+                                    "your editor at it; see docs/search-spaces.md.")
     return parser
 
 
@@ -90,6 +95,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"configurations")
     for name, domain in dims:
         print(f"  {name:<{width}}  {domain}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from automl.schema import space_schema
+
+    print(json.dumps(space_schema(), indent=2))
     return 0
 
 
@@ -142,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     from automl.errors import AutomlError, UsageError
 
     try:
-        return {"search": cmd_search, "validate": cmd_validate}[args.command](args)
+        commands = {"search": cmd_search, "validate": cmd_validate, "schema": cmd_schema}
+        return commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {error}", file=sys.stderr)
         return 2

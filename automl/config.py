@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from automl.errors import ConfigError
-from automl.models.builder import (ACTIVATIONS, ARCHITECTURES, HEADS, INITIALIZERS, MODEL_KEYS,
-                                   POOLINGS)
+from automl.models.builder import (ACTIVATIONS, ARCHITECTURES, BATCH_NORM_POSITIONS, HEADS,
+                                   INITIALIZERS, MODEL_KEYS, POOLINGS)
 from automl.space import Branch, Choice, Fixed, Group, Node, Range, parse_space
 from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
@@ -52,7 +52,7 @@ TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue"}
 SELECT_KEYS = {"top_k"}
-SAMPLERS = {"tpe", "random"}
+SAMPLERS = {"tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2"}
 PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
 BUILTIN_SOURCES = {"mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes", "mnist",
                    "fashion_mnist", "cifar10", "cifar100"}
@@ -333,7 +333,9 @@ class _Checker:
         if isinstance(node, Branch):
             for name, option in node.options.items():
                 allowed = table[name] | set(extra_args)
-                _check_keys(self.doc, {k: None for k in option.children}, allowed, option.path)
+                if name != "custom":  # a custom builder takes params of its own
+                    _check_keys(self.doc, {k: None for k in option.children}, allowed,
+                                option.path)
                 if check:
                     check(option)
 
@@ -343,19 +345,36 @@ def _check_model(doc: _Doc, model: Group) -> None:
     _check_keys(doc, {k: None for k in model.children}, MODEL_KEYS, "model")
 
     def check_arch(option: Group) -> None:
+        if option.path.endswith(".custom"):
+            from automl.models.builder import import_builder
+
+            builder = option.get("builder")
+            if not isinstance(builder, Fixed):
+                raise doc.error(f"{option.path}.builder", "a custom architecture names its "
+                                                         "function: builder: module:function")
+            try:
+                import_builder(builder.value)
+            except ValueError as error:
+                raise doc.error(f"{option.path}.builder", str(error)) from None
+            return
         for key in ("layers", "units", "blocks", "filters", "kernel_size"):
             c.number(option.get(key), low=1, integer=True)
         c.number(option.get("dense_units"), low=0, integer=True)
         c.names(option.get("pooling"), POOLINGS, "pooling")
         c.names(option.get("head"), HEADS, "head")
+        c.number(option.get("shrink"), low=0, high=1, low_open=True)
+        c.boolean(option.get("residual"))
 
     c.options(model.get("architecture"), ARCHITECTURES, "architecture", check=check_arch)
-    c.names(model.get("initializer"), INITIALIZERS, "initializer")
-    c.names(model.get("activation"), ACTIVATIONS, "activation")
+    c.options(model.get("initializer"), INITIALIZERS, "initializer")
+    c.names(model.get("activation"), set(ACTIVATIONS), "activation")
     c.number(model.get("dropout"), low=0, high=1, high_open=True)
-    c.number(model.get("l1"), low=0)
-    c.number(model.get("l2"), low=0)
+    c.boolean(model.get("spatial_dropout"))
+    for key in ("l1", "l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2"):
+        c.number(model.get(key), low=0)
     c.boolean(model.get("batch_norm"))
+    c.names(model.get("batch_norm_position"), BATCH_NORM_POSITIONS, "batch norm position")
+    c.number(model.get("batch_norm_momentum"), low=0, high=1, high_open=True)
 
 
 def _check_training(doc: _Doc, training: Group) -> None:
@@ -538,6 +557,14 @@ def _study_name(doc: _Doc, name: Any) -> str:
     return name
 
 
+def _check_grid(doc: _Doc, space: Group) -> None:
+    """The grid sampler enumerates values: every searched value must be discrete and small."""
+    for param in space.parameters():
+        if isinstance(param, Range) and param.size() > 1000:
+            raise doc.error(param.path, "the grid sampler needs discrete values; give this range "
+                                        "a step (or a choice of values), or use another sampler")
+
+
 def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     """Validate a parsed document and build the typed config."""
     tree = _check_keys(doc, doc.tree, TOP_KEYS, "")
@@ -562,6 +589,8 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     _check_training(doc, space.children["training"])
 
     search = _search_config(doc, tree.get("search"))
+    if search.sampler == "grid":
+        _check_grid(doc, space)
     select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")
     top_k = _int_setting(doc, select.get("top_k", 5), "select.top_k", 1, 1000)
     return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k),

@@ -55,6 +55,14 @@ class NetworkRequired(UsageError):
     """The request needs a download, and automl never downloads at run time."""
 
 
+class UnhealthyTraining(AutomlError):
+    """A trial's gradients vanished or exploded for several epochs: it is pruned, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class TrialFailed(AutomlError):
     """One trial failed for a reason worth recording (divergence, ...); the study goes on."""
 

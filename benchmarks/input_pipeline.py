@@ -39,6 +39,21 @@ CASES = {
 }
 
 
+IN_MODEL = ("flip", "rotation", "translation", "zoom", "contrast", "brightness")
+
+
+def in_model_layers(augment: dict) -> list:
+    import keras
+
+    make = {"flip": lambda v: keras.layers.RandomFlip(v),
+            "rotation": lambda v: keras.layers.RandomRotation(v, fill_mode="constant"),
+            "translation": lambda v: keras.layers.RandomTranslation(v, v, fill_mode="constant"),
+            "zoom": lambda v: keras.layers.RandomZoom(v, fill_mode="constant"),
+            "contrast": lambda v: keras.layers.RandomContrast(v, value_range=(0, 255)),
+            "brightness": lambda v: keras.layers.RandomBrightness(v, value_range=(0, 255))}
+    return [make[k](v) for k, v in augment.items()]
+
+
 def steps_per_second(model, feed, steps: int, epochs: int) -> list[float]:
     import keras
 
@@ -81,6 +96,18 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
         compile_model(m, keras.optimizers.Adam(1e-3), splits.task)
         return m
 
+    def model_with_layers(augment):
+        """The same model behind Keras preprocessing layers (they act in training only)."""
+        keras.utils.set_random_seed(0)
+        inner = build_model(case["model"], spec)
+        inputs = keras.Input(spec.shape)
+        x = inputs
+        for op in in_model_layers(augment):
+            x = op(x)
+        m = keras.Model(inputs, inner(x))
+        compile_model(m, keras.optimizers.Adam(1e-3), splits.task)
+        return m
+
     def tensors(m, callbacks, n):
         m.fit(x, y, batch_size=batch_size, epochs=n, callbacks=callbacks, verbose=0)
 
@@ -92,12 +119,21 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
             m.fit(ds, epochs=n, callbacks=callbacks, shuffle=False, verbose=0)
         return feed
 
-    feeds = {"in-memory tensors": tensors, "pipeline, no augmentation": pipeline(None)}
-    feeds.update({f"pipeline + {k}": pipeline(v) for k, v in case["augmentations"].items()})
+    # label -> (how to build the model, how to feed it)
+    feeds = {"in-memory tensors": (model, tensors),
+             "pipeline, no augmentation": (model, pipeline(None))}
+    feeds.update({f"pipeline + {k}": (model, pipeline(v))
+                  for k, v in case["augmentations"].items()})
+    layered = {k: v for k, v in case["augmentations"].items() if k in IN_MODEL}
+    if layered:  # the alternative: the same Keras layers inside the model, active in training
+        merged = {k: v for aug in layered.values() for k, v in aug.items()}
+        names = ", ".join(layered)
+        feeds[f"pipeline + {names}"] = (model, pipeline(merged))
+        feeds[f"inside the model: {names}"] = (lambda: model_with_layers(merged), pipeline(None))
     samples: dict[str, list[float]] = {k: [] for k in feeds}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit every feed alike
-        for label, feed in feeds.items():
-            samples[label] += steps_per_second(model(), feed, steps, epochs)
+        for label, (make, feed) in feeds.items():
+            samples[label] += steps_per_second(make(), feed, steps, epochs)
             keras.backend.clear_session()
     return [(label, statistics.median(values)) for label, values in samples.items()]
 

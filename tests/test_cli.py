@@ -73,3 +73,28 @@ select: {top_k: 1}
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
     assert (tmp_path / "automl-runs" / "optuna.db").is_file()
+
+
+def test_data_error_from_the_command_line_is_one_sentence(run_cli, tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
+    space = tmp_path / "table.yaml"
+    space.write_text(f"data: {{csv: {tmp_path / 't.csv'}, target: lable}}\n")
+    code, _, err = run_cli("search", str(space), "--quiet", cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "no target column 'lable'; did you mean 'label'?" in err
+    assert not (tmp_path / "automl-runs").exists()  # nothing written
+
+
+def test_schema_accepts_every_ready_space_and_rejects_a_typo(run_cli):
+    import json
+
+    import jsonschema
+    from automl.config import read_yaml
+
+    code, out, _ = run_cli("schema")
+    assert code == 0
+    schema = json.loads(out)
+    for path in sorted((ROOT / "search_spaces").glob("*.yaml")):
+        jsonschema.validate(read_yaml(path.read_text()).tree, schema)
+    with __import__("pytest").raises(jsonschema.ValidationError):
+        jsonschema.validate({"training": {"optimizer": "adma"}}, schema)

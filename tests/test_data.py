@@ -65,3 +65,32 @@ def test_noise_has_the_requested_scale(mnist1d):
     (xb, _), = list(train_dataset(x, np.zeros(256, "int64"), 256, {"gaussian_noise": 0.1},
                                   seed=0, data_std=2.0).as_numpy_iterator())
     assert xb.std() == pytest.approx(0.2, rel=0.1)
+
+
+def test_normalization_statistics_come_from_the_training_split_only(mnist1d):
+    from automl.training.fit import input_spec
+
+    splits = make_splits(mnist1d, DataConfig(validation=0.1, seed=0))
+    spec = input_spec(splits)
+    assert spec.mean == pytest.approx(float(splits.x_train.mean()), rel=1e-6)
+    everything = np.concatenate([splits.x_train, splits.x_val, splits.x_test])
+    assert spec.mean != pytest.approx(float(everything.mean()), rel=1e-6)
+
+
+def test_table_vocabularies_come_from_the_training_split_only():
+    from automl.data.base import labelled
+    from automl.training.fit import input_spec
+
+    def table(colours):
+        n = len(colours)
+        return {"colour": np.array(colours, dtype=object), "size": np.arange(n, dtype="float32")}
+
+    train = table(["red", "blue"] * 50)
+    test = table(["red", "violet"] * 5)  # violet: a category only the test split has
+    arrays = labelled(train, np.arange(100) % 2, test, np.arange(10) % 2, modality="table",
+                      task="classification", where="t",
+                      columns=(("colour", "categorical"), ("size", "numeric")))
+    splits = make_splits(arrays, DataConfig(source="python", test="builtin", seed=0))
+    stats = {name: s for name, _, s in input_spec(splits).columns}
+    assert set(stats["colour"]) == {"red", "blue"}
+    assert stats["size"][0] == pytest.approx(float(splits.x_train["size"].mean()))

@@ -15,23 +15,35 @@ from dataclasses import dataclass
 from typing import Any
 
 # family -> the params a space may set for it
-CNN_PARAMS = {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units"}
+CNN_PARAMS = {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units", "residual"}
 ARCHITECTURES: dict[str, set[str]] = {
-    "mlp": {"layers", "units"},
+    "mlp": {"layers", "units", "shrink"},
     "cnn": CNN_PARAMS,      # 1-D convolutions for signals, 2-D for images
     "cnn1d": CNN_PARAMS,
     "cnn2d": CNN_PARAMS,
+    "custom": {"builder"},  # plus any params of the user's own builder
 }
 # family -> the modalities it can take
 FAMILY_MODALITIES = {"mlp": {"signal", "image", "table"}, "cnn": {"signal", "image"},
-                     "cnn1d": {"signal"}, "cnn2d": {"image"}}
-INITIALIZERS = {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-                "lecun_normal", "orthogonal", "random_normal", "random_uniform",
-                "truncated_normal", "variance_scaling"}
+                     "cnn1d": {"signal"}, "cnn2d": {"image"},
+                     "custom": {"signal", "image", "table"}}
+# initializer -> the arguments a space may give it (every one also takes seed)
+INITIALIZERS: dict[str, set[str]] = {
+    "glorot_uniform": set(), "glorot_normal": set(), "he_uniform": set(), "he_normal": set(),
+    "lecun_uniform": set(), "lecun_normal": set(), "orthogonal": {"gain"},
+    "random_normal": {"mean", "stddev"}, "random_uniform": {"minval", "maxval"},
+    "truncated_normal": {"mean", "stddev"}, "variance_scaling": {"scale", "mode", "distribution"},
+    "zeros": set(), "ones": set(), "constant": {"value"},
+}
+for _args in INITIALIZERS.values():
+    _args.add("seed")
 ACTIVATIONS = {"relu", "gelu", "swish", "silu", "elu", "selu", "leaky_relu", "tanh"}
 POOLINGS = {"max", "avg", "none"}
 HEADS = {"flatten", "gap"}
-MODEL_KEYS = {"architecture", "initializer", "activation", "dropout", "l1", "l2", "batch_norm"}
+MODEL_KEYS = {"architecture", "initializer", "activation", "dropout", "spatial_dropout", "l1",
+              "l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2", "batch_norm",
+              "batch_norm_position", "batch_norm_momentum"}
+BATCH_NORM_POSITIONS = {"before", "after"}  # relative to the activation
 
 
 @dataclass(frozen=True)
@@ -52,26 +64,46 @@ class InputSpec:
 class Techniques:
     """The regularization and initialization choices shared by every family."""
 
-    initializer: str = "glorot_uniform"
+    initializer: Any = "glorot_uniform"   # a name, or {"name": ..., **arguments}
     activation: str = "relu"
     dropout: float = 0.0
+    spatial_dropout: bool = False         # conv blocks drop whole feature maps
     l1: float = 0.0
     l2: float = 0.0
+    bias_l1: float = 0.0
+    bias_l2: float = 0.0
+    activity_l1: float = 0.0
+    activity_l2: float = 0.0
     batch_norm: bool = False
+    batch_norm_position: str = "before"
+    batch_norm_momentum: float = 0.99
 
-    def regularizer(self):
+    def kernel_initializer(self):
+        """A fresh Keras initializer (layers must not share a seeded one)."""
         import keras
 
-        if self.l1 or self.l2:
-            return keras.regularizers.L1L2(l1=float(self.l1), l2=float(self.l2))
-        return None
+        spec = dict(self.initializer) if isinstance(self.initializer, dict) else \
+            {"name": self.initializer}
+        name = spec.pop("name")
+        base = keras.initializers.get(name)
+        return type(base)(**spec) if spec else base
+
+    @staticmethod
+    def _penalty(l1: float, l2: float):
+        import keras
+
+        return keras.regularizers.L1L2(l1=float(l1), l2=float(l2)) if (l1 or l2) else None
+
+    def regularizers(self) -> dict:
+        return {"kernel_regularizer": self._penalty(self.l1, self.l2),
+                "bias_regularizer": self._penalty(self.bias_l1, self.bias_l2),
+                "activity_regularizer": self._penalty(self.activity_l1, self.activity_l2)}
 
     def dense(self, units: int, x):
         import keras
 
-        x = keras.layers.Dense(int(units), kernel_initializer=self.initializer,
-                               kernel_regularizer=self.regularizer(),
-                               use_bias=not self.batch_norm)(x)
+        x = keras.layers.Dense(int(units), kernel_initializer=self.kernel_initializer(),
+                               use_bias=not self.batch_norm, **self.regularizers())(x)
         return self._finish(x)
 
     def conv(self, filters: int, kernel_size: int, x):
@@ -80,23 +112,33 @@ class Techniques:
 
         conv = keras.layers.Conv1D if len(x.shape) == 3 else keras.layers.Conv2D
         x = conv(int(filters), int(kernel_size), padding="same",
-                                kernel_initializer=self.initializer,
-                                kernel_regularizer=self.regularizer(),
-                                use_bias=not self.batch_norm)(x)
+                 kernel_initializer=self.kernel_initializer(), use_bias=not self.batch_norm,
+                 **self.regularizers())(x)
         return self._finish(x)
 
     def _finish(self, x):
-        """Batch norm, then the activation."""
+        """The activation, with batch norm before (default) or after it."""
         import keras
 
-        if self.batch_norm:
-            x = keras.layers.BatchNormalization()(x)
-        return keras.layers.Activation(self.activation)(x)
+        norm = keras.layers.BatchNormalization(momentum=float(self.batch_norm_momentum))
+        if self.batch_norm and self.batch_norm_position == "before":
+            x = norm(x)
+        x = keras.layers.Activation(self.activation)(x)
+        if self.batch_norm and self.batch_norm_position == "after":
+            x = norm(x)
+        return x
 
     def drop(self, x):
+        """Dropout; for conv feature maps, spatial dropout when asked."""
         import keras
 
-        return keras.layers.Dropout(float(self.dropout))(x) if self.dropout > 0 else x
+        if self.dropout <= 0:
+            return x
+        if self.spatial_dropout and len(x.shape) in (3, 4):
+            layer = keras.layers.SpatialDropout1D if len(x.shape) == 3 else \
+                keras.layers.SpatialDropout2D
+            return layer(float(self.dropout))(x)
+        return keras.layers.Dropout(float(self.dropout))(x)
 
 
 def _mlp(arch: dict[str, Any], t: Techniques, x):
@@ -104,8 +146,9 @@ def _mlp(arch: dict[str, Any], t: Techniques, x):
 
     if len(x.shape) > 2:
         x = keras.layers.Flatten()(x)
-    for _ in range(int(arch.get("layers", 2))):
-        x = t.drop(t.dense(arch.get("units", 128), x))
+    units, shrink = int(arch.get("units", 128)), float(arch.get("shrink", 1.0))
+    for i in range(int(arch.get("layers", 2))):  # shrink < 1: each layer narrower than the last
+        x = t.drop(t.dense(max(1, round(units * shrink**i)), x))
     return x
 
 
@@ -117,8 +160,16 @@ def _cnn(arch: dict[str, Any], t: Techniques, x):
         x = keras.layers.Reshape((x.shape[1], 1))(x)
     two_d = len(x.shape) == 4
     pooling = arch.get("pooling", "max")
+    residual = bool(arch.get("residual", False))
+    filters = int(arch.get("filters", 32))
     for _ in range(int(arch.get("blocks", 2))):
-        x = t.conv(arch.get("filters", 32), arch.get("kernel_size", 3 if two_d else 5), x)
+        shortcut = x
+        x = t.conv(filters, arch.get("kernel_size", 3 if two_d else 5), x)
+        if residual:  # add the block's input back (projected when the channels differ)
+            if shortcut.shape[-1] != filters:
+                shortcut = (keras.layers.Conv2D if two_d else keras.layers.Conv1D)(
+                    filters, 1, padding="same")(shortcut)
+            x = keras.layers.Add()([x, shortcut])
         if pooling != "none" and min(x.shape[1:-1]) >= 2:
             if two_d:
                 pool = keras.layers.MaxPooling2D if pooling == "max" else \
@@ -140,6 +191,29 @@ def _cnn(arch: dict[str, Any], t: Techniques, x):
 FAMILIES = {"mlp": _mlp, "cnn": _cnn, "cnn1d": _cnn, "cnn2d": _cnn}
 
 
+def import_builder(path: str):
+    """The function a ``custom`` architecture names as ``module:function``.
+
+    It is called as ``function(params, spec)`` with the option's sampled params (without
+    ``builder``) and the :class:`InputSpec`, and returns a ``keras.Model`` whose outputs are class
+    probabilities (or the regression target).
+    """
+    import importlib
+
+    module_name, _, function = str(path).partition(":")
+    if not module_name or not function:
+        raise ValueError(f"write the builder as module:function, e.g. my_models:build; "
+                         f"found {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import {module_name} ({error}); check the module path and "
+                         f"that it is importable from the current folder") from None
+    if not callable(getattr(module, function, None)):
+        raise ValueError(f"{module_name} has no function {function!r}")
+    return getattr(module, function)
+
+
 def build_model(params: dict[str, Any], spec: InputSpec):
     """A classifier for ``spec`` from the sampled ``model`` params.
 
@@ -152,6 +226,9 @@ def build_model(params: dict[str, Any], spec: InputSpec):
 
     arch = params.get("architecture", "mlp")
     arch = dict(arch) if isinstance(arch, dict) else {"name": arch}
+    if arch["name"] == "custom":
+        options = {k: v for k, v in arch.items() if k not in ("name", "builder")}
+        return import_builder(arch["builder"])(options, spec)
     techniques = Techniques(**{k: v for k, v in params.items() if k != "architecture"})
 
     if spec.columns:
@@ -164,10 +241,11 @@ def build_model(params: dict[str, Any], spec: InputSpec):
     # float32 outputs, so mixed precision never makes the softmax overflow
     if spec.num_classes:
         outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",
-                                     kernel_initializer=techniques.initializer,
+                                     kernel_initializer=techniques.kernel_initializer(),
                                      name="predictions")(x)
     else:  # regression: predict the standardized target, then undo the standardization
-        x = keras.layers.Dense(1, dtype="float32", kernel_initializer=techniques.initializer)(x)
+        x = keras.layers.Dense(1, dtype="float32",
+                               kernel_initializer=techniques.kernel_initializer())(x)
         outputs = keras.layers.Rescaling(spec.target_std, offset=spec.target_mean,
                                          dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")

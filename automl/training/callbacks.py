@@ -29,6 +29,58 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class GradientHealth(keras.callbacks.Callback):
+    """Measures gradients once per epoch on a fixed training batch, and stops unhealthy training.
+
+    Logs ``grad_norm`` (the global gradient norm) and ``grad_ratio_first_last`` (the first
+    layer's kernel gradient norm over the last one's: far below 1 means the first layers barely
+    learn). Training stops, with the reason kept in ``self.reason``, when for ``patience`` epochs
+    in a row the gradients explode (norm above ``explode``, or not finite) or vanish (norm below
+    ``vanish``, or the first/last ratio below ``vanish_ratio``).
+    """
+
+    def __init__(self, batch, patience: int = 3, explode: float = 1e4, vanish: float = 1e-7,
+                 vanish_ratio: float = 1e-5) -> None:
+        super().__init__()
+        self.batch = batch
+        self.patience = patience
+        self.explode, self.vanish, self.vanish_ratio = explode, vanish, vanish_ratio
+        self.reason: str | None = None
+        self._streak: list[str] = []
+
+    def measure(self) -> tuple[float, float]:
+        import tensorflow as tf
+
+        x, y = self.batch
+        kernels = [v for v in self.model.trainable_variables if "kernel" in v.path]
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=False)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, kernels)
+        norms = [float(tf.norm(g)) if g is not None else 0.0 for g in grads]
+        total = math.sqrt(sum(n * n for n in norms))
+        ratio = norms[0] / norms[-1] if norms and norms[-1] > 0 else math.inf
+        return total, ratio
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        norm, ratio = self.measure()
+        if logs is not None:
+            logs["grad_norm"] = norm
+            logs["grad_ratio_first_last"] = ratio
+        if not math.isfinite(norm) or norm > self.explode:
+            problem = f"exploding gradients (norm {norm:.3g})"
+        elif norm < self.vanish or ratio < self.vanish_ratio:
+            problem = f"vanishing gradients (norm {norm:.3g}, first/last layer ratio {ratio:.3g})"
+        else:
+            problem = ""
+        self._streak = self._streak + [problem] if problem else []
+        if len(self._streak) >= self.patience:
+            self.reason = (f"{problem.split(' (')[0]} for {self.patience} epochs in a row, last "
+                           f"at epoch {epoch + 1}: {problem}; try batch norm, another "
+                           f"initializer or a different learning rate")
+            self.model.stop_training = True
+
+
 class EpochReporter(keras.callbacks.Callback):
     """Hands every epoch's metrics (plus learning rate, duration and train/val gap) to ``report``."""
 

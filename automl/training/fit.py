@@ -8,9 +8,9 @@ from typing import Any
 
 from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
-from automl.errors import TrialFailed
+from automl.errors import TrialFailed, UnhealthyTraining
 from automl.models.builder import InputSpec, build_model
-from automl.training.optimizers import build_optimizer
+from automl.training.optimizers import as_named, build_optimizer
 
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 64
@@ -56,6 +56,20 @@ def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]
     return math.sqrt(spec.variance), numeric
 
 
+def portable_copy(model, task: str):
+    """The same network and weights, compiled with a plain optimizer: the copy we save.
+
+    A trained model's optimizer may hold a custom schedule (warmup); saving without it keeps the
+    ``.keras`` file loadable by plain ``keras.saving.load_model`` anywhere, and smaller.
+    """
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    compile_model(copy, "adam", task)
+    return copy
+
+
 def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0) -> None:
     """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE."""
     import keras
@@ -80,7 +94,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     """
     import keras
 
-    from automl.training.callbacks import DivergenceGuard
+    from automl.training.callbacks import DivergenceGuard, GradientHealth
 
     keras.utils.set_random_seed(seed)
     training = params.get("training", {})
@@ -104,8 +118,16 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
 
     guard = DivergenceGuard()
+    health = GradientHealth(next(iter(train)))
     mode = "max" if direction == "maximize" else "min"
-    all_callbacks = [guard, *(callbacks or [])]
+    # health first: its gradient metrics reach the reporter in the same epoch's logs
+    all_callbacks = [guard, health, *(callbacks or [])]
+    schedule = as_named(training.get("schedule") or "constant")
+    if schedule["name"] == "reduce_on_plateau":  # lowers the rate when validation stalls
+        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=objective, mode=mode, factor=schedule.get("factor", 0.5),
+            patience=schedule.get("patience", 3), min_lr=lr * schedule.get("min_factor", 0.001)))
     patience = int(training.get("early_stopping", 10))
     stopper = None
     if patience > 0:
@@ -117,6 +139,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                         shuffle=False, verbose=0).history
     if guard.reason:
         raise TrialFailed(guard.reason)
+    if health.reason:
+        raise UnhealthyTraining(health.reason)
 
     values = history.get(objective)
     if not values:

@@ -27,14 +27,22 @@ OPTIMIZERS: dict[str, tuple[str, set[str]]] = {
 COMMON_OPTIMIZER_ARGS = {"learning_rate", "clipnorm", "clipvalue"}
 DEFAULT_LEARNING_RATE = 1e-3
 
-# name -> the arguments a schedule option may set
+# name -> the arguments a schedule option may set (every one may add warmup_epochs)
 SCHEDULES: dict[str, set[str]] = {
     "constant": set(),
     "cosine": {"alpha"},
+    "cosine_restarts": {"first_decay_epochs", "t_mul", "m_mul", "alpha"},
     "step": {"drop", "every_epochs"},
     "exponential": {"decay_rate"},
-    "warmup_cosine": {"warmup_epochs", "alpha"},
+    "inverse_time": {"decay_rate"},
+    "polynomial": {"power", "end_factor"},
+    "warmup_cosine": {"alpha"},
+    "one_cycle": {"peak_epoch_fraction", "start_factor"},
+    "reduce_on_plateau": {"factor", "patience", "min_factor"},
 }
+for _name, _args in SCHEDULES.items():
+    if _name != "reduce_on_plateau":  # that one needs a plain rate to lower
+        _args.add("warmup_epochs")
 
 
 def as_named(value: Any) -> dict[str, Any]:
@@ -43,33 +51,62 @@ def as_named(value: Any) -> dict[str, Any]:
 
 
 def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_per_epoch: int):
-    """A Keras LearningRateSchedule (or the float itself for ``constant``)."""
+    """A Keras LearningRateSchedule (or the float itself for ``constant``/``reduce_on_plateau``).
+
+    ``warmup_epochs`` on any schedule ramps the rate linearly from 0 over those epochs first.
+    """
     import keras
 
     spec = as_named(schedule or "constant")
     name = spec.pop("name")
-    total_steps = max(int(total_steps), 1)
-    if name == "constant":
-        return learning_rate
-    if name == "cosine":
-        return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps,
-                                                      alpha=spec.get("alpha", 0.0))
-    if name == "step":
-        every = max(int(spec.get("every_epochs", 10)) * steps_per_epoch, 1)
+    total_steps = max(int(total_steps), 2)
+    epoch = max(int(steps_per_epoch), 1)
+    warmup = min(int(spec.pop("warmup_epochs", 2 if name == "warmup_cosine" else 0)) * epoch,
+                 total_steps - 1)
+    S = keras.optimizers.schedules
+    decay_steps = max(total_steps - warmup, 1)
+    if name in ("constant", "reduce_on_plateau"):  # the plateau callback changes it
+        base: Any = learning_rate
+    elif name in ("cosine", "warmup_cosine"):
+        base = S.CosineDecay(learning_rate, decay_steps, alpha=spec.get("alpha", 0.0))
+    elif name == "cosine_restarts":
+        first = max(int(spec.get("first_decay_epochs", 5)) * epoch, 1)
+        base = S.CosineDecayRestarts(learning_rate, first, t_mul=spec.get("t_mul", 2.0),
+                                     m_mul=spec.get("m_mul", 1.0), alpha=spec.get("alpha", 0.0))
+    elif name == "step":
+        every = max(int(spec.get("every_epochs", 10)) * epoch, 1)
         drop = float(spec.get("drop", 0.5))
-        n = max(total_steps // every, 1)
-        return keras.optimizers.schedules.PiecewiseConstantDecay(
-            [every * (i + 1) for i in range(n)], [learning_rate * drop**i for i in range(n + 1)])
-    if name == "exponential":
+        n = max(decay_steps // every, 1)
+        base = S.PiecewiseConstantDecay([every * (i + 1) for i in range(n)],
+                                        [learning_rate * drop**i for i in range(n + 1)])
+    elif name == "exponential":
         # decay_rate per epoch; by default the rate falls 100x over the whole run
-        rate = spec.get("decay_rate", math.exp(math.log(0.01) * steps_per_epoch / total_steps))
-        return keras.optimizers.schedules.ExponentialDecay(learning_rate, steps_per_epoch, rate)
-    if name == "warmup_cosine":
-        warmup = min(int(spec.get("warmup_epochs", 2)) * steps_per_epoch, total_steps - 1)
-        return keras.optimizers.schedules.CosineDecay(
-            0.0, max(total_steps - warmup, 1), alpha=spec.get("alpha", 0.0),
-            warmup_target=learning_rate, warmup_steps=warmup)
-    raise ValueError(f"unknown schedule {name!r}")  # config.py rejects it earlier
+        rate = spec.get("decay_rate", math.exp(math.log(0.01) * epoch / decay_steps))
+        base = S.ExponentialDecay(learning_rate, epoch, rate)
+    elif name == "inverse_time":  # lr / (1 + rate * epoch)
+        base = S.InverseTimeDecay(learning_rate, epoch, spec.get("decay_rate", 0.5))
+    elif name == "polynomial":
+        base = S.PolynomialDecay(learning_rate, decay_steps,
+                                 learning_rate * spec.get("end_factor", 0.01),
+                                 power=spec.get("power", 1.0))
+    elif name == "one_cycle":  # up from lr*start_factor to lr, then cosine down to ~0
+        peak = max(int(total_steps * spec.get("peak_epoch_fraction", 0.3)), 1)
+        return S.CosineDecay(learning_rate * spec.get("start_factor", 0.04),
+                             max(total_steps - peak, 1), alpha=1e-4,
+                             warmup_target=learning_rate, warmup_steps=peak)
+    else:
+        raise ValueError(f"unknown schedule {name!r}")  # config.py rejects it earlier
+    if not warmup:
+        return base
+    if isinstance(base, float):  # constant: warm up, then hold (alpha=1 keeps the rate flat)
+        return S.CosineDecay(0.0, decay_steps, alpha=1.0, warmup_target=learning_rate,
+                             warmup_steps=warmup)
+    if name in ("cosine", "warmup_cosine"):  # CosineDecay has a linear warmup of its own
+        return S.CosineDecay(0.0, decay_steps, alpha=spec.get("alpha", 0.0),
+                             warmup_target=learning_rate, warmup_steps=warmup)
+    from automl.training.schedules import WarmupThen
+
+    return WarmupThen(base, learning_rate, warmup)
 
 
 def build_optimizer(optimizer: Any, schedule: Any = None, *, learning_rate: float | None = None,

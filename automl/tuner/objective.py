@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from automl.config import SpaceConfig
 from automl.data.splits import Splits
-from automl.errors import TrialFailed
+from automl.errors import TrialFailed, UnhealthyTraining
 from automl.tuner.study import INTERRUPTED
 from automl.tracking import Tracker
 
@@ -100,6 +100,10 @@ class Objective:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             self._end(trial, run_id, "FAIL", started, reason=INTERRUPTED)
             raise
+        except UnhealthyTraining as unhealthy:  # pruned, with the reason on record
+            trial.set_user_attr("prune_reason", unhealthy.reason)
+            self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {unhealthy.reason}")
+            raise optuna.TrialPruned(unhealthy.reason) from None
         except optuna.TrialPruned as pruned:
             self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {pruned}")
             raise
@@ -134,7 +138,10 @@ class Objective:
         keep = {number for _, number in scored[:top_k]}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:
-            model.save(candidate_path(self.candidates, trial.number))
+            from automl.training.fit import portable_copy
+
+            portable_copy(model, self.splits.task).save(
+                candidate_path(self.candidates, trial.number))
         for path in self.candidates.glob("trial-*.keras"):
             if int(path.stem.split("-")[1]) not in keep:
                 path.unlink()

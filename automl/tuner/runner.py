@@ -129,7 +129,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 
     epochs = max_epochs(cfg)
     storage_url = storage or default_storage_url(run_dir)
-    study = open_study(cfg.name, storage_url, cfg.search, epochs)
+    study = open_study(cfg.name, storage_url, cfg.search, epochs, cfg.space)
     recover_interrupted(study)
     if not study.trials:
         for params in cfg.search.enqueue:

@@ -9,6 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl.config import SearchConfig
+from automl.space import Group, Range
 from automl.errors import UsageError
 
 INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
@@ -19,15 +20,53 @@ def default_storage_url(run_root: Path) -> str:
     return f"sqlite:///{(run_root / 'optuna.db').resolve()}"
 
 
-def make_sampler(search: SearchConfig) -> optuna.samplers.BaseSampler:
+def make_sampler(search: SearchConfig, space: Group | None = None) -> optuna.samplers.BaseSampler:
+    """The sampler named in the space; ``space`` is needed by the grid sampler."""
+    samplers = optuna.samplers
     if search.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=search.seed)
+        return samplers.RandomSampler(seed=search.seed)
+    if search.sampler == "qmc":  # quasi-random: covers the space evenly
+        return samplers.QMCSampler(seed=search.seed, warn_independent_sampling=False)
+    if search.sampler == "nsga2":
+        return samplers.NSGAIISampler(seed=search.seed)
+    if search.sampler == "grid":
+        return samplers.GridSampler(grid_of(space), seed=search.seed)
+    if search.sampler == "cmaes":
+        _require("cmaes", "the cmaes sampler", "pip install cmaes")
+        return samplers.CmaEsSampler(seed=search.seed, warn_independent_sampling=False)
+    if search.sampler == "gp":
+        _require("torch", "the gp sampler", "pip install torch (the CPU build is enough)")
+        return samplers.GPSampler(seed=search.seed)
     # multivariate TPE models the parameters jointly, which suits conditional spaces;
     # group=True keeps it working when branches switch parameters on and off
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=search.seed, multivariate=True, group=True,
                                           n_startup_trials=min(10, max(search.trials // 3, 2)))
+
+
+def _require(module: str, what: str, how: str) -> None:
+    """Optional samplers need extra packages; say which, instead of failing inside Optuna."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs the {module} package, which is not installed; {how}, "
+                         f"or choose another search.sampler")
+
+
+def grid_of(space: Group | None) -> dict[str, list]:
+    """Every searched value of ``space`` as a list, for the grid sampler."""
+    import numpy as np
+
+    grid: dict[str, list] = {}
+    for param in space.parameters() if space else []:
+        if isinstance(param, Range):
+            step = param.step or 1
+            values = np.arange(param.low, param.high + step / 2, step)
+            grid[param.path] = [int(v) if param.kind == "int" else float(v) for v in values]
+        else:
+            grid[param.path] = list(param.possible_values())
+    return grid
 
 
 def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -43,8 +82,8 @@ def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePru
     return optuna.pruners.NopPruner()
 
 
-def open_study(name: str, storage_url: str, search: SearchConfig,
-               max_epochs: int) -> optuna.Study:
+def open_study(name: str, storage_url: str, search: SearchConfig, max_epochs: int,
+               space: Group | None = None) -> optuna.Study:
     """Load the study called ``name`` if the storage has it (resume), else create it."""
     try:
         storage = optuna.storages.RDBStorage(storage_url)
@@ -52,7 +91,7 @@ def open_study(name: str, storage_url: str, search: SearchConfig,
         raise UsageError(f"cannot open the Optuna storage {storage_url} ({exc}); check the "
                          f"path or URL") from None
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                direction=search.direction, sampler=make_sampler(search),
+                                direction=search.direction, sampler=make_sampler(search, space),
                                 pruner=make_pruner(search, max_epochs))
     if study.direction.name.lower() != search.direction:
         raise UsageError(f"the study {name!r} in {storage_url} was created to "

@@ -77,7 +77,7 @@ def run_worker(job: WorkerJob, events: Any) -> None:
 
         search = replace(cfg.search, seed=job.sampler_seed)
         study = optuna.load_study(study_name=cfg.name, storage=job.storage_url,
-                                  sampler=make_sampler(search),
+                                  sampler=make_sampler(search, cfg.space),
                                   pruner=make_pruner(search, max_epochs(cfg)))
         tracker = Tracker(job.tracking_uri, cfg.name, Path(job.artifact_root))
         tracker.parent_run_id = job.parent_run_id

@@ -1,0 +1,178 @@
+"""Training techniques of the space language: each one really ends up in the built model or the
+training run (initializer arguments, spatial dropout, bias/activity penalties, batch-norm
+position and momentum, shrinking MLPs, residual CNNs, schedules, samplers, gradient health)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import optuna
+import pytest
+
+import automl
+from automl.config import load_space
+from automl.errors import ConfigError, UsageError
+from automl.models.builder import InputSpec, build_model
+from automl.training.optimizers import build_optimizer
+from automl.tuner.study import make_sampler
+from conftest import tiny_space
+
+SIGNAL = InputSpec(shape=(40,), num_classes=10)
+IMAGE = InputSpec(shape=(8, 8, 1), num_classes=10)
+
+
+def of(model, kind):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_initializer_with_arguments_sets_the_distribution():
+    keras.utils.set_random_seed(0)
+    model = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 2000},
+                         "initializer": {"name": "random_normal", "stddev": 0.5}}, SIGNAL)
+    kernel = keras.ops.convert_to_numpy(of(model, keras.layers.Dense)[0].kernel)
+    assert kernel.std() == pytest.approx(0.5, rel=0.05)
+
+
+def test_penalties_on_kernel_bias_and_activity_all_reach_the_losses():
+    model = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4},
+                         "l2": 1e-3, "bias_l2": 1e-3, "activity_l1": 1e-3}, SIGNAL)
+    dense = of(model, keras.layers.Dense)[0]
+    assert dense.kernel_regularizer.l2 == pytest.approx(1e-3)
+    assert dense.bias_regularizer.l2 == pytest.approx(1e-3)
+    assert dense.activity_regularizer.l1 == pytest.approx(1e-3)
+    model(np.ones((2, 40), "float32"))
+    assert len(model.losses) == 3
+
+
+def test_batch_norm_position_and_momentum():
+    after = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4},
+                         "batch_norm": True, "batch_norm_position": "after",
+                         "batch_norm_momentum": 0.9}, SIGNAL)
+    kinds = [type(layer).__name__ for layer in after.layers]
+    assert kinds.index("Activation") < kinds.index("BatchNormalization")
+    assert of(after, keras.layers.BatchNormalization)[0].momentum == pytest.approx(0.9)
+    before = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4},
+                          "batch_norm": True}, SIGNAL)
+    kinds = [type(layer).__name__ for layer in before.layers]
+    assert kinds.index("BatchNormalization") < kinds.index("Activation")
+
+
+def test_spatial_dropout_residual_cnn_and_shrinking_mlp():
+    cnn = build_model({"architecture": {"name": "cnn", "blocks": 2, "filters": 6,
+                                        "residual": True, "pooling": "none"},
+                       "dropout": 0.2, "spatial_dropout": True}, IMAGE)
+    assert len(of(cnn, keras.layers.SpatialDropout2D)) == 2
+    assert len(of(cnn, keras.layers.Add)) == 2
+    mlp = build_model({"architecture": {"name": "mlp", "layers": 3, "units": 64,
+                                        "shrink": 0.5}}, SIGNAL)
+    assert [d.units for d in of(mlp, keras.layers.Dense)] == [64, 32, 16, 10]
+
+
+def lr(schedule, step):
+    return float(schedule(step)) if callable(schedule) else float(schedule)
+
+
+@pytest.mark.parametrize("spec, at", [
+    ({"name": "inverse_time", "decay_rate": 1.0}, {0: 0.1, 10: 0.05, 30: 0.025}),
+    ({"name": "polynomial", "end_factor": 0.1}, {0: 0.1, 50: 0.055, 100: 0.01}),
+    ({"name": "cosine_restarts", "first_decay_epochs": 2}, {0: 0.1, 10: 0.05, 20: 0.1}),
+    ({"name": "one_cycle", "peak_epoch_fraction": 0.5, "start_factor": 0.1},
+     {0: 0.01, 50: 0.1, 100: 0.0}),
+    ({"name": "constant", "warmup_epochs": 2}, {0: 0.0, 10: 0.05, 20: 0.1, 90: 0.1}),
+    ({"name": "exponential", "decay_rate": 0.5, "warmup_epochs": 1},
+     {0: 0.01, 9: 0.1, 10: 0.1, 20: 0.05}),
+])
+def test_schedules_follow_their_formula(spec, at):
+    schedule = build_optimizer("sgd", spec, learning_rate=0.1, total_steps=100,
+                               steps_per_epoch=10)._learning_rate
+    for step, expected in at.items():
+        assert lr(schedule, step) == pytest.approx(expected, abs=2e-3), (spec, step)
+
+
+def test_reduce_on_plateau_and_label_smoothing_train(tmp_path):
+    space = tiny_space("plateau", trials=1)
+    space["training"]["schedule"] = {"choice": {"reduce_on_plateau": {"patience": 1,
+                                                                       "factor": 0.1}}}
+    space["training"]["label_smoothing"] = 0.1
+    space["training"]["epochs"] = 3
+    result = automl.search(space, run_dir=tmp_path, reports_dir=None, progress=False)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.mlflow["tracking_uri"])
+    run = client.search_runs([result.mlflow["experiment_id"]],
+                             filter_string="tags.`automl.kind` = 'trial'")[0]
+    rates = [m.value for m in client.get_metric_history(run.info.run_id, "learning_rate")]
+    assert len(rates) == 3 and all(r > 0 for r in rates)
+    grads = client.get_metric_history(run.info.run_id, "grad_norm")
+    assert len(grads) == 3 and all(np.isfinite(g.value) for g in grads)
+
+
+@pytest.mark.parametrize("name, cls", [("random", optuna.samplers.RandomSampler),
+                                       ("qmc", optuna.samplers.QMCSampler),
+                                       ("nsga2", optuna.samplers.NSGAIISampler),
+                                       ("tpe", optuna.samplers.TPESampler)])
+def test_samplers_by_name(name, cls):
+    cfg = load_space({"search": {"sampler": name}})
+    assert isinstance(make_sampler(cfg.search, cfg.space), cls)
+
+
+def test_grid_sampler_enumerates_a_discrete_space_and_refuses_a_continuous_one():
+    cfg = load_space({"model": {"dropout": {"choice": [0.0, 0.2]},
+                                "architecture": {"choice": {"mlp": {"units": {"int": [8, 24],
+                                                                              "step": 8}}}}},
+                      "search": {"sampler": "grid"}})
+    sampler = make_sampler(cfg.search, cfg.space)
+    assert isinstance(sampler, optuna.samplers.GridSampler)
+    with pytest.raises(ConfigError, match="model.dropout: the grid sampler needs discrete"):
+        load_space({"model": {"dropout": {"float": [0.0, 0.5]}}, "search": {"sampler": "grid"}})
+
+
+def test_optional_samplers_say_what_to_install():
+    import importlib.util
+
+    for name, module in (("gp", "torch"), ("cmaes", "cmaes")):
+        cfg = load_space({"search": {"sampler": name}})
+        if importlib.util.find_spec(module) is None:
+            with pytest.raises(UsageError, match=f"needs the {module} package"):
+                make_sampler(cfg.search, cfg.space)
+        else:
+            assert make_sampler(cfg.search, cfg.space) is not None
+
+
+def test_vanishing_gradients_prune_the_trial_with_the_reason(tmp_path):
+    space = tiny_space("vanish", trials=1)
+    space["model"] = {"architecture": {"choice": {"mlp": {"layers": 8, "units": 16}}},
+                      "activation": "tanh",
+                      "initializer": {"choice": {"random_normal": {"stddev": 0.01}}}}
+    space["training"]["epochs"] = 4
+    space["training"]["early_stopping"] = 0
+    space["search"]["pruner"] = "none"
+    study_dir = tmp_path / "runs"
+    with pytest.raises(automl.AutomlError, match="no trial completed"):
+        automl.search(space, run_dir=study_dir, reports_dir=None, progress=False)
+    study = optuna.load_study(study_name="vanish", storage=f"sqlite:///{study_dir / 'optuna.db'}")
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["prune_reason"].startswith("vanishing gradients for 3 epochs")
+
+
+def test_custom_builder_by_import_path(tmp_path, monkeypatch):
+    (tmp_path / "my_models.py").write_text('''
+import keras
+
+def build(params, spec):
+    inputs = keras.Input(spec.shape)
+    x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None)(inputs)
+    x = keras.layers.Dense(params["width"], activation="relu", name="my_hidden")(x)
+    return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(x))
+''')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    space = tiny_space("custom", trials=1)
+    space["model"] = {"architecture": {"choice": {"custom": {
+        "builder": "my_models:build", "width": {"int": [4, 8]}}}}}
+    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+    assert 4 <= result.model.get_layer("my_hidden").units <= 8
+    space["model"]["architecture"]["choice"]["custom"]["builder"] = "my_models:nothing"
+    with pytest.raises(ConfigError, match="model.architecture.custom.builder: my_models has no "
+                                          "function 'nothing'"):
+        load_space(space)
