@@ -38,7 +38,7 @@ MAX_NODES = 100_000
 
 TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
 DATA_KEYS = {"source", "csv", "parquet", "images", "npz", "target", "columns", "task", "missing",
-             "image_size", "channels", "split", "seed", "subsample", "augment"}
+             "image_size", "channels", "classes", "split", "seed", "subsample", "augment"}
 SPLIT_KEYS = {"validation", "test"}
 # augmentation -> the modalities it applies to
 AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
@@ -80,6 +80,7 @@ class DataConfig:
     missing: str = "refuse"          # tables: refuse or drop rows with missing values
     image_size: tuple[int, int] | None = None  # images: resize to (height, width)
     channels: int | None = None      # images: 1 (grey), 3 (RGB) or 4
+    classes: tuple[str, ...] = ()    # keep only these classes (by name), e.g. digits 0-4
     validation: float = 0.1
     test: str | float = "builtin"    # "builtin" (the source's own test split) or a fraction
     seed: int = 0
@@ -345,6 +346,9 @@ def _check_model(doc: _Doc, model: Group) -> None:
     _check_keys(doc, {k: None for k in model.children}, MODEL_KEYS, "model")
 
     def check_arch(option: Group) -> None:
+        if option.path.endswith(".transfer"):
+            _check_transfer(doc, option, c)
+            return
         if option.path.endswith(".custom"):
             from automl.models.builder import import_builder
 
@@ -375,6 +379,31 @@ def _check_model(doc: _Doc, model: Group) -> None:
     c.boolean(model.get("batch_norm"))
     c.names(model.get("batch_norm_position"), BATCH_NORM_POSITIONS, "batch norm position")
     c.number(model.get("batch_norm_momentum"), low=0, high=1, high_open=True)
+
+
+def _check_transfer(doc: _Doc, option: Group, c: "_Checker") -> None:
+    base = option.get("base")
+    if not isinstance(base, (Fixed, Choice)):
+        raise doc.error(f"{option.path}.base", "a transfer architecture names its base: a Keras "
+                                               "Applications network (MobileNetV2), a .keras file, "
+                                               "or study:NAME (the winner of an earlier study)")
+    for value in base.possible_values():
+        value = str(value)
+        if value.endswith(".keras"):
+            if not Path(value).is_file():
+                raise doc.error(f"{option.path}.base", f"{value} does not exist; give the path of "
+                                                       f"a saved .keras model")
+        elif not value.startswith("study:"):
+            import keras
+
+            if not callable(getattr(keras.applications, value, None)):
+                names = [n for n in dir(keras.applications) if n[:1].isupper()]
+                raise doc.error(f"{option.path}.base", f"unknown Keras Applications network "
+                                                       f"{value!r}{did_you_mean(value, names)}")
+    c.names(option.get("weights"), {"imagenet", "none"}, "weights")
+    c.number(option.get("unfreeze"), low=0, integer=True)
+    c.number(option.get("fine_tune_lr_factor"), low=0, high=1, low_open=True)
+    c.number(option.get("input_size"), low=32, high=1024, integer=True)
 
 
 def _check_training(doc: _Doc, training: Group) -> None:
@@ -495,6 +524,11 @@ def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
         raise doc.error("data.channels", f"expects 1 (grey), 3 (RGB) or 4 (RGBA); found "
                                          f"{channels!r}")
 
+    classes = data.get("classes", [])
+    if not isinstance(classes, list) or len(classes) == 1 or \
+            not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+        raise doc.error("data.classes", f"expects a list of at least two class labels to keep, "
+                                        f"e.g. [0, 1, 2]; found {classes!r}")
     split = _check_keys(doc, data.get("split"), SPLIT_KEYS, "data.split")
     validation = split.get("validation", 0.1)
     if isinstance(validation, bool) or not isinstance(validation, (int, float)) \
@@ -518,6 +552,7 @@ def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
     return DataConfig(source=source, path=path, target=target,
                       columns=tuple((str(k), v) for k, v in columns.items()), task=task,
                       missing=missing, image_size=image_size, channels=channels,
+                      classes=tuple(str(c) for c in classes),
                       validation=float(validation), test=test, seed=seed,
                       subsample=dict(subsample))
 

@@ -71,6 +71,7 @@ def space_schema() -> dict[str, Any]:
         "image_size": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
                        "maxItems": 2},
         "channels": {"enum": [1, 3, 4]},
+        "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
         "split": _object({"validation": NUMBER,
                           "test": {"anyOf": [{"const": "builtin"}, NUMBER]}}),
         "seed": {"type": "integer"},

@@ -39,21 +39,6 @@ CASES = {
 }
 
 
-IN_MODEL = ("flip", "rotation", "translation", "zoom", "contrast", "brightness")
-
-
-def in_model_layers(augment: dict) -> list:
-    import keras
-
-    make = {"flip": lambda v: keras.layers.RandomFlip(v),
-            "rotation": lambda v: keras.layers.RandomRotation(v, fill_mode="constant"),
-            "translation": lambda v: keras.layers.RandomTranslation(v, v, fill_mode="constant"),
-            "zoom": lambda v: keras.layers.RandomZoom(v, fill_mode="constant"),
-            "contrast": lambda v: keras.layers.RandomContrast(v, value_range=(0, 255)),
-            "brightness": lambda v: keras.layers.RandomBrightness(v, value_range=(0, 255))}
-    return [make[k](v) for k, v in augment.items()]
-
-
 def steps_per_second(model, feed, steps: int, epochs: int) -> list[float]:
     import keras
 
@@ -78,6 +63,7 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
     from automl.config import DataConfig
     from automl.data import load_source, make_splits
     from automl.data.pipeline import train_dataset, _labels
+    from automl.models.augment import LAYER_AUGMENTATIONS, augmentation_layers
     from automl.models.builder import build_model
     from automl.training.fit import compile_model, data_scale, input_spec
 
@@ -90,46 +76,47 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
     x = tf.constant(np.asarray(splits.x_train, "float32"))
     y = tf.constant(_labels(splits.y_train, splits.num_classes))
 
-    def model():
+    def model(augment=None):
+        """The case's model; image layer augmentations go in front of it, as automl does."""
         keras.utils.set_random_seed(0)
-        m = build_model(case["model"], spec)
-        compile_model(m, keras.optimizers.Adam(1e-3), splits.task)
-        return m
-
-    def model_with_layers(augment):
-        """The same model behind Keras preprocessing layers (they act in training only)."""
-        keras.utils.set_random_seed(0)
-        inner = build_model(case["model"], spec)
-        inputs = keras.Input(spec.shape)
-        x = inputs
-        for op in in_model_layers(augment):
-            x = op(x)
-        m = keras.Model(inputs, inner(x))
+        m = build_model(case["model"], spec, augment)
         compile_model(m, keras.optimizers.Adam(1e-3), splits.task)
         return m
 
     def tensors(m, callbacks, n):
         m.fit(x, y, batch_size=batch_size, epochs=n, callbacks=callbacks, verbose=0)
 
-    def pipeline(augment):
+    def pipeline(augment, mapped_layers=None):
         def feed(m, callbacks, n):
             ds = train_dataset(splits.x_train, splits.y_train, batch_size, augment, 0,
                                num_classes=splits.num_classes, modality=splits.modality,
                                data_std=data_std)
+            if mapped_layers:  # the alternative automl did not choose: the layers in tf.data
+                layers = augmentation_layers(mapped_layers, spec.value_range)
+
+                def apply(x, y):
+                    for layer in layers:
+                        x = layer(x, training=True)
+                    return x, y
+
+                ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
             m.fit(ds, epochs=n, callbacks=callbacks, shuffle=False, verbose=0)
         return feed
 
     # label -> (how to build the model, how to feed it)
     feeds = {"in-memory tensors": (model, tensors),
              "pipeline, no augmentation": (model, pipeline(None))}
-    feeds.update({f"pipeline + {k}": (model, pipeline(v))
-                  for k, v in case["augmentations"].items()})
-    layered = {k: v for k, v in case["augmentations"].items() if k in IN_MODEL}
-    if layered:  # the alternative: the same Keras layers inside the model, active in training
+    for name, augment in case["augmentations"].items():
+        if name in LAYER_AUGMENTATIONS:  # automl puts these inside the model
+            feeds[f"model + {name}"] = (lambda a=augment: model(a), pipeline(None))
+        else:
+            feeds[f"pipeline + {name}"] = (model, pipeline(augment))
+    layered = {k: v for k, v in case["augmentations"].items() if k in LAYER_AUGMENTATIONS}
+    if layered:  # where should the Keras layers run? both ways, all six together
         merged = {k: v for aug in layered.values() for k, v in aug.items()}
         names = ", ".join(layered)
-        feeds[f"pipeline + {names}"] = (model, pipeline(merged))
-        feeds[f"inside the model: {names}"] = (lambda: model_with_layers(merged), pipeline(None))
+        feeds[f"mapped in the pipeline: {names}"] = (model, pipeline(None, merged))
+        feeds[f"inside the model: {names}"] = (lambda: model(merged), pipeline(None))
     samples: dict[str, list[float]] = {k: [] for k in feeds}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit every feed alike
         for label, (make, feed) in feeds.items():
@@ -156,7 +143,7 @@ def main() -> None:
         lines += [f"## {name}", "", "| feed | steps/s | vs tensors | augmentation cost |",
                   "|---|---|---|---|"]
         for label, value in rows:
-            cost = "" if not label.startswith("pipeline +") else f"{(1 - value / plain):+.0%}"
+            cost = f"{(1 - value / plain):+.0%}" if "+" in label else ""
             lines.append(f"| {label} | {value:.1f} | {value / base:.2f} | {cost} |")
         lines.append("")
     lines.append("Augmentation cost: the share of pipeline throughput an augmentation takes "

@@ -94,3 +94,22 @@ def test_table_vocabularies_come_from_the_training_split_only():
     stats = {name: s for name, _, s in input_spec(splits).columns}
     assert set(stats["colour"]) == {"red", "blue"}
     assert stats["size"][0] == pytest.approx(float(splits.x_train["size"].mean()))
+
+
+def test_image_augmentation_layers_act_in_training_only():
+    import keras
+
+    from automl.models.builder import InputSpec, build_model
+
+    spec = InputSpec(shape=(8, 8, 1), num_classes=3, value_range=(0.0, 16.0))
+    params = {"architecture": {"name": "mlp", "layers": 1, "units": 4}}
+    augment = {"flip": "horizontal", "rotation": 0.2, "zoom": 0.2, "brightness": 0.3}
+    augmented = build_model(params, spec, augment)
+    plain = build_model(params, spec)
+    assert any(isinstance(layer, keras.layers.RandomRotation) for layer in augmented.layers)
+    plain.set_weights(augmented.get_weights())  # augmentation layers have no weights
+    x = np.random.default_rng(0).uniform(0, 16, (16, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(augmented.predict(x, verbose=0), plain.predict(x, verbose=0),
+                               rtol=1e-6)  # inference: untouched
+    trained = keras.ops.convert_to_numpy(augmented(x, training=True))
+    assert not np.allclose(trained, plain.predict(x, verbose=0))  # training: augmented

@@ -123,6 +123,7 @@ def test_search_on_an_image_folder_with_image_augmentation(tmp_path):
     result = run(space, tmp_path)
     assert result.model.input_shape == (None, 8, 8, 3)
     assert any(type(layer).__name__ == "Conv2D" for layer in result.model.layers)
+    assert any(type(layer).__name__ == "RandomRotation" for layer in result.model.layers)
 
 
 def test_search_on_npz_with_its_own_test_split(tmp_path):

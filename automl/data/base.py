@@ -7,8 +7,8 @@ inside the model. Tables are a dict of columns (name -> 1-D array); signals and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
@@ -126,10 +126,3 @@ def check_finite(x: Features, where: str) -> None:
             raise DataError(f"{where}: {bad} examples have NaN or infinite features; clean them "
                             f"before the search")
 
-
-def with_modality(arrays: Arrays, modality: str) -> Arrays:
-    return replace(arrays, modality=modality)
-
-
-def describe(value: Any) -> str:
-    return type(value).__name__

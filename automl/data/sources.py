@@ -18,6 +18,33 @@ def load_source(cfg: DataConfig | str, python_data: Any = None) -> Arrays:
     """The examples ``cfg`` names (a :class:`DataConfig`, or just a built-in source's name)."""
     if isinstance(cfg, str):
         cfg = DataConfig(source=cfg)
+    arrays = _load(cfg, python_data)
+    return keep_classes(arrays, cfg.classes) if cfg.classes else arrays
+
+
+def keep_classes(arrays: Arrays, classes: tuple[str, ...]) -> Arrays:
+    """Only the examples of ``classes`` (by class name), labels renumbered 0..len-1."""
+    import numpy as np
+
+    from automl.data.base import labelled, take
+
+    unknown = [c for c in classes if c not in arrays.class_names]
+    if arrays.task != "classification" or unknown:
+        raise DataError(f"data.classes: {unknown or list(classes)} are not classes of this data "
+                        f"(its classes: {', '.join(arrays.class_names) or 'none, a regression'})")
+    names = np.array(arrays.class_names, dtype=object)
+
+    def part(x, y):
+        keep = np.flatnonzero(np.isin(names[y], classes))
+        return take(x, keep), names[y][keep].astype(str)
+
+    x, y = part(arrays.x_train, arrays.y_train)
+    x_test, y_test = part(arrays.x_test, arrays.y_test) if arrays.has_test_split else (None, None)
+    return labelled(x, y, x_test, y_test, modality=arrays.modality, task="classification",
+                    where="data.classes", columns=arrays.columns)
+
+
+def _load(cfg: DataConfig, python_data: Any) -> Arrays:
     if python_data is not None:
         return from_python(python_data, target=cfg.target, column_types=dict(cfg.columns),
                            task=cfg.task, missing=cfg.missing)

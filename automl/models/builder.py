@@ -22,11 +22,14 @@ ARCHITECTURES: dict[str, set[str]] = {
     "cnn1d": CNN_PARAMS,
     "cnn2d": CNN_PARAMS,
     "custom": {"builder"},  # plus any params of the user's own builder
+    "transfer": {"base", "weights", "unfreeze", "fine_tune_lr_factor", "input_size",
+                 "features_layer"},
 }
 # family -> the modalities it can take
 FAMILY_MODALITIES = {"mlp": {"signal", "image", "table"}, "cnn": {"signal", "image"},
                      "cnn1d": {"signal"}, "cnn2d": {"image"},
-                     "custom": {"signal", "image", "table"}}
+                     "custom": {"signal", "image", "table"},
+                     "transfer": {"signal", "image", "table"}}  # Applications bases: images
 # initializer -> the arguments a space may give it (every one also takes seed)
 INITIALIZERS: dict[str, set[str]] = {
     "glorot_uniform": set(), "glorot_normal": set(), "he_uniform": set(), "he_normal": set(),
@@ -58,6 +61,7 @@ class InputSpec:
     columns: tuple[tuple[str, str, Any], ...] = ()
     target_mean: float = 0.0      # regression: the target's statistics, undone in the output
     target_std: float = 1.0
+    value_range: tuple[float, float] = (0.0, 255.0)  # images: raw pixel range, for augmentation
 
 
 @dataclass
@@ -214,13 +218,16 @@ def import_builder(path: str):
     return getattr(module, function)
 
 
-def build_model(params: dict[str, Any], spec: InputSpec):
+def build_model(params: dict[str, Any], spec: InputSpec,
+                augment: dict[str, Any] | None = None):
     """A classifier for ``spec`` from the sampled ``model`` params.
 
     Args:
         params: the sampled ``model:`` section, e.g. ``{"architecture": {"name": "cnn",
             "blocks": 2, ...}, "dropout": 0.1, "initializer": "he_normal", ...}``.
         spec: the input shape, number of classes and normalization statistics.
+        augment: the sampled ``data.augment``; image augmentations that are Keras layers go in
+            front of the model (active in training only).
     """
     import keras
 
@@ -234,10 +241,22 @@ def build_model(params: dict[str, Any], spec: InputSpec):
     if spec.columns:
         inputs, x = _table_inputs(spec)
     else:
+        from automl.models.augment import augmentation_layers
+
         inputs = keras.Input(shape=spec.shape, name="inputs")
+        x = inputs
+        if len(spec.shape) == 3:  # images
+            for layer in augmentation_layers(augment, spec.value_range):
+                x = layer(x)
+        raw = x
         x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
-                                       name="normalize")(inputs)
-    x = FAMILIES[arch["name"]](arch, techniques, x)
+                                       name="normalize")(x)
+    if arch["name"] == "transfer":
+        from automl.models.transfer import build_features
+
+        x = techniques.drop(build_features(arch, raw, x, spec.shape[-1]))
+    else:
+        x = FAMILIES[arch["name"]](arch, techniques, x)
     # float32 outputs, so mixed precision never makes the softmax overflow
     if spec.num_classes:
         outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",

@@ -46,7 +46,8 @@ def input_spec(splits: Splits) -> InputSpec:
                          columns=tuple(columns), **target)
     x = np.asarray(splits.x_train, dtype="float32")
     return InputSpec(shape=tuple(x.shape[1:]), num_classes=splits.num_classes,
-                     mean=float(x.mean()), variance=float(x.var()) or 1.0, **target)
+                     mean=float(x.mean()), variance=float(x.var()) or 1.0,
+                     value_range=(float(x.min()), float(x.max())), **target)
 
 
 def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]]:
@@ -103,7 +104,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     steps_per_epoch = max(math.ceil(len(splits.y_train) / batch_size), 1)
 
     spec = input_spec(splits)
-    model = build_model(params.get("model", {}), spec)
+    model = build_model(params.get("model", {}), spec, params.get("data", {}).get("augment"))
     optimizer = build_optimizer(training.get("optimizer", "adam"), training.get("schedule"),
                                 learning_rate=training.get("learning_rate"),
                                 total_steps=epochs * steps_per_epoch,
@@ -111,14 +112,14 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)))
 
     data_std, numeric_std = data_scale(splits, spec)
-    train = train_dataset(splits.x_train, splits.y_train, batch_size,
+    train_ds = train_dataset(splits.x_train, splits.y_train, batch_size,
                           params.get("data", {}).get("augment"), seed,
                           num_classes=splits.num_classes, modality=splits.modality,
                           data_std=data_std, numeric_std=numeric_std)
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
 
     guard = DivergenceGuard()
-    health = GradientHealth(next(iter(train)))
+    health = GradientHealth(next(iter(train_ds)))
     mode = "max" if direction == "maximize" else "min"
     # health first: its gradient metrics reach the reporter in the same epoch's logs
     all_callbacks = [guard, health, *(callbacks or [])]
@@ -134,9 +135,31 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
         stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
                                                 restore_best_weights=True)
         all_callbacks.append(stopper)
-    # shuffle=False: the tf.data pipeline shuffles already
-    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=all_callbacks,
-                        shuffle=False, verbose=0).history
+    def train(first_epoch: int, last_epoch: int) -> dict:
+        # shuffle=False: the tf.data pipeline shuffles already
+        return model.fit(train_ds, validation_data=val, initial_epoch=first_epoch,
+                         epochs=last_epoch, callbacks=all_callbacks, shuffle=False,
+                         verbose=0).history
+
+    arch = as_named(params.get("model", {}).get("architecture", "mlp"))
+    unfreeze = int(arch.get("unfreeze", 0)) if arch["name"] == "transfer" else 0
+    if unfreeze and epochs >= 2:  # transfer: the head first, then fine-tune the base's top
+        head_epochs = epochs // 2
+        history = train(0, head_epochs)
+        if not (guard.reason or health.reason):
+            from automl.models.transfer import unfreeze_top
+
+            unfreeze_top(model, unfreeze)
+            steps = (epochs - head_epochs) * steps_per_epoch
+            compile_model(model, build_optimizer(
+                training.get("optimizer", "adam"), training.get("schedule"),
+                learning_rate=training.get("learning_rate"), total_steps=steps,
+                steps_per_epoch=steps_per_epoch,
+                lr_scale=float(arch.get("fine_tune_lr_factor", 0.1))),
+                splits.task, float(training.get("label_smoothing", 0.0)))
+            history = train(head_epochs, epochs)  # the model keeps this phase's best weights
+    else:
+        history = train(0, epochs)
     if guard.reason:
         raise TrialFailed(guard.reason)
     if health.reason:

@@ -110,7 +110,7 @@ def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_
 
 
 def build_optimizer(optimizer: Any, schedule: Any = None, *, learning_rate: float | None = None,
-                    total_steps: int = 1, steps_per_epoch: int = 1):
+                    total_steps: int = 1, steps_per_epoch: int = 1, lr_scale: float = 1.0):
     """A Keras optimizer from sampled params.
 
     Args:
@@ -118,12 +118,13 @@ def build_optimizer(optimizer: Any, schedule: Any = None, *, learning_rate: floa
         schedule: ``"cosine"`` or ``{"name": "step", "drop": 0.5, "every_epochs": 10}``.
         learning_rate: used when the optimizer option does not set its own.
         total_steps, steps_per_epoch: the length of training, for the schedule.
+        lr_scale: multiplies the learning rate (fine-tuning a pretrained base uses 0.1 or so).
     """
     import keras
 
     spec = as_named(optimizer)
     name = spec.pop("name")
     class_name, _ = OPTIMIZERS[name]
-    lr = float(spec.pop("learning_rate", learning_rate or DEFAULT_LEARNING_RATE))
+    lr = float(spec.pop("learning_rate", learning_rate or DEFAULT_LEARNING_RATE)) * lr_scale
     lr_value = build_schedule(schedule, lr, total_steps, steps_per_epoch)
     return getattr(keras.optimizers, class_name)(learning_rate=lr_value, **spec)

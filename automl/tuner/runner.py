@@ -66,6 +66,51 @@ def search(space: str | Path | dict, *, data: Any = None, trials: int | None = N
                       progress=progress)
 
 
+def resolve_study_bases(cfg: SpaceConfig, run_dir: Path) -> SpaceConfig:
+    """Transfer bases named ``study:NAME`` -> the path of that study's winner in ``run_dir``."""
+    import copy
+
+    from automl.errors import ConfigError
+    from automl.models.transfer import resolve_base_path
+    from automl.space import Branch
+
+    arch = cfg.space.children["model"].get("architecture")
+    if not isinstance(arch, Branch) or "transfer" not in arch.options:
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    option = cfg.space.children["model"].children["architecture"].options["transfer"]
+    base = option.get("base")
+    check_pretrained_weights(option)
+    if isinstance(base, Fixed) and str(base.value).startswith("study:"):
+        path = resolve_base_path(str(base.value), run_dir)
+        if not path.is_file():
+            raise ConfigError(f"the study {base.value[6:]!r} has no winner in {run_dir} yet; run "
+                              f"its search first (automl search <its space> --run-dir {run_dir})",
+                              file=cfg.file, key=base.path)
+        base.value = str(path.resolve())
+    return cfg
+
+
+def check_pretrained_weights(option) -> None:
+    """ImageNet weights must already be in the Keras cache: find out now, not in every trial."""
+    from automl.models.transfer import MIN_APPLICATION_SIZE, no_downloads, resolve_base_path
+
+    base, weights = option.get("base"), option.get("weights")
+    names = [str(v) for v in base.possible_values()] if base is not None else []
+    wanted = weights.possible_values() if weights is not None else ["imagenet"]
+    if "imagenet" not in wanted:
+        return
+    for name in names:
+        if resolve_base_path(name) is None:  # a Keras Applications network
+            import keras
+
+            with no_downloads():  # raises NetworkRequired, saying which file is missing
+                getattr(keras.applications, name)(
+                    include_top=False, weights="imagenet",
+                    input_shape=(MIN_APPLICATION_SIZE, MIN_APPLICATION_SIZE, 3))
+            keras.backend.clear_session()
+
+
 def max_epochs(cfg: SpaceConfig) -> int:
     """The most epochs any trial can run (the pruners' resource budget)."""
     from automl.training.fit import DEFAULT_EPOCHS
@@ -120,6 +165,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.tuner.worker import WorkerJob, run_in_workers
     from automl.tracking import Tracker, default_tracking_uri
 
+    cfg = resolve_study_bases(cfg, run_dir)
     # data first: a data problem stops the search before anything is written
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
