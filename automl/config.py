@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from automl.errors import ConfigError
 from automl.models.builder import (ACTIVATIONS, ARCHITECTURES, BATCH_NORM_POSITIONS, HEADS,
                                    INITIALIZERS, MODEL_KEYS, POOLINGS)
-from automl.space import Branch, Choice, Fixed, Group, Node, Range, parse_space
+from automl.space import Branch, Choice, Fixed, Group, Node, Range, Sequence, parse_space
 from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
 MAX_FILE_BYTES = 1_000_000
@@ -48,7 +48,10 @@ AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
                  "crop": {"image"}, "cutout": {"image"}, "mixup": {"image", "signal", "table"}}
 FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
 TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping",
-                 "label_smoothing"}
+                 "label_smoothing", "loss"}
+# task -> the losses a space may choose (the first is the default)
+LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_crossentropy"),
+          "regression": ("mse", "mae", "huber", "log_cosh")}
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue"}
 SELECT_KEYS = {"top_k"}
@@ -62,6 +65,8 @@ FILE_SOURCES = {"csv": "a .csv file", "parquet": "a .parquet file",
                 "npz": "an .npz file with arrays x and y"}
 # objective -> its direction; which task has it
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize", "val_mae": "minimize"}
+# more objectives a Pareto search may add after the first (validation) one
+SECONDARY_OBJECTIVES = {**OBJECTIVES, "params_count": "minimize", "trial_seconds": "minimize"}
 TASK_OBJECTIVES = {"classification": ("val_accuracy", "val_loss"),
                    "regression": ("val_loss", "val_mae")}
 
@@ -98,6 +103,16 @@ class SearchConfig:
     objective_given: bool = False
     seed: int | None = 0
     enqueue: tuple[dict[str, Any], ...] = ()
+    # a Pareto search: (name, direction) of each objective after the first, e.g. params_count
+    more_objectives: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def directions(self) -> list[str]:
+        return [self.direction] + [d for _, d in self.more_objectives]
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [self.objective] + [n for n, _ in self.more_objectives]
 
 
 @dataclass(frozen=True)
@@ -299,12 +314,20 @@ class _Checker:
 
     def number(self, node: Node | None, *, low: float, high: float = math.inf,
                low_open: bool = False, high_open: bool = False, integer: bool = False,
-               hint: str = "") -> None:
+               hint: str = "", per_item: bool = False) -> None:
+        """Every value ``node`` can take lies in the range (``per_item``: or is a list of such)."""
         if node is None:
             return
-        if isinstance(node, (Group, Branch)):
+        if isinstance(node, Sequence) and per_item:
+            for item in node.items:
+                self.number(item, low=low, high=high, low_open=low_open, high_open=high_open,
+                            integer=integer, hint=hint)
+            return
+        if isinstance(node, (Group, Branch, Sequence)):
             raise self.doc.error(node.path, "expects a number or a searched range")
         values = list(node.bounds) if isinstance(node, Range) else node.possible_values()
+        if per_item and isinstance(node, Fixed) and isinstance(node.value, list):
+            values = node.value
         if isinstance(node, Range) and integer and node.kind != "int":
             raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
         for value in values:
@@ -372,7 +395,7 @@ def _check_model(doc: _Doc, model: Group) -> None:
     c.options(model.get("architecture"), ARCHITECTURES, "architecture", check=check_arch)
     c.options(model.get("initializer"), INITIALIZERS, "initializer")
     c.names(model.get("activation"), set(ACTIVATIONS), "activation")
-    c.number(model.get("dropout"), low=0, high=1, high_open=True)
+    c.number(model.get("dropout"), low=0, high=1, high_open=True, per_item=True)
     c.boolean(model.get("spatial_dropout"))
     for key in ("l1", "l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2"):
         c.number(model.get(key), low=0)
@@ -426,6 +449,7 @@ def _check_training(doc: _Doc, training: Group) -> None:
     c.number(training.get("epochs"), low=1, high=100_000, integer=True)
     c.number(training.get("early_stopping"), low=0, integer=True)
     c.number(training.get("label_smoothing"), low=0, high=1, high_open=True)
+    c.names(training.get("loss"), set(LOSSES["classification"] + LOSSES["regression"]), "loss")
 
 
 def _check_augment(doc: _Doc, augment: Group) -> None:
@@ -560,6 +584,23 @@ def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
 def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
     search = _check_keys(doc, search, SEARCH_KEYS, "search")
     objective = search.get("objective", "val_accuracy")
+    more: list[tuple[str, str]] = []
+    if isinstance(objective, list):  # a Pareto search over several objectives
+        if len(objective) < 2 or len(set(map(str, objective))) != len(objective):
+            raise doc.error("search.objective", "a list of objectives names two or more "
+                                                "different ones, e.g. [val_accuracy, params_count]")
+        directions = search.get("direction") or [None] * len(objective)
+        if not isinstance(directions, list) or len(directions) != len(objective):
+            raise doc.error("search.direction", "give one direction per objective, e.g. "
+                                                "[maximize, minimize]")
+        for name, way in zip(objective[1:], directions[1:]):
+            _name_setting(doc, name, "search.objective", set(SECONDARY_OBJECTIVES), "objective")
+            way = way or SECONDARY_OBJECTIVES[name]
+            _name_setting(doc, way, "search.direction", {"maximize", "minimize"}, "direction")
+            more.append((name, way))
+        search = {**search, "objective": objective[0], "direction": directions[0]
+                  or OBJECTIVES.get(objective[0], "maximize")}
+        objective = objective[0]
     if objective not in OBJECTIVES:
         raise doc.error("search.objective", f"unknown objective {objective!r}"
                                             f"{did_you_mean(objective, OBJECTIVES)} (allowed: "
@@ -582,7 +623,7 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
         trials=_int_setting(doc, search.get("trials", 30), "search.trials", 1, 1_000_000),
         timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
         objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue),
-        objective_given="objective" in search)
+        objective_given="objective" in search, more_objectives=tuple(more))
 
 
 def _study_name(doc: _Doc, name: Any) -> str:

@@ -105,8 +105,12 @@ def space_schema() -> dict[str, Any]:
               "pruner": {"enum": sorted(config.PRUNERS)},
               "trials": {"type": "integer", "minimum": 1},
               "timeout": {"anyOf": [NUMBER, {"type": "string", "pattern": r"^\d+(\.\d+)?[smh]?$"}]},
-              "objective": {"enum": sorted(config.OBJECTIVES)},
-              "direction": {"enum": ["maximize", "minimize"]},
+              "objective": {"anyOf": [{"enum": sorted(config.OBJECTIVES)},
+                                      {"type": "array", "minItems": 2, "items": {
+                                          "enum": sorted(config.SECONDARY_OBJECTIVES)}}]},
+              "direction": {"anyOf": [{"enum": ["maximize", "minimize"]},
+                                      {"type": "array", "items": {
+                                          "enum": ["maximize", "minimize"]}}]},
               "seed": {"type": ["integer", "null"]},
               "enqueue": {"type": "array", "items": {"type": "object"}}}
     return {

@@ -30,9 +30,10 @@ class Selection:
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
     """The ``k`` best complete trials by the study's objective, earlier trials first on ties."""
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sorted(complete, key=lambda t: (-t.value if maximize else t.value, t.number))[:k]
+    return sorted(complete, key=lambda t: (-t.values[0] if maximize else t.values[0],
+                                           t.number))[:k]
 
 
 def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
@@ -40,7 +41,7 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     """Evaluate the top-K trials on the test split and return the best one."""
     import keras
 
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
     rows, models = [], {}
     for trial in top_trials(study, top_k):
@@ -50,8 +51,9 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
         model = keras.saving.load_model(path)
         results = model.evaluate(test, verbose=0, return_dict=True)
         test_score = float(results[test_metric])
-        rows.append({"trial": trial.number, "val_score": float(trial.value),
-                     "test_score": test_score, "gap": float(trial.value) - test_score,
+        val_score = float(trial.values[0])
+        rows.append({"trial": trial.number, "val_score": val_score,
+                     "test_score": test_score, "gap": val_score - test_score,
                      "test": {k: float(v) for k, v in results.items()},
                      "params": dict(trial.params)})
         models[trial.number] = (model, path)

@@ -177,13 +177,31 @@ class Group(Node):
         return _group_size(self)
 
 
+@dataclass
+class Sequence(Node):
+    """A list whose items may be searched (``dropout: [0.1, {float: [0.1, 0.5]}]``)."""
+
+    path: str
+    items: list[Node]
+
+    def sample(self, trial: Any) -> list[Any]:
+        return [item.sample(trial) for item in self.items]
+
+    def parameters(self) -> Iterator[Node]:
+        for item in self.items:
+            yield from item.parameters()
+
+    def size(self) -> float:
+        return _group_size(Group(self.path, {str(i): n for i, n in enumerate(self.items)}))
+
+
 def _group_size(group: Group) -> float:
     """Number of distinct configurations of a group (inf when a float range is continuous)."""
     total = 1.0
     for child in group.children.values():
         if isinstance(child, Group):
             total *= _group_size(child)
-        elif isinstance(child, (Choice, Range, Branch)):
+        elif isinstance(child, (Choice, Range, Branch, Sequence)):
             total *= child.size()
     return total
 
@@ -205,6 +223,8 @@ def parse_space(tree: Any, path: str = "", error: ErrorFactory = _plain_error) -
             return _parse_searched(tree, path, error)
         return Group(path, {str(k): parse_space(v, child_path(path, str(k)), error)
                             for k, v in tree.items()})
+    if isinstance(tree, list) and any(isinstance(v, dict) for v in tree):
+        return Sequence(path, [parse_space(v, f"{path}[{i}]", error) for i, v in enumerate(tree)])
     return Fixed(path, tree)
 
 

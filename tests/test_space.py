@@ -146,3 +146,31 @@ def test_choice_and_range_describe_themselves():
     assert isinstance(c, Choice) and c.size() == 2
     r = parse_space({"x": {"float": [0, 1]}}).children["x"]
     assert isinstance(r, Range) and r.size() == math.inf
+
+
+BROKEN = {
+    "inverted": lambda lo, w: {"float": [lo + w + 1, lo]},
+    "log_nonpositive": lambda lo, w: {"float": [-abs(lo), w + 1], "log": True},
+    "log_and_step": lambda lo, w: {"float": [abs(lo) + 1, abs(lo) + w + 2], "log": True,
+                                   "step": 0.5},
+    "step_not_dividing": lambda lo, w: {"int": [int(lo), int(lo) + 7], "step": 3},
+    "nan_bound": lambda lo, w: {"float": [math.nan, w]},
+    "empty_choice": lambda lo, w: {"choice": []},
+    "mixed_choice": lambda lo, w: {"choice": [lo, "text"]},
+    "two_kinds": lambda lo, w: {"int": [0, 1], "choice": [1, 2]},
+    "unknown_modifier": lambda lo, w: {"float": [0, 1], "logg": True},
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(kind=st.sampled_from(sorted(BROKEN)), low=st.floats(-1e3, 1e3), width=st.floats(0, 1e3),
+       depth=st.integers(0, 3))
+def test_broken_values_always_get_a_clean_error_at_any_depth(kind, low, width, depth):
+    tree = {"x": BROKEN[kind](low, width)}
+    path = "x"
+    for level in range(depth):  # bury it in groups and branches
+        tree = {f"g{level}": tree} if level % 2 else {"b": {"choice": {f"o{level}": tree}}}
+        path = (f"g{level}." if level % 2 else f"b.o{level}.") + path
+    with pytest.raises(ConfigError) as info:
+        parse_space(tree)
+    assert info.value.key == path

@@ -176,3 +176,59 @@ def build(params, spec):
     with pytest.raises(ConfigError, match="model.architecture.custom.builder: my_models has no "
                                           "function 'nothing'"):
         load_space(space)
+
+
+def test_dropout_per_block_each_searched():
+    cfg = load_space({"model": {"architecture": {"choice": {"mlp": {"layers": 3, "units": 8}}},
+                                "dropout": [0.1, {"float": [0.2, 0.4]}, 0.0]}})
+    assert [p.path for p in cfg.space.parameters()][-1] == "model.dropout[1]"
+    params = cfg.space.sample(optuna.trial.FixedTrial({"model.architecture": "mlp",
+                                                       "model.dropout[1]": 0.3}))
+    model = build_model(params["model"], SIGNAL)
+    assert [d.rate for d in of(model, keras.layers.Dropout)] == [0.1, 0.3]  # 0.0: no layer
+    with pytest.raises(ConfigError, match=r"model.dropout\[1\]: expects a number in \[0, 1\)"):
+        load_space({"model": {"dropout": [0.1, {"float": [0.2, 1.5]}]}})
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop", "nadam", "adamax",
+                                  "adagrad", "lion"])
+def test_every_optimizer_with_clipping(name):
+    opt = build_optimizer({"name": name, "learning_rate": 0.01, "clipnorm": 1.0})
+    assert type(opt).__name__.lower() == name and opt.clipnorm == 1.0
+    assert float(opt.learning_rate) == pytest.approx(0.01)
+
+
+def test_pareto_search_over_accuracy_and_size(tmp_path):
+    space = tiny_space("pareto", trials=3)
+    space["model"]["architecture"] = {"choice": {"mlp": {"layers": 1,
+                                                         "units": {"int": [4, 64], "log": True}}}}
+    space["search"].update({"objective": ["val_accuracy", "params_count"], "sampler": "nsga2"})
+    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=tmp_path / "reports",
+                           progress=False)
+    study = optuna.load_study(study_name="pareto",
+                              storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert all(len(t.values) == 2 for t in study.trials)
+    assert {"val_accuracy", "params_count"} <= set(result.trials.columns)
+    counts = dict(zip(result.trials["number"], result.trials["params_count"]))
+    assert all(t.values[1] == counts[t.number] for t in study.trials)
+    assert "## Pareto front" in (result.report_dir / "summary.md").read_text()
+    with pytest.raises(ConfigError, match="one direction per objective"):
+        load_space({"search": {"objective": ["val_accuracy", "params_count"],
+                               "direction": ["maximize"]}})
+
+
+def test_loss_chosen_from_the_task_or_set(tmp_path):
+    from automl.training.fit import compile_model
+
+    model = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4}}, SIGNAL)
+    compile_model(model, "adam", "classification", loss="categorical_focal_crossentropy")
+    assert type(model.loss).__name__ == "CategoricalFocalCrossentropy"
+    regression = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4}},
+                             InputSpec(shape=(40,), num_classes=0))
+    compile_model(regression, "adam", "regression", loss="huber")
+    assert model.loss is not None and regression.loss == "huber"
+    space = tiny_space("loss", trials=1)
+    space["training"]["loss"] = "huber"
+    with pytest.raises(ConfigError, match="huber is not a classification loss"):
+        automl.search(space, run_dir=tmp_path, reports_dir=None, progress=False)

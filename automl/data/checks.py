@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from automl.config import (AUGMENTATIONS, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig)
+from automl.config import AUGMENTATIONS, LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig
 from automl.data.base import Arrays
 from automl.errors import ConfigError
 from automl.models.builder import FAMILY_MODALITIES
@@ -37,8 +37,18 @@ def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays) -> SpaceConfig:
             raise error(f"data.augment.{name}", f"{name} does not apply to {kind}; it applies "
                                                 f"to {', '.join(sorted(AUGMENTATIONS[name]))}")
 
+    loss = cfg.space.children["training"].get("loss")
+    for name in (loss.possible_values() or []) if loss is not None else []:
+        if name not in LOSSES[arrays.task]:
+            raise error("training.loss", f"{name} is not a {arrays.task} loss; use one of "
+                                         f"{', '.join(LOSSES[arrays.task])}")
+
     search = cfg.search
     allowed = TASK_OBJECTIVES[arrays.task]
+    for name, _ in search.more_objectives:
+        if name.startswith("val_") and name not in allowed:
+            raise error("search.objective", f"{name} is not measured for {arrays.task}; use one "
+                                            f"of {', '.join(allowed)}")
     if not search.objective_given:
         objective = allowed[0]
         search = replace(search, objective=objective, direction=OBJECTIVES[objective])

@@ -11,7 +11,7 @@ model needs no preprocessing code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # family -> the params a space may set for it
@@ -36,7 +36,7 @@ INITIALIZERS: dict[str, set[str]] = {
     "lecun_uniform": set(), "lecun_normal": set(), "orthogonal": {"gain"},
     "random_normal": {"mean", "stddev"}, "random_uniform": {"minval", "maxval"},
     "truncated_normal": {"mean", "stddev"}, "variance_scaling": {"scale", "mode", "distribution"},
-    "zeros": set(), "ones": set(), "constant": {"value"},
+    "zeros": set(), "ones": set(), "constant": {"value"}, "identity": {"gain"},
 }
 for _args in INITIALIZERS.values():
     _args.add("seed")
@@ -70,7 +70,7 @@ class Techniques:
 
     initializer: Any = "glorot_uniform"   # a name, or {"name": ..., **arguments}
     activation: str = "relu"
-    dropout: float = 0.0
+    dropout: Any = 0.0                    # a rate, or a list of rates: one per block
     spatial_dropout: bool = False         # conv blocks drop whole feature maps
     l1: float = 0.0
     l2: float = 0.0
@@ -81,6 +81,7 @@ class Techniques:
     batch_norm: bool = False
     batch_norm_position: str = "before"
     batch_norm_momentum: float = 0.99
+    blocks_built: int = field(default=0, init=False, repr=False)  # which dropout rate is next
 
     def kernel_initializer(self):
         """A fresh Keras initializer (layers must not share a seeded one)."""
@@ -133,16 +134,20 @@ class Techniques:
         return x
 
     def drop(self, x):
-        """Dropout; for conv feature maps, spatial dropout when asked."""
+        """Dropout after a block (the next rate of a per-block list); for conv feature maps,
+        spatial dropout when asked."""
         import keras
 
-        if self.dropout <= 0:
+        rates = self.dropout if isinstance(self.dropout, list) else [self.dropout]
+        rate = float(rates[min(self.blocks_built, len(rates) - 1)]) if rates else 0.0
+        self.blocks_built += 1
+        if rate <= 0:
             return x
         if self.spatial_dropout and len(x.shape) in (3, 4):
             layer = keras.layers.SpatialDropout1D if len(x.shape) == 3 else \
                 keras.layers.SpatialDropout2D
-            return layer(float(self.dropout))(x)
-        return keras.layers.Dropout(float(self.dropout))(x)
+            return layer(rate)(x)
+        return keras.layers.Dropout(rate)(x)
 
 
 def _mlp(arch: dict[str, Any], t: Techniques, x):

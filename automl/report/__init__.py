@@ -54,6 +54,7 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
         f"## Candidates (top {cfg.select.top_k} by validation, evaluated once on the test split)\n",
         "`gap` is validation minus test: a large gap means the validation score was lucky.\n",
         _markdown_table(result.candidates.to_dict("records")),
+        *_pareto_lines(study, cfg),
         "## Browse every trial\n",
         f"```\n{ui_command(result.mlflow.get('tracking_uri', ''))}\n```\n",
         "then open http://127.0.0.1:5000 and the experiment "
@@ -64,13 +65,34 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
     return path
 
 
-def write_plots(study: optuna.Study, folder: Path) -> Path | None:
-    """One HTML page of Optuna's plotly figures; figures that need more trials are left out."""
+def _pareto_lines(study: optuna.Study, cfg: SpaceConfig) -> list[str]:
+    """A Pareto search: the trials no other trial beats on every objective."""
+    names = cfg.search.objective_names
+    if len(names) < 2:
+        return []
+    rows = [{"trial": t.number, **dict(zip(names, t.values))}
+            for t in sorted(study.best_trials, key=lambda t: t.number)]
+    return ["## Pareto front\n", f"Trials that no other trial beats on all of "
+            f"{', '.join(names)}:\n", _markdown_table(rows)]
+
+
+def write_plots(study: optuna.Study, folder: Path, names: list[str]) -> Path | None:
+    """One HTML page of Optuna's plotly figures; figures that need more trials are left out.
+
+    A Pareto search (several objectives) gets its Pareto front, the rest for the first objective.
+    """
     from optuna import visualization as vis
 
     figures = []
-    for plot in (vis.plot_optimization_history, vis.plot_intermediate_values,
-                 vis.plot_param_importances, vis.plot_parallel_coordinate):
+    if len(names) > 1:
+        plots = [lambda s: vis.plot_pareto_front(s, target_names=names)] + [
+            (lambda s, p=p: p(s, target=lambda t: t.values[0], target_name=names[0]))
+            for p in (vis.plot_optimization_history, vis.plot_param_importances,
+                      vis.plot_parallel_coordinate)]
+    else:
+        plots = [vis.plot_optimization_history, vis.plot_intermediate_values,
+                 vis.plot_param_importances, vis.plot_parallel_coordinate]
+    for plot in plots:
         try:
             figures.append(plot(study))
         except Exception:  # e.g. importances need two complete trials
@@ -92,5 +114,5 @@ def write_report(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
     result.trials.to_csv(folder / "trials.csv", index=False)
     result.candidates.to_csv(folder / "candidates.csv", index=False)
     write_summary(result, study, cfg, folder)
-    write_plots(study, folder)
+    write_plots(study, folder, cfg.search.objective_names)
     return folder

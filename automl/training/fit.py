@@ -26,6 +26,11 @@ class FitOutcome:
     params_count: int
     extra: dict[str, float] = field(default_factory=dict)
 
+    def best_of(self, metric: str, direction: str) -> float:
+        """The best value of a logged metric over the epochs (for a secondary objective)."""
+        values = self.history.get(metric) or [float("nan")]
+        return float(max(values) if direction == "maximize" else min(values))
+
 
 def input_spec(splits: Splits) -> InputSpec:
     """Shapes and normalization statistics, from the training split only."""
@@ -71,16 +76,20 @@ def portable_copy(model, task: str):
     return copy
 
 
-def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0) -> None:
-    """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE."""
+def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0,
+                  loss: str | None = None) -> None:
+    """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE
+    (``loss`` picks another of ``config.LOSSES``)."""
     import keras
 
     if task == "regression":
-        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
-    else:
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                      metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss=loss or "mse", metrics=["mae"])
+        return
+    classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+               "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy}
+    model.compile(optimizer=optimizer,
+                  loss=classes[loss or "categorical_crossentropy"](label_smoothing=label_smoothing),
+                  metrics=["accuracy"])
 
 
 def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, direction: str,
@@ -109,7 +118,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                                 learning_rate=training.get("learning_rate"),
                                 total_steps=epochs * steps_per_epoch,
                                 steps_per_epoch=steps_per_epoch)
-    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)))
+    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
+                  training.get("loss"))
 
     data_std, numeric_std = data_scale(splits, spec)
     train_ds = train_dataset(splits.x_train, splits.y_train, batch_size,
@@ -156,7 +166,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                 learning_rate=training.get("learning_rate"), total_steps=steps,
                 steps_per_epoch=steps_per_epoch,
                 lr_scale=float(arch.get("fine_tune_lr_factor", 0.1))),
-                splits.task, float(training.get("label_smoothing", 0.0)))
+                splits.task, float(training.get("label_smoothing", 0.0)), training.get("loss"))
             history = train(head_epochs, epochs)  # the model keeps this phase's best weights
     else:
         history = train(0, epochs)

@@ -82,8 +82,9 @@ class Objective:
             if self.on_epoch:
                 self.on_epoch(trial.number, epoch, metrics)
 
-        callbacks = [EpochReporter(report, self.cfg.test_metric),
-                     KerasPruningCallback(trial, search.objective)]
+        callbacks = [EpochReporter(report, self.cfg.test_metric)]
+        if not search.more_objectives:  # Optuna prunes single-objective studies only
+            callbacks.append(KerasPruningCallback(trial, search.objective))
         try:
             outcome = fit_trial(params, self.splits, objective=search.objective,
                                 direction=search.direction, seed=(search.seed or 0) + trial.number,
@@ -94,8 +95,13 @@ class Objective:
             self._keep_if_candidate(trial, outcome.best_value, outcome.model)
             trial.set_user_attr("params_count", outcome.params_count)
             trial.set_user_attr("epochs_run", outcome.epochs_run)
+            more = {"params_count": float(outcome.params_count),
+                    "trial_seconds": time.perf_counter() - started}
+            values = [outcome.best_value] + [
+                more[name] if name in more else outcome.best_of(name, direction)
+                for name, direction in search.more_objectives]
             self._end(trial, run_id, "COMPLETE", started, summary)
-            return outcome.best_value
+            return values[0] if len(values) == 1 else tuple(values)
         except KeyboardInterrupt:  # Ctrl-C: the trial is retried when the study resumes
             trial.set_user_attr("fail_reason", INTERRUPTED)
             self._end(trial, run_id, "FAIL", started, reason=INTERRUPTED)
@@ -131,7 +137,7 @@ class Objective:
         """Save the model when it ranks in the top K so far; delete those pushed out."""
         top_k = self.cfg.select.top_k
         maximize = self.cfg.search.direction == "maximize"
-        scored = [(t.value, t.number) for t in trial.study.get_trials(
+        scored = [(t.values[0], t.number) for t in trial.study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE,))] + [(value, trial.number)]
         # best first; earlier trials win ties
         scored.sort(key=lambda vn: (-vn[0] if maximize else vn[0], vn[1]))

@@ -254,11 +254,14 @@ def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> "
                                           "user_attrs"))
     if frame.empty:
         return frame
-    frame = frame.rename(columns={"value": cfg.search.objective})
+    names = cfg.search.objective_names
+    frame = frame.rename(columns={"value": names[0],
+                                  **{f"values_{i}": name for i, name in enumerate(names)}})
     tests = {r["trial"]: r["test_score"] for r in candidates}
     frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
     frame["duration"] = frame["duration"].dt.total_seconds()
-    frame = frame.drop(columns=["user_attrs_seconds"], errors="ignore")
+    frame = frame.drop(columns=["user_attrs_seconds"] + [f"user_attrs_{n}" for n in names],
+                       errors="ignore")  # the same figures as columns of their own
     frame = frame.rename(columns={"duration": "seconds"})
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
     return frame

@@ -70,7 +70,10 @@ def grid_of(space: Group | None) -> dict[str, list]:
 
 
 def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePruner:
+    """The pruner named in the space (none in a Pareto search: Optuna cannot prune those)."""
     warmup = max(max_epochs // 5, 1)
+    if search.more_objectives:
+        return optuna.pruners.NopPruner()
     if search.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
     if search.pruner == "percentile":
@@ -91,12 +94,15 @@ def open_study(name: str, storage_url: str, search: SearchConfig, max_epochs: in
         raise UsageError(f"cannot open the Optuna storage {storage_url} ({exc}); check the "
                          f"path or URL") from None
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                direction=search.direction, sampler=make_sampler(search, space),
+                                directions=search.directions,
+                                sampler=make_sampler(search, space),
                                 pruner=make_pruner(search, max_epochs))
-    if study.direction.name.lower() != search.direction:
+    found = [d.name.lower() for d in study.directions]
+    if found != search.directions:
         raise UsageError(f"the study {name!r} in {storage_url} was created to "
-                         f"{study.direction.name.lower()} its objective, the space now says "
-                         f"{search.direction}; give the space another name (name: in the file) or delete the run folder")
+                         f"{' and '.join(found)} its objectives, the space now says "
+                         f"{' and '.join(search.directions)}; give the space another name "
+                         f"(name: in the file) or delete the run folder")
     return study
 
 

@@ -85,7 +85,8 @@ def run_worker(job: WorkerJob, events: Any) -> None:
                               on_epoch=lambda n, e, m: events.put(("epoch", n, e, m)))
 
         def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            events.put(("trial", trial.number, trial.state.name, trial.value,
+            events.put(("trial", trial.number, trial.state.name,
+                        trial.values[0] if trial.values else None,
                         trial.user_attrs.get("fail_reason", ""),
                         len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
             if fatal_error(study):

@@ -1,0 +1,39 @@
+"""Every ready space in search_spaces/ runs: a 2-trial smoke search on a subset, 2 epochs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import automl
+from automl.config import read_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACES = sorted(p for p in (ROOT / "search_spaces").glob("*.yaml"))
+CHAINED = {"transfer.yaml": "digits_base.yaml"}  # transfer needs its base study first
+
+
+def quick(path: Path) -> dict:
+    """The space as written, shortened: a subset of the data, 2 epochs, 2 trials."""
+    tree = read_yaml(path.read_text(), str(path)).tree
+    tree["data"].setdefault("subsample", {})["train"] = 300
+    tree["training"]["epochs"] = 2
+    tree["search"].update({"trials": 2, "timeout": None})
+    return tree
+
+
+def test_every_space_file_is_covered():
+    assert {p.name for p in SPACES} >= {"mnist1d.yaml", "digits.yaml", "breast_cancer.yaml",
+                                        "digits_base.yaml", "transfer.yaml"}
+
+
+@pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
+def test_ready_space_smoke_search(path, tmp_path):
+    runs = tmp_path / "runs"
+    if path.name in CHAINED:
+        automl.search(quick(ROOT / "search_spaces" / CHAINED[path.name]), run_dir=runs,
+                      reports_dir=None, progress=False)
+    result = automl.search(quick(path), run_dir=runs, reports_dir=None, progress=False)
+    assert len(result.trials) == 2
+    assert result.test_metrics  # the winner was evaluated on the held-out split
