@@ -207,7 +207,13 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
         raise
     if not finished:
         print("interrupted: choosing the winner among the trials finished so far")
+    return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
 
+
+def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
+                  reports_dir: Path | None) -> SearchResult:
+    """The top-K trials on the test split, the winner saved, logged, registered, reported."""
+    from automl.data.base import take
     from automl.selection import select_winner
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
@@ -217,11 +223,10 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     trial_runs = {t.number: t.user_attrs["mlflow_run_id"] for t in study.trials
                   if "mlflow_run_id" in t.user_attrs}
     tracker.log_selection(selection.candidates, selection.winner, trial_runs)
-    from automl.data.base import take
-
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
     mlflow_info = tracker.log_winner_model(selection.model, example, cfg.name, CHAMPION_ALIAS)
-    mlflow_info.update({"tracking_uri": tracker.tracking_uri, "parent_run_id": parent,
+    mlflow_info.update({"tracking_uri": tracker.tracking_uri,
+                        "parent_run_id": tracker.parent_run_id,
                         "experiment_id": tracker.experiment_id})
 
     winner = selection.winner
