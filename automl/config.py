@@ -441,10 +441,27 @@ def _check_training(doc: _Doc, training: Group) -> None:
         c.number(option.get("clipnorm"), low=0, low_open=True)
         c.number(option.get("clipvalue"), low=0, low_open=True)
 
+    def check_schedule(option: Group) -> None:
+        if not option.path.endswith(".piecewise"):
+            return
+        epochs, factors = option.get("epochs"), option.get("factors")
+        bounds = epochs.value if isinstance(epochs, Fixed) else [10, 20]
+        ok = isinstance(bounds, list) and bounds == sorted(bounds) and all(
+            isinstance(b, int) and b > 0 for b in bounds)
+        if factors is None:
+            count = len(bounds) + 1 if ok else -1
+        elif isinstance(factors, Fixed) and isinstance(factors.value, list):
+            count = len(factors.value)
+        else:
+            count = -1  # searched as a whole: not supported
+        if not ok or count != len(bounds) + 1:
+            raise doc.error(option.path, "piecewise takes increasing epochs: [10, 20] and one "
+                                         "more factor than epochs: [1.0, 0.1, 0.01]")
+
     c.options(training.get("optimizer"), {k: v[1] for k, v in OPTIMIZERS.items()}, "optimizer",
               extra_args=COMMON_OPTIMIZER_ARGS, check=check_optimizer)
     c.number(training.get("learning_rate"), low=0, low_open=True, hint=lr_hint)
-    c.options(training.get("schedule"), SCHEDULES, "schedule")
+    c.options(training.get("schedule"), SCHEDULES, "schedule", check=check_schedule)
     c.number(training.get("batch_size"), low=1, high=1 << 20, integer=True)
     c.number(training.get("epochs"), low=1, high=100_000, integer=True)
     c.number(training.get("early_stopping"), low=0, integer=True)

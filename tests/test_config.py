@@ -145,3 +145,13 @@ def test_overrides_replace_search_keys_and_are_validated(tmp_path):
 
 def test_study_name_defaults_to_the_file_name(tmp_path):
     assert load_space(write(tmp_path, "search: {trials: 2}\n", "my-space.yaml")).name == "my-space"
+
+
+def test_piecewise_schedule_needs_one_more_factor_than_epochs(tmp_path):
+    err = error_of(tmp_path, """
+        training:
+          schedule:
+            choice:
+              piecewise: {epochs: [5, 10], factors: [1.0, 0.1]}
+    """)
+    assert "one more factor than epochs" in str(err) and err.line == 5

@@ -74,6 +74,8 @@ def lr(schedule, step):
 
 @pytest.mark.parametrize("spec, at", [
     ({"name": "inverse_time", "decay_rate": 1.0}, {0: 0.1, 10: 0.05, 30: 0.025}),
+    ({"name": "piecewise", "epochs": [2, 5], "factors": [1.0, 0.5, 0.1]},
+     {0: 0.1, 19: 0.1, 21: 0.05, 51: 0.01}),
     ({"name": "polynomial", "end_factor": 0.1}, {0: 0.1, 50: 0.055, 100: 0.01}),
     ({"name": "cosine_restarts", "first_decay_epochs": 2}, {0: 0.1, 10: 0.05, 20: 0.1}),
     ({"name": "one_cycle", "peak_epoch_fraction": 0.5, "start_factor": 0.1},

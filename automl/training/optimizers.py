@@ -33,6 +33,7 @@ SCHEDULES: dict[str, set[str]] = {
     "cosine": {"alpha"},
     "cosine_restarts": {"first_decay_epochs", "t_mul", "m_mul", "alpha"},
     "step": {"drop", "every_epochs"},
+    "piecewise": {"epochs", "factors"},
     "exponential": {"decay_rate"},
     "inverse_time": {"decay_rate"},
     "polynomial": {"power", "end_factor"},
@@ -79,6 +80,12 @@ def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_
         n = max(decay_steps // every, 1)
         base = S.PiecewiseConstantDecay([every * (i + 1) for i in range(n)],
                                         [learning_rate * drop**i for i in range(n + 1)])
+    elif name == "piecewise":  # factors[i] x the rate until epochs[i], the last factor after
+        bounds = [int(e) * epoch for e in spec.get("epochs", [10, 20])]
+        factors = spec.get("factors", [1.0, 0.1, 0.01][:len(bounds) + 1])
+        if len(factors) != len(bounds) + 1:
+            raise ValueError("piecewise needs one more factor than epochs")
+        base = S.PiecewiseConstantDecay(bounds, [learning_rate * f for f in factors])
     elif name == "exponential":
         # decay_rate per epoch; by default the rate falls 100x over the whole run
         rate = spec.get("decay_rate", math.exp(math.log(0.01) * epoch / decay_steps))
