@@ -153,8 +153,11 @@ class _Doc:
     file: str | None
     tree: Any
     lines: dict[str, int] = field(default_factory=dict)
+    overridden: frozenset[str] = frozenset()  # key paths given as options, not in the file
 
     def error(self, path: str, message: str) -> ConfigError:
+        if path in self.overridden:  # point at the option the user gave, not at the file
+            return ConfigError(message, key=f"{path} (given as an option)")
         line = None
         probe = path
         while probe and line is None:  # the nearest enclosing key with a known line
@@ -715,12 +718,10 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
         tree = dict(doc.tree)
         section = tree.get("search")
         search = dict(section) if isinstance(section, dict) else {}
-        for key, value in overrides.items():
-            if value is not None:
-                search[key] = value
-                doc.lines.pop(f"search.{key}", None)
+        given = {key: value for key, value in overrides.items() if value is not None}
+        search.update(given)
         tree["search"] = search
-        doc = replace(doc, tree=tree)
+        doc = replace(doc, tree=tree, overridden=frozenset(f"search.{k}" for k in given))
     return space_from_tree(doc, text)
 
 
