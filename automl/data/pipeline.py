@@ -44,7 +44,7 @@ def _signal_ops(augment: dict[str, Any], data_std: float) -> list[Callable]:
 
 # Image augmentations that are Keras preprocessing layers (flip, rotation, translation, zoom,
 # contrast, brightness) run inside the model instead (automl/models/augment.py):
-# benchmarks/input_pipeline.py measured them 1.6x faster there than mapped here.
+# benchmarks/input_pipeline.py measured them about 2x faster there than mapped here.
 
 
 def _image_ops(augment: dict[str, Any], data_std: float) -> list[Callable]:

@@ -60,9 +60,8 @@ class Objective:
         self.tracker = tracker
         self.candidates = candidates
         self.on_epoch = on_epoch
-        self.trial_runs: dict[int, str] = {}
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         import keras
         from optuna_integration import KerasPruningCallback
 
@@ -72,7 +71,6 @@ class Objective:
         search = self.cfg.search
         params = self.cfg.space.sample(trial)
         run_id = self.tracker.start_trial(trial.number, trial.params)
-        self.trial_runs[trial.number] = run_id
         trial.set_user_attr("mlflow_run_id", run_id)
         trial.set_user_attr("worker_pid", os.getpid())
         started = time.perf_counter()
