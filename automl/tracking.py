@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +184,6 @@ class Tracker:
 
     def log_artifacts(self, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self.parent_run_id, str(folder), artifact_path)
-
-    def log_json(self, obj: Any, name: str) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
-            path.write_text(json.dumps(obj, indent=2, default=str))
-            self.client.log_artifact(self.parent_run_id, str(path))
 
 
 def _param(key: str, value: str):

@@ -7,7 +7,7 @@ from typing import Any
 
 from automl.config import DataConfig
 from automl.data.base import Arrays
-from automl.data.builtin import BUILTIN, cache_dir  # noqa: F401  (cache_dir: public helper)
+from automl.data.builtin import BUILTIN
 from automl.data.files import from_python, load_image_folder, load_npz, load_table
 from automl.errors import DataError
 

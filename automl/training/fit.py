@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from automl.data.pipeline import eval_dataset, train_dataset
@@ -24,7 +24,6 @@ class FitOutcome:
     best_epoch: int            # 0-based
     epochs_run: int
     params_count: int
-    extra: dict[str, float] = field(default_factory=dict)
 
     def best_of(self, metric: str, direction: str) -> float:
         """The best value of a logged metric over the epochs (for a secondary objective)."""
