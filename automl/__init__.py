@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (imported on first use)
 _EXPORTS = {
     "search": "automl.tuner.runner",
+    "select": "automl.tuner.runner",
     "load_space": "automl.config",
     "SpaceConfig": "automl.config",
     "SearchResult": "automl.result",

@@ -15,6 +15,9 @@ EXAMPLES = """examples:
   automl search search_spaces/mnist1d.yaml               run (or resume) the search in the file
   automl search search_spaces/mnist1d.yaml --trials 5 --timeout 2m
   automl search mnist1d --export out/                     a built-in space by name; export winner
+  automl search mnist1d --workers auto                    several trials at once on this machine
+  automl worker --study mnist1d --storage postgresql://...  join a study from another machine
+  automl select --study mnist1d --storage postgresql://...  choose the winner once workers are done
   automl validate search_spaces/mnist1d.yaml             check a file, list its dimensions
   automl schema > automl-space.schema.json               JSON Schema for editors
 """
@@ -53,18 +56,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pruner", help="median, percentile, successive_halving, hyperband or "
                                       "none (overrides search.pruner)")
     run.add_argument("--seed", type=int, help="sampler seed (overrides search.seed)")
+    run.add_argument("--workers", type=_workers, metavar="N|auto",
+                     help="worker processes on this machine, each training one trial at a time "
+                          "(overrides search.workers; auto: one per core, two per GPU)")
     run.add_argument("--run-dir", default="automl-runs",
                      help="folder of the Optuna storage, MLflow store and models "
                           "(default: %(default)s)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: an SQLite file in "
                                             "the run folder)")
-    run.add_argument("--storage", help="Optuna storage URL (default: an SQLite file in the run "
-                                       "folder)")
+    run.add_argument("--storage", help="Optuna storage: a journal file or a database URL such "
+                                       "as postgresql://user:password@host/db (default: "
+                                       "optuna.journal in the run folder)")
     run.add_argument("--reports-dir", default="reports",
                      help="where <study>/ with summary, trials CSV and plots goes "
                           "(default: %(default)s)")
     run.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+
+    join = commands.add_parser(
+        "worker", help="join a running study as one more worker (on any machine)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Join a study that automl search started and run its trials until its "
+                    "budget is spent. Everything else (space, data, MLflow parent run) comes "
+                    "from the study. Connection strings may also come from the environment "
+                    "(AUTOML_STORAGE, AUTOML_TRACKING_URI), which keeps passwords out of the "
+                    "process list.",
+        epilog="example:\n  automl worker --study mnist1d --storage "
+               "postgresql://automl:PASSWORD@db:5432/optuna \\\n"
+               "                --tracking-uri http://mlflow:5000")
+    _study_options(join)
+    join.add_argument("--trials", type=int, help="run at most this many trials, then exit")
+    join.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    join.add_argument("--seed", type=int, help="this worker's sampler seed")
+    join.add_argument("--threads", type=int, help="TensorFlow threads (default: all cores)")
+    join.add_argument("--events-fd", type=int, help=argparse.SUPPRESS)  # set by automl search
+
+    pick = commands.add_parser(
+        "select", help="choose the winner of a study whose workers ran elsewhere",
+        description="Evaluate the study's top-K trials on the held-out test split, register "
+                    "the winner and write the report: what automl search does at its end.")
+    _study_options(pick)
+    pick.add_argument("--reports-dir", default="reports",
+                      help="where <study>/ with the report goes (default: %(default)s)")
+    pick.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
 
     check = commands.add_parser("validate", help="check a space file without training")
     check.add_argument("space", help="space file, or the name of a built-in space")
@@ -73,6 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Print a JSON Schema of the space format. Save it and point "
                                     "your editor at it; see docs/search-spaces.md.")
     return parser
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expects a number of workers (1, 2, ...) or auto; "
+                                     f"found {value!r}")
+
+
+def _study_options(parser: argparse.ArgumentParser) -> None:
+    import os
+
+    parser.add_argument("--study", required=True, help="the study's name (name: in its space)")
+    parser.add_argument("--storage", default=os.environ.get("AUTOML_STORAGE"),
+                        help="the study's Optuna storage (default: $AUTOML_STORAGE, else "
+                             "optuna.journal in the run folder)")
+    parser.add_argument("--tracking-uri", default=os.environ.get("AUTOML_TRACKING_URI"),
+                        help="MLflow tracking URI (default: $AUTOML_TRACKING_URI, else the one "
+                             "the study recorded)")
+    parser.add_argument("--run-dir", default="automl-runs",
+                        help="local folder for candidate models and data (default: "
+                             "%(default)s)")
 
 
 def _version() -> str:
@@ -111,7 +169,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from automl.config import load_space
 
     overrides = {"trials": args.trials, "timeout": args.timeout, "sampler": args.sampler,
-                 "pruner": args.pruner, "seed": args.seed}
+                 "pruner": args.pruner, "seed": args.seed, "workers": args.workers}
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
     from automl.tuner.runner import run_search
     from automl.tracking import ui_command
@@ -120,6 +178,30 @@ def cmd_search(args: argparse.Namespace) -> int:
                         storage=args.storage, reports_dir=Path(args.reports_dir),
                         progress=not args.quiet)
     _print_summary(result, cfg)
+    if args.export:
+        result.export(args.export)
+    print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from automl.tuner.study import default_storage_url
+    from automl.tuner.worker import WorkerOptions, main as worker_main
+
+    run_dir = Path(args.run_dir)
+    return worker_main(WorkerOptions(
+        study=args.study, storage=args.storage or default_storage_url(run_dir),
+        tracking_uri=args.tracking_uri, run_dir=run_dir, trials=args.trials,
+        timeout=args.timeout, seed=args.seed, threads=args.threads, events_fd=args.events_fd))
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from automl.tracking import ui_command
+    from automl.tuner.runner import select
+
+    result = select(args.study, storage=args.storage, tracking_uri=args.tracking_uri,
+                    run_dir=args.run_dir, reports_dir=args.reports_dir)
+    _print_summary(result, result.config)
     if args.export:
         result.export(args.export)
     print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
@@ -154,15 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from automl.errors import AutomlError, UsageError
+    from automl.urls import redact
 
     try:
-        commands = {"search": cmd_search, "validate": cmd_validate, "schema": cmd_schema}
+        commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
+                    "validate": cmd_validate, "schema": cmd_schema}
         return commands[args.command](args)
     except UsageError as error:
-        print(f"automl: error: {error}", file=sys.stderr)
+        print(f"automl: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except AutomlError as error:
-        print(f"automl: search failed: {error}", file=sys.stderr)
+        print(f"automl: {args.command} failed: {redact(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("automl: interrupted", file=sys.stderr)

@@ -48,12 +48,12 @@ AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
                  "crop": {"image"}, "cutout": {"image"}, "mixup": {"image", "signal", "table"}}
 FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
 TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping",
-                 "label_smoothing", "loss"}
+                 "label_smoothing", "loss", "mixed_precision", "jit_compile", "deterministic"}
 # task -> the losses a space may choose (the first is the default)
 LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_crossentropy"),
           "regression": ("mse", "mae", "huber", "log_cosh")}
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
-               "enqueue"}
+               "enqueue", "workers", "max_retries", "max_consecutive_failures"}
 SELECT_KEYS = {"top_k"}
 SAMPLERS = {"tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2"}
 PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
@@ -105,6 +105,9 @@ class SearchConfig:
     enqueue: tuple[dict[str, Any], ...] = ()
     # a Pareto search: (name, direction) of each objective after the first, e.g. params_count
     more_objectives: tuple[tuple[str, str], ...] = ()
+    workers: int | str = 1            # worker processes on this machine, or "auto"
+    max_retries: int = 2              # how often a trial whose worker died is run again
+    max_consecutive_failures: int = 3  # stop when this many trials in a row fail with errors
 
     @property
     def directions(self) -> list[str]:
@@ -131,6 +134,9 @@ class SpaceConfig:
     space: Group                  # the searched tree: data.augment, model, training
     file: str | None = None
     text: str | None = None       # the file as written, logged to MLflow as an artifact
+    tree: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # ``tree``: the document as read, with the overrides applied; workers rebuild the config
+    # from it (it is plain JSON), so any process that can read the study can join it
 
     @property
     def test_metric(self) -> str:
@@ -469,6 +475,8 @@ def _check_training(doc: _Doc, training: Group) -> None:
     c.number(training.get("epochs"), low=1, high=100_000, integer=True)
     c.number(training.get("early_stopping"), low=0, integer=True)
     c.number(training.get("label_smoothing"), low=0, high=1, high_open=True)
+    for key in ("mixed_precision", "jit_compile", "deterministic"):
+        c.boolean(training.get(key))
     c.names(training.get("loss"), set(LOSSES["classification"] + LOSSES["regression"]), "loss")
 
 
@@ -635,6 +643,11 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
     if not isinstance(enqueue, list) or not all(isinstance(e, dict) for e in enqueue):
         raise doc.error("search.enqueue", "expects a list of mappings from parameter name to "
                                           "value, tried first")
+    workers = search.get("workers", 1)
+    if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int)
+                              or not 1 <= workers <= 1024):
+        raise doc.error("search.workers", f"expects a number of worker processes from 1 to 1024, "
+                                          f"or auto; found {workers!r}")
     return SearchConfig(
         sampler=_name_setting(doc, search.get("sampler", "tpe"), "search.sampler", SAMPLERS,
                               "sampler"),
@@ -643,7 +656,10 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
         trials=_int_setting(doc, search.get("trials", 30), "search.trials", 1, 1_000_000),
         timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
         objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue),
-        objective_given="objective" in search, more_objectives=tuple(more))
+        objective_given="objective" in search, more_objectives=tuple(more), workers=workers,
+        max_retries=_int_setting(doc, search.get("max_retries", 2), "search.max_retries", 0, 100),
+        max_consecutive_failures=_int_setting(doc, search.get("max_consecutive_failures", 3),
+                                              "search.max_consecutive_failures", 1, 10**6))
 
 
 def _study_name(doc: _Doc, name: Any) -> str:
@@ -690,7 +706,7 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")
     top_k = _int_setting(doc, select.get("top_k", 5), "select.top_k", 1, 1000)
     return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k),
-                       space=space, file=doc.file, text=text)
+                       space=space, file=doc.file, text=text, tree=doc.tree)
 
 
 def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> SpaceConfig:
@@ -723,6 +739,12 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
         tree["search"] = search
         doc = replace(doc, tree=tree, overridden=frozenset(f"search.{k}" for k in given))
     return space_from_tree(doc, text)
+
+
+def config_from_tree(tree: dict[str, Any], file: str | None = None,
+                     text: str | None = None) -> SpaceConfig:
+    """The config of a document that was validated before (a worker rebuilding its study's)."""
+    return space_from_tree(_Doc(file, tree), text)
 
 
 def builtin_spaces() -> dict[str, Path]:

@@ -25,6 +25,7 @@ class SearchResult:
         model_path: the winner's ``.keras`` file in the run folder.
         report_dir: where the summary, the trials CSV and the plots were written.
         mlflow: tracking URI, parent run id, model URI, registered name and version.
+        config: the validated space (:class:`~automl.config.SpaceConfig`) that was searched.
     """
 
     study_name: str
@@ -37,6 +38,7 @@ class SearchResult:
     model_path: Path
     report_dir: Path | None = None
     mlflow: dict[str, str] = field(default_factory=dict)
+    config: Any = field(default=None, repr=False)   # the SpaceConfig that was searched
     _model: Any = field(default=None, repr=False)
 
     @property

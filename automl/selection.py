@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -37,8 +37,14 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
 
 
 def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
-                  test_metric: str) -> Selection:
-    """Evaluate the top-K trials on the test split and return the best one."""
+                  test_metric: str,
+                  fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None
+                  ) -> Selection:
+    """Evaluate the top-K trials on the test split and return the best one.
+
+    ``fetch`` gets the model of a trial whose file is not in ``candidates_dir`` (one that a
+    worker on another machine trained), or returns None.
+    """
     import keras
 
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
@@ -46,6 +52,8 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     rows, models = [], {}
     for trial in top_trials(study, top_k):
         path = candidate_path(candidates_dir, trial.number)
+        if not path.exists() and fetch is not None:
+            path = fetch(trial) or path
         if not path.exists():  # e.g. the folder was cleaned by hand: skip, say so in the table
             continue
         model = keras.saving.load_model(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import UsageError
+from automl.urls import redact
 
 PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000
@@ -29,7 +30,7 @@ def default_tracking_uri(run_root: Path) -> str:
 def ui_command(tracking_uri: str) -> str:
     """The one command that opens the MLflow UI on this tracking store."""
     if tracking_uri.startswith(("http://", "https://")):
-        return f"open {tracking_uri}"
+        return f"open {redact(tracking_uri)}"
     uri = tracking_uri
     cwd = Path.cwd().resolve()
     if uri.startswith("sqlite:///"):  # shorten to a path relative to the current folder
@@ -58,7 +59,8 @@ class Tracker:
         try:
             found = self.client.get_experiment_by_name(experiment)
         except Exception as exc:  # unreachable server, unreadable file, ...
-            raise UsageError(f"cannot reach the MLflow tracking store {tracking_uri} ({exc}); "
+            raise UsageError(f"cannot reach the MLflow tracking store {redact(tracking_uri)} "
+                             f"({redact(str(exc).splitlines()[0] if str(exc) else '')[:200]}); "
                              f"check --tracking-uri or start the server") from None
         if found is None:
             location = artifact_root.resolve().as_uri() if artifact_root else None
@@ -68,6 +70,11 @@ class Tracker:
                 self.client.restore_experiment(found.experiment_id)
             self.experiment_id = found.experiment_id
         self.parent_run_id: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        """A tracking server: workers on other machines reach its artifacts, not our files."""
+        return self.tracking_uri.startswith(("http://", "https://"))
 
     # ---- the study ---------------------------------------------------------------------------
 
@@ -92,19 +99,32 @@ class Tracker:
         else:
             self.client.update_run(run.info.run_id, status="RUNNING")
         self.parent_run_id = run.info.run_id
-        self._close_orphans()
         return self.parent_run_id
 
-    def _close_orphans(self) -> None:
-        """Child runs left RUNNING by a killed process are marked KILLED, with the reason."""
+    def close_stranded(self, live_run_ids: set[str], reasons: dict[str, str]) -> int:
+        """End the child runs a killed process left RUNNING (MLflow has no heartbeat).
+
+        Args:
+            live_run_ids: runs of trials still RUNNING in the study: left alone.
+            reasons: run id -> why its trial failed, as the study recorded it.
+
+        Returns:
+            How many runs were marked KILLED.
+        """
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_run_id}' and "
                           f"attributes.status = 'RUNNING'")
+        closed = 0
         for run in runs:
+            if run.info.run_id in live_run_ids:
+                continue
             self.client.set_tag(run.info.run_id, "automl.fail_reason",
-                                "interrupted: the process running this trial stopped")
+                                reasons.get(run.info.run_id,
+                                            "interrupted: the process running this trial stopped"))
             self.client.set_terminated(run.info.run_id, status="KILLED")
+            closed += 1
+        return closed
 
     def end_study(self, status: str = "FINISHED") -> None:
         if self.parent_run_id:
@@ -120,6 +140,34 @@ class Tracker:
         self.client.log_batch(run.info.run_id,
                               params=[_param(k, v) for k, v in _flat_params(params).items()])
         return run.info.run_id
+
+    def tag_trial(self, run_id: str, **tags: object) -> None:
+        """``automl.<key>`` tags on a trial's run (None values are left out)."""
+        for key, value in tags.items():
+            if value is not None:
+                self.client.set_tag(run_id, f"automl.{key}", str(value))
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        self.client.log_text(run_id, text, name)
+
+    def log_artifact(self, run_id: str, path: Path, folder: str) -> None:
+        self.client.log_artifact(run_id, str(path), folder)
+
+    def download_candidate(self, run_id: str, folder: Path) -> Path | None:
+        """A trial's candidate model from the artifact store (None when it has none)."""
+        import mlflow
+
+        try:
+            names = [a.path for a in self.client.list_artifacts(run_id, "candidate")]
+        except Exception:
+            return None
+        if not names:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=names[0],
+                                                    dst_path=str(folder / "downloaded"),
+                                                    tracking_uri=self.tracking_uri)
+        return Path(local)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric

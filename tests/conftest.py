@@ -14,6 +14,15 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def study_in(run_dir: Path, name: str):
+    """The Optuna study a search wrote to ``run_dir`` (the embedded journal storage)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(str(Path(run_dir) / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
 def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
     """A small but complete space: both families, searched dropout/batch norm/optimizer."""
     space = {

@@ -72,7 +72,7 @@ select: {top_k: 1}
     assert "winner: trial" in out and "mlflow ui --backend-store-uri sqlite:///automl-runs/mlflow.db" in out
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
-    assert (tmp_path / "automl-runs" / "optuna.db").is_file()
+    assert (tmp_path / "automl-runs" / "optuna.journal").is_file()
 
 
 def test_data_error_from_the_command_line_is_one_sentence(run_cli, tmp_path):

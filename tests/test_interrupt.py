@@ -1,84 +1,143 @@
-"""A killed search loses nothing: rerunning it keeps the finished trials, retries the killed one
-and closes its orphaned MLflow run."""
+"""Kills lose nothing: a killed search resumes, killed workers have their trials failed with the
+reason and retried, and no Optuna trial or MLflow run is left RUNNING."""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 
 import automl
+from conftest import study_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = """
-name: killed
-data: {source: mnist1d, subsample: {train: 500, test: 200}}
-model: {architecture: {choice: {mlp: {layers: 1, units: {int: [8, 32]}}}}}
-training: {optimizer: adam, batch_size: 32, epochs: 4}
-search: {trials: 3, seed: 2}
-select: {top_k: 2}
+name: {name}
+data: {{source: mnist1d, subsample: {{train: 500, test: 200}}}}
+model: {{architecture: {{choice: {{mlp: {{layers: 1, units: {{int: [8, 32]}}}}}}}}}}
+training: {{optimizer: adam, batch_size: 32, epochs: 4}}
+search: {{trials: {trials}, seed: 2, workers: {workers}}}
+select: {{top_k: 2}}
 """
 
 
-def trial_states(db: Path) -> list[str]:
-    """Each trial's state, with "+epochs" once it has reported an epoch (it is training)."""
-    if not db.exists():
+def states(runs: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials as the search wrote them so far ([] before it exists)."""
+    if not (runs / "optuna.journal").exists():
         return []
-    query = ("select t.state, count(v.trial_intermediate_value_id) from trials t left join "
-             "trial_intermediate_values v on v.trial_id = t.trial_id group by t.trial_id "
-             "order by t.number")
     try:
-        with sqlite3.connect(db, timeout=1) as con:
-            return [state + ("+epochs" if n else "") for state, n in con.execute(query)]
-    except sqlite3.OperationalError:  # tables not created yet
+        return study_in(runs, name).get_trials(deepcopy=False)
+    except KeyError:  # the study is not created yet
         return []
+
+
+def start_search(tmp_path: Path, name: str, trials: int, workers: int) -> tuple:
+    space = tmp_path / f"{name}.yaml"
+    space.write_text(SPACE.format(name=name, trials=trials, workers=workers))
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "automl", "search", str(space), "--quiet",
+                             "--run-dir", str(runs), "--reports-dir", str(tmp_path / "reports")],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return space, runs, proc
+
+
+def mlflow_trial_runs(result) -> dict[str, list]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.mlflow["tracking_uri"])
+    runs: dict[str, list] = {}
+    for run in client.search_runs([result.mlflow["experiment_id"]],
+                                  filter_string="tags.`automl.kind` = 'trial'"):
+        runs.setdefault(run.data.tags["optuna.trial_number"], []).append(run)
+    return runs
+
+
+def assert_nothing_left_running(study, result) -> None:
+    assert not [t.number for t in study.trials if t.state == TrialState.RUNNING]
+    runs = mlflow_trial_runs(result)
+    assert all(r.info.status != "RUNNING" for rs in runs.values() for r in rs)
+    # exactly one MLflow child run per trial that started
+    assert Counter({n: len(rs) for n, rs in runs.items()}).most_common(1)[0][1] == 1
+    assert set(runs) == {str(t.number) for t in study.trials if t.state != TrialState.WAITING}
 
 
 def test_killed_search_resumes_without_losing_trials(tmp_path):
-    space = tmp_path / "killed.yaml"
-    space.write_text(SPACE)
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "automl.cli", "search", str(space), "--quiet",
-                             "--run-dir", str(runs), "--reports-dir", str(tmp_path / "reports")],
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    space, runs, proc = start_search(tmp_path, "killed", trials=3, workers=1)
     deadline = time.time() + 240
-    while time.time() < deadline:  # kill it while its second trial trains
-        states = trial_states(runs / "optuna.db")
-        if states[:1] == ["COMPLETE+epochs"] and states[1:2] == ["RUNNING+epochs"]:
+    while time.time() < deadline:  # kill the whole search while its second trial trains
+        trials = states(runs, "killed")
+        if (len(trials) >= 2 and trials[0].state == TrialState.COMPLETE
+                and trials[1].state == TrialState.RUNNING and trials[1].intermediate_values):
             break
         time.sleep(0.05)
     else:
         proc.kill()
-        raise AssertionError(f"the search never reached its second trial: {states}")
-    proc.send_signal(signal.SIGKILL)
+        raise AssertionError(f"the search never reached its second trial: {states(runs, 'killed')}")
+    proc.send_signal(signal.SIGKILL)  # its worker dies with it (the kernel sees to that)
     proc.wait()
-    assert trial_states(runs / "optuna.db")[1] == "RUNNING+epochs"  # what a killed process leaves
+    assert states(runs, "killed")[1].state == TrialState.RUNNING  # what a killed process leaves
 
     result = automl.search(space, run_dir=runs, reports_dir=None, progress=False)
 
-    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{runs / 'optuna.db'}")
+    study = study_in(runs, "killed")
     killed = study.trials[1]
-    assert killed.state == optuna.trial.TrialState.FAIL
-    assert killed.user_attrs["fail_reason"].startswith("interrupted")
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert killed.state == TrialState.FAIL
+    assert killed.user_attrs["fail_reason"].startswith("killed")
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 3  # the first trial kept, the killed one retried, one more
-    assert complete[1].params == killed.params  # the retry ran the same configuration
-    assert complete[0].number == 0
+    assert complete[0].number == 0  # the trial finished before the kill is kept
+    retry = [t for t in complete if t.user_attrs.get("retry_of") == 1]
+    assert len(retry) == 1 and retry[0].params == killed.params  # the same configuration
+    assert_nothing_left_running(study, result)
+    orphan = mlflow_trial_runs(result)["1"][0]
+    assert orphan.info.status == "KILLED" and "killed" in orphan.data.tags["automl.fail_reason"]
 
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(result.mlflow["tracking_uri"])
-    runs_by_trial = {}
-    for run in client.search_runs([result.mlflow["experiment_id"]],
-                                  filter_string="tags.`automl.kind` = 'trial'"):
-        runs_by_trial.setdefault(run.data.tags["optuna.trial_number"], []).append(run)
-    orphan = runs_by_trial["1"][0]
-    assert orphan.info.status == "KILLED" and "interrupted" in orphan.data.tags["automl.fail_reason"]
-    assert all(r.info.status != "RUNNING" for rs in runs_by_trial.values() for r in rs)
+def test_workers_killed_at_random_points_lose_nothing(tmp_path):
+    """Two workers; three times a worker is SIGKILLed at a random moment of its trial."""
+    space, runs, proc = start_search(tmp_path, "chaos", trials=6, workers=2)
+    rng = random.Random(7)
+    killed: list[int] = []
+    deadline = time.time() + 400
+    ended_at_last_kill = -1
+    while len(killed) < 3 and time.time() < deadline and proc.poll() is None:
+        trials = states(runs, "chaos")
+        ended = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        running = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs
+                   and t.number not in killed]
+        if running and ended > ended_at_last_kill:  # a trial completed since the last kill
+            victim = rng.choice(running)
+            time.sleep(rng.uniform(0.0, 1.5))  # a random point of the trial
+            try:
+                os.kill(victim.user_attrs["worker"]["pid"], signal.SIGKILL)
+            except ProcessLookupError:  # it finished meanwhile: pick another
+                continue
+            killed.append(victim.number)
+            ended_at_last_kill = ended
+        time.sleep(0.1)
+    output, _ = proc.communicate(timeout=400)
+    assert len(killed) == 3, (killed, output)
+    assert proc.returncode == 0, output
+
+    study = study_in(runs, "chaos")
+    trials = study.trials
+    assert len({t.number for t in trials}) == len(trials)  # every trial number once
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and all(t.user_attrs["fail_reason"].startswith("killed") for t in failed)
+    # the budget counts the retries, not the killed attempts: exactly 6 trials ended well
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
+    for t in failed:  # each killed trial was retried with its own configuration
+        assert any(r.user_attrs.get("retry_of") is not None and r.params == t.params
+                   for r in trials if r.number > t.number)
+    result = automl.select("chaos", run_dir=runs, reports_dir=None)
+    assert_nothing_left_running(study, result)
+    assert "chaos@champion" in result.mlflow["alias_uri"]

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 import automl
-from conftest import tiny_space
+from conftest import study_in, tiny_space
 
 TRIALS = 3
 
@@ -34,7 +34,7 @@ def mlflow_runs(result):
 
 def test_study_holds_every_trial(searched):
     root, result = searched
-    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{root / 'runs' / 'optuna.db'}")
+    study = study_in(root / "runs", "tiny")
     assert len(study.trials) == TRIALS
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert len(result.trials) == TRIALS
@@ -123,27 +123,26 @@ def test_trials_run_in_recycled_worker_processes(tmp_path, monkeypatch):
     """TensorFlow keeps memory per trained model, so batches of trials run in fresh processes."""
     import os
 
-    import automl.tuner.worker as worker
+    import automl.tuner.pool as pool
 
-    monkeypatch.setattr(worker, "TRIALS_PER_WORKER", 2)
+    monkeypatch.setattr(pool, "TRIALS_PER_WORKER", 2)
     result = automl.search(tiny_space("recycle", trials=3), run_dir=tmp_path, reports_dir=None,
                            progress=False)
-    pids = list(result.trials.sort_values("number")["worker_pid"])
+    pids = [int(w.split(":")[1]) for w in result.trials.sort_values("number")["worker"]]
     assert pids[0] == pids[1] and pids[2] != pids[0]
     assert os.getpid() not in pids
 
 
 def test_rerunning_resumes_the_same_study(searched):
     root, first = searched
-    study_before = optuna.load_study(study_name="tiny",
-                                     storage=f"sqlite:///{root / 'runs' / 'optuna.db'}")
+    study_before = study_in(root / "runs", "tiny")
     again = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
                           reports_dir=root / "reports", progress=False)
     assert len(again.trials) == TRIALS  # budget reached: no new trials, same winner
     assert again.winner_trial == first.winner_trial
     more = automl.search(tiny_space("tiny", trials=TRIALS + 1), run_dir=root / "runs",
                          reports_dir=root / "reports", progress=False)
-    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{root / 'runs' / 'optuna.db'}")
+    study = study_in(root / "runs", "tiny")
     assert study._study_id == study_before._study_id
     assert [t.number for t in study.trials] == list(range(TRIALS + 1))
     assert more.mlflow["parent_run_id"] == first.mlflow["parent_run_id"]

@@ -180,7 +180,7 @@ def test_bad_tables_get_one_clear_error(tmp_path, change, fragment):
     with pytest.raises(DataError) as info:
         run(space, tmp_path)
     assert fragment in str(info.value)
-    assert not (tmp_path / "runs" / "optuna.db").exists()  # nothing written
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
 def test_images_of_mixed_sizes_and_labels_that_do_not_fit(tmp_path):

@@ -15,7 +15,7 @@ from automl.errors import ConfigError, UsageError
 from automl.models.builder import InputSpec, build_model
 from automl.training.optimizers import build_optimizer
 from automl.tuner.study import make_sampler
-from conftest import tiny_space
+from conftest import study_in, tiny_space
 
 SIGNAL = InputSpec(shape=(40,), num_classes=10)
 IMAGE = InputSpec(shape=(8, 8, 1), num_classes=10)
@@ -152,7 +152,7 @@ def test_vanishing_gradients_prune_the_trial_with_the_reason(tmp_path):
     study_dir = tmp_path / "runs"
     with pytest.raises(automl.AutomlError, match="no trial completed"):
         automl.search(space, run_dir=study_dir, reports_dir=None, progress=False)
-    study = optuna.load_study(study_name="vanish", storage=f"sqlite:///{study_dir / 'optuna.db'}")
+    study = study_in(study_dir, "vanish")
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert trial.user_attrs["prune_reason"].startswith("vanishing gradients for 3 epochs")
@@ -207,8 +207,7 @@ def test_pareto_search_over_accuracy_and_size(tmp_path):
     space["search"].update({"objective": ["val_accuracy", "params_count"], "sampler": "nsga2"})
     result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=tmp_path / "reports",
                            progress=False)
-    study = optuna.load_study(study_name="pareto",
-                              storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+    study = study_in(tmp_path / "runs", "pareto")
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert all(len(t.values) == 2 for t in study.trials)
     assert {"val_accuracy", "params_count"} <= set(result.trials.columns)

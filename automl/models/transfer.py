@@ -111,3 +111,51 @@ def build_features(arch: dict[str, Any], raw, normalized, channels: int):
     if len(features.shape) > 2:
         features = keras.layers.Flatten()(features)
     return features
+
+
+def resolve_study_bases(cfg, run_dir: Path):
+    """A config whose transfer bases named ``study:NAME`` point at that study's winner file."""
+    import copy
+
+    from automl.errors import ConfigError
+    from automl.space import Branch, Fixed
+
+    arch = cfg.space.children["model"].get("architecture")
+    if not isinstance(arch, Branch) or "transfer" not in arch.options:
+        return cfg
+    base = arch.options["transfer"].get("base")
+    if not (isinstance(base, Fixed) and str(base.value).startswith("study:")):
+        return cfg
+    path = resolve_base_path(str(base.value), run_dir)
+    if not path.is_file():
+        raise ConfigError(f"the study {base.value[6:]!r} has no winner in {run_dir} yet; run "
+                          f"its search first (automl search <its space> --run-dir {run_dir})",
+                          file=cfg.file, key=base.path)
+    cfg = copy.deepcopy(cfg)
+    cfg.space.children["model"].children["architecture"].options["transfer"].get(
+        "base").value = str(path.resolve())
+    return cfg
+
+
+def check_pretrained_weights(cfg) -> None:
+    """ImageNet weights must already be in the Keras cache: find out now, not in every trial."""
+    from automl.space import Branch
+
+    arch = cfg.space.children["model"].get("architecture")
+    if not isinstance(arch, Branch) or "transfer" not in arch.options:
+        return
+    option = arch.options["transfer"]
+    base, weights = option.get("base"), option.get("weights")
+    names = [str(v) for v in base.possible_values()] if base is not None else []
+    wanted = weights.possible_values() if weights is not None else ["imagenet"]
+    if "imagenet" not in wanted:
+        return
+    for name in names:
+        if resolve_base_path(name) is None:  # a Keras Applications network
+            import keras
+
+            with no_downloads():  # raises NetworkRequired, saying which file is missing
+                getattr(keras.applications, name)(
+                    include_top=False, weights="imagenet",
+                    input_shape=(MIN_APPLICATION_SIZE, MIN_APPLICATION_SIZE, 3))
+            keras.backend.clear_session()

@@ -76,19 +76,39 @@ def portable_copy(model, task: str):
 
 
 def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0,
-                  loss: str | None = None) -> None:
+                  loss: str | None = None, jit_compile: bool | str = "auto") -> None:
     """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE
-    (``loss`` picks another of ``config.LOSSES``)."""
+    (``loss`` picks another of ``config.LOSSES``; ``jit_compile``: XLA, as Keras takes it)."""
     import keras
 
     if task == "regression":
-        model.compile(optimizer=optimizer, loss=loss or "mse", metrics=["mae"])
+        model.compile(optimizer=optimizer, loss=loss or "mse", metrics=["mae"],
+                      jit_compile=jit_compile)
         return
     classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
                "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy}
     model.compile(optimizer=optimizer,
                   loss=classes[loss or "categorical_crossentropy"](label_smoothing=label_smoothing),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=jit_compile)
+
+
+def set_precision(training: dict[str, Any]) -> str:
+    """Apply ``training.mixed_precision`` and ``training.deterministic`` for the next model.
+
+    Mixed precision (float16 compute, float32 weights and outputs) pays off on GPUs only; on a
+    CPU it is left off. Deterministic ops make a CPU run repeat its metrics exactly, at a cost
+    (measured in ``docs/reproducibility.md``).
+    """
+    import keras
+    import tensorflow as tf
+
+    if training.get("deterministic"):
+        tf.config.experimental.enable_op_determinism()
+    wanted = bool(training.get("mixed_precision")) and bool(
+        tf.config.list_physical_devices("GPU"))
+    policy = "mixed_float16" if wanted else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
 
 
 def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, direction: str,
@@ -107,6 +127,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
 
     keras.utils.set_random_seed(seed)
     training = params.get("training", {})
+    set_precision(training)
+    jit = training.get("jit_compile", "auto")
     batch_size = int(training.get("batch_size", DEFAULT_BATCH_SIZE))
     epochs = int(training.get("epochs", DEFAULT_EPOCHS))
     steps_per_epoch = max(math.ceil(len(splits.y_train) / batch_size), 1)
@@ -118,7 +140,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                                 total_steps=epochs * steps_per_epoch,
                                 steps_per_epoch=steps_per_epoch)
     compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
-                  training.get("loss"))
+                  training.get("loss"), jit)
 
     data_std, numeric_std = data_scale(splits, spec)
     train_ds = train_dataset(splits.x_train, splits.y_train, batch_size,
@@ -165,7 +187,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                 learning_rate=training.get("learning_rate"), total_steps=steps,
                 steps_per_epoch=steps_per_epoch,
                 lr_scale=float(arch.get("fine_tune_lr_factor", 0.1))),
-                splits.task, float(training.get("label_smoothing", 0.0)), training.get("loss"))
+                splits.task, float(training.get("label_smoothing", 0.0)), training.get("loss"),
+                jit)
             history = train(head_epochs, epochs)  # the model keeps this phase's best weights
     else:
         history = train(0, epochs)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
-import os
 import resource
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -15,12 +15,21 @@ from optuna.trial import TrialState
 from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import TrialFailed, UnhealthyTraining
-from automl.tuner.study import INTERRUPTED
 from automl.tracking import Tracker
+from automl.tuner.events import EpochEnded
+from automl.tuner.study import INTERRUPTED, WorkerId
 
-# Stop the search when the first trials all fail for reasons other than divergence: the space
-# (or the code) is broken, and a study full of failed trials helps nobody.
-MAX_EARLY_ERRORS = 3
+MAX_REASON = 300  # a failed trial's reason is one line; its traceback is kept apart
+OUT_OF_MEMORY = ("out of memory on the accelerator ({error}); lower training.batch_size or the "
+                 "model's size, or run fewer workers per GPU")
+
+def short_reason(error: BaseException) -> str:
+    """One line that says why a trial failed; GPU memory exhaustion says what to do."""
+    if type(error).__name__ == "ResourceExhaustedError" or "OOM when allocating" in str(error):
+        return OUT_OF_MEMORY.format(error=type(error).__name__)
+    first = (str(error).strip().splitlines() or [""])[0]
+    reason = f"{type(error).__name__}: {first}".strip().rstrip(":")
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
 
 
 def candidate_path(folder: Path, number: int) -> Path:
@@ -36,30 +45,20 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fatal_error(study: optuna.Study) -> str | None:
-    """A message when the first trials all failed with errors (not divergence): the space or the
-    code is broken, and a study full of failed trials helps nobody."""
-    trials = study.get_trials(deepcopy=False)
-    if any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
-        return None
-    errors = [t.user_attrs.get("fail_reason", "") for t in trials if t.state == TrialState.FAIL]
-    errors = [e for e in errors if not e.startswith(("diverged", "interrupted"))]
-    if len(errors) < MAX_EARLY_ERRORS:
-        return None
-    return (f"the first {len(errors)} trials all failed, so the search stopped; the last error "
-            f"was: {errors[-1]}")
-
-
 class Objective:
     """Callable handed to ``study.optimize``; one call trains one trial."""
 
     def __init__(self, cfg: SpaceConfig, splits: Splits, tracker: Tracker, candidates: Path,
-                 on_epoch: Callable[[int, int, dict], None] | None = None) -> None:
+                 worker: WorkerId | None = None,
+                 on_epoch: Callable[[EpochEnded], None] | None = None,
+                 upload_candidates: bool = False) -> None:
         self.cfg = cfg
         self.splits = splits
         self.tracker = tracker
         self.candidates = candidates
+        self.worker = worker or WorkerId.this_process()
         self.on_epoch = on_epoch
+        self.upload_candidates = upload_candidates  # workers on other machines: via MLflow
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         import keras
@@ -72,13 +71,15 @@ class Objective:
         params = self.cfg.space.sample(trial)
         run_id = self.tracker.start_trial(trial.number, trial.params)
         trial.set_user_attr("mlflow_run_id", run_id)
-        trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("worker", self.worker.as_attr())
+        self.tracker.tag_trial(run_id, worker=f"{self.worker.host}:{self.worker.pid}",
+                               retry_of=trial.user_attrs.get("retry_of"))
         started = time.perf_counter()
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
             self.tracker.log_metrics(run_id, metrics, step=epoch)
             if self.on_epoch:
-                self.on_epoch(trial.number, epoch, metrics)
+                self.on_epoch(EpochEnded(trial.number, epoch, dict(metrics)))
 
         callbacks = [EpochReporter(report, self.cfg.test_metric)]
         if not search.more_objectives:  # Optuna prunes single-objective studies only
@@ -90,7 +91,7 @@ class Objective:
             summary = {"best_" + search.objective: outcome.best_value,
                        "best_epoch": outcome.best_epoch + 1, "epochs_run": outcome.epochs_run,
                        "params_count": outcome.params_count}
-            self._keep_if_candidate(trial, outcome.best_value, outcome.model)
+            self._keep_if_candidate(trial, outcome.best_value, outcome.model, run_id)
             trial.set_user_attr("params_count", outcome.params_count)
             trial.set_user_attr("epochs_run", outcome.epochs_run)
             more = {"params_count": float(outcome.params_count),
@@ -116,8 +117,11 @@ class Objective:
             self._end(trial, run_id, "FAIL", started, reason=failed.reason)
             raise
         except Exception as error:  # a config Keras cannot train: record it, go on
-            reason = f"{type(error).__name__}: {error}".strip()[:2000]
+            reason = short_reason(error)
+            trace = traceback.format_exc()
             trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("traceback", trace)
+            self.tracker.log_text(run_id, trace, "traceback.txt")
             self._end(trial, run_id, "FAIL", started, reason=reason)
             raise TrialFailed(reason) from error
         finally:
@@ -131,21 +135,29 @@ class Objective:
         self.tracker.end_trial(run_id, state, reason,
                                {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()})
 
-    def _keep_if_candidate(self, trial: optuna.Trial, value: float, model) -> None:
-        """Save the model when it ranks in the top K so far; delete those pushed out."""
+    def _keep_if_candidate(self, trial: optuna.Trial, value: float, model, run_id: str) -> None:
+        """Save the model when it ranks in the top K so far; delete those pushed out.
+
+        Other workers may be saving their own trials meanwhile: only the files of trials that
+        have ended (COMPLETE in the study, so their rank is known) are ever deleted.
+        """
         top_k = self.cfg.select.top_k
         maximize = self.cfg.search.direction == "maximize"
-        scored = [(t.values[0], t.number) for t in trial.study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE,))] + [(value, trial.number)]
+        complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        scored = [(t.values[0], t.number) for t in complete] + [(value, trial.number)]
         # best first; earlier trials win ties
         scored.sort(key=lambda vn: (-vn[0] if maximize else vn[0], vn[1]))
         keep = {number for _, number in scored[:top_k]}
+        ended = {t.number for t in complete}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:
             from automl.training.fit import portable_copy
 
-            portable_copy(model, self.splits.task).save(
-                candidate_path(self.candidates, trial.number))
+            path = candidate_path(self.candidates, trial.number)
+            portable_copy(model, self.splits.task).save(path)
+            if self.upload_candidates:  # for a selection that runs on another machine
+                self.tracker.log_artifact(run_id, path, "candidate")
         for path in self.candidates.glob("trial-*.keras"):
-            if int(path.stem.split("-")[1]) not in keep:
-                path.unlink()
+            number = int(path.stem.split("-")[1])
+            if number in ended and number not in keep:
+                path.unlink(missing_ok=True)

@@ -1,9 +1,12 @@
-"""What a search shows while it runs: trial n of N, best so far, ETA, and the running trial's epoch."""
+"""What a search shows while it runs: trial n of N, best so far, ETA, and an epoch bar for each
+trial that is training (several, when several workers run)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from automl.tuner.events import EpochEnded, Event, TrialEnded, WorkerStopped
 
 
 class SearchProgress:
@@ -32,7 +35,7 @@ class SearchProgress:
                                  console=self.console, transient=False)
         self.trials = self.progress.add_task("trials", total=total, completed=done,
                                              info="best: -")
-        self.epochs = self.progress.add_task("epochs", total=max_epochs, info="")
+        self.epochs: dict[int, Any] = {}  # running trial -> its epoch bar
 
     def __enter__(self) -> "SearchProgress":
         if self.enabled:
@@ -41,20 +44,24 @@ class SearchProgress:
 
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
-            self.progress.remove_task(self.epochs)
+            for bar in self.epochs.values():
+                self.progress.remove_task(bar)
             self.progress.__exit__(*exc)
 
-    def on_epoch(self, trial: int, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch(self, event: EpochEnded) -> None:
         if not self.enabled:
             return
-        value = metrics.get(self.objective, math.nan)
-        self.progress.update(self.epochs, completed=epoch + 1,
-                             description=f"trial {trial}",
+        if event.trial not in self.epochs:
+            self.epochs[event.trial] = self.progress.add_task(
+                f"trial {event.trial}", total=self.max_epochs, info="")
+        value = event.metrics.get(self.objective, math.nan)
+        self.progress.update(self.epochs[event.trial], completed=event.epoch + 1,
                              info=f"{self.objective} {value:.4f}")
 
-    def on_trial(self, number: int, state: str, value: float | None, reason: str,
-                 epochs: int, seconds: float) -> None:
+    def on_trial(self, event: TrialEnded) -> None:
         """A trial ended: log one line, advance the bar, update the best so far."""
+        number, state, value, reason = event.number, event.state, event.value, event.reason
+        epochs, seconds = event.epochs, event.seconds
         if state == "COMPLETE" and value is not None:
             if self.best is None or (value > self.best if self.maximize else value < self.best):
                 self.best = value
@@ -69,12 +76,15 @@ class SearchProgress:
         self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)")
         best = f"best {self.objective}: {self.best:.4f}" if self.best is not None else "best: -"
         self.progress.update(self.trials, advance=1, info=best)
-        self.progress.reset(self.epochs, total=self.max_epochs, info="")
+        bar = self.epochs.pop(number, None)
+        if bar is not None:
+            self.progress.remove_task(bar)
 
-    def on_event(self, event: tuple) -> None:
-        """An event from a worker process (see ``worker.py``)."""
-        kind, *args = event
-        if kind == "epoch":
-            self.on_epoch(*args)
-        elif kind == "trial":
-            self.on_trial(*args)
+    def on_event(self, event: Event) -> None:
+        """A record from a worker (see ``events.py``)."""
+        if isinstance(event, EpochEnded):
+            self.on_epoch(event)
+        elif isinstance(event, TrialEnded):
+            self.on_trial(event)
+        elif isinstance(event, WorkerStopped) and self.enabled:
+            self.console.log(f"[bold red]stopped:[/] {event.message}")

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from automl.config import SpaceConfig, load_space
-from automl.errors import AutomlError
+from automl.errors import AutomlError, UsageError
 from automl.result import SearchResult
-from automl.space import Choice, Fixed, Range
+from automl.tuner.quiet import quiet_libraries
+from automl.tuner.study import default_storage_url
+from automl.urls import redact, usable_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,23 +28,29 @@ CHAMPION_ALIAS = "champion"
 
 def search(space: str | Path | dict, *, data: Any = None, trials: int | None = None,
            timeout: str | float | None = None, sampler: str | None = None,
-           pruner: str | None = None, seed: int | None = None,
+           pruner: str | None = None, seed: int | None = None, workers: int | str | None = None,
            run_dir: str | Path = DEFAULT_RUN_DIR, tracking_uri: str | None = None,
            storage: str | None = None, reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
            progress: bool = True) -> SearchResult:
-    """Run (or resume) the search a space file describes and return the winner.
+    """Run (or resume, or join) the search a space file describes and return the winner.
+
+    Trials run in worker processes (``python -m automl worker``), never by re-importing the
+    calling script, so this works from a script without a main guard, from stdin, from
+    ``python -c`` and from a notebook alike.
 
     Args:
         space: a space file (``search_spaces/mnist1d.yaml``) or the same structure as a dict.
         data: the examples, instead of the space's ``data:`` source: ``(x, y)``,
             ``(x, y, x_test, y_test)``, a dict with those keys, a pandas DataFrame (its label
             column named by ``data.target`` in the space) or a ``tf.data.Dataset`` of (x, y).
-        trials, timeout, sampler, pruner, seed: override the file's ``search:`` keys
-            (``timeout`` as seconds or ``"90s"``, ``"10m"``, ``"1h"``).
+        trials, timeout, sampler, pruner, seed, workers: override the file's ``search:`` keys
+            (``timeout`` as seconds or ``"90s"``, ``"10m"``, ``"1h"``; ``workers`` as a number
+            of processes on this machine or ``"auto"``).
         run_dir: the folder that holds the Optuna storage, the MLflow store and the candidate
             models. Running the same space again with the same folder resumes its study.
         tracking_uri: an MLflow tracking URI; by default an SQLite file in ``run_dir``.
-        storage: an Optuna storage URL; by default an SQLite file in ``run_dir``.
+        storage: an Optuna storage: a journal file path or a database URL; by default
+            ``run_dir/optuna.journal``.
         reports_dir: where ``<study>/`` with the summary, trials CSV and plots goes
             (None: no report).
         progress: show the progress display.
@@ -58,7 +66,7 @@ def search(space: str | Path | dict, *, data: Any = None, trials: int | None = N
         >>> result.export("out/")
     """
     overrides = {"trials": trials, "timeout": timeout, "sampler": sampler, "pruner": pruner,
-                 "seed": seed}
+                 "seed": seed, "workers": workers}
     cfg = load_space(space, overrides)
     return run_search(cfg, data=data, run_dir=Path(run_dir), tracking_uri=tracking_uri,
                       storage=storage,
@@ -66,61 +74,46 @@ def search(space: str | Path | dict, *, data: Any = None, trials: int | None = N
                       progress=progress)
 
 
-def resolve_study_bases(cfg: SpaceConfig, run_dir: Path) -> SpaceConfig:
-    """Transfer bases named ``study:NAME`` -> the path of that study's winner in ``run_dir``."""
-    import copy
+def select(study: str, *, storage: str | None = None, tracking_uri: str | None = None,
+           run_dir: str | Path = DEFAULT_RUN_DIR,
+           reports_dir: str | Path | None = DEFAULT_REPORTS_DIR) -> SearchResult:
+    """Choose, register and report the winner of a study whose workers ran elsewhere.
 
-    from automl.errors import ConfigError
-    from automl.models.transfer import resolve_base_path
-    from automl.space import Branch
+    The same as the end of :func:`search`: the top-K trials by validation are evaluated once on
+    the held-out test split. Candidate models come from ``run_dir`` or, for trials run on other
+    machines, from the MLflow artifact store.
 
-    arch = cfg.space.children["model"].get("architecture")
-    if not isinstance(arch, Branch) or "transfer" not in arch.options:
-        return cfg
-    cfg = copy.deepcopy(cfg)
-    option = cfg.space.children["model"].children["architecture"].options["transfer"]
-    base = option.get("base")
-    check_pretrained_weights(option)
-    if isinstance(base, Fixed) and str(base.value).startswith("study:"):
-        path = resolve_base_path(str(base.value), run_dir)
-        if not path.is_file():
-            raise ConfigError(f"the study {base.value[6:]!r} has no winner in {run_dir} yet; run "
-                              f"its search first (automl search <its space> --run-dir {run_dir})",
-                              file=cfg.file, key=base.path)
-        base.value = str(path.resolve())
-    return cfg
+    Example:
+        >>> automl.select("mnist1d", storage="postgresql://automl@db/optuna",
+        ...               tracking_uri="http://mlflow:5000")
+    """
+    quiet_libraries()
+    from automl.data.checks import fit_space_to_data
+    from automl.models.transfer import resolve_study_bases
+    from automl.tracking import Tracker, default_tracking_uri
+    from automl.tuner.handoff import load_splits, read_spec
+    from automl.tuner.study import max_epochs, open_storage, open_study
 
+    run_dir = Path(run_dir)
+    storage_url = storage or default_storage_url(run_dir)
+    store = open_storage(storage_url)
+    import optuna
 
-def check_pretrained_weights(option) -> None:
-    """ImageNet weights must already be in the Keras cache: find out now, not in every trial."""
-    from automl.models.transfer import MIN_APPLICATION_SIZE, no_downloads, resolve_base_path
-
-    base, weights = option.get("base"), option.get("weights")
-    names = [str(v) for v in base.possible_values()] if base is not None else []
-    wanted = weights.possible_values() if weights is not None else ["imagenet"]
-    if "imagenet" not in wanted:
-        return
-    for name in names:
-        if resolve_base_path(name) is None:  # a Keras Applications network
-            import keras
-
-            with no_downloads():  # raises NetworkRequired, saying which file is missing
-                getattr(keras.applications, name)(
-                    include_top=False, weights="imagenet",
-                    input_shape=(MIN_APPLICATION_SIZE, MIN_APPLICATION_SIZE, 3))
-            keras.backend.clear_session()
-
-
-def max_epochs(cfg: SpaceConfig) -> int:
-    """The most epochs any trial can run (the pruners' resource budget)."""
-    from automl.training.fit import DEFAULT_EPOCHS
-
-    node = cfg.space.children["training"].get("epochs")
-    if isinstance(node, Range):
-        return int(node.high)
-    if isinstance(node, (Fixed, Choice)):
-        return int(max(node.possible_values()))
-    return DEFAULT_EPOCHS
+    try:
+        spec = read_spec(optuna.load_study(study_name=study, storage=store))
+    except KeyError:
+        raise UsageError(f"the storage {redact(storage_url)} has no study {study!r}; check "
+                         f"--study and --storage") from None
+    cfg = spec.config()
+    tracking_uri = tracking_uri or usable_uri(spec.tracking_uri) or default_tracking_uri(run_dir)
+    splits, _ = load_splits(spec, cfg, tracking_uri, run_dir / cfg.name / "data")
+    cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
+    opened = open_study(cfg.name, store, storage_url, cfg.search, max_epochs(cfg), cfg.space,
+                        create=False)
+    tracker = Tracker(tracking_uri, cfg.name)
+    tracker.parent_run_id = spec.parent_run_id
+    return finish_search(cfg, opened, splits, tracker, run_dir / cfg.name,
+                         Path(reports_dir) if reports_dir is not None else None)
 
 
 def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
@@ -129,79 +122,87 @@ def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
     return {"search.sampler": s.sampler, "search.pruner": s.pruner, "search.trials": s.trials,
             "search.timeout_s": s.timeout, "search.objective": s.objective,
             "search.direction": s.direction, "search.seed": s.seed,
+            "search.workers": s.workers, "search.max_retries": s.max_retries,
             "select.top_k": cfg.select.top_k, "data.source": d.source,
             "data.path": d.path, "data.target": d.target, "data.validation": d.validation,
             "data.test": d.test, "data.seed": d.seed,
             "space.size": cfg.space.size(), "space.dimensions": len(cfg.describe())}
 
 
-def quiet_libraries() -> None:
-    """Keep the terminal for the progress display: libraries log warnings and errors only."""
-    import logging
-    import os
-    import warnings
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    warnings.filterwarnings("ignore", module="(mlflow|optuna|keras|tensorflow).*")
-    for name in ("optuna", "mlflow", "absl", "tensorflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
 def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
                tracking_uri: str | None = None,
                storage: str | None = None, reports_dir: Path | None = None,
                progress: bool = True) -> SearchResult:
-    """Run the search of an already validated config (see :func:`search`)."""
+    """Run the search of an already validated config (see :func:`search`).
+
+    This process coordinates: it prepares the data and the study, then workers train (this
+    process never imports TensorFlow while they do), then it selects the winner.
+    """
     quiet_libraries()
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
-    from automl.tuner.progress import SearchProgress
-    from automl.tuner.study import (default_storage_url, finished_trials, open_study,
-                                     recover_interrupted)
-    from automl.tuner.worker import WorkerJob, run_in_workers
+    from automl.data.snapshot import digest, write_snapshot
+    from automl.models.transfer import check_pretrained_weights, resolve_study_bases
     from automl.tracking import Tracker, default_tracking_uri
+    from automl.tuner.handoff import StudySpec, check_same_data, publish
+    from automl.tuner.pool import LocalPool, plan_workers
+    from automl.tuner.progress import SearchProgress
+    from automl.tuner.study import (fail_dead_trials, finished_trials, max_epochs, open_storage,
+                                    open_study, retry_interrupted, trials_to_start)
 
     cfg = resolve_study_bases(cfg, run_dir)
+    check_pretrained_weights(cfg)
     # data first: a data problem stops the search before anything is written
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
+    sha256 = digest(splits)
+    plan = plan_workers(cfg.search.workers)
     run_dir.mkdir(parents=True, exist_ok=True)
     study_dir = run_dir / cfg.name
+    search_cfg = cfg.search
 
     epochs = max_epochs(cfg)
     storage_url = storage or default_storage_url(run_dir)
-    study = open_study(cfg.name, storage_url, cfg.search, epochs, cfg.space)
-    recover_interrupted(study)
-    if not study.trials:
-        for params in cfg.search.enqueue:
-            study.enqueue_trial(params)
+    store = open_storage(storage_url, search_cfg.max_retries)
+    study = open_study(cfg.name, store, storage_url, search_cfg, epochs, cfg.space)
+    check_same_data(study, sha256)
+    previous = study.user_attrs.get("automl", {}).get("parent_run_id")
 
     tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
                       run_dir / "mlartifacts")
-    parent = tracker.start_study(cfg.name, study.user_attrs.get("mlflow_parent_run_id"),
-                                 study_settings(cfg), cfg.file, splits.manifest())
-    study.set_user_attr("mlflow_parent_run_id", parent)
+    manifest = {**splits.manifest(), "splits_sha256": sha256}
+    parent = tracker.start_study(cfg.name, previous, study_settings(cfg), cfg.file, manifest)
+    snapshot = write_snapshot(splits, study_dir / "data", sha256)
+    artifact = None
+    if tracker.is_remote:  # workers on other machines download the splits from here
+        tracker.log_artifact(parent, snapshot, "data")
+        artifact = f"runs:/{parent}/data/{snapshot.name}"
+    publish(study, StudySpec(
+        space={"tree": cfg.tree, "file": cfg.file, "text": cfg.text}, splits_sha256=sha256,
+        snapshot=str(snapshot.resolve()), snapshot_artifact=artifact, parent_run_id=parent,
+        tracking_uri=redact(tracker.tracking_uri), run_dir=str(run_dir.resolve())))
+    if not study.trials:
+        for params in search_cfg.enqueue:
+            study.enqueue_trial(params)
+    # what an earlier, killed or interrupted run on this machine left behind
+    fail_dead_trials(study, store, search_cfg.max_retries)
+    retry_interrupted(study, search_cfg.max_retries)
 
-    def next_job(batch: int, seconds_left: float | None) -> WorkerJob | None:
-        remaining = cfg.search.trials - finished_trials(study)
-        if remaining <= 0:
-            return None
-        seed = None if cfg.search.seed is None else cfg.search.seed + len(study.trials)
-        return WorkerJob(cfg, splits, storage_url, tracker.tracking_uri,
-                         str(run_dir / "mlartifacts"), parent, str(study_dir / "candidates"),
-                         min(batch, remaining), seconds_left, seed)
-
-    display = SearchProgress(cfg.search.trials, finished_trials(study), cfg.search.objective,
-                             epochs, cfg.search.direction == "maximize", progress)
+    display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
+                             epochs, search_cfg.direction == "maximize", progress)
+    pool = LocalPool(
+        study_name=cfg.name, storage_url=storage_url, tracking_uri=tracker.tracking_uri,
+        run_dir=run_dir.resolve(), workers=plan.workers, threads=plan.threads, gpus=plan.gpus,
+        on_event=display.on_event,
+        budget_left=lambda: trials_to_start(study, search_cfg.trials),
+        on_crash=lambda worker, code: fail_dead_trials(
+            study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"),
+        timeout=search_cfg.timeout,
+        seed=None if search_cfg.seed is None else search_cfg.seed + len(study.trials))
     try:
         with display:
-            finished = run_in_workers(next_job, display.on_event,
-                                      lambda: recover_interrupted(study), cfg.search.timeout)
+            finished = pool.run()
     except AutomlError:
         tracker.end_study("FAILED")
         raise
@@ -213,16 +214,32 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
                   reports_dir: Path | None) -> SearchResult:
     """The top-K trials on the test split, the winner saved, logged, registered, reported."""
+    from automl.tuner.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from automl.data.base import take
     from automl.selection import select_winner
+    from automl.tuner.study import fail_reason
+
+    trials = study.get_trials(deepcopy=False)
+    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
+            if "mlflow_run_id" in t.user_attrs}
+    # MLflow has no heartbeat: end the runs that killed workers left RUNNING
+    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
+                            and t.state.name == "RUNNING"},
+                           {runs[t.number]: fail_reason(t) for t in trials
+                            if t.number in runs and t.state.name == "FAIL"})
+
+    def fetch(trial) -> Path | None:  # a candidate saved by a worker on another machine
+        if not tracker.is_remote or trial.number not in runs:
+            return None
+        return tracker.download_candidate(runs[trial.number], study_dir / "candidates")
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
-                              cfg.test_metric)
+                              cfg.test_metric, fetch=fetch)
     winner_path = study_dir / "winner.keras"
     shutil.copyfile(selection.model_path, winner_path)
-    trial_runs = {t.number: t.user_attrs["mlflow_run_id"] for t in study.trials
-                  if "mlflow_run_id" in t.user_attrs}
-    tracker.log_selection(selection.candidates, selection.winner, trial_runs)
+    tracker.log_selection(selection.candidates, selection.winner, runs)
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
     mlflow_info = tracker.log_winner_model(selection.model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
@@ -235,7 +252,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
         val_metrics={cfg.search.objective: winner["val_score"]},
         test_metrics=winner["test"], candidates=candidates_frame(selection.candidates),
         trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
-        mlflow=mlflow_info, _model=selection.model)
+        mlflow=mlflow_info, config=cfg, _model=selection.model)
     if reports_dir is not None:
         from automl.report import write_report
 
@@ -265,8 +282,13 @@ def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> "
     tests = {r["trial"]: r["test_score"] for r in candidates}
     frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
     frame["duration"] = frame["duration"].dt.total_seconds()
-    frame = frame.drop(columns=["user_attrs_seconds"] + [f"user_attrs_{n}" for n in names],
-                       errors="ignore")  # the same figures as columns of their own
+    if "user_attrs_worker" in frame:  # host:pid, readable in a table
+        frame["user_attrs_worker"] = frame["user_attrs_worker"].map(
+            lambda w: f"{w['host']}:{w['pid']}" if isinstance(w, dict) else None)
+    # the same figures as columns of their own, or too long for a table (the traceback is in
+    # the trial's MLflow run)
+    frame = frame.drop(columns=["user_attrs_seconds", "user_attrs_traceback"]
+                       + [f"user_attrs_{n}" for n in names], errors="ignore")
     frame = frame.rename(columns={"duration": "seconds"})
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
     return frame

@@ -1,47 +1,128 @@
-"""Create or resume the Optuna study of a space: storage, sampler and pruner by name."""
+"""Create, join and repair the Optuna study of a space: storage, sampler and pruner by name.
+
+Storages, by what the URL (or path) names:
+
+* the embedded default, ``<run dir>/optuna.journal``: Optuna's journal file, safe for several
+  worker processes on one machine (SQLite is not: Optuna never recommends it for parallel work);
+* ``postgresql://...`` (or any SQLAlchemy URL): many machines; trials send heartbeats, and a trial
+  whose worker went silent is failed and retried by the next worker that asks for a trial.
+
+A trial knows which process runs it (``worker`` user attr: host, pid, process start time), so a
+search or worker on the same machine can tell a live trial from one whose process was killed,
+and fail and retry only the dead one. A retry follows Optuna's own convention (the
+``failed_trial`` and ``retry_history`` system attrs of ``RetryHeartbeatStaleTrialCallback``).
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 import warnings
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-from automl.config import SearchConfig
-from automl.space import Group, Range
+from automl.config import SearchConfig, SpaceConfig
 from automl.errors import UsageError
+from automl.space import Group, Range
+from automl.urls import redact
 
 INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
+KILLED = "killed: the worker running this trial died ({why})"
+STALE = "lost: the worker running this trial stopped sending heartbeats (killed or cut off)"
+HEARTBEAT_INTERVAL = 10   # seconds between a running trial's heartbeats (database storages)
+GRACE_PERIOD = 60         # seconds of silence after which a trial counts as lost
+# run-specific user attrs that a retry must not inherit from the trial it repeats
+_NOT_INHERITED = ("fail_reason", "mlflow_run_id", "worker", "seconds", "traceback")
 
 
-def default_storage_url(run_root: Path) -> str:
-    """The embedded storage: one SQLite file (one process at a time) under the run folder."""
-    return f"sqlite:///{(run_root / 'optuna.db').resolve()}"
+def max_epochs(cfg: SpaceConfig) -> int:
+    """The most epochs any trial can run (the pruners' resource budget)."""
+    from automl.space import Choice, Fixed
+    from automl.training.fit import DEFAULT_EPOCHS
+
+    node = cfg.space.children["training"].get("epochs")
+    if isinstance(node, Range):
+        return int(node.high)
+    if isinstance(node, (Fixed, Choice)):
+        return int(max(node.possible_values()))
+    return DEFAULT_EPOCHS
 
 
-def make_sampler(search: SearchConfig, space: Group | None = None) -> optuna.samplers.BaseSampler:
+def default_storage_url(run_dir: Path) -> str:
+    """The embedded storage: a journal file in the run folder (an older ``optuna.db`` is kept)."""
+    legacy = run_dir / "optuna.db"
+    if legacy.is_file() and not (run_dir / "optuna.journal").exists():
+        return f"sqlite:///{legacy.resolve()}"
+    return str((run_dir / "optuna.journal").resolve())
+
+
+def is_journal(url: str) -> bool:
+    return "://" not in url
+
+
+def open_storage(url: str, max_retries: int | None = None) -> optuna.storages.BaseStorage:
+    """The storage a URL names: a journal file path, or a database URL (with heartbeats).
+
+    Args:
+        url: ``path/optuna.journal`` or a SQLAlchemy URL such as ``postgresql://u:p@host/db``.
+        max_retries: how often a trial lost with its worker is retried (None: never).
+    """
+    try:
+        if is_journal(url):
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(url))
+        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                heartbeat_stale_trial_callback=_RetryLost(max_retries),
+                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
+    except Exception as exc:
+        raise UsageError(f"cannot open the Optuna storage {redact(url)} "
+                         f"({redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+                         f"); check the path or URL, and that the database server runs") from None
+
+
+class _RetryLost:
+    """Heartbeat callback: a trial whose worker went silent is retried (at most N times)."""
+
+    def __init__(self, max_retries: int | None) -> None:
+        self.max_retries = max_retries
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        retry_trial(study, trial, self.max_retries)
+
+
+def make_sampler(search: SearchConfig, space: Group | None = None,
+                 seed: int | None = None) -> optuna.samplers.BaseSampler:
     """The sampler named in the space; ``space`` is needed by the grid sampler."""
     samplers = optuna.samplers
+    seed = search.seed if seed is None else seed
     if search.sampler == "random":
-        return samplers.RandomSampler(seed=search.seed)
+        return samplers.RandomSampler(seed=seed)
     if search.sampler == "qmc":  # quasi-random: covers the space evenly
-        return samplers.QMCSampler(seed=search.seed, warn_independent_sampling=False)
+        return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if search.sampler == "nsga2":
-        return samplers.NSGAIISampler(seed=search.seed)
+        return samplers.NSGAIISampler(seed=seed)
     if search.sampler == "grid":
-        return samplers.GridSampler(grid_of(space), seed=search.seed)
+        return samplers.GridSampler(grid_of(space), seed=seed)
     if search.sampler == "cmaes":
         _require("cmaes", "the cmaes sampler", "pip install cmaes")
-        return samplers.CmaEsSampler(seed=search.seed, warn_independent_sampling=False)
+        return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if search.sampler == "gp":
         _require("torch", "the gp sampler", "pip install torch (the CPU build is enough)")
-        return samplers.GPSampler(seed=search.seed)
+        return samplers.GPSampler(seed=seed)
     # multivariate TPE models the parameters jointly, which suits conditional spaces;
     # group=True keeps it working when branches switch parameters on and off
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=search.seed, multivariate=True, group=True,
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                           n_startup_trials=min(10, max(search.trials // 3, 2)))
 
 
@@ -85,57 +166,202 @@ def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePru
     return optuna.pruners.NopPruner()
 
 
-def open_study(name: str, storage_url: str, search: SearchConfig, max_epochs: int,
-               space: Group | None = None) -> optuna.Study:
-    """Load the study called ``name`` if the storage has it (resume), else create it."""
-    try:
-        storage = optuna.storages.RDBStorage(storage_url)
-    except Exception as exc:
-        raise UsageError(f"cannot open the Optuna storage {storage_url} ({exc}); check the "
-                         f"path or URL") from None
+def open_study(name: str, storage: optuna.storages.BaseStorage, storage_url: str,
+               search: SearchConfig, max_epochs: int, space: Group | None = None, *,
+               create: bool = True, seed: int | None = None) -> optuna.Study:
+    """Load the study called ``name`` if the storage has it (resume or join), else create it.
+
+    Args:
+        storage: from :func:`open_storage`; ``storage_url`` only names it in messages.
+        create: False for a worker, which joins a study and never starts one.
+        seed: the sampler's seed, when it differs from the space's (each worker has its own).
+    """
+    sampler = make_sampler(search, space, seed)
+    pruner = make_pruner(search, max_epochs)
+    if not create:
+        try:
+            return optuna.load_study(study_name=name, storage=storage, sampler=sampler,
+                                     pruner=pruner)
+        except KeyError:
+            raise UsageError(f"the storage {redact(storage_url)} has no study {name!r}; start "
+                             f"it with automl search, or check --study and --storage") from None
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                directions=search.directions,
-                                sampler=make_sampler(search, space),
-                                pruner=make_pruner(search, max_epochs))
+                                directions=search.directions, sampler=sampler, pruner=pruner)
     found = [d.name.lower() for d in study.directions]
     if found != search.directions:
-        raise UsageError(f"the study {name!r} in {storage_url} was created to "
+        raise UsageError(f"the study {name!r} in {redact(storage_url)} was created to "
                          f"{' and '.join(found)} its objectives, the space now says "
                          f"{' and '.join(search.directions)}; give the space another name "
                          f"(name: in the file) or delete the run folder")
     return study
 
 
-def recover_interrupted(study: optuna.Study) -> int:
-    """Retry the trials a stopped process left behind.
+# ---- who runs a trial ----------------------------------------------------------------------
 
-    A killed process leaves its trial RUNNING; mark it failed as interrupted. Every interrupted
-    trial (killed, or stopped with Ctrl-C) that was not retried yet has its params queued again.
-    Only safe with the embedded, single-process storage: there no other worker can be running.
+
+@dataclass(frozen=True)
+class WorkerId:
+    """A process on a host; ``started`` (clock ticks since boot) tells a reused pid apart."""
+
+    host: str
+    pid: int
+    started: int
+
+    @classmethod
+    def this_process(cls) -> "WorkerId":
+        return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()))
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> "WorkerId | None":
+        value = trial.user_attrs.get("worker")
+        try:
+            return cls(value["host"], int(value["pid"]), int(value["started"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def as_attr(self) -> dict:
+        return {"host": self.host, "pid": self.pid, "started": self.started}
+
+    def is_dead(self) -> bool:
+        """True only when this host can prove the process is gone (never for other hosts)."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # someone else's live process
+            return False
+        return _start_time(self.pid) != self.started  # the pid now belongs to another process
+
+
+def _start_time(pid: int) -> int:
+    """The process start time in clock ticks after boot (Linux); 0 where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+# ---- failing and retrying trials -----------------------------------------------------------
+
+
+def fail_trial(study: optuna.Study, storage: optuna.storages.BaseStorage, trial: FrozenTrial,
+               reason: str, max_retries: int | None) -> bool:
+    """Mark a RUNNING trial failed with ``reason`` and queue a retry; False if it had ended.
+
+    ``storage`` is the storage object the study was opened with (:func:`open_storage`): its API
+    is public, unlike the study's own reference to it.
     """
-    storage = study._storage  # the storage API (public) of this study's storage object
-    retried = set(study.user_attrs.get("retried_trials", []))
-    count = 0
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        elif trial.user_attrs.get("fail_reason") != INTERRUPTED or trial.number in retried:
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(study.study_name), trial.number)
+    try:
+        storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            return False
+    except optuna.exceptions.UpdateFinishedTrialError:  # its worker or a heartbeat got there first
+        return False
+    retry_trial(study, storage.get_trial(trial_id), max_retries)
+    return True
+
+
+def retry_trial(study: optuna.Study, trial: FrozenTrial, max_retries: int | None) -> bool:
+    """Queue ``trial``'s parameters again, as Optuna's retry callback does; False past the limit."""
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if max_retries is not None and len(history) > max_retries:
+        return False
+    study.add_trial(optuna.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs={**{k: v for k, v in trial.user_attrs.items() if k not in _NOT_INHERITED},
+                    "retry_of": history[0]},
+        system_attrs={**trial.system_attrs, "failed_trial": history[0],
+                      "retry_history": history}))
+    return True
+
+
+def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                     max_retries: int | None,
+                     dead: WorkerId | None = None, why: str = "killed") -> list[int]:
+    """Fail and retry the RUNNING trials whose worker process is gone.
+
+    Args:
+        dead: a worker known to be dead (a coordinator knows its own children); without it,
+            only trials of this host whose process no longer exists are touched, so a second
+            search or worker joining a live study never fails another process's trials.
+        why: how the worker died, for the reason on record.
+    """
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = WorkerId.of(trial)
+        if owner is None:
             continue
-        retried.add(trial.number)
-        if trial.params:
-            study.enqueue_trial(trial.params, skip_if_exists=False)
-        count += 1
-    study.set_user_attr("retried_trials", sorted(retried))
-    return count
+        if (dead is not None and owner == dead) or (dead is None and owner.is_dead()):
+            if fail_trial(study, storage, trial, KILLED.format(why=why), max_retries):
+                failed.append(trial.number)
+    return failed
+
+
+def retry_interrupted(study: optuna.Study, max_retries: int | None) -> list[int]:
+    """Queue again the trials that Ctrl-C interrupted (each once), for a resumed search."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    return [t.number for t in trials
+            if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == INTERRUPTED
+            and t.number not in retried and retry_trial(study, t, max_retries)]
+
+
+# ---- the budget ------------------------------------------------------------------------------
+
+
+def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
+    """Trials that were retried: each retry's history ends with the trial it repeats."""
+    return {t.system_attrs["retry_history"][-1] for t in trials
+            if t.system_attrs.get("retry_history")}
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """Trials that count against the budget: all that ended, except interrupted ones."""
-    done = 0
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            done += 1
-        elif trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") != INTERRUPTED:
-            done += 1
-    return done
+    """Trials that count against the budget: every ended trial except those retried."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    return sum(1 for t in trials if t.state.is_finished() and t.number not in retried)
+
+
+def trials_to_start(study: optuna.Study, target: int) -> int:
+    """How many more trials may start now: the budget less the finished and running ones (a
+    retry waiting in the queue always may: it replaces a trial that does not count)."""
+    trials = study.get_trials(deepcopy=False)
+    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    return max(target - finished_trials(study) - running, waiting, 0)
+
+
+def budget_spent(study: optuna.Study, target: int) -> bool:
+    """True when the finished and running trials reach ``target`` and no retry is waiting."""
+    trials = study.get_trials(deepcopy=False)
+    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    return waiting == 0 and finished_trials(study) + running >= target
+
+
+def fail_reason(trial: FrozenTrial) -> str:
+    """Why a trial failed: its recorded reason, or lost with its worker (heartbeats)."""
+    if trial.state != TrialState.FAIL:
+        return ""
+    return trial.user_attrs.get("fail_reason") or STALE
+
+
+def consecutive_failures(study: optuna.Study, limit: int) -> str | None:
+    """A message when the last ``limit`` trials to end all failed with errors (not divergence,
+    not a killed worker): the space, the data or the code is broken for every configuration."""
+    ended = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+             and t.datetime_complete is not None]
+    ended.sort(key=lambda t: t.datetime_complete)
+    last = [t for t in ended if not fail_reason(t).startswith(("diverged", "interrupted",
+                                                               "killed", "lost"))][-limit:]
+    if len(last) < limit or any(t.state != TrialState.FAIL for t in last):
+        return None
+    reasons = Counter(fail_reason(t) for t in last)
+    common, count = reasons.most_common(1)[0]
+    return (f"the last {limit} trials all failed, so the search stopped; "
+            f"{'each' if count == limit else f'{count} of them'} failed with: {common}")

@@ -1,188 +1,189 @@
-"""Trials run in worker processes, a batch of trials per process.
+"""A worker: a process of its own that joins a study and runs trials until the budget is spent.
 
-TensorFlow keeps a few MB per trained model even after ``keras.backend.clear_session()`` (measured:
-about 5 MB per trial for a tiny model, 13 MB for the MNIST-1D CNNs), so a long search in one
-process grows without bound. A fresh process every :data:`TRIALS_PER_WORKER` trials keeps memory
-flat; the parent process never imports TensorFlow while trials run.
+It is always started as a module (``python -m automl worker ...``, which ``automl worker`` is),
+never by re-importing the caller's main module, so a search launched from a script without a
+main guard, from stdin, from ``python -c`` or from a notebook starts its workers the same way.
+Everything it needs comes from the study (see ``handoff.py``): the very same command joins a
+study from another machine.
 
-The worker reports what happens (epochs, finished trials, a fatal error) to the parent through a
-queue; the parent shows it. A worker that dies (killed, out of memory) leaves its trial RUNNING: the
-parent marks it interrupted and retries it, and gives up after a few crashes in a row.
+A worker runs at most ``--trials`` trials and exits: a coordinator replaces it with a fresh
+process, which keeps memory flat (TensorFlow keeps a few MB per trained model even after
+``keras.backend.clear_session()``: about 5 MB a trial for tiny models, 13 MB for the MNIST-1D
+CNNs). It reports what happens as typed records (``events.py``) on a pipe its coordinator
+gave it, or on its own console when started by hand.
+
+Exit codes: 0 done, 1 error, 2 usage error (wrong study, data that does not match), 3 the study
+was stopped because its trials keep failing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-import queue
 import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Callable
 
-from automl.config import SpaceConfig
-from automl.data.splits import Splits
-from automl.errors import AutomlError
+from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, encode
 
-TRIALS_PER_WORKER = 10
-MAX_CRASHES_IN_A_ROW = 3
+STOPPED_EXIT_CODE = 3
 
 
 @dataclass(frozen=True)
-class WorkerJob:
-    """Everything a worker process needs to run a batch of trials of one study."""
+class WorkerOptions:
+    """How ``automl worker`` was called."""
 
-    cfg: SpaceConfig
-    splits: Splits
-    storage_url: str
-    tracking_uri: str
-    artifact_root: str
-    parent_run_id: str
-    candidates_dir: str
-    n_trials: int
-    timeout: float | None
-    sampler_seed: int | None
+    study: str
+    storage: str
+    tracking_uri: str | None = None
+    run_dir: Path = Path("automl-runs")
+    trials: int | None = None      # at most this many trials, then exit (None: until the budget)
+    timeout: float | None = None   # seconds: start no trial after this
+    seed: int | None = None        # the sampler's seed (None: the space's seed, offset by pid)
+    threads: int | None = None     # TensorFlow threads (None: all cores)
+    events_fd: int | None = None   # a pipe to the coordinator; None: show progress here
+
+
+def limit_threads(threads: int | None) -> None:
+    """Give TensorFlow (and the BLAS/OpenMP below it) ``threads`` cores; call before importing
+    TensorFlow. Several workers on one machine then share the cores instead of fighting."""
+    if not threads:
+        return
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1" if threads == 1 else "2"
 
 
 def _die_with_parent() -> None:
-    """On Linux, have the kernel kill this worker when the parent dies (even by SIGKILL), so a
-    killed search never leaves a worker writing to the study."""
+    """On Linux, have the kernel kill this worker when its coordinator dies (even by SIGKILL)."""
     try:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
+    except (OSError, AttributeError):
         pass
 
 
-def run_worker(job: WorkerJob, events: Any) -> None:
-    """Entry point of a worker process: run ``job.n_trials`` trials, report through ``events``."""
-    _die_with_parent()
-    from automl.tuner.runner import max_epochs, quiet_libraries
+def _emitter(options: WorkerOptions, total: int, done: int, objective: str, epochs: int,
+             maximize: bool) -> tuple[Callable[[Event], None], object]:
+    """Where events go: the coordinator's pipe, or a progress display on this console."""
+    if options.events_fd is not None:
+        pipe = os.fdopen(options.events_fd, "w", buffering=1)
+
+        def send(event: Event) -> None:
+            try:
+                pipe.write(encode(event) + "\n")
+            except (BrokenPipeError, OSError):  # the coordinator is gone: nobody to tell
+                pass
+
+        return send, None
+    from automl.tuner.progress import SearchProgress
+
+    display = SearchProgress(total, done, objective, epochs, maximize, enabled=True)
+    return display.on_event, display
+
+
+def run_worker(options: WorkerOptions) -> int:
+    """Join the study and run trials; returns the exit code (see the module docstring)."""
+    if options.events_fd is not None:
+        _die_with_parent()
+    limit_threads(options.threads)
+    from automl.tuner.quiet import quiet_libraries
 
     quiet_libraries()
     import optuna
 
-    from dataclasses import replace
-    from pathlib import Path
-
     from automl.errors import TrialFailed
-    from automl.tuner.objective import Objective, fatal_error
-    from automl.tuner.study import make_pruner, make_sampler
+    from automl.models.transfer import resolve_study_bases
+    from automl.data.checks import fit_space_to_data
     from automl.tracking import Tracker
     from automl.training import device
+    from automl.tuner.handoff import load_splits, read_spec
+    from automl.urls import usable_uri
+    from automl.tuner.objective import Objective
+    from automl.tuner.study import (WorkerId, budget_spent, consecutive_failures,
+                                    fail_dead_trials, finished_trials, max_epochs, open_storage,
+                                    open_study)
+
+    started = time.monotonic()
+    spec = read_spec(optuna.load_study(study_name=options.study,
+                                       storage=open_storage(options.storage)))
+    cfg = spec.config()
+    splits, _ = load_splits(spec, cfg, options.tracking_uri or usable_uri(spec.tracking_uri),
+                            options.run_dir / cfg.name / "data")
+    cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
+    search = cfg.search
+    storage = open_storage(options.storage, search.max_retries)
+    seed = options.seed
+    if seed is None and search.seed is not None:
+        seed = search.seed + os.getpid()  # joined by hand: its own stream of samples
+    study = open_study(cfg.name, storage, options.storage, search, max_epochs(cfg), cfg.space,
+                       create=False, seed=seed)
+    tracking_uri = options.tracking_uri or usable_uri(spec.tracking_uri)
+    if not tracking_uri:
+        from automl.errors import UsageError
+
+        raise UsageError(f"the study's tracking URI {spec.tracking_uri} hides a password; give "
+                         f"it with --tracking-uri or AUTOML_TRACKING_URI")
+    tracker = Tracker(tracking_uri, cfg.name)
+    tracker.parent_run_id = spec.parent_run_id
+    me = WorkerId.this_process()
+    info = device.configure(threads=options.threads)
+
+    emit, display = _emitter(options, search.trials, finished_trials(study), search.objective,
+                             max_epochs(cfg), search.direction == "maximize")
+    objective = Objective(cfg, splits, tracker, options.run_dir / cfg.name / "candidates",
+                          worker=me, on_epoch=emit, upload_candidates=tracker.is_remote)
+    stopped: list[str] = []
+
+    def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        from automl.tuner.study import fail_reason
+
+        emit(TrialEnded(trial.number, trial.state.name,
+                        trial.values[0] if trial.values else None,
+                        fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
+                        len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
+        message = consecutive_failures(study, search.max_consecutive_failures)
+        if message:
+            stopped.append(message)
+
+    emit(WorkerReady(me.pid, me.host, me.started, str(info["device"])))
+    ran = 0
+    try:
+        with display or contextlib.nullcontext():
+            while not stopped and (options.trials is None or ran < options.trials):
+                if options.timeout is not None and time.monotonic() - started > options.timeout:
+                    break
+                fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
+                if budget_spent(study, search.trials):
+                    break
+                study.optimize(objective, n_trials=1, catch=(TrialFailed,),
+                               callbacks=[on_trial], gc_after_trial=True)
+                ran += 1
+    except KeyboardInterrupt:  # Ctrl-C: the objective recorded its trial as interrupted
+        from automl.tuner.study import retry_interrupted
+
+        retry_interrupted(study, search.max_retries)
+        return 130
+    if stopped:
+        emit(WorkerStopped(stopped[0]))
+        return STOPPED_EXIT_CODE
+    return 0
+
+
+def main(options: WorkerOptions) -> int:
+    """``automl worker``: errors become one line on stderr, which a coordinator shows."""
+    from automl.errors import AutomlError, UsageError
+    from automl.urls import redact
 
     try:
-        device.configure()
-        cfg, splits = job.cfg, job.splits
-
-        search = replace(cfg.search, seed=job.sampler_seed)
-        study = optuna.load_study(study_name=cfg.name, storage=job.storage_url,
-                                  sampler=make_sampler(search, cfg.space),
-                                  pruner=make_pruner(search, max_epochs(cfg)))
-        tracker = Tracker(job.tracking_uri, cfg.name, Path(job.artifact_root))
-        tracker.parent_run_id = job.parent_run_id
-        objective = Objective(cfg, splits, tracker, Path(job.candidates_dir),
-                              on_epoch=lambda n, e, m: events.put(("epoch", n, e, m)))
-
-        def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            events.put(("trial", trial.number, trial.state.name,
-                        trial.values[0] if trial.values else None,
-                        trial.user_attrs.get("fail_reason", ""),
-                        len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
-            if fatal_error(study):
-                study.stop()
-
-        study.optimize(objective, n_trials=job.n_trials, timeout=job.timeout,
-                       catch=(TrialFailed,), callbacks=[on_trial], gc_after_trial=True)
-        message = fatal_error(study)
-        if message:
-            events.put(("fatal", message))
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as error:  # reported to the parent, which stops the search
-        events.put(("fatal", f"{type(error).__name__}: {error}"))
-        sys.exit(1)
-
-
-def run_in_workers(make_job: Callable[[int, float | None], WorkerJob | None],
-                   on_event: Callable[[tuple], None], recover: Callable[[], None],
-                   timeout: float | None) -> bool:
-    """Start worker processes one after another until ``make_job`` says the budget is spent.
-
-    Args:
-        make_job: (trials per worker, seconds left) -> the next job, or None when done.
-        on_event: called in this process for every event a worker reports.
-        recover: marks the trials of a crashed worker as interrupted (and queues them again).
-        timeout: seconds for the whole search, or None.
-
-    Returns:
-        False when the user interrupted the search (Ctrl-C), True otherwise.
-
-    Raises:
-        AutomlError: a worker reported a fatal error, or workers kept crashing.
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # never fork a process that holds TF state
-    deadline = time.monotonic() + timeout if timeout else None
-    crashes = 0
-    while True:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            return True
-        job = make_job(TRIALS_PER_WORKER, left)
-        if job is None:
-            return True
-        events = context.Queue()
-        process = context.Process(target=run_worker, args=(job, events), daemon=True)
-        process.start()
-        try:
-            fatal = _pump(process, events, on_event)
-        except KeyboardInterrupt:
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGINT)  # let it record its trial as interrupted
-            process.join(timeout=60)
-            _drain(events, on_event)
-            return False
-        if fatal:
-            raise AutomlError(fatal)
-        if process.exitcode != 0:
-            crashes += 1
-            recover()
-            if crashes >= MAX_CRASHES_IN_A_ROW:
-                raise AutomlError(f"the trial worker died {crashes} times in a row (exit code "
-                                  f"{process.exitcode}; -9 means killed, often out of memory); "
-                                  f"try smaller models or batch sizes")
-        else:
-            crashes = 0
-
-
-def _pump(process: Any, events: Any, on_event: Callable[[tuple], None]) -> str | None:
-    """Forward events until the worker exits; return a fatal error message, if one came."""
-    fatal = None
-    while True:
-        try:
-            event = events.get(timeout=0.25)
-        except queue.Empty:
-            if not process.is_alive():
-                break
-            continue
-        if event[0] == "fatal":
-            fatal = event[1]
-        else:
-            on_event(event)
-    process.join()
-    return _drain(events, on_event) or fatal
-
-
-def _drain(events: Any, on_event: Callable[[tuple], None]) -> str | None:
-    fatal = None
-    while True:
-        try:
-            event = events.get_nowait()
-        except (queue.Empty, OSError, ValueError):
-            return fatal
-        if event[0] == "fatal":
-            fatal = event[1]
-        else:
-            on_event(event)
+        return run_worker(options)
+    except UsageError as error:
+        print(f"automl worker: error: {redact(str(error))}", file=sys.stderr)
+        return 2
+    except AutomlError as error:
+        print(f"automl worker: failed: {redact(str(error))}", file=sys.stderr)
+        return 1

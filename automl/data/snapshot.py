@@ -1,0 +1,105 @@
+"""Splits as one content-addressed file, so every worker of a study trains on the same examples.
+
+The coordinator of a search writes the train/validation/test splits to
+``splits-<sha256 prefix>.npz``; a worker on the same machine reads that file, a worker elsewhere
+downloads it from the MLflow artifact store or rebuilds the splits from the same source. Either
+way it compares :func:`digest` with the one the study recorded and refuses to train on anything
+else.
+
+Example:
+    >>> path = write_snapshot(splits, Path("automl-runs/mnist1d/data"))
+    >>> read_snapshot(path) == splits   # same arrays, same digest
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from automl.data.base import Features
+from automl.data.splits import Splits
+from automl.errors import DataError
+
+_PARTS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def _arrays(splits: Splits) -> dict[str, np.ndarray]:
+    """Every array of the splits under a stable key (``x_train.0`` ... for table columns)."""
+    out: dict[str, np.ndarray] = {}
+    for part in _PARTS:
+        value: Features = getattr(splits, part)
+        if isinstance(value, dict):
+            for i, name in enumerate(value):
+                out[f"{part}.{i}"] = value[name]
+        else:
+            out[part] = value
+    return out
+
+
+def _meta(splits: Splits) -> dict:
+    columns = {part: list(getattr(splits, part)) for part in ("x_train", "x_val", "x_test")
+               if isinstance(getattr(splits, part), dict)}
+    return {"task": splits.task, "modality": splits.modality,
+            "class_names": list(splits.class_names), "columns": [list(c) for c in splits.columns],
+            "table_columns": columns}
+
+
+def _storable(array: np.ndarray) -> np.ndarray:
+    """Text columns (object arrays) as fixed-width strings: no pickles in the file."""
+    return array.astype(str) if array.dtype == object else np.ascontiguousarray(array)
+
+
+def digest(splits: Splits) -> str:
+    """SHA-256 of every example, label and the metadata: equal digests, equal splits."""
+    h = hashlib.sha256(json.dumps(_meta(splits), sort_keys=True).encode())
+    for key, array in _arrays(splits).items():
+        array = _storable(np.asarray(array))
+        h.update(f"{key}:{array.dtype.str}:{array.shape}".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def snapshot_name(sha256: str) -> str:
+    return f"splits-{sha256[:16]}.npz"
+
+
+def write_snapshot(splits: Splits, folder: Path, sha256: str | None = None) -> Path:
+    """Write the splits to ``folder/splits-<digest>.npz`` (once: the name is the content)."""
+    sha256 = sha256 or digest(splits)
+    path = folder / snapshot_name(sha256)
+    if path.is_file():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {key: _storable(np.asarray(a)) for key, a in _arrays(splits).items()}
+    meta = _meta(splits)
+    meta["object_arrays"] = [k for k, a in _arrays(splits).items() if np.asarray(a).dtype == object]
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, __meta__=np.array(json.dumps(meta)), **arrays)
+    partial.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+def read_snapshot(path: Path) -> Splits:
+    """The splits a snapshot holds (raises :class:`DataError` for a file that is not one)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["__meta__"]))
+            arrays = {key: npz[key] for key in npz.files if key != "__meta__"}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable splits snapshot ({exc}); delete it and run the "
+                        f"search again to rewrite it") from None
+    for key in meta.get("object_arrays", []):
+        arrays[key] = arrays[key].astype(object)
+
+    def part(name: str) -> Features:
+        names = meta["table_columns"].get(name)
+        if names is None:
+            return arrays[name]
+        return {column: arrays[f"{name}.{i}"] for i, column in enumerate(names)}
+
+    return Splits(part("x_train"), arrays["y_train"], part("x_val"), arrays["y_val"],
+                  part("x_test"), arrays["y_test"], meta["task"], meta["modality"],
+                  tuple(meta["class_names"]), tuple(tuple(c) for c in meta["columns"]))

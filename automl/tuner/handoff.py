@@ -1,0 +1,109 @@
+"""What a coordinator leaves in the study so that any worker, on any machine, can join it.
+
+``automl search`` records a :class:`StudySpec` in the study's user attrs: the space document (with
+the command-line overrides applied), where the split snapshot lies (a local path and, with a
+tracking server, an MLflow artifact) and its SHA-256, and the parent MLflow run. ``automl worker
+--study NAME --storage URL`` needs nothing else: it rebuilds the config from the document, gets
+the splits, checks their digest and starts asking the study for trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from automl.config import SpaceConfig, config_from_tree
+from automl.data.splits import Splits
+from automl.errors import DataError, UsageError
+from automl.urls import redact
+
+SPEC_ATTR = "automl"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    space: dict[str, Any]          # {"tree": document, "file": path, "text": the file as written}
+    splits_sha256: str
+    snapshot: str                  # the split snapshot on the coordinator's machine
+    snapshot_artifact: str | None  # the same file in the MLflow artifact store (runs:/...)
+    parent_run_id: str
+    tracking_uri: str              # redacted: a worker given no --tracking-uri uses it if it can
+    run_dir: str                   # the coordinator's run folder (transfer bases, candidates)
+
+    def config(self) -> SpaceConfig:
+        """The space as the coordinator validated it (the data-dependent parts come later)."""
+        return config_from_tree(self.space["tree"], self.space.get("file"),
+                                self.space.get("text"))
+
+
+def publish(study: optuna.Study, spec: StudySpec) -> None:
+    study.set_user_attr(SPEC_ATTR, asdict(spec))
+
+
+def read_spec(study: optuna.Study) -> StudySpec:
+    value = study.user_attrs.get(SPEC_ATTR)
+    if not isinstance(value, dict):
+        raise UsageError(f"the study {study.study_name!r} was not started by automl search (it "
+                         f"has no automl settings); start it with automl search SPACE first")
+    return StudySpec(**value)
+
+
+def check_same_data(study: optuna.Study, sha256: str) -> None:
+    """A study keeps its data: resuming it on other splits would mix incomparable trials."""
+    value = study.user_attrs.get(SPEC_ATTR)
+    if isinstance(value, dict) and value.get("splits_sha256") not in (None, sha256):
+        raise DataError(f"the study {study.study_name!r} was searched on other data (split "
+                        f"sha256 {value['splits_sha256'][:12]}, now {sha256[:12]}); give the "
+                        f"space another name (name: in the file), or restore the data")
+
+
+def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
+                cache_dir: Path) -> tuple[Splits, str]:
+    """The study's splits, checked against its digest: (splits, where they came from).
+
+    Tried in order: the coordinator's snapshot file (same machine or a shared folder), the same
+    file from the MLflow artifact store, the data source itself (same files on this machine).
+    """
+    from automl.data.snapshot import read_snapshot, snapshot_name
+
+    path = Path(spec.snapshot)
+    if path.is_file():
+        return _checked(read_snapshot(path), spec, f"the snapshot {path}")
+    if spec.snapshot_artifact and tracking_uri:
+        cached = cache_dir / snapshot_name(spec.splits_sha256)
+        if not cached.is_file():
+            import mlflow
+
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                mlflow.artifacts.download_artifacts(artifact_uri=spec.snapshot_artifact,
+                                                    dst_path=str(cache_dir),
+                                                    tracking_uri=tracking_uri)
+            except Exception as exc:
+                raise DataError(f"cannot download the study's splits {spec.snapshot_artifact} "
+                                f"from {redact(tracking_uri)} ({redact(str(exc))[:200]}); check "
+                                f"--tracking-uri") from None
+        return _checked(read_snapshot(cached), spec, f"the artifact {spec.snapshot_artifact}")
+    if cfg.data.source == "python":
+        raise DataError(f"the study's data came from Python objects and its snapshot {path} is "
+                        f"not on this machine; run the search with a tracking server "
+                        f"(--tracking-uri http://...) so that workers can download it")
+    from automl.data import load_source, make_splits
+
+    splits = make_splits(load_source(cfg.data), cfg.data)
+    return _checked(splits, spec, f"the source {cfg.data.path or cfg.data.source}")
+
+
+def _checked(splits: Splits, spec: StudySpec, where: str) -> tuple[Splits, str]:
+    from automl.data.snapshot import digest
+
+    found = digest(splits)
+    if found != spec.splits_sha256:
+        raise DataError(f"the data this worker read from {where} is not the study's (split "
+                        f"sha256 {found[:12]}, the study's {spec.splits_sha256[:12]}); give "
+                        f"every worker the same data files, or the coordinator's snapshot")
+    return splits, where
+

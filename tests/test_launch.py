@@ -1,0 +1,111 @@
+"""The Python API works however people call it: a script with no main guard, a script fed on
+stdin, ``python -c`` and a Jupyter kernel. Workers are processes of their own, so none of these
+re-imports the caller; a worker that cannot start fails the search at once, with its error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACE = """
+name: launch
+data: {source: mnist1d, subsample: {train: 300, test: 100}}
+model: {architecture: {choice: {mlp: {layers: 1, units: 16}}}}
+training: {optimizer: adam, batch_size: 64, epochs: 1}
+search: {trials: 1, seed: 0}
+select: {top_k: 1}
+"""
+# what a user writes: no `if __name__ == "__main__":` guard
+SCRIPT = """
+import automl
+
+result = automl.search("space.yaml", trials=1, run_dir="runs", reports_dir=None, progress=False)
+print("WINNER", result.winner_trial, round(result.test_metrics["accuracy"], 4))
+"""
+TIMEOUT = 240  # seconds: a hang fails the test instead of the whole suite
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "search.py").write_text(SCRIPT)
+    return tmp_path
+
+
+def python(folder: Path, *args: str, stdin: str | None = None,
+           env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=folder, input=stdin, text=True,
+                          capture_output=True, timeout=TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def assert_searched(proc: subprocess.CompletedProcess, folder: Path) -> None:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "WINNER 0 " in proc.stdout
+    assert (folder / "runs" / "launch" / "winner.keras").is_file()
+    assert "bootstrapping phase" not in proc.stderr  # multiprocessing's re-import error
+
+
+def test_script_without_main_guard(folder):
+    assert_searched(python(folder, "search.py"), folder)
+
+
+def test_script_fed_on_stdin(folder):
+    assert_searched(python(folder, "-", stdin=SCRIPT), folder)
+
+
+def test_python_dash_c(folder):
+    assert_searched(python(folder, "-c", SCRIPT), folder)
+
+
+def test_inside_a_jupyter_kernel(folder):
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(cwd=str(folder),
+                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out: list[str] = []
+
+        def collect(message: dict) -> None:
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                out.append(content["text"])
+            elif message["msg_type"] == "error":
+                out.append("\n".join(content["traceback"]))
+
+        # the default progress display, as a notebook user gets it
+        code = SCRIPT.replace(", progress=False", "")
+        reply = client.execute_interactive(code, timeout=TIMEOUT, output_hook=collect)
+        assert reply["content"]["status"] == "ok", "".join(out)
+        assert "WINNER 0 " in "".join(out)
+        assert (folder / "runs" / "launch" / "winner.keras").is_file()
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_a_worker_that_cannot_start_fails_the_search_at_once(folder):
+    """A broken TensorFlow install (here: a stand-in that fails to import) surfaces in seconds,
+    with the worker's own error, instead of a hang or a retry loop."""
+    broken = folder / "broken"
+    (broken / "tensorflow").mkdir(parents=True)
+    (broken / "tensorflow" / "__init__.py").write_text(
+        "raise ImportError('libcudart.so.12: cannot open shared object file')\n")
+    started = time.monotonic()
+    proc = python(folder, "-m", "automl", "search", "space.yaml", "--quiet",
+                  env={"PYTHONPATH": f"{broken}{os.pathsep}{ROOT}"})
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1
+    assert "a worker failed while starting" in proc.stderr
+    assert "ImportError: libcudart.so.12: cannot open shared object file" in proc.stderr
+    assert "Traceback" not in proc.stderr  # one message, the worker's log has the rest
+    assert elapsed < 60
+    logs = list((folder / "automl-runs" / "launch" / "logs").glob("worker-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text()
