@@ -8,6 +8,7 @@ printed as one sentence without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,11 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", default="automl-runs",
                      help="folder of the Optuna storage, MLflow store and models "
                           "(default: %(default)s)")
-    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: an SQLite file in "
-                                            "the run folder)")
-    run.add_argument("--storage", help="Optuna storage: a journal file or a database URL such "
-                                       "as postgresql://user:password@host/db (default: "
-                                       "optuna.journal in the run folder)")
+    run.add_argument("--tracking-uri", default=os.environ.get("AUTOML_TRACKING_URI"),
+                     help="MLflow tracking URI (default: $AUTOML_TRACKING_URI, else an SQLite "
+                          "file in the run folder)")
+    run.add_argument("--storage", default=os.environ.get("AUTOML_STORAGE"),
+                     help="Optuna storage: a journal file or a database URL such as "
+                          "postgresql://user:password@host/db (default: $AUTOML_STORAGE, else "
+                          "optuna.journal in the run folder)")
     run.add_argument("--reports-dir", default="reports",
                      help="where <study>/ with summary, trials CSV and plots goes "
                           "(default: %(default)s)")
@@ -119,8 +122,6 @@ def _workers(value: str) -> int | str:
 
 
 def _study_options(parser: argparse.ArgumentParser) -> None:
-    import os
-
     parser.add_argument("--study", required=True, help="the study's name (name: in its space)")
     parser.add_argument("--storage", default=os.environ.get("AUTOML_STORAGE"),
                         help="the study's Optuna storage (default: $AUTOML_STORAGE, else "

@@ -3,12 +3,14 @@ and in both cases the study goes on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 
 import automl
 from automl.config import load_space
-from conftest import tiny_space
+from conftest import study_in, tiny_space
 
 
 def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
@@ -64,5 +66,18 @@ def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
     space = tiny_space("broken", trials=5)
     # a valid file whose model Keras cannot build (a layer of 2**40 units does not fit in memory)
     space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 2**40}}}}
-    with pytest.raises(automl.AutomlError, match="first 3 trials all failed"):
+    with pytest.raises(automl.AutomlError,
+                       match="the last 3 trials all failed, so the search stopped; each failed "
+                             "with: out of memory while training"):
         automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+    # each failure: a one-line reason; the whole traceback apart, in the study and in MLflow
+    from mlflow.tracking import MlflowClient
+
+    study = study_in(tmp_path / "runs", "broken")
+    failed = study.trials[0]
+    assert len(failed.user_attrs["fail_reason"]) <= 300 and "\n" not in failed.user_attrs["fail_reason"]
+    assert failed.user_attrs["traceback"].startswith("Traceback (most recent call last)")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    artifact = client.download_artifacts(failed.user_attrs["mlflow_run_id"], "traceback.txt",
+                                         str(tmp_path))
+    assert "ResourceExhaustedError" in Path(artifact).read_text()

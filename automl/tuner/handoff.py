@@ -79,9 +79,9 @@ def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
 
             cache_dir.mkdir(parents=True, exist_ok=True)
             try:
-                mlflow.artifacts.download_artifacts(artifact_uri=spec.snapshot_artifact,
-                                                    dst_path=str(cache_dir),
-                                                    tracking_uri=tracking_uri)
+                cached = Path(mlflow.artifacts.download_artifacts(
+                    artifact_uri=spec.snapshot_artifact, dst_path=str(cache_dir),
+                    tracking_uri=tracking_uri))
             except Exception as exc:
                 raise DataError(f"cannot download the study's splits {spec.snapshot_artifact} "
                                 f"from {redact(tracking_uri)} ({redact(str(exc))[:200]}); check "

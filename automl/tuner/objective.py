@@ -20,8 +20,8 @@ from automl.tuner.events import EpochEnded
 from automl.tuner.study import INTERRUPTED, WorkerId
 
 MAX_REASON = 300  # a failed trial's reason is one line; its traceback is kept apart
-OUT_OF_MEMORY = ("out of memory on the accelerator ({error}); lower training.batch_size or the "
-                 "model's size, or run fewer workers per GPU")
+OUT_OF_MEMORY = ("out of memory while training ({error}); lower training.batch_size or the "
+                 "model's size, or run fewer workers (per GPU)")
 
 def short_reason(error: BaseException) -> str:
     """One line that says why a trial failed; GPU memory exhaustion says what to do."""

@@ -127,7 +127,8 @@ class LocalPool:
         if self.threads:
             command += ["--threads", str(self.threads)]
         env = {**os.environ, "AUTOML_STORAGE": self.storage_url,
-               "AUTOML_TRACKING_URI": self.tracking_uri, "PYTHONUNBUFFERED": "1"}
+               "AUTOML_TRACKING_URI": self.tracking_uri, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": caller_import_path()}
         if self.gpus:  # round-robin: several workers per GPU when there are more workers
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[number % len(self.gpus)]
         with open(log, "w") as out:
@@ -202,6 +203,13 @@ class LocalPool:
                 worker.process.wait()
             if selector is not None:
                 self._read(worker)
+
+
+def caller_import_path() -> str:
+    """This process's import path, for a worker: what the caller can import (a custom builder
+    next to the notebook, a package added to ``sys.path``), the worker can import too."""
+    entries = [os.getcwd() if entry == "" else entry for entry in sys.path]
+    return os.pathsep.join(dict.fromkeys(e for e in entries if os.path.isdir(e)))
 
 
 def _last_lines(log: Path, count: int = 3) -> str:

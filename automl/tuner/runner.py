@@ -148,7 +148,8 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.tuner.pool import LocalPool, plan_workers
     from automl.tuner.progress import SearchProgress
     from automl.tuner.study import (fail_dead_trials, finished_trials, max_epochs, open_storage,
-                                    open_study, retry_interrupted, trials_to_start)
+                                    open_study, retry_interrupted, trials_to_start,
+                                    wait_for_running)
 
     cfg = resolve_study_bases(cfg, run_dir)
     check_pretrained_weights(cfg)
@@ -206,6 +207,11 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     except AutomlError:
         tracker.end_study("FAILED")
         raise
+    if finished:  # workers that joined from elsewhere may still be training
+        try:
+            wait_for_running(study, store, search_cfg.max_retries)
+        except KeyboardInterrupt:
+            finished = False
     if not finished:
         print("interrupted: choosing the winner among the trials finished so far")
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -365,3 +366,28 @@ def consecutive_failures(study: optuna.Study, limit: int) -> str | None:
     common, count = reasons.most_common(1)[0]
     return (f"the last {limit} trials all failed, so the search stopped; "
             f"{'each' if count == limit else f'{count} of them'} failed with: {common}")
+
+
+def wait_for_running(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                     max_retries: int | None, say=print, poll: float = 2.0) -> None:
+    """Wait until no trial of the study runs (workers elsewhere may still be training).
+
+    Trials whose worker died are failed meanwhile: on this machine by their process id, on
+    others by their heartbeats (database storages).
+    """
+    import warnings
+
+    announced = False
+    while True:
+        fail_dead_trials(study, storage, max_retries)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not running:
+            return
+        if not announced:
+            say(f"waiting for {len(running)} trial(s) that other workers are running "
+                f"({', '.join(str(t.number) for t in running)})")
+            announced = True
+        time.sleep(poll)

@@ -90,6 +90,8 @@ def run_worker(options: WorkerOptions) -> int:
     """Join the study and run trials; returns the exit code (see the module docstring)."""
     if options.events_fd is not None:
         _die_with_parent()
+    if os.getcwd() not in sys.path:  # custom builders in the current folder, as in `python`
+        sys.path.insert(0, os.getcwd())
     limit_threads(options.threads)
     from automl.tuner.quiet import quiet_libraries
 

@@ -1,0 +1,171 @@
+"""Many workers, as on many machines: one study in a real PostgreSQL, one real ``mlflow server``.
+
+``automl search --workers 2`` coordinates and a third worker joins with ``automl worker`` from
+another folder (standing in for another machine); ``automl select`` then runs from a third
+folder that holds no model file. Every trial number once, one MLflow child run per trial, one
+winner, and the database password nowhere in what anyone sees.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIALS = 8
+SPACE = f"""
+name: dist
+data: {{source: mnist1d, subsample: {{train: 600, test: 200}}}}
+model: {{architecture: {{choice: {{mlp: {{layers: 1, units: {{int: [8, 64], log: true}}}}}}}}}}
+training: {{optimizer: {{choice: {{adam: {{learning_rate: {{float: [1.0e-3, 1.0e-2]}}}}}}}},
+           batch_size: 32, epochs: 3}}
+search: {{trials: {TRIALS}, seed: 5}}
+select: {{top_k: 2}}
+"""
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed here, and could not be (.ci/run installs it "
+                    "with apt-get as root)")
+    folder = tmp_path_factory.mktemp("servers")
+    postgres = start_postgres()
+    try:
+        postgres.create_database("optuna")
+        postgres.create_database("mlflow")
+        server = start_mlflow_server(postgres.url("mlflow"), folder / "artifacts",
+                                     folder / "mlflow.log")
+    except Exception:
+        postgres.stop()
+        raise
+    yield postgres, server
+    server.stop()
+    postgres.stop()
+
+
+def automl_command(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "automl", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def distributed(servers, tmp_path_factory):
+    postgres, server = servers
+    root = tmp_path_factory.mktemp("dist")
+    coordinator, remote, chooser = root / "coordinator", root / "remote", root / "chooser"
+    for folder in (coordinator, remote, chooser):
+        folder.mkdir()
+    (coordinator / "dist.yaml").write_text(SPACE)
+    storage = postgres.url("optuna")
+    search = automl_command("search", "dist.yaml", "--workers", "2", "--storage", storage,
+                            "--tracking-uri", server.url, "--quiet", cwd=coordinator)
+    deadline = time.time() + 180
+    while time.time() < deadline:  # the third worker joins once the study is there
+        try:
+            if "automl" in optuna.load_study(study_name="dist", storage=storage).user_attrs:
+                break
+        except KeyError:
+            pass
+        assert search.poll() is None, search.communicate()[0]
+        time.sleep(0.2)
+    # connection strings from the environment: no password on the command line (ps)
+    worker = automl_command("worker", "--study", "dist", cwd=remote,
+                            env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url})
+    search_out = search.communicate(timeout=400)[0]
+    worker_out = worker.communicate(timeout=400)[0]
+    select = subprocess.run([sys.executable, "-m", "automl", "select", "--study", "dist",
+                             "--storage", storage, "--tracking-uri", server.url],
+                            cwd=chooser, text=True, capture_output=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return {"root": root, "storage": storage, "server": server, "search": search,
+            "search_out": search_out, "worker": worker, "worker_out": worker_out,
+            "select": select}
+
+
+def test_three_workers_share_one_study(distributed):
+    assert distributed["search"].returncode == 0, distributed["search_out"]
+    assert distributed["worker"].returncode == 0, distributed["worker_out"]
+    study = optuna.load_study(study_name="dist", storage=distributed["storage"])
+    trials = study.trials
+    assert len({t.number for t in trials}) == len(trials)
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == TRIALS
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    workers = Counter(t.user_attrs["worker"]["pid"] for t in trials)
+    joined = distributed["worker"].pid  # `automl worker` trains in its own process
+    assert workers[joined] >= 1, workers  # the worker that joined took its share
+    assert len(workers) >= 2
+
+
+def test_one_child_run_per_trial_and_one_winner(distributed):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(distributed["server"].url)
+    experiment = client.get_experiment_by_name("dist")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("automl.kind") == "study"]
+    children = [r for r in runs if r.data.tags.get("automl.kind") == "trial"]
+    study = optuna.load_study(study_name="dist", storage=distributed["storage"])
+    assert len(parents) == 1
+    assert sorted(int(c.data.tags["optuna.trial_number"]) for c in children) == \
+        sorted(t.number for t in study.trials)
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    champion = client.get_model_version_by_alias("dist", "champion")
+    assert champion.run_id == parents[0].info.run_id
+
+
+def test_select_runs_where_no_model_file_is(distributed):
+    """The chooser's folder holds nothing: candidates come from the MLflow artifact store."""
+    select = distributed["select"]
+    assert select.returncode == 0, select.stdout + select.stderr
+    assert "winner: trial" in select.stdout
+    chooser = distributed["root"] / "chooser"
+    assert list((chooser / "automl-runs" / "dist" / "candidates").rglob("*.keras"))
+    assert (chooser / "automl-runs" / "dist" / "winner.keras").is_file()
+
+
+def test_a_worker_gets_the_splits_from_mlflow_and_refuses_others(distributed):
+    from automl.errors import DataError
+    from automl.tuner.handoff import load_splits, read_spec
+
+    study = optuna.load_study(study_name="dist", storage=distributed["storage"])
+    spec = read_spec(study)
+    elsewhere = replace(spec, snapshot="/nonexistent/splits.npz")  # another machine's view
+    cache = distributed["root"] / "cache"
+    splits, where = load_splits(elsewhere, elsewhere.config(), distributed["server"].url, cache)
+    assert where.startswith("the artifact runs:/") and len(splits.y_train) > 0
+    tampered = replace(elsewhere, splits_sha256="0" * 64)
+    with pytest.raises(DataError, match="is not the study's"):
+        load_splits(tampered, tampered.config(), distributed["server"].url, cache)
+
+
+def test_no_password_anywhere(distributed):
+    from mlflow.tracking import MlflowClient
+
+    seen = [distributed["search_out"], distributed["worker_out"], distributed["select"].stdout,
+            distributed["select"].stderr]
+    for path in distributed["root"].rglob("*"):
+        if path.is_file() and path.suffix in {".log", ".md", ".csv", ".html", ".json", ".txt",
+                                              ".yaml"}:
+            seen.append(path.read_text(errors="replace"))
+    client = MlflowClient(distributed["server"].url)
+    experiment = client.get_experiment_by_name("dist")
+    for run in client.search_runs([experiment.experiment_id]):
+        seen += [str(run.data.params), str(run.data.tags)]
+    study = optuna.load_study(study_name="dist", storage=distributed["storage"])
+    seen.append(str(study.user_attrs))
+    assert all(PASSWORD not in text for text in seen)
+    assert any("dist" in text for text in seen)  # the scan did read what was written
