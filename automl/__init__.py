@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "search": "automl.tuner.runner",
     "select": "automl.tuner.runner",
+    "rerun": "automl.tuner.runner",
     "load_space": "automl.config",
     "SpaceConfig": "automl.config",
     "SearchResult": "automl.result",

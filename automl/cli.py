@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   automl search mnist1d --workers auto                    several trials at once on this machine
   automl worker --study mnist1d --storage postgresql://...  join a study from another machine
   automl select --study mnist1d --storage postgresql://...  choose the winner once workers are done
+  automl rerun --study mnist1d --trial 3                   retrain one trial, compare its score
   automl validate search_spaces/mnist1d.yaml             check a file, list its dimensions
   automl schema > automl-space.schema.json               JSON Schema for editors
 """
@@ -102,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--reports-dir", default="reports",
                       help="where <study>/ with the report goes (default: %(default)s)")
     pick.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
+
+    again = commands.add_parser(
+        "rerun", help="train one recorded trial again and compare its validation score",
+        description="Retrain one trial of a study from its recorded parameters and seed, in "
+                    "this process, and compare the validation objective with the recorded one. "
+                    "With training.deterministic: true in the space, a CPU run repeats it "
+                    "exactly.")
+    _study_options(again)
+    again.add_argument("--trial", type=int, required=True, help="the trial's number")
 
     check = commands.add_parser("validate", help="check a space file without training")
     check.add_argument("space", help="space file, or the name of a built-in space")
@@ -196,6 +206,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         timeout=args.timeout, seed=args.seed, threads=args.threads, events_fd=args.events_fd))
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from automl.tuner.runner import rerun
+
+    out = rerun(args.study, args.trial, storage=args.storage, tracking_uri=args.tracking_uri,
+                run_dir=args.run_dir)
+    print(f"trial {out['trial']}: {out['objective']} recorded {out['recorded']:.6f}, "
+          f"rerun {out['rerun']:.6f} (difference {out['difference']:+.2e})")
+    return 0
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     from automl.tracking import ui_command
     from automl.tuner.runner import select
@@ -241,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
+                    "rerun": cmd_rerun,
                     "validate": cmd_validate, "schema": cmd_schema}
         return commands[args.command](args)
     except UsageError as error:

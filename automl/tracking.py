@@ -20,6 +20,7 @@ from automl.errors import UsageError
 from automl.urls import redact
 
 PARENT_TAG = "mlflow.parentRunId"
+KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 MAX_PARAM_LENGTH = 6000
 
 
@@ -69,6 +70,9 @@ class Tracker:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
             self.experiment_id = found.experiment_id
+        if found is None or found.tags.get(KIND_TAG) != TRAINING_KIND:
+            # without it, MLflow 3's UI opens the experiment on its GenAI overview (traces)
+            self.client.set_experiment_tag(self.experiment_id, KIND_TAG, TRAINING_KIND)
         self.parent_run_id: str | None = None
 
     @property

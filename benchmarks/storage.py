@@ -61,6 +61,7 @@ def writer(kind: str, folder: str, trials: int, seed: int, results) -> None:
 def run(kind: str, writers: int, trials: int) -> dict:
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as folder:
         optuna.create_study(study_name="bench", storage=open_storage(kind, Path(folder)))
         context = multiprocessing.get_context("spawn")

@@ -23,13 +23,13 @@ from optuna.trial import TrialState
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-TRIALS = 8
+TRIALS = 6
 SPACE = f"""
 name: dist
 data: {{source: mnist1d, subsample: {{train: 600, test: 200}}}}
 model: {{architecture: {{choice: {{mlp: {{layers: 1, units: {{int: [8, 64], log: true}}}}}}}}}}
 training: {{optimizer: {{choice: {{adam: {{learning_rate: {{float: [1.0e-3, 1.0e-2]}}}}}}}},
-           batch_size: 32, epochs: 3}}
+           batch_size: 32, epochs: 2}}
 search: {{trials: {TRIALS}, seed: 5}}
 select: {{top_k: 2}}
 """

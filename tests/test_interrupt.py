@@ -141,3 +141,49 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     result = automl.select("chaos", run_dir=runs, reports_dir=None)
     assert_nothing_left_running(study, result)
     assert "chaos@champion" in result.mlflow["alias_uri"]
+
+
+def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
+    """A second `automl search` on a live study adds its worker instead of failing the first
+    one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries."""
+    space = tmp_path / "joined.yaml"
+    space.write_text(SPACE.format(name="joined", trials=8, workers=1)
+                     .replace("epochs: 4", "epochs: 6"))
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "automl", "search", str(space), "--quiet", "--run-dir",
+               str(runs), "--reports-dir", str(tmp_path / "reports")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def training(exclude: set[int]) -> optuna.trial.FrozenTrial | None:
+        for t in states(runs, "joined"):
+            if (t.state == TrialState.RUNNING and t.intermediate_values
+                    and t.user_attrs["worker"]["pid"] not in exclude):
+                return t
+        return None
+
+    deadline = time.time() + 240
+    while (found := training(set())) is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert found is not None, "the first search never trained"
+    first_worker = found.user_attrs["worker"]["pid"]
+    second = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while (found := training({first_worker})) is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert found is not None, "the second search never trained"
+    second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial
+    second_out = second.communicate(timeout=300)[0]
+    first_out = first.communicate(timeout=400)[0]
+    assert first.returncode == 0, first_out
+    assert "interrupted" in second_out
+
+    trials = study_in(runs, "joined").trials
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert [t.number for t in interrupted] == [found.number]  # no live trial was failed
+    assert interrupted[0].user_attrs["fail_reason"].startswith("interrupted")
+    assert any(t.user_attrs.get("retry_of") == found.number and t.state == TrialState.COMPLETE
+               and t.params == found.params for t in trials)  # resumed by the first search
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) >= 8
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]

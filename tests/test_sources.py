@@ -95,14 +95,20 @@ def test_csv_table_types_columns_and_encodes_labels(tmp_path):
 
 # ---- searching every source kind ------------------------------------------------------------
 
-def test_search_on_a_csv_with_categorical_columns(tmp_path):
-    tiny_table().to_csv(tmp_path / "t.csv", index=False)
+# headers as real files have them: a slash, spaces and brackets, unicode, a leading digit
+MESSY = {"size": "od280/od315 size ($)", "color": "Farbe der Größe", "count": "1st count"}
+
+
+def test_search_on_a_csv_with_categorical_columns_and_messy_headers(tmp_path):
+    tiny_table().rename(columns=MESSY).to_csv(tmp_path / "t.csv", index=False)
     result = run(search_space("csv", {"csv": str(tmp_path / "t.csv"), "target": "label",
                                       "augment": {"gaussian_noise": 0.1}}), tmp_path)
     assert 0 <= result.test_metrics["accuracy"] <= 1
-    raw = tiny_table(5, seed=9).drop(columns="label")  # raw columns, as pandas reads them
+    # raw columns, as pandas reads them, under the user's own names
+    raw = tiny_table(5, seed=9).drop(columns="label").rename(columns=MESSY)
     probs = result.model.predict({k: v.to_numpy() for k, v in raw.items()}, verbose=0)
     assert probs.shape == (5, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert set(result.model.input) == set(MESSY.values())
 
 
 def test_search_on_parquet_regression(tmp_path):
@@ -113,6 +119,18 @@ def test_search_on_parquet_regression(tmp_path):
                                      "target": "price"}), tmp_path)
     assert set(result.test_metrics) >= {"loss", "mae"}
     assert "val_loss" in result.val_metrics  # regression objective chosen from the task
+
+
+def test_regression_targets_are_standardized_and_predictions_come_back_in_units(tmp_path):
+    """scikit-learn's diabetes targets (std 77) made every trial's gradients explode."""
+    space = search_space("diabetes", {"source": "diabetes", "split": {"test": 0.2}})
+    space["training"].update({"epochs": 3, "batch_size": 32})
+    result = run(space, tmp_path)
+    assert list(result.trials["state"]) == ["COMPLETE"]  # not pruned for exploding gradients
+    x = load_source("diabetes").x_train
+    predictions = result.model.predict({k: v[:50] for k, v in x.items()}, verbose=0)
+    assert 25 <= float(np.median(predictions)) <= 346  # the target's own range, not z-scores
+    assert result.test_metrics["mae"] < 150
 
 
 def test_search_on_an_image_folder_with_image_augmentation(tmp_path):
@@ -135,12 +153,14 @@ def test_search_on_npz_with_its_own_test_split(tmp_path):
     assert len(result.candidates) == 1 and result.model.input_shape == (None, 12)
 
 
-def test_search_on_builtin_digits_and_iris(tmp_path):
+def test_search_on_builtin_digits_and_wine(tmp_path):
     digits = run(search_space("digits", {"source": "digits", "subsample": {"train": 300}},
                               "cnn"), tmp_path)
     assert digits.model.input_shape == (None, 8, 8, 1)
-    iris = run(search_space("iris", {"source": "iris"}), tmp_path)
-    assert len(iris.model.inputs) == 4  # one named input per column
+    # the README's wine table: one of its columns is "od280/od315_of_diluted_wines"
+    wine = run(search_space("wine", {"source": "wine"}), tmp_path)
+    assert len(wine.model.inputs) == 13  # one input per column, under its own name
+    assert "od280/od315_of_diluted_wines" in wine.model.input
 
 
 def test_search_on_arrays_dataframes_and_tf_data_from_python(tmp_path):

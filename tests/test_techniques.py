@@ -227,8 +227,14 @@ def test_loss_chosen_from_the_task_or_set(tmp_path):
     assert type(model.loss).__name__ == "CategoricalFocalCrossentropy"
     regression = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4}},
                              InputSpec(shape=(40,), num_classes=0))
-    compile_model(regression, "adam", "regression", loss="huber")
-    assert model.loss is not None and regression.loss == "huber"
+    # regression losses act on standardized targets: Huber's delta at one std, weighted 1/std²
+    compile_model(regression, "adam", "regression", loss="huber", target_std=4.0)
+    assert type(regression.loss).__name__ == "Huber"
+    import numpy as np
+
+    y, p = np.array([[10.0], [30.0]]), np.array([[14.0], [22.0]])  # errors of 1 and 2 stds
+    standardized = keras.losses.Huber(delta=1.0)(y / 4.0, p / 4.0)
+    assert float(regression.compute_loss(y=y, y_pred=p)) == pytest.approx(float(standardized))
     space = tiny_space("loss", trials=1)
     space["training"]["loss"] = "huber"
     with pytest.raises(ConfigError, match="huber is not a classification loss"):

@@ -64,10 +64,12 @@ def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
 
 def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
     space = tiny_space("broken", trials=5)
-    # a valid file whose model Keras cannot build (a layer of 2**40 units does not fit in memory)
+    # a valid file whose model Keras cannot build (a layer of 2**40 units does not fit in memory;
+    # TensorFlow retries such an allocation for 10 s before it gives up)
     space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 2**40}}}}
+    space["search"]["max_consecutive_failures"] = 2
     with pytest.raises(automl.AutomlError,
-                       match="the last 3 trials all failed, so the search stopped; each failed "
+                       match="the last 2 trials all failed, so the search stopped; each failed "
                              "with: out of memory while training"):
         automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
     # each failure: a one-line reason; the whole traceback apart, in the study and in MLflow

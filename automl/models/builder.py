@@ -275,21 +275,54 @@ def build_model(params: dict[str, Any], spec: InputSpec,
     return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")
 
 
+def layer_names(columns: list[str]) -> dict[str, str]:
+    """Column name -> a name Keras and SavedModel signatures accept, unique, still readable.
+
+    Column names are user data (``od280/od315_of_diluted_wines``, ``price ($)``, ``Größe``,
+    ``1st floor``); layer names may not hold ``/`` and signatures want ASCII. The model's inputs
+    stay keyed by the user's names: only the layers inside are renamed.
+
+    Example:
+        >>> layer_names(["price ($)", "Größe", "1st floor", "a/b", "a_b"])
+        {'price ($)': 'price', 'Größe': 'Grosse', '1st floor': 'c_1st_floor', 'a/b': 'a_b', 'a_b': 'a_b_2'}
+    """
+    import re
+    import unicodedata
+
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        ascii_name = unicodedata.normalize("NFKD", str(column).replace("ß", "ss")).encode(
+            "ascii", "ignore").decode()
+        slug = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_") or "column"
+        if not slug[0].isalpha():
+            slug = f"c_{slug}"
+        name, n = slug, 2
+        while name in taken:
+            name, n = f"{slug}_{n}", n + 1
+        taken.add(name)
+        out[column] = name
+    return out
+
+
 def _table_inputs(spec: InputSpec):
-    """One named input per column: numeric ones normalized, categorical ones one-hot."""
+    """One input per column, keyed by the column's own name: numeric ones normalized,
+    categorical ones one-hot."""
     import keras
 
     inputs, numeric, encoded = {}, [], []
+    safe = layer_names([name for name, _, _ in spec.columns])
     for name, kind, stats in spec.columns:
         if kind == "numeric":
-            inputs[name] = keras.Input(shape=(), name=name, dtype="float32")
+            inputs[name] = keras.Input(shape=(), name=safe[name], dtype="float32")
             numeric.append((keras.layers.Reshape((1,))(inputs[name]), stats))
         else:
             strings = any(isinstance(v, str) for v in stats)
-            inputs[name] = keras.Input(shape=(), name=name, dtype="string" if strings else "int64")
+            inputs[name] = keras.Input(shape=(), name=safe[name],
+                                       dtype="string" if strings else "int64")
             lookup = keras.layers.StringLookup if strings else keras.layers.IntegerLookup
             encoded.append(lookup(vocabulary=list(stats), output_mode="one_hot",
-                                  name=f"onehot_{name}")(inputs[name]))
+                                  name=f"onehot_{safe[name]}")(inputs[name]))
     if numeric:
         stacked = keras.layers.Concatenate()([n for n, _ in numeric]) if len(numeric) > 1 \
             else numeric[0][0]

@@ -61,29 +61,48 @@ def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]
     return math.sqrt(spec.variance), numeric
 
 
-def portable_copy(model, task: str):
+def portable_copy(model, splits: Splits):
     """The same network and weights, compiled with a plain optimizer: the copy we save.
 
     A trained model's optimizer may hold a custom schedule (warmup); saving without it keeps the
-    ``.keras`` file loadable by plain ``keras.saving.load_model`` anywhere, and smaller.
+    ``.keras`` file loadable by plain ``keras.saving.load_model`` anywhere, and smaller. Its loss
+    is the one the trial was scored with, so a test loss compares with the validation loss.
     """
     import keras
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    compile_model(copy, "adam", task)
+    compile_model(copy, "adam", splits.task, target_std=target_scale(splits))
     return copy
 
 
+def target_scale(splits: Splits) -> float:
+    """The training targets' standard deviation (regression), 1.0 otherwise."""
+    if splits.task != "regression":
+        return 1.0
+    return float(splits.y_train.std()) or 1.0
+
+
 def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0,
-                  loss: str | None = None, jit_compile: bool | str = "auto") -> None:
+                  loss: str | None = None, jit_compile: bool | str = "auto",
+                  target_std: float = 1.0) -> None:
     """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE
-    (``loss`` picks another of ``config.LOSSES``; ``jit_compile``: XLA, as Keras takes it)."""
+    (``loss`` picks another of ``config.LOSSES``; ``jit_compile``: XLA, as Keras takes it).
+
+    Regression losses are measured on standardized targets (``target_std`` from the training
+    split): the same loss, weighted by 1/std² (1/std for the absolute ones), with Huber's delta
+    at one std. Predictions and the MAE metric stay in the user's units; the gradients no
+    longer grow with the targets' scale (diabetes' std of 77 made them explode).
+    """
     import keras
 
     if task == "regression":
-        model.compile(optimizer=optimizer, loss=loss or "mse", metrics=["mae"],
-                      jit_compile=jit_compile)
+        loss = loss or "mse"
+        squared = loss in ("mse", "huber")
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.Huber(delta=target_std) if loss == "huber" else loss,
+                      loss_weights=1.0 / (target_std ** 2 if squared else target_std),
+                      metrics=["mae"], jit_compile=jit_compile)
         return
     classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
                "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy}
@@ -140,7 +159,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                                 total_steps=epochs * steps_per_epoch,
                                 steps_per_epoch=steps_per_epoch)
     compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
-                  training.get("loss"), jit)
+                  training.get("loss"), jit, target_scale(splits))
 
     data_std, numeric_std = data_scale(splits, spec)
     train_ds = train_dataset(splits.x_train, splits.y_train, batch_size,
@@ -188,7 +207,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
                 steps_per_epoch=steps_per_epoch,
                 lr_scale=float(arch.get("fine_tune_lr_factor", 0.1))),
                 splits.task, float(training.get("label_smoothing", 0.0)), training.get("loss"),
-                jit)
+                jit, target_scale(splits))
             history = train(head_epochs, epochs)  # the model keeps this phase's best weights
     else:
         history = train(0, epochs)

@@ -18,7 +18,7 @@ import optuna
 from automl.config import SpaceConfig, config_from_tree
 from automl.data.splits import Splits
 from automl.errors import DataError, UsageError
-from automl.urls import redact
+from automl.urls import redact, usable_uri
 
 SPEC_ATTR = "automl"
 
@@ -107,3 +107,47 @@ def _checked(splits: Splits, spec: StudySpec, where: str) -> tuple[Splits, str]:
                         f"every worker the same data files, or the coordinator's snapshot")
     return splits, where
 
+
+
+@dataclass
+class JoinedStudy:
+    """A study that ``automl search`` started, opened by a worker, ``select`` or ``rerun``."""
+
+    study: optuna.Study
+    storage: optuna.storages.BaseStorage   # the storage API the study was opened with
+    cfg: SpaceConfig                        # with its data-dependent parts (objective ...)
+    splits: Splits
+    spec: StudySpec
+    tracking_uri: str
+
+
+def join_study(name: str, storage_url: str, tracking_uri: str | None, run_dir: Path, *,
+               seed: int | None = None) -> JoinedStudy:
+    """Open a running or finished study with everything needed to train or select its trials.
+
+    Args:
+        storage_url: the study's storage (a journal file or a database URL).
+        tracking_uri: MLflow; None uses the one the study recorded (unless it hid a password).
+        run_dir: this machine's folder for candidate models and downloaded splits.
+        seed: the sampler's seed for this process.
+    """
+    from automl.data.checks import fit_space_to_data
+    from automl.models.transfer import resolve_study_bases
+    from automl.tuner.study import max_epochs, open_storage, open_study
+
+    try:
+        spec = read_spec(optuna.load_study(study_name=name, storage=open_storage(storage_url)))
+    except KeyError:
+        raise UsageError(f"the storage {redact(storage_url)} has no study {name!r}; start it "
+                         f"with automl search SPACE, or check --study and --storage") from None
+    tracking_uri = tracking_uri or usable_uri(spec.tracking_uri)
+    if not tracking_uri:
+        raise UsageError(f"the study's tracking URI {spec.tracking_uri} hides a password; give "
+                         f"it with --tracking-uri or AUTOML_TRACKING_URI")
+    cfg = spec.config()
+    splits, _ = load_splits(spec, cfg, tracking_uri, run_dir / cfg.name / "data")
+    cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
+    storage = open_storage(storage_url, cfg.search.max_retries)
+    study = open_study(cfg.name, storage, storage_url, cfg.search, max_epochs(cfg), cfg.space,
+                       create=False, seed=seed)
+    return JoinedStudy(study, storage, cfg, splits, spec, tracking_uri)

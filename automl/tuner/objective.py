@@ -154,7 +154,7 @@ class Objective:
             from automl.training.fit import portable_copy
 
             path = candidate_path(self.candidates, trial.number)
-            portable_copy(model, self.splits.task).save(path)
+            portable_copy(model, self.splits).save(path)
             if self.upload_candidates:  # for a selection that runs on another machine
                 self.tracker.log_artifact(run_id, path, "candidate")
         for path in self.candidates.glob("trial-*.keras"):

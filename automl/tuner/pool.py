@@ -34,7 +34,6 @@ STOP_GRACE_SECONDS = 60     # after Ctrl-C, how long workers get to record their
 
 @dataclass
 class _Worker:
-    slot: int
     process: subprocess.Popen
     reader: object                 # the pipe's read end (a file object)
     log: Path
@@ -91,7 +90,7 @@ class LocalPool:
                     # a live worker runs one trial at a time: start no more than are needed
                     want = min(self.workers, self.budget_left() + len(live))
                     while len(live) < want:
-                        live.append(self._start(selector, len(live), left))
+                        live.append(self._start(selector, left))
                 if not live:
                     return True
                 self._pump(selector, timeout=0.25)
@@ -110,13 +109,13 @@ class LocalPool:
 
     # ---- one worker ----------------------------------------------------------------------------
 
-    def _start(self, selector: selectors.BaseSelector, slot: int, left: float | None) -> _Worker:
+    def _start(self, selector: selectors.BaseSelector, left: float | None) -> _Worker:
         read_fd, write_fd = os.pipe()
         logs = self.run_dir / self.study_name / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         number = self._started
         self._started += 1
-        log = logs / f"worker-{number}.log"
+        log = logs / f"worker-{os.getpid()}-{number}.log"  # another search may share the folder
         command = [sys.executable, "-m", "automl", "worker", "--study", self.study_name,
                    "--run-dir", str(self.run_dir), "--trials", str(TRIALS_PER_WORKER),
                    "--events-fd", str(write_fd)]
@@ -139,7 +138,7 @@ class LocalPool:
         os.close(write_fd)  # the worker holds the only write end: EOF when it exits
         reader = os.fdopen(read_fd, "r")
         os.set_blocking(read_fd, False)
-        worker = _Worker(slot, process, reader, log)
+        worker = _Worker(process, reader, log)
         selector.register(reader, selectors.EVENT_READ, worker)
         return worker
 

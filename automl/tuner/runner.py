@@ -16,7 +16,7 @@ from automl.errors import AutomlError, UsageError
 from automl.result import SearchResult
 from automl.tuner.quiet import quiet_libraries
 from automl.tuner.study import default_storage_url
-from automl.urls import redact, usable_uri
+from automl.urls import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,33 +87,54 @@ def select(study: str, *, storage: str | None = None, tracking_uri: str | None =
         >>> automl.select("mnist1d", storage="postgresql://automl@db/optuna",
         ...               tracking_uri="http://mlflow:5000")
     """
-    quiet_libraries()
-    from automl.data.checks import fit_space_to_data
-    from automl.models.transfer import resolve_study_bases
-    from automl.tracking import Tracker, default_tracking_uri
-    from automl.tuner.handoff import load_splits, read_spec
-    from automl.tuner.study import max_epochs, open_storage, open_study
+    from automl.tracking import Tracker
+    from automl.tuner.handoff import join_study
 
     run_dir = Path(run_dir)
-    storage_url = storage or default_storage_url(run_dir)
-    store = open_storage(storage_url)
-    import optuna
-
-    try:
-        spec = read_spec(optuna.load_study(study_name=study, storage=store))
-    except KeyError:
-        raise UsageError(f"the storage {redact(storage_url)} has no study {study!r}; check "
-                         f"--study and --storage") from None
-    cfg = spec.config()
-    tracking_uri = tracking_uri or usable_uri(spec.tracking_uri) or default_tracking_uri(run_dir)
-    splits, _ = load_splits(spec, cfg, tracking_uri, run_dir / cfg.name / "data")
-    cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
-    opened = open_study(cfg.name, store, storage_url, cfg.search, max_epochs(cfg), cfg.space,
-                        create=False)
-    tracker = Tracker(tracking_uri, cfg.name)
-    tracker.parent_run_id = spec.parent_run_id
-    return finish_search(cfg, opened, splits, tracker, run_dir / cfg.name,
+    joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
+    tracker = Tracker(joined.tracking_uri, joined.cfg.name)
+    tracker.parent_run_id = joined.spec.parent_run_id
+    return finish_search(joined.cfg, joined.study, joined.splits, tracker,
+                         run_dir / joined.cfg.name,
                          Path(reports_dir) if reports_dir is not None else None)
+
+
+def rerun(study: str, trial: int, *, storage: str | None = None,
+          tracking_uri: str | None = None, run_dir: str | Path = DEFAULT_RUN_DIR
+          ) -> dict[str, Any]:
+    """Train one recorded trial again, from its parameters and seed, in this process.
+
+    Returns:
+        ``{"trial", "objective", "recorded", "rerun", "difference"}``: the validation objective
+        the study recorded and the one this run reached.
+
+    Example:
+        >>> automl.rerun("mnist1d", 3)["difference"]
+        0.0
+    """
+    quiet_libraries()
+    from optuna.trial import FixedTrial, TrialState
+
+    from automl.training import device
+    from automl.training.fit import fit_trial
+    from automl.tuner.handoff import join_study
+
+    run_dir = Path(run_dir)
+    joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
+    cfg, splits = joined.cfg, joined.splits
+    record = next((t for t in joined.study.get_trials(deepcopy=False) if t.number == trial),
+                  None)
+    if record is None or record.state != TrialState.COMPLETE:
+        state = "does not exist" if record is None else f"is {record.state.name.lower()}"
+        raise UsageError(f"trial {trial} of the study {study!r} {state}; rerun a complete trial "
+                         f"(automl trials lists them)")
+    device.configure()
+    params = cfg.space.sample(FixedTrial(record.params))
+    outcome = fit_trial(params, splits, objective=cfg.search.objective,
+                        direction=cfg.search.direction, seed=(cfg.search.seed or 0) + trial)
+    recorded = float(record.values[0])
+    return {"trial": trial, "objective": cfg.search.objective, "recorded": recorded,
+            "rerun": outcome.best_value, "difference": outcome.best_value - recorded}
 
 
 def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
@@ -165,7 +186,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 
     epochs = max_epochs(cfg)
     storage_url = storage or default_storage_url(run_dir)
-    store = open_storage(storage_url, search_cfg.max_retries)
+    store = open_storage(storage_url, search_cfg.max_retries, create=True)
     study = open_study(cfg.name, store, storage_url, search_cfg, epochs, cfg.space)
     check_same_data(study, sha256)
     previous = study.user_attrs.get("automl", {}).get("parent_run_id")

@@ -65,13 +65,18 @@ def is_journal(url: str) -> bool:
     return "://" not in url
 
 
-def open_storage(url: str, max_retries: int | None = None) -> optuna.storages.BaseStorage:
+def open_storage(url: str, max_retries: int | None = None, *,
+                 create: bool = False) -> optuna.storages.BaseStorage:
     """The storage a URL names: a journal file path, or a database URL (with heartbeats).
 
     Args:
         url: ``path/optuna.journal`` or a SQLAlchemy URL such as ``postgresql://u:p@host/db``.
         max_retries: how often a trial lost with its worker is retried (None: never).
+        create: start a new journal file where there is none (a search does; a worker joins).
     """
+    if is_journal(url) and not create and not Path(url).is_file():
+        raise UsageError(f"there is no Optuna storage at {url}; give the --storage (or the "
+                         f"--run-dir) that the search used")
     try:
         if is_journal(url):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -282,8 +287,8 @@ def retry_trial(study: optuna.Study, trial: FrozenTrial, max_retries: int | None
 
 
 def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
-                     max_retries: int | None,
-                     dead: WorkerId | None = None, why: str = "killed") -> list[int]:
+                     max_retries: int | None, dead: WorkerId | None = None,
+                     why: str = "its process is gone") -> list[int]:
     """Fail and retry the RUNNING trials whose worker process is gone.
 
     Args:

@@ -99,51 +99,33 @@ def run_worker(options: WorkerOptions) -> int:
     import optuna
 
     from automl.errors import TrialFailed
-    from automl.models.transfer import resolve_study_bases
-    from automl.data.checks import fit_space_to_data
     from automl.tracking import Tracker
     from automl.training import device
-    from automl.tuner.handoff import load_splits, read_spec
-    from automl.urls import usable_uri
+    from automl.tuner.handoff import join_study
     from automl.tuner.objective import Objective
     from automl.tuner.study import (WorkerId, budget_spent, consecutive_failures,
-                                    fail_dead_trials, finished_trials, max_epochs, open_storage,
-                                    open_study)
+                                    fail_dead_trials, fail_reason, finished_trials, max_epochs,
+                                    retry_interrupted)
 
     started = time.monotonic()
-    spec = read_spec(optuna.load_study(study_name=options.study,
-                                       storage=open_storage(options.storage)))
-    cfg = spec.config()
-    splits, _ = load_splits(spec, cfg, options.tracking_uri or usable_uri(spec.tracking_uri),
-                            options.run_dir / cfg.name / "data")
-    cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
-    search = cfg.search
-    storage = open_storage(options.storage, search.max_retries)
     seed = options.seed
-    if seed is None and search.seed is not None:
-        seed = search.seed + os.getpid()  # joined by hand: its own stream of samples
-    study = open_study(cfg.name, storage, options.storage, search, max_epochs(cfg), cfg.space,
-                       create=False, seed=seed)
-    tracking_uri = options.tracking_uri or usable_uri(spec.tracking_uri)
-    if not tracking_uri:
-        from automl.errors import UsageError
-
-        raise UsageError(f"the study's tracking URI {spec.tracking_uri} hides a password; give "
-                         f"it with --tracking-uri or AUTOML_TRACKING_URI")
-    tracker = Tracker(tracking_uri, cfg.name)
-    tracker.parent_run_id = spec.parent_run_id
+    if seed is None:  # joined by hand: a stream of samples of its own
+        seed = os.getpid()
+    joined = join_study(options.study, options.storage, options.tracking_uri, options.run_dir,
+                        seed=seed)
+    cfg, study, storage, search = joined.cfg, joined.study, joined.storage, joined.cfg.search
+    tracker = Tracker(joined.tracking_uri, cfg.name)
+    tracker.parent_run_id = joined.spec.parent_run_id
     me = WorkerId.this_process()
     info = device.configure(threads=options.threads)
 
     emit, display = _emitter(options, search.trials, finished_trials(study), search.objective,
                              max_epochs(cfg), search.direction == "maximize")
-    objective = Objective(cfg, splits, tracker, options.run_dir / cfg.name / "candidates",
+    objective = Objective(cfg, joined.splits, tracker, options.run_dir / cfg.name / "candidates",
                           worker=me, on_epoch=emit, upload_candidates=tracker.is_remote)
     stopped: list[str] = []
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from automl.tuner.study import fail_reason
-
         emit(TrialEnded(trial.number, trial.state.name,
                         trial.values[0] if trial.values else None,
                         fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
@@ -166,8 +148,6 @@ def run_worker(options: WorkerOptions) -> int:
                                callbacks=[on_trial], gc_after_trial=True)
                 ran += 1
     except KeyboardInterrupt:  # Ctrl-C: the objective recorded its trial as interrupted
-        from automl.tuner.study import retry_interrupted
-
         retry_interrupted(study, search.max_retries)
         return 130
     if stopped:
