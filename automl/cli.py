@@ -197,10 +197,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from automl.tuner.study import default_storage_url
-    from automl.tuner.worker import WorkerOptions, main as worker_main
+    from automl.tuner.worker import WorkerOptions, run_worker
 
     run_dir = Path(args.run_dir)
-    return worker_main(WorkerOptions(
+    return run_worker(WorkerOptions(
         study=args.study, storage=args.storage or default_storage_url(run_dir),
         tracking_uri=args.tracking_uri, run_dir=run_dir, trials=args.trials,
         timeout=args.timeout, seed=args.seed, threads=args.threads, events_fd=args.events_fd))
@@ -261,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
-                    "rerun": cmd_rerun,
-                    "validate": cmd_validate, "schema": cmd_schema}
+                    "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema}
         return commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)

@@ -16,6 +16,9 @@ from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDU
 NUMBER = {"type": "number"}
 
 
+# training settings that are on or off for the whole search (not searched)
+SWITCHES = ("mixed_precision", "jit_compile", "deterministic")
+
 def searched(inner: dict[str, Any]) -> dict[str, Any]:
     """A value that is either fixed (``inner``) or searched with int/float/choice/bool."""
     return {"anyOf": [
@@ -100,7 +103,8 @@ def space_schema() -> dict[str, Any]:
                                    COMMON_OPTIMIZER_ARGS),
                 "schedule": named(SCHEDULES),
                 **{key: searched(NUMBER) for key in config.TRAINING_KEYS
-                   if key not in ("optimizer", "schedule")}}
+                   if key not in ("optimizer", "schedule", *SWITCHES)},
+                **{key: {"type": "boolean"} for key in SWITCHES}}
     search = {"sampler": {"enum": sorted(config.SAMPLERS)},
               "pruner": {"enum": sorted(config.PRUNERS)},
               "trials": {"type": "integer", "minimum": 1},
@@ -112,7 +116,11 @@ def space_schema() -> dict[str, Any]:
                                       {"type": "array", "items": {
                                           "enum": ["maximize", "minimize"]}}]},
               "seed": {"type": ["integer", "null"]},
-              "enqueue": {"type": "array", "items": {"type": "object"}}}
+              "enqueue": {"type": "array", "items": {"type": "object"}},
+              "workers": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
+                                    {"const": "auto"}]},
+              "max_retries": {"type": "integer", "minimum": 0, "maximum": 100},
+              "max_consecutive_failures": {"type": "integer", "minimum": 1}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "automl search space",

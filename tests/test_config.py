@@ -155,3 +155,26 @@ def test_piecewise_schedule_needs_one_more_factor_than_epochs(tmp_path):
               piecewise: {epochs: [5, 10], factors: [1.0, 0.1]}
     """)
     assert "one more factor than epochs" in str(err) and err.line == 5
+
+
+@pytest.mark.parametrize("doc, valid", [
+    ({"training": {"mixed_precision": True, "jit_compile": False, "deterministic": True},
+      "search": {"workers": "auto", "max_retries": 0, "max_consecutive_failures": 5}}, True),
+    ({"search": {"workers": 4}}, True),
+    ({"training": {"deterministic": 3}}, False),
+    ({"search": {"workers": 0}}, False),
+    ({"search": {"workers": "many"}}, False),
+    ({"search": {"max_retries": -1}}, False),
+])
+def test_schema_and_validator_agree_on_worker_and_device_settings(doc, valid):
+    import jsonschema
+
+    from automl.schema import space_schema
+
+    schema_ok = jsonschema.Draft202012Validator(space_schema()).is_valid(doc)
+    try:
+        load_space(doc)
+        validator_ok = True
+    except ConfigError:
+        validator_ok = False
+    assert schema_ok == validator_ok == valid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import optuna
@@ -52,7 +53,11 @@ def test_mlflow_has_one_parent_and_a_child_per_trial(searched):
     assert parent.data.params["search.sampler"] == "tpe"
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"data_manifest.json", "selection.json", "report"} <= artifacts
+    # the description holds the leaderboard; child runs read at a glance in a list
+    assert parent.data.tags["mlflow.note.content"].startswith(f"Winner: trial {result.winner_trial}")
+    assert "| trial | validation | test | gap |" in parent.data.tags["mlflow.note.content"]
     for child in children:
+        assert re.fullmatch(r"trial-\d+ (cnn|mlp) val_accuracy=\d\.\d{4}", child.info.run_name)
         assert "model.architecture" in child.data.params
         assert child.data.tags["optuna.state"] == "COMPLETE"
         history = client.get_metric_history(child.info.run_id, "val_accuracy")

@@ -76,7 +76,10 @@ class Objective:
                                retry_of=trial.user_attrs.get("retry_of"))
         started = time.perf_counter()
 
+        epochs_done = [0]
+
         def report(epoch: int, metrics: dict[str, float]) -> None:
+            epochs_done[0] = epoch + 1
             self.tracker.log_metrics(run_id, metrics, step=epoch)
             if self.on_epoch:
                 self.on_epoch(EpochEnded(trial.number, epoch, dict(metrics)))
@@ -99,7 +102,8 @@ class Objective:
             values = [outcome.best_value] + [
                 more[name] if name in more else outcome.best_of(name, direction)
                 for name, direction in search.more_objectives]
-            self._end(trial, run_id, "COMPLETE", started, summary)
+            self._end(trial, run_id, "COMPLETE", started, summary,
+                      outcome=f"{search.objective}={outcome.best_value:.4f}")
             return values[0] if len(values) == 1 else tuple(values)
         except KeyboardInterrupt:  # Ctrl-C: the trial is retried when the study resumes
             trial.set_user_attr("fail_reason", INTERRUPTED)
@@ -107,14 +111,18 @@ class Objective:
             raise
         except UnhealthyTraining as unhealthy:  # pruned, with the reason on record
             trial.set_user_attr("prune_reason", unhealthy.reason)
-            self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {unhealthy.reason}")
+            self.tracker.tag_trial(run_id, pruned_at_epoch=epochs_done[0])
+            self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {unhealthy.reason}",
+                      outcome=f"pruned at epoch {epochs_done[0]}")
             raise optuna.TrialPruned(unhealthy.reason) from None
         except optuna.TrialPruned as pruned:
-            self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {pruned}")
+            self.tracker.tag_trial(run_id, pruned_at_epoch=epochs_done[0])
+            self._end(trial, run_id, "PRUNED", started, reason=f"pruned: {pruned}",
+                      outcome=f"pruned at epoch {epochs_done[0]}")
             raise
         except TrialFailed as failed:
             trial.set_user_attr("fail_reason", failed.reason)
-            self._end(trial, run_id, "FAIL", started, reason=failed.reason)
+            self._end(trial, run_id, "FAIL", started, reason=failed.reason, outcome="failed")
             raise
         except Exception as error:  # a config Keras cannot train: record it, go on
             reason = short_reason(error)
@@ -122,18 +130,20 @@ class Objective:
             trial.set_user_attr("fail_reason", reason)
             trial.set_user_attr("traceback", trace)
             self.tracker.log_text(run_id, trace, "traceback.txt")
-            self._end(trial, run_id, "FAIL", started, reason=reason)
+            self._end(trial, run_id, "FAIL", started, reason=reason, outcome="failed")
             raise TrialFailed(reason) from error
         finally:
             keras.backend.clear_session()  # no graphs or layers leak into the next trial
             gc.collect()
 
     def _end(self, trial: optuna.Trial, run_id: str, state: str, started: float,
-             metrics: dict[str, float] | None = None, reason: str | None = None) -> None:
+             metrics: dict[str, float] | None = None, reason: str | None = None,
+             outcome: str | None = None) -> None:
         seconds = time.perf_counter() - started
         trial.set_user_attr("seconds", round(seconds, 2))
         self.tracker.end_trial(run_id, state, reason,
-                               {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()})
+                               {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()},
+                               outcome)
 
     def _keep_if_candidate(self, trial: optuna.Trial, value: float, model, run_id: str) -> None:
         """Save the model when it ranks in the top K so far; delete those pushed out.

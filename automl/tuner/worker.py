@@ -155,17 +155,3 @@ def run_worker(options: WorkerOptions) -> int:
         return STOPPED_EXIT_CODE
     return 0
 
-
-def main(options: WorkerOptions) -> int:
-    """``automl worker``: errors become one line on stderr, which a coordinator shows."""
-    from automl.errors import AutomlError, UsageError
-    from automl.urls import redact
-
-    try:
-        return run_worker(options)
-    except UsageError as error:
-        print(f"automl worker: error: {redact(str(error))}", file=sys.stderr)
-        return 2
-    except AutomlError as error:
-        print(f"automl worker: failed: {redact(str(error))}", file=sys.stderr)
-        return 1
