@@ -83,10 +83,13 @@ class LocalPool:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         selector = selectors.DefaultSelector()
         live: list[_Worker] = []
+        asked = 0.0  # when the study was last asked for its budget (a database query)
         try:
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
-                if len(live) < self.workers and (left is None or left > 0):
+                if (len(live) < self.workers and (left is None or left > 0)
+                        and (not live or time.monotonic() - asked > 1.0)):
+                    asked = time.monotonic()
                     # a live worker runs one trial at a time: start no more than are needed
                     want = min(self.workers, self.budget_left() + len(live))
                     while len(live) < want:
