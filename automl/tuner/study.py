@@ -327,10 +327,13 @@ def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """Trials that count against the budget: every ended trial except those retried."""
+    """Trials that count against the budget: every ended trial except those retried, and those
+    Ctrl-C interrupted (queued again as soon as their worker can, or at the next resume: until
+    then they must not look like spent budget to the other workers)."""
     trials = study.get_trials(deepcopy=False)
     retried = retried_numbers(trials)
-    return sum(1 for t in trials if t.state.is_finished() and t.number not in retried)
+    return sum(1 for t in trials if t.state.is_finished() and t.number not in retried
+               and t.user_attrs.get("fail_reason") != INTERRUPTED)
 
 
 def trials_to_start(study: optuna.Study, target: int) -> int:
