@@ -90,9 +90,10 @@ def open_storage(url: str, max_retries: int | None = None, *,
                 heartbeat_stale_trial_callback=_RetryLost(max_retries),
                 engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
     except Exception as exc:
-        raise UsageError(f"cannot open the Optuna storage {redact(url)} "
-                         f"({redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
-                         f"); check the path or URL, and that the database server runs") from None
+        detail = str(getattr(exc, "orig", None) or exc).strip()  # the driver's own words
+        detail = detail.splitlines()[0] if detail else type(exc).__name__
+        raise UsageError(f"cannot open the Optuna storage {redact(url)} ({redact(detail)}); "
+                         f"check the path or URL, and that the database server runs") from None
 
 
 class _RetryLost:
@@ -343,14 +344,6 @@ def trials_to_start(study: optuna.Study, target: int) -> int:
     waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
     running = sum(1 for t in trials if t.state == TrialState.RUNNING)
     return max(target - finished_trials(study) - running, waiting, 0)
-
-
-def budget_spent(study: optuna.Study, target: int) -> bool:
-    """True when the finished and running trials reach ``target`` and no retry is waiting."""
-    trials = study.get_trials(deepcopy=False)
-    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
-    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
-    return waiting == 0 and finished_trials(study) + running >= target
 
 
 def fail_reason(trial: FrozenTrial) -> str:

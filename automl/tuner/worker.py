@@ -103,9 +103,9 @@ def run_worker(options: WorkerOptions) -> int:
     from automl.training import device
     from automl.tuner.handoff import join_study
     from automl.tuner.objective import Objective
-    from automl.tuner.study import (WorkerId, budget_spent, consecutive_failures,
+    from automl.tuner.study import (WorkerId, consecutive_failures,
                                     fail_dead_trials, fail_reason, finished_trials, max_epochs,
-                                    retry_interrupted)
+                                    retry_interrupted, trials_to_start)
 
     started = time.monotonic()
     seed = options.seed
@@ -142,7 +142,7 @@ def run_worker(options: WorkerOptions) -> int:
                 if options.timeout is not None and time.monotonic() - started > options.timeout:
                     break
                 fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
-                if budget_spent(study, search.trials):
+                if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
                     break
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,),
                                callbacks=[on_trial], gc_after_trial=True)
