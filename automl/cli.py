@@ -13,26 +13,39 @@ import sys
 from pathlib import Path
 
 EXAMPLES = """examples:
-  automl search search_spaces/mnist1d.yaml               run (or resume) the search in the file
-  automl search search_spaces/mnist1d.yaml --trials 5 --timeout 2m
-  automl search mnist1d --export out/                     a built-in space by name; export winner
+  automl spaces                                           list the ready spaces (mnist1d, ...)
+  automl search mnist1d                                   run (or resume) a ready space's search
+  automl search my_space.yaml --trials 5 --timeout 2m     your own space file, capped
+  automl search mnist1d --export out/                     and export the winner to out/
   automl search mnist1d --workers auto                    several trials at once on this machine
   automl worker --study mnist1d --storage postgresql://...  join a study from another machine
   automl select --study mnist1d --storage postgresql://...  choose the winner once workers are done
   automl rerun --study mnist1d --trial 3                   retrain one trial, compare its score
-  automl validate search_spaces/mnist1d.yaml             check a file, list its dimensions
+  automl validate my_space.yaml                           check a file, list its dimensions
   automl schema > automl-space.schema.json               JSON Schema for editors
 """
 
 
 def _space_path(value: str) -> str:
-    """A file path, or the name of a space shipped in search_spaces/."""
+    """The space file ``value`` names: a path that exists, else a ready space (``mnist1d``).
+
+    Anything else goes back unchanged for the loader's "no such space file", unless it is close
+    to a ready space's name: then the error suggests that name.
+    """
     if Path(value).exists():
         return value
-    from automl.config import builtin_spaces
+    from automl.catalog import ready_spaces, suggest_ready_space
 
-    builtin = builtin_spaces()
-    return str(builtin[value]) if value in builtin else value
+    ready = ready_spaces()
+    if value in ready:
+        return str(ready[value])
+    close = suggest_ready_space(value)
+    if close:
+        from automl.errors import UsageError
+
+        raise UsageError(f"no space file or ready space named {value!r}; did you mean {close!r}? "
+                         f"(automl spaces lists them)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Run the search a space file describes; running it "
                                           "again with the same --run-dir resumes the study.",
                               epilog=EXAMPLES)
-    run.add_argument("space", help="space file, or the name of a built-in space (mnist1d)")
+    run.add_argument("space", help="space file, or the name of a ready space such as mnist1d "
+                                   "(automl spaces lists them)")
     run.add_argument("--trials", type=int, help="total trials of the study (overrides "
                                                 "search.trials)")
     run.add_argument("--timeout", help="stop starting trials after this long: 90s, 10m, 1h "
@@ -114,11 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--trial", type=int, required=True, help="the trial's number")
 
     check = commands.add_parser("validate", help="check a space file without training")
-    check.add_argument("space", help="space file, or the name of a built-in space")
+    check.add_argument("space", help="space file, or the name of a ready space such as mnist1d "
+                                     "(automl spaces lists them)")
 
     commands.add_parser("schema", help="print the JSON Schema of space files (for editors)",
                         description="Print a JSON Schema of the space format. Save it and point "
                                     "your editor at it; see docs/search-spaces.md.")
+
+    commands.add_parser(
+        "spaces", help="list the ready spaces that come with automl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the ready spaces installed with automl: name, what it searches, where "
+                    "its data comes from (all offline) and the command that runs it. Give a "
+                    "name wherever a space file goes (automl search mnist1d, automl validate "
+                    "mnist1d); copy a file from the folder printed at the end to start your own.",
+        epilog="examples:\n  automl spaces\n  automl validate mnist1d\n  automl search mnist1d "
+               "--trials 5 --timeout 2m")
     return parser
 
 
@@ -173,6 +198,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from automl.schema import space_schema
 
     print(json.dumps(space_schema(), indent=2))
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    """Print each ready space: name and description, then its data source and command."""
+    from automl.catalog import describe_ready_spaces, spaces_folder
+
+    spaces = describe_ready_spaces()
+    width = max((len(space.name) for space in spaces), default=0) + 2
+    for space in spaces:
+        print(f"{space.name:<{width}}{space.description}")
+        print(f"{'':<{width}}data: {space.source}; run: {space.command}")
+    print(f"\n{len(spaces)} ready spaces, in {spaces_folder()}\n"
+          f"give a name wherever a space file goes, or copy a file to start your own")
     return 0
 
 
@@ -261,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
-                    "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema}
+                    "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema,
+                    "spaces": cmd_spaces}
         return commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)

@@ -11,8 +11,13 @@ model needs no preprocessing code.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterable
 
 # family -> the params a space may set for it
 CNN_PARAMS = {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units", "residual"}
@@ -200,27 +205,67 @@ def _cnn(arch: dict[str, Any], t: Techniques, x):
 FAMILIES = {"mlp": _mlp, "cnn": _cnn, "cnn1d": _cnn, "cnn2d": _cnn}
 
 
-def import_builder(path: str):
+def import_builder(path: str, search_dirs: Iterable[str | Path] = ()) -> Callable[..., Any]:
     """The function a ``custom`` architecture names as ``module:function``.
 
-    It is called as ``function(params, spec)`` with the option's sampled params (without
-    ``builder``) and the :class:`InputSpec`, and returns a ``keras.Model`` whose outputs are class
-    probabilities (or the regression target).
-    """
-    import importlib
+    The module is looked up first in the current folder, then in each of ``search_dirs`` (the
+    space file's folder, say), then on the ordinary import path. Those folders are on
+    ``sys.path`` only while the module is imported, so its own imports of sibling files work, and
+    a module imported once is reused. Worker processes call this again with the same folders.
 
+    The function is called as ``function(params, spec)`` with the option's sampled params
+    (without ``builder``) and the :class:`InputSpec`, and returns a ``keras.Model`` whose outputs
+    are class probabilities (or the regression target).
+
+    Raises:
+        ValueError: one sentence naming the module and the folders it was looked for in.
+    """
     module_name, _, function = str(path).partition(":")
-    if not module_name or not function:
-        raise ValueError(f"write the builder as module:function, e.g. my_models:build; "
-                         f"found {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import {module_name} ({error}); check the module path and "
-                         f"that it is importable from the current folder") from None
+    dotted = all(part.isidentifier() for part in module_name.split("."))
+    if not dotted or module_name.endswith(".py") or not function:
+        raise ValueError(f"write the builder as module:function with the module's import name "
+                         f"(my_models for my_models.py), e.g. my_models:build; found {path!r}")
+    folders = _builder_folders(search_dirs)
+    module = _import_from(module_name, folders)
     if not callable(getattr(module, function, None)):
-        raise ValueError(f"{module_name} has no function {function!r}")
+        raise ValueError(f"module {module_name} ({getattr(module, '__file__', '?')}) has no "
+                         f"function {function!r}; define def {function}(params, spec) in it")
     return getattr(module, function)
+
+
+_IMPORT_LOCK = threading.RLock()  # sys.path is process-wide: one temporary change at a time
+
+
+def _builder_folders(search_dirs: Iterable[str | Path]) -> list[str]:
+    """The current folder, then ``search_dirs``, as absolute paths without repeats."""
+    folders: list[str] = []
+    for folder in (Path.cwd(), *search_dirs):
+        resolved = str(Path(folder).resolve())
+        if resolved not in folders:
+            folders.append(resolved)
+    return folders
+
+
+def _import_from(module_name: str, folders: list[str]) -> ModuleType:
+    """Import ``module_name`` with ``folders`` at the front of ``sys.path`` for the import only."""
+    top = module_name.split(".")[0]
+    with _IMPORT_LOCK:
+        saved = list(sys.path)
+        sys.path[:0] = folders
+        importlib.invalidate_caches()  # a module written a moment ago is seen
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name not in (top, module_name):
+                raise ValueError(f"importing {module_name} failed: {error}; install the "
+                                 f"module it needs") from None
+            raise ValueError(f"cannot find module {module_name} in {', '.join(folders)} or on "
+                             f"the import path; put {top}.py in one of those folders") from None
+        except Exception as error:  # the user's module itself is broken
+            raise ValueError(f"importing {module_name} failed with {type(error).__name__}: "
+                             f"{error}") from None
+        finally:
+            sys.path[:] = saved
 
 
 def build_model(params: dict[str, Any], spec: InputSpec,
