@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from automl import domains
+from automl.domains import Domain
 from automl.errors import ConfigError
-from automl.models.builder import (ACTIVATIONS, ARCHITECTURES, BATCH_NORM_POSITIONS, HEADS,
-                                   INITIALIZERS, MODEL_KEYS, POOLINGS)
+from automl.models.builder import ACTIVATIONS, ARCHITECTURES, INITIALIZERS, MODEL_KEYS
 from automl.space import Branch, Choice, Fixed, Group, Node, Range, Sequence, parse_space
 from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
@@ -166,9 +167,9 @@ class _Doc:
             return ConfigError(message, key=f"{path} (given as an option)")
         line = None
         probe = path
-        while probe and line is None:  # the nearest enclosing key with a known line
+        while probe and line is None:  # the nearest enclosing key or list item with a line
             line = self.lines.get(probe)
-            probe = probe.rpartition(".")[0]
+            probe = probe[:probe.rindex("[")] if probe.endswith("]") else probe.rpartition(".")[0]
         return ConfigError(message, file=self.file, key=path or None, line=line)
 
 
@@ -196,6 +197,9 @@ def read_yaml(text: str, file: str | None = None) -> _Doc:
                    f"there", line=mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise fail(f"this is not valid YAML ({exc})") from None
+    except RecursionError:  # thousands of nested brackets: the parser itself gives up
+        raise fail(f"nesting goes far deeper than {MAX_DEPTH} levels; a space file is a few "
+                   f"levels deep, flatten the structure") from None
     if len(documents) != 1 or documents[0] is None:
         raise fail("a space file holds exactly one YAML document; found "
                    f"{len(documents) if documents and documents[0] is not None else 'none'}"
@@ -233,8 +237,11 @@ def read_yaml(text: str, file: str | None = None) -> _Doc:
                 result[key] = build(value_node, key_path, depth + 1, stack)
             return result
         if kind == "seq":
-            return [build(item, f"{path}[{i}]", depth + 1, stack)
-                    for i, item in enumerate(node.value)]
+            items = []
+            for i, item in enumerate(node.value):
+                doc.lines[f"{path}[{i}]"] = item.start_mark.line + 1
+                items.append(build(item, f"{path}[{i}]", depth + 1, stack))
+            return items
         return _scalar(kind, node.value)
 
     doc.tree = build(documents[0], "", 0, ())
@@ -284,8 +291,18 @@ def did_you_mean(word: Any, allowed: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _allowed_list(allowed: Iterable[str]) -> str:
-    return ", ".join(sorted(allowed))
+def _allowed_list(allowed: Iterable[str], limit: int = 100) -> str:
+    """The allowed names, cut short (with where to find the rest) so a message fits a line."""
+    names = sorted(map(str, allowed))
+    text = ", ".join(names)
+    if len(text) <= limit:
+        return text
+    shown = []
+    for name in names:
+        if len(", ".join(shown + [name])) > limit - 30:
+            break
+        shown.append(name)
+    return f"{', '.join(shown)} and {len(names) - len(shown)} more: automl schema lists them"
 
 
 def _check_keys(doc: _Doc, section: Any, allowed: set[str], path: str) -> dict[str, Any]:
@@ -303,74 +320,96 @@ def _check_keys(doc: _Doc, section: Any, allowed: set[str], path: str) -> dict[s
 
 
 class _Checker:
-    """Checks the values a space node can take, for each named key of the model/training tree."""
+    """Checks every value a node of the model/training/augment tree can take against its domain.
+
+    The domains come from :mod:`automl.domains`, the same table the JSON Schema is written from.
+    """
 
     def __init__(self, doc: _Doc) -> None:
         self.doc = doc
 
-    def names(self, node: Node | None, allowed: set[str], what: str) -> None:
+    def value(self, node: Node | None, domain: Domain, per_item: bool = False) -> None:
+        """Every value ``node`` can take lies in ``domain`` (``per_item``: or a list of such)."""
         if node is None:
             return
-        if isinstance(node, (Group, Range)):
+        if per_item and isinstance(node, Sequence):
+            for item in node.items:
+                self.value(item, domain)
+            return
+        if per_item and isinstance(node, Fixed) and isinstance(node.value, list):
+            for i, item in enumerate(node.value):
+                self.value(Fixed(f"{node.path}[{i}]", item), domain)
+            return
+        if isinstance(node, (Group, Branch, Sequence)):
+            raise self.doc.error(node.path, f"expects {domain.describe()} (or a searched "
+                                            f"{'range' if domain.numeric else 'choice'})")
+        if isinstance(node, Range):
+            if not domain.numeric:
+                raise self.doc.error(node.path, f"expects {domain.describe()}; a range "
+                                                f"({node.kind}:) cannot search it, use choice:")
+            if domain.kind == "integer" and node.kind != "int":
+                raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
+        values = list(node.bounds) if isinstance(node, Range) else node.possible_values()
+        for value in values:
+            problem = domain.problem(value)
+            if problem:
+                if domain.kind == "enum":
+                    problem += did_you_mean(value, domain.values)
+                raise self.doc.error(node.path, problem)
+
+    def names(self, node: Node | None, allowed: Iterable[str], what: str) -> None:
+        """A name (or a choice of names, or a branch of named options) from ``allowed``."""
+        if node is None:
+            return
+        allowed = set(allowed)
+        if isinstance(node, (Group, Range, Sequence)):
             raise self.doc.error(node.path, f"expects {what} name ({_allowed_list(allowed)})")
         for value in node.possible_values() or []:
             if value not in allowed:
                 # a branch option is a key of its own: point at its line
                 path = f"{node.path}.{value}" if isinstance(node, Branch) else node.path
                 raise self.doc.error(path, f"unknown {what} {value!r}"
-                                                f"{did_you_mean(value, allowed)} (allowed: "
-                                                f"{_allowed_list(allowed)})")
-
-    def number(self, node: Node | None, *, low: float, high: float = math.inf,
-               low_open: bool = False, high_open: bool = False, integer: bool = False,
-               hint: str = "", per_item: bool = False) -> None:
-        """Every value ``node`` can take lies in the range (``per_item``: or is a list of such)."""
-        if node is None:
-            return
-        if isinstance(node, Sequence) and per_item:
-            for item in node.items:
-                self.number(item, low=low, high=high, low_open=low_open, high_open=high_open,
-                            integer=integer, hint=hint)
-            return
-        if isinstance(node, (Group, Branch, Sequence)):
-            raise self.doc.error(node.path, "expects a number or a searched range")
-        values = list(node.bounds) if isinstance(node, Range) else node.possible_values()
-        if per_item and isinstance(node, Fixed) and isinstance(node.value, list):
-            values = node.value
-        if isinstance(node, Range) and integer and node.kind != "int":
-            raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
-        for value in values:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and (not integer or float(value).is_integer()) and math.isfinite(value)
-            ok = ok and (value > low if low_open else value >= low)
-            ok = ok and (value < high if high_open else value <= high)
-            if not ok:
-                lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-                kind = "a whole number" if integer else "a number"
-                raise self.doc.error(node.path, f"expects {kind} in {lo}{low}, {high}{hi}; found "
-                                                f"{value!r}{hint}")
-
-    def boolean(self, node: Node | None) -> None:
-        if node is None:
-            return
-        for value in node.possible_values() or [None]:
-            if not isinstance(value, bool):
-                raise self.doc.error(node.path, f"expects true or false; found {value!r}")
+                                           f"{did_you_mean(value, allowed)} (allowed: "
+                                           f"{_allowed_list(allowed)})")
 
     def options(self, node: Node | None, table: dict[str, set[str]], what: str,
-                extra_args: set[str] = frozenset(), check: Callable | None = None) -> None:
-        """A name from ``table``, or a branch whose options are such names with their args."""
+                domain: Callable[[str, str], Domain], extra_args: set[str] = frozenset(),
+                check: Callable[[Group], None] | None = None,
+                needs_options: dict[str, str] | None = None) -> None:
+        """A name from ``table``, or a branch whose options are such names with arguments.
+
+        Args:
+            domain: ``(option, argument) -> Domain`` of each argument an option sets.
+            needs_options: option names that cannot stand alone -> the fix to suggest.
+        """
         if node is None:
             return
-        self.names(node, set(table), what)
-        if isinstance(node, Branch):
-            for name, option in node.options.items():
-                allowed = table[name] | set(extra_args)
-                if name != "custom":  # a custom builder takes params of its own
-                    _check_keys(self.doc, {k: None for k in option.children}, allowed,
-                                option.path)
+        self.names(node, table, what)
+        if not isinstance(node, Branch):
+            for name in node.possible_values() or []:
+                if name in (needs_options or {}):
+                    raise self.doc.error(node.path, f"{name} needs options of its own: "
+                                                    f"{needs_options[name]}")
+            return
+        for name, option in node.options.items():
+            if name in (needs_options or {}) and not option.children:
+                raise self.doc.error(option.path, f"{name} needs options of its own: "
+                                                  f"{needs_options[name]}")
+            if name == "custom":  # a custom builder takes params of its own
                 if check:
                     check(option)
+                continue
+            _check_keys(self.doc, {k: None for k in option.children},
+                        table[name] | set(extra_args), option.path)
+            for argument, child in option.children.items():
+                if argument not in ("epochs", "factors", "base"):  # checked by ``check``
+                    self.value(child, domain(name, argument))
+            if check:
+                check(option)
+
+
+CUSTOM_FIX = "write architecture: {choice: {custom: {builder: my_models:build}}}"
+TRANSFER_FIX = "write architecture: {choice: {transfer: {base: MobileNetV2}}} (or a .keras file)"
 
 
 def _check_model(doc: _Doc, model: Group) -> None:
@@ -379,41 +418,50 @@ def _check_model(doc: _Doc, model: Group) -> None:
 
     def check_arch(option: Group) -> None:
         if option.path.endswith(".transfer"):
-            _check_transfer(doc, option, c)
-            return
-        if option.path.endswith(".custom"):
-            from automl.models.builder import import_builder
+            _check_transfer(doc, option)
+        elif option.path.endswith(".custom"):
+            _check_custom(doc, option)
 
-            builder = option.get("builder")
-            if not isinstance(builder, Fixed):
-                raise doc.error(f"{option.path}.builder", "a custom architecture names its "
-                                                         "function: builder: module:function")
-            try:
-                import_builder(builder.value)
-            except ValueError as error:
-                raise doc.error(f"{option.path}.builder", str(error)) from None
-            return
-        for key in ("layers", "units", "blocks", "filters", "kernel_size"):
-            c.number(option.get(key), low=1, integer=True)
-        c.number(option.get("dense_units"), low=0, integer=True)
-        c.names(option.get("pooling"), POOLINGS, "pooling")
-        c.names(option.get("head"), HEADS, "head")
-        c.number(option.get("shrink"), low=0, high=1, low_open=True)
-        c.boolean(option.get("residual"))
-
-    c.options(model.get("architecture"), ARCHITECTURES, "architecture", check=check_arch)
-    c.options(model.get("initializer"), INITIALIZERS, "initializer")
-    c.names(model.get("activation"), set(ACTIVATIONS), "activation")
-    c.number(model.get("dropout"), low=0, high=1, high_open=True, per_item=True)
-    c.boolean(model.get("spatial_dropout"))
-    for key in ("l1", "l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2"):
-        c.number(model.get(key), low=0)
-    c.boolean(model.get("batch_norm"))
-    c.names(model.get("batch_norm_position"), BATCH_NORM_POSITIONS, "batch norm position")
-    c.number(model.get("batch_norm_momentum"), low=0, high=1, high_open=True)
+    c.options(model.get("architecture"), ARCHITECTURES, "architecture",
+              lambda family, arg: domains.ARCHITECTURE_ARGS[arg], check=check_arch,
+              needs_options={"custom": CUSTOM_FIX, "transfer": TRANSFER_FIX})
+    c.options(model.get("initializer"), INITIALIZERS, "initializer",
+              lambda name, arg: domains.INITIALIZER_ARGS[arg], check=_initializer_check(doc))
+    c.names(model.get("activation"), ACTIVATIONS, "activation")
+    for key, domain in domains.MODEL_ARGS.items():
+        c.value(model.get(key), domain, per_item=key in domains.PER_ITEM)
 
 
-def _check_transfer(doc: _Doc, option: Group, c: "_Checker") -> None:
+def _initializer_check(doc: _Doc) -> Callable[[Group], None]:
+    def check(option: Group) -> None:
+        low, high = option.get("minval"), option.get("maxval")
+        if isinstance(low, Fixed) and isinstance(high, Fixed) and \
+                isinstance(low.value, (int, float)) and isinstance(high.value, (int, float)) \
+                and low.value >= high.value:
+            raise doc.error(high.path, f"maxval ({high.value}) must be above minval "
+                                       f"({low.value})")
+    return check
+
+
+def _check_custom(doc: _Doc, option: Group) -> None:
+    from automl.models.builder import import_builder
+
+    builder = option.get("builder")
+    if not isinstance(builder, Fixed) or not isinstance(builder.value, str):
+        raise doc.error(f"{option.path}.builder", f"a custom architecture names its function "
+                                                  f"as builder: module:function; {CUSTOM_FIX}")
+    try:
+        import_builder(builder.value, search_dirs=_space_dirs(doc))
+    except ValueError as error:
+        raise doc.error(f"{option.path}.builder", str(error)) from None
+
+
+def _space_dirs(doc: _Doc) -> list[str]:
+    """Where relative paths and builder modules are looked up after the current folder."""
+    return [str(Path(doc.file).resolve().parent)] if doc.file else []
+
+
+def _check_transfer(doc: _Doc, option: Group) -> None:
     base = option.get("base")
     if not isinstance(base, (Fixed, Choice)):
         raise doc.error(f"{option.path}.base", "a transfer architecture names its base: a Keras "
@@ -422,9 +470,7 @@ def _check_transfer(doc: _Doc, option: Group, c: "_Checker") -> None:
     for value in base.possible_values():
         value = str(value)
         if value.endswith(".keras"):
-            if not Path(value).is_file():
-                raise doc.error(f"{option.path}.base", f"{value} does not exist; give the path of "
-                                                       f"a saved .keras model")
+            _resolve_path(doc, value, f"{option.path}.base", "a saved .keras model")
         elif not value.startswith("study:"):
             import keras
 
@@ -432,23 +478,11 @@ def _check_transfer(doc: _Doc, option: Group, c: "_Checker") -> None:
                 names = [n for n in dir(keras.applications) if n[:1].isupper()]
                 raise doc.error(f"{option.path}.base", f"unknown Keras Applications network "
                                                        f"{value!r}{did_you_mean(value, names)}")
-    c.names(option.get("weights"), {"imagenet", "none"}, "weights")
-    c.number(option.get("unfreeze"), low=0, integer=True)
-    c.number(option.get("fine_tune_lr_factor"), low=0, high=1, low_open=True)
-    c.number(option.get("input_size"), low=32, high=1024, integer=True)
 
 
 def _check_training(doc: _Doc, training: Group) -> None:
     c = _Checker(doc)
     _check_keys(doc, {k: None for k in training.children}, TRAINING_KEYS, "training")
-    lr_hint = "; a learning rate must be above 0"
-
-    def check_optimizer(option: Group) -> None:
-        c.number(option.get("learning_rate"), low=0, low_open=True, hint=lr_hint)
-        c.number(option.get("momentum"), low=0, high=1)
-        c.number(option.get("weight_decay"), low=0)
-        c.number(option.get("clipnorm"), low=0, low_open=True)
-        c.number(option.get("clipvalue"), low=0, low_open=True)
 
     def check_schedule(option: Group) -> None:
         if not option.path.endswith(".piecewise"):
@@ -456,40 +490,36 @@ def _check_training(doc: _Doc, training: Group) -> None:
         epochs, factors = option.get("epochs"), option.get("factors")
         bounds = epochs.value if isinstance(epochs, Fixed) else [10, 20]
         ok = isinstance(bounds, list) and bounds == sorted(bounds) and all(
-            isinstance(b, int) and b > 0 for b in bounds)
+            isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bounds)
         if factors is None:
             count = len(bounds) + 1 if ok else -1
-        elif isinstance(factors, Fixed) and isinstance(factors.value, list):
+        elif isinstance(factors, Fixed) and isinstance(factors.value, list) and all(
+                domains.POSITIVE.accepts(f) for f in factors.value):
             count = len(factors.value)
         else:
-            count = -1  # searched as a whole: not supported
+            count = -1  # searched as a whole, or not positive numbers
         if not ok or count != len(bounds) + 1:
             raise doc.error(option.path, "piecewise takes increasing epochs: [10, 20] and one "
                                          "more factor than epochs: [1.0, 0.1, 0.01]")
 
     c.options(training.get("optimizer"), {k: v[1] for k, v in OPTIMIZERS.items()}, "optimizer",
-              extra_args=COMMON_OPTIMIZER_ARGS, check=check_optimizer)
-    c.number(training.get("learning_rate"), low=0, low_open=True, hint=lr_hint)
-    c.options(training.get("schedule"), SCHEDULES, "schedule", check=check_schedule)
-    c.number(training.get("batch_size"), low=1, high=1 << 20, integer=True)
-    c.number(training.get("epochs"), low=1, high=100_000, integer=True)
-    c.number(training.get("early_stopping"), low=0, integer=True)
-    c.number(training.get("label_smoothing"), low=0, high=1, high_open=True)
-    for key in ("mixed_precision", "jit_compile", "deterministic"):
-        c.boolean(training.get(key))
-    c.names(training.get("loss"), set(LOSSES["classification"] + LOSSES["regression"]), "loss")
+              lambda name, arg: domains.OPTIMIZER_ARGS[arg], extra_args=COMMON_OPTIMIZER_ARGS)
+    c.options(training.get("schedule"), SCHEDULES, "schedule", domains.schedule_arg,
+              check=check_schedule)
+    for key, domain in domains.TRAINING_ARGS.items():
+        node = training.get(key)
+        if key in domains.SWITCHES and node is not None and not isinstance(node, Fixed):
+            raise doc.error(node.path, "is on or off for the whole search, not searched; write "
+                                       "true or false")
+        c.value(node, domain)
+    c.names(training.get("loss"), LOSSES["classification"] + LOSSES["regression"], "loss")
 
 
 def _check_augment(doc: _Doc, augment: Group) -> None:
     c = _Checker(doc)
     _check_keys(doc, {k: None for k in augment.children}, set(AUGMENTATIONS), "data.augment")
-    c.number(augment.get("shift"), low=0, integer=True)
-    c.number(augment.get("crop"), low=0, integer=True)
-    for key in ("scale", "rotation", "translation", "zoom", "contrast", "brightness", "cutout"):
-        c.number(augment.get(key), low=0, high=1)
-    c.number(augment.get("gaussian_noise"), low=0)
-    c.number(augment.get("mixup"), low=0, high=10)
-    c.names(augment.get("flip"), FLIPS, "flip")
+    for key, domain in domains.AUGMENT_ARGS.items():
+        c.value(augment.get(key), domain)
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,9 +539,9 @@ def parse_duration(value: Any, key: str, doc: _Doc) -> float | None:
 
 
 def _int_setting(doc: _Doc, value: Any, key: str, low: int, high: int = 10**9) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not domains.integer(low, high).accepts(value):
         raise doc.error(key, f"expects a whole number from {low} to {high:,}; found {value!r}")
-    return value
+    return int(value)
 
 
 def _name_setting(doc: _Doc, value: Any, key: str, allowed: set[str], what: str) -> str:
@@ -636,6 +666,12 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
                                             f"validation split)")
     direction = search.get("direction", OBJECTIVES.get(objective, "maximize"))
     _name_setting(doc, direction, "search.direction", {"maximize", "minimize"}, "direction")
+    for name, way in [(objective, direction), *more]:
+        natural = SECONDARY_OBJECTIVES[name]
+        if way != natural:  # val_loss maximized would search for the worst model
+            raise doc.error("search.direction", f"{name} is {natural[:-1]}ed, not {way[:-1]}ed; "
+                                                f"write direction: {natural} or leave "
+                                                f"direction out")
     seed = search.get("seed", 0)
     if seed is not None:
         seed = _int_setting(doc, seed, "search.seed", 0, 2**32 - 1)
@@ -669,6 +705,33 @@ def _study_name(doc: _Doc, name: Any) -> str:
     return name
 
 
+def _check_enqueue(doc: _Doc, space: Group, enqueue: tuple[dict[str, Any], ...]) -> None:
+    """Each configuration tried first names searched parameters, with values they can take."""
+    searched = {param.path: param for param in space.parameters()}
+    for i, configuration in enumerate(enqueue):
+        for name, value in configuration.items():
+            key = f"search.enqueue[{i}].{name}"
+            param = searched.get(str(name))
+            if param is None:
+                raise doc.error(key, f"{name!r} is not a searched parameter"
+                                     f"{did_you_mean(name, searched)} (automl validate lists "
+                                     f"them)")
+            if isinstance(param, Range):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                    param.low <= value <= param.high and (param.kind != "int" or
+                                                          isinstance(value, int))
+                allowed = param.describe()
+            else:
+                options = param.possible_values() or []
+                ok = any(value == option and type(value) is type(option) or
+                         (isinstance(value, (int, float)) and isinstance(option, (int, float))
+                          and not isinstance(value, bool) and value == option)
+                         for option in options)
+                allowed = "one of " + ", ".join(map(repr, options))
+            if not ok:
+                raise doc.error(key, f"{value!r} is outside the space; {name} takes {allowed}")
+
+
 def _check_grid(doc: _Doc, space: Group) -> None:
     """The grid sampler enumerates values: every searched value must be discrete and small."""
     for param in space.parameters():
@@ -682,6 +745,8 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     tree = _check_keys(doc, doc.tree, TOP_KEYS, "")
     default_name = Path(doc.file).stem if doc.file else "automl"
     name = _study_name(doc, tree.get("name", default_name))
+    if not isinstance(tree.get("description", ""), str):
+        raise doc.error("description", "expects one line of text saying what the space is for")
     data_tree = tree.get("data") or {}
     data = _data_config(doc, data_tree)
 
@@ -701,6 +766,7 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     _check_training(doc, space.children["training"])
 
     search = _search_config(doc, tree.get("search"))
+    _check_enqueue(doc, space, search.enqueue)
     if search.sampler == "grid":
         _check_grid(doc, space)
     select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")

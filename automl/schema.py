@@ -1,126 +1,170 @@
 """A JSON Schema of the space format, for editors (``automl schema > automl-space.schema.json``).
 
-Built from the same vocabulary tables that validation uses, so the two cannot drift apart. The
-schema checks structure and names; value checks that need context (bounds, "did you mean") stay
-with ``automl validate``.
+Written from the tables the validator reads: the vocabularies (``config.py``, the builders) and
+the argument domains (:mod:`automl.domains`). So a value the schema refuses, ``automl validate``
+refuses too, and the other way round (``tests/test_schema_agrees.py`` generates spaces with
+Hypothesis and checks it). What a schema cannot say stays with ``automl validate`` alone: that a
+file exists, that a range's low bound is below its high bound, that a custom builder imports,
+that the data fits the architecture.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from automl import config
+from automl import config, domains
+from automl.domains import Domain
 from automl.models.builder import ACTIVATIONS, ARCHITECTURES, INITIALIZERS
 from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
 NUMBER = {"type": "number"}
+MODIFIERS = {"log": {"type": "boolean"}, "step": {"type": "number", "exclusiveMinimum": 0}}
 
 
-# training settings that are on or off for the whole search (not searched)
-SWITCHES = ("mixed_precision", "jit_compile", "deterministic")
-
-def searched(inner: dict[str, Any]) -> dict[str, Any]:
-    """A value that is either fixed (``inner``) or searched with int/float/choice/bool."""
-    return {"anyOf": [
-        inner,
-        {"type": "object", "required": ["int"], "additionalProperties": False,
-         "properties": {"int": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                "maxItems": 2}, "log": {"type": "boolean"},
-                        "step": {"type": "integer", "exclusiveMinimum": 0}}},
-        {"type": "object", "required": ["float"], "additionalProperties": False,
-         "properties": {"float": {"type": "array", "items": NUMBER, "minItems": 2,
-                                  "maxItems": 2}, "log": {"type": "boolean"},
-                        "step": {"type": "number", "exclusiveMinimum": 0}}},
-        {"type": "object", "required": ["choice"], "additionalProperties": False,
-         "properties": {"choice": {"type": "array", "minItems": 1, "items": inner}}},
-        {"type": "object", "required": ["bool"], "additionalProperties": False,
-         "properties": {"bool": {"const": True}}},
-    ]}
-
-
-def named(table: dict[str, set[str]], extra: set[str] = frozenset()) -> dict[str, Any]:
-    """A name from ``table``, a choice of names, or a branch of named options with arguments."""
-    names = {"enum": sorted(table)}
-    options = {name: {"type": ["object", "null"], "additionalProperties": False,
-                      "properties": {arg: {} for arg in sorted(args | set(extra))}}
-               for name, args in table.items()}
-    branch = {"type": "object", "required": ["choice"], "additionalProperties": False,
-              "properties": {"choice": {"type": "object", "minProperties": 1,
-                                        "additionalProperties": False, "properties": options}}}
-    return {"anyOf": [searched(names), branch]}
-
-
-def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
-    out = {"type": "object", "additionalProperties": False, "properties": properties}
+def _object(properties: dict[str, Any], description: str = "", nullable: bool = False,
+            **more: Any) -> dict[str, Any]:
+    """A mapping of exactly these keys (``nullable``: or an empty ``key:``, which YAML reads as
+    null and a space file treats as no settings)."""
+    out = {"type": ["object", "null"] if nullable else "object", "additionalProperties": False,
+           "properties": properties, **more}
     if description:
         out["description"] = description
     return out
 
 
+def _pair(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "prefixItems": [item, item], "minItems": 2, "maxItems": 2}
+
+
+def searched(domain: Domain, per_item: bool = False) -> dict[str, Any]:
+    """A value of ``domain``: fixed, or searched with the forms that fit it.
+
+    Numbers take ``int:`` ranges (and ``float:`` ranges when not whole numbers only), names take
+    ``choice:`` lists, true/false takes ``bool: true``. ``per_item``: also a list of such values.
+    """
+    forms = [domain.schema()]
+    if domain.numeric:
+        whole = {**domain.schema(), "type": "integer"}
+        forms.append(_object({"int": _pair(whole), **MODIFIERS,
+                              "step": {"type": "integer", "exclusiveMinimum": 0}},
+                             required=["int"]))
+        if domain.kind == "number":
+            forms.append(_object({"float": _pair(domain.schema()), **MODIFIERS},
+                                 required=["float"]))
+    forms.append(_object({"choice": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                     "items": domain.schema()}}, required=["choice"]))
+    if domain.kind == "bool":
+        forms.append(_object({"bool": {"const": True}}, required=["bool"]))
+    if per_item:
+        forms.append({"type": "array", "items": {"anyOf": list(forms)}})
+    return {"anyOf": forms}
+
+
+def named(table: dict[str, set[str]], domain: Callable[[str, str], Domain],
+          extra: set[str] = frozenset(), required: dict[str, str] | None = None,
+          open_options: set[str] = frozenset()) -> dict[str, Any]:
+    """A name from ``table``, a choice of names, or a branch of named options with arguments.
+
+    Args:
+        domain: ``(option, argument) -> Domain``.
+        required: options that need one argument (and so cannot be named bare) -> that argument.
+        open_options: options that also take arguments of the user's own (``custom``).
+    """
+    required = required or {}
+    bare = domains.enum(*(name for name in table if name not in required))
+    options = {}
+    for name, args in table.items():
+        properties = {arg: searched(domain(name, arg)) for arg in sorted(args | set(extra))}
+        option = _object(properties)
+        if name in open_options:
+            option["additionalProperties"] = True
+        if name in required:
+            option["required"] = [required[name]]
+            option["type"] = "object"
+        else:
+            option["type"] = ["object", "null"]
+        options[name] = option
+    branch = _object({"choice": _object(options, minProperties=1)}, required=["choice"])
+    return {"anyOf": [searched(bare), branch]}
+
+
+def _schedule_arg(name: str, arg: str) -> Domain:
+    if arg == "epochs":
+        return domains.Domain("integer", 1, 10_000)  # written as a list; see below
+    if arg == "factors":
+        return domains.POSITIVE
+    return domains.schedule_arg(name, arg)
+
+
+def _architecture_arg(family: str, arg: str) -> Domain:
+    return domains.TEXT if arg in ("base", "builder") else domains.ARCHITECTURE_ARGS[arg]
+
+
 def space_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a space file."""
-    augment = {name: searched(NUMBER if name != "flip" else
-                              {"enum": sorted(config.FLIPS) + [True, False]})
-               for name in config.AUGMENTATIONS}
+    fraction = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    whole = lambda low, high: {"type": "integer", "minimum": low, "maximum": high}  # noqa: E731
     data = {
         "source": {"enum": sorted(config.BUILTIN_SOURCES | {"python"})},
-        **{key: {"type": "string", "description": text}
+        **{key: {"type": "string", "minLength": 1, "description": text}
            for key, text in config.FILE_SOURCES.items()},
         "target": {"type": "string"},
-        "columns": {"type": "object",
+        "columns": {"type": ["object", "null"],
                     "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]}},
         "task": {"enum": ["classification", "regression"]},
         "missing": {"enum": ["refuse", "drop"]},
-        "image_size": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                       "maxItems": 2},
+        "image_size": _pair(whole(1, 4096)),
         "channels": {"enum": [1, 3, 4]},
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
-        "split": _object({"validation": NUMBER,
-                          "test": {"anyOf": [{"const": "builtin"}, NUMBER]}}),
-        "seed": {"type": "integer"},
-        "subsample": _object({"train": {"type": "integer"}, "test": {"type": "integer"}}),
-        "augment": _object(augment, "training batches only"),
+        "split": _object({"validation": fraction,
+                          "test": {"anyOf": [{"const": "builtin"}, fraction]}}, nullable=True),
+        "seed": whole(0, 2**32 - 1),
+        "subsample": _object({"train": whole(10, 10**9), "test": whole(10, 10**9)},
+                             nullable=True),
+        "augment": _object({key: searched(domain)
+                            for key, domain in domains.AUGMENT_ARGS.items()},
+                           "training batches only", nullable=True),
     }
-    arch_params = {name: searched({"type": ["number", "string"]}) for name in
-                   sorted(set().union(*ARCHITECTURES.values()))}
-    architecture = {"anyOf": [searched({"enum": sorted(ARCHITECTURES)}),
-                              {"type": "object", "required": ["choice"],
-                               "properties": {"choice": {
-                                   "type": "object", "additionalProperties": False,
-                                   "properties": {name: _object({p: arch_params[p]
-                                                                 for p in sorted(params)})
-                                                  for name, params in ARCHITECTURES.items()}}}}]}
+    architecture = named(ARCHITECTURES, _architecture_arg,
+                         required={"custom": "builder", "transfer": "base"},
+                         open_options={"custom"})
     model = {"architecture": architecture,
-             "initializer": named(INITIALIZERS),
-             "activation": searched({"enum": sorted(ACTIVATIONS)}),
-             "dropout": searched(NUMBER), "l1": searched(NUMBER), "l2": searched(NUMBER),
-             "batch_norm": searched({"type": "boolean"}),
-             "spatial_dropout": searched({"type": "boolean"}),
-             "batch_norm_position": searched({"enum": ["before", "after"]}),
-             **{key: searched(NUMBER) for key in ("bias_l1", "bias_l2", "activity_l1",
-                                                  "activity_l2", "batch_norm_momentum")}}
+             "initializer": named(INITIALIZERS, lambda _, arg: domains.INITIALIZER_ARGS[arg]),
+             "activation": searched(domains.enum(*ACTIVATIONS)),
+             **{key: searched(domain, per_item=key in domains.PER_ITEM)
+                for key, domain in domains.MODEL_ARGS.items()}}
+    schedule = named(SCHEDULES, _schedule_arg)
+    piecewise = schedule["anyOf"][1]["properties"]["choice"]["properties"]["piecewise"]
+    piecewise["properties"]["epochs"] = {"type": "array", "minItems": 1,
+                                         "items": {"type": "integer", "exclusiveMinimum": 0}}
+    piecewise["properties"]["factors"] = {"type": "array", "minItems": 2,
+                                          "items": {"type": "number", "exclusiveMinimum": 0}}
+    losses = config.LOSSES["classification"] + config.LOSSES["regression"]
     training = {"optimizer": named({k: v[1] for k, v in OPTIMIZERS.items()},
+                                   lambda _, arg: domains.OPTIMIZER_ARGS[arg],
                                    COMMON_OPTIMIZER_ARGS),
-                "schedule": named(SCHEDULES),
-                **{key: searched(NUMBER) for key in config.TRAINING_KEYS
-                   if key not in ("optimizer", "schedule", *SWITCHES)},
-                **{key: {"type": "boolean"} for key in SWITCHES}}
+                "schedule": schedule,
+                "loss": searched(domains.enum(*losses)),
+                **{key: (domain.schema() if key in domains.SWITCHES else searched(domain))
+                   for key, domain in domains.TRAINING_ARGS.items()}}
     search = {"sampler": {"enum": sorted(config.SAMPLERS)},
               "pruner": {"enum": sorted(config.PRUNERS)},
-              "trials": {"type": "integer", "minimum": 1},
-              "timeout": {"anyOf": [NUMBER, {"type": "string", "pattern": r"^\d+(\.\d+)?[smh]?$"}]},
+              "trials": whole(1, 1_000_000),
+              "timeout": {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                    {"type": "string",
+                                     "pattern": r"^\s*\d+(\.\d+)?\s*[smh]?\s*$"}]},
               "objective": {"anyOf": [{"enum": sorted(config.OBJECTIVES)},
-                                      {"type": "array", "minItems": 2, "items": {
-                                          "enum": sorted(config.SECONDARY_OBJECTIVES)}}]},
+                                      {"type": "array", "minItems": 2, "uniqueItems": True,
+                                       "prefixItems": [{"enum": sorted(config.OBJECTIVES)}],
+                                       "items": {"enum": sorted(config.SECONDARY_OBJECTIVES)}}]},
               "direction": {"anyOf": [{"enum": ["maximize", "minimize"]},
                                       {"type": "array", "items": {
-                                          "enum": ["maximize", "minimize"]}}]},
-              "seed": {"type": ["integer", "null"]},
+                                          "enum": ["maximize", "minimize", None]}}]},
+              "seed": {"anyOf": [whole(0, 2**32 - 1), {"type": "null"}]},
               "enqueue": {"type": "array", "items": {"type": "object"}},
-              "workers": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1024},
-                                    {"const": "auto"}]},
-              "max_retries": {"type": "integer", "minimum": 0, "maximum": 100},
-              "max_consecutive_failures": {"type": "integer", "minimum": 1}}
+              "workers": {"anyOf": [whole(1, 1024), {"const": "auto"}]},
+              "max_retries": whole(0, 100),
+              "max_consecutive_failures": whole(1, 10**6)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "automl search space",
@@ -129,10 +173,10 @@ def space_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
             "description": {"type": "string"},
-            "data": _object(data),
-            "model": _object(model),
-            "training": _object(training),
-            "search": _object(search),
-            "select": _object({"top_k": {"type": "integer", "minimum": 1}}),
+            "data": _object(data, nullable=True),
+            "model": _object(model, nullable=True),
+            "training": _object(training, nullable=True),
+            "search": _object(search, nullable=True),
+            "select": _object({"top_k": whole(1, 1000)}, nullable=True),
         },
     }

@@ -264,6 +264,9 @@ def _parse_range(kind: str, body: Any, log: Any, step: Any, path: str,
         raise error(path, f"{kind} expects a list of two numbers [low, high], e.g. {kind}: "
                           f"{example}; found {body!r}")
     low, high = body
+    if kind == "int":  # [1.0, 8.0]: whole numbers, as JSON counts them
+        low, high, step = (int(v) if isinstance(v, float) and v.is_integer() else v
+                           for v in (low, high, step))
     if not all(math.isfinite(b) for b in (low, high)):
         raise error(path, f"{kind} bounds must be finite numbers; found {body!r}")
     if kind == "int" and not all(isinstance(b, int) for b in (low, high)):
