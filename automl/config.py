@@ -138,6 +138,12 @@ class SpaceConfig:
     tree: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     # ``tree``: the document as read, with the overrides applied; workers rebuild the config
     # from it (it is plain JSON), so any process that can read the study can join it
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    overridden: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A refusal naming the file, the line of ``key`` and the key, as validation gives."""
+        return _Doc(self.file, None, self.lines, self.overridden).error(key, message)
 
     @property
     def test_metric(self) -> str:
@@ -772,7 +778,8 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")
     top_k = _int_setting(doc, select.get("top_k", 5), "select.top_k", 1, 1000)
     return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k),
-                       space=space, file=doc.file, text=text, tree=doc.tree)
+                       space=space, file=doc.file, text=text, tree=doc.tree,
+                       lines=dict(doc.lines), overridden=doc.overridden)
 
 
 def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> SpaceConfig:

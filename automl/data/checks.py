@@ -1,58 +1,127 @@
-"""Checks that need the data: does the space fit what was loaded?
+"""Does the space fit its data? Checked before anything is written or trained.
 
-A space file is validated on its own first (``config.py``); once the data is loaded we know its
-modality and task, and can refuse, before anything trains, an architecture or augmentation that
-cannot take this data, or an objective the task does not measure.
+A space file is validated on its own first (``config.py``). :func:`preflight` then learns what
+the data source is without loading it (:mod:`automl.data.facts`: modality, task, classes,
+columns) and refuses an architecture or augmentation that cannot take this data, an objective,
+loss or label smoothing the task does not have, classes the data lacks, a target column the
+table lacks. ``automl validate`` and ``automl search`` both run it, so validate never calls
+valid what search refuses. Once data from Python is loaded, :func:`fit_space_to_data` runs the
+same checks on it. Every refusal names the file, line and key.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from automl.config import AUGMENTATIONS, LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig
+from automl.config import (AUGMENTATIONS, LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig,
+                           did_you_mean)
 from automl.data.base import Arrays
-from automl.errors import ConfigError
+from automl.data.facts import SourceFacts, describe_source
 from automl.models.builder import FAMILY_MODALITIES
 from automl.space import Branch
 
 
+def preflight(cfg: SpaceConfig) -> SpaceConfig:
+    """``cfg`` checked against its data source's facts (objective set from the task if known).
+
+    Raises:
+        ConfigError: naming the file, line and key to fix.
+        DataError, NetworkRequired: the source itself cannot be read.
+    """
+    return fit_space(cfg, describe_source(cfg.data))
+
+
 def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays) -> SpaceConfig:
-    """Return ``cfg`` with its objective set from the task, or raise naming the key to fix."""
+    """The same checks on loaded data (data passed from Python has no facts before)."""
+    columns = tuple(name for name, _ in arrays.columns) if arrays.columns else None
+    facts = SourceFacts(arrays.modality, arrays.task, arrays.class_names or None, None)
+    return fit_space(cfg, facts, check_classes=False, columns=columns)
 
-    def error(key: str, message: str) -> ConfigError:
-        return ConfigError(message, file=cfg.file, key=key)
 
-    kind = f"{arrays.modality} data ({cfg.data.source})"
+def fit_space(cfg: SpaceConfig, facts: SourceFacts, check_classes: bool = True,
+              columns: tuple[str, ...] | None = None) -> SpaceConfig:
+    """Refuse what does not fit ``facts``; what is not known yet (None) is left for later."""
+    where = f"{facts.modality} data ({cfg.data.path or cfg.data.source})"
+    if facts.modality:
+        _check_modality(cfg, facts.modality, where)
+    if facts.columns is not None:
+        _check_columns(cfg, facts.columns)
+    if check_classes and facts.classes is not None and cfg.data.classes:
+        unknown = [c for c in cfg.data.classes if c not in facts.classes]
+        if unknown:
+            raise cfg.error("data.classes", f"{', '.join(unknown)} "
+                                            f"{'is not a class' if len(unknown) == 1 else 'are not classes'}"
+                                            f" of this data (its classes: "
+                                            f"{_short(facts.classes)})")
+    if facts.task is None:
+        return cfg
+    if cfg.data.classes and facts.task != "classification":
+        raise cfg.error("data.classes", "keeps classes, but this data is a regression; remove "
+                                        "data.classes")
+    if cfg.data.task and cfg.data.task != facts.task and cfg.data.source not in (
+            "csv", "parquet", "npz", "python"):
+        raise cfg.error("data.task", f"{cfg.data.source} is a {facts.task} data set; remove "
+                                     f"data.task or set it to {facts.task}")
+    return _check_task(cfg, facts.task)
+
+
+def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:
     arch = cfg.space.children["model"].get("architecture")
     families = arch.possible_values() if arch is not None else ["mlp"]
     for family in families or []:
-        if arrays.modality not in FAMILY_MODALITIES.get(family, set()):
-            fits = sorted(f for f, m in FAMILY_MODALITIES.items() if arrays.modality in m)
+        if modality not in FAMILY_MODALITIES.get(family, set()):
+            fits = sorted(f for f, m in FAMILY_MODALITIES.items() if modality in m)
             key = f"model.architecture.{family}" if isinstance(arch, Branch) else \
                 "model.architecture"
-            raise error(key, f"the {family} family cannot take {kind}; use one of "
-                             f"{', '.join(fits)}")
+            raise cfg.error(key, f"the {family} family cannot take {where}; use one of "
+                                 f"{', '.join(fits)}")
     for name in cfg.space.children["data"].children["augment"].children:
-        if arrays.modality not in AUGMENTATIONS[name]:
-            raise error(f"data.augment.{name}", f"{name} does not apply to {kind}; it applies "
-                                                f"to {', '.join(sorted(AUGMENTATIONS[name]))}")
+        if modality not in AUGMENTATIONS[name]:
+            raise cfg.error(f"data.augment.{name}", f"{name} does not apply to {where}; it "
+                                                    f"applies to "
+                                                    f"{', '.join(sorted(AUGMENTATIONS[name]))}")
 
-    loss = cfg.space.children["training"].get("loss")
+
+def _check_columns(cfg: SpaceConfig, columns: tuple[str, ...]) -> None:
+    target = cfg.data.target
+    if target is not None and target not in columns:
+        raise cfg.error("data.target", f"the table has no column {target!r}"
+                                       f"{did_you_mean(target, columns)} (its columns: "
+                                       f"{_short(columns)})")
+    for name, _ in cfg.data.columns:
+        if name not in columns:
+            raise cfg.error(f"data.columns.{name}", f"the table has no column {name!r}"
+                                                    f"{did_you_mean(name, columns)}")
+
+
+def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
+    training = cfg.space.children["training"]
+    loss = training.get("loss")
     for name in (loss.possible_values() or []) if loss is not None else []:
-        if name not in LOSSES[arrays.task]:
-            raise error("training.loss", f"{name} is not a {arrays.task} loss; use one of "
-                                         f"{', '.join(LOSSES[arrays.task])}")
-
+        if name not in LOSSES[task]:
+            raise cfg.error("training.loss", f"{name} is not a {task} loss; use one of "
+                                             f"{', '.join(LOSSES[task])}")
+    smoothing = training.get("label_smoothing")
+    if task == "regression" and smoothing is not None and \
+            (smoothing.possible_values() or [1]) != [0]:
+        raise cfg.error("training.label_smoothing", "smooths class labels, and this data is a "
+                                                    "regression; remove label_smoothing")
     search = cfg.search
-    allowed = TASK_OBJECTIVES[arrays.task]
+    allowed = TASK_OBJECTIVES[task]
     for name, _ in search.more_objectives:
         if name.startswith("val_") and name not in allowed:
-            raise error("search.objective", f"{name} is not measured for {arrays.task}; use one "
-                                            f"of {', '.join(allowed)}")
+            raise cfg.error("search.objective", f"{name} is not measured for {task}; use one "
+                                                f"of {', '.join(allowed)}")
     if not search.objective_given:
         objective = allowed[0]
         search = replace(search, objective=objective, direction=OBJECTIVES[objective])
     elif search.objective not in allowed:
-        raise error("search.objective", f"{search.objective} is not measured for {arrays.task}; "
-                                        f"use one of {', '.join(allowed)}")
+        raise cfg.error("search.objective", f"{search.objective} is not measured for {task}; "
+                                            f"use one of {', '.join(allowed)}")
     return replace(cfg, search=search)
+
+
+def _short(names, limit: int = 8) -> str:
+    names = list(names)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(map(str, names[:limit])) + more

@@ -130,6 +130,37 @@ def set_precision(training: dict[str, Any]) -> str:
     return policy
 
 
+def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int):
+    """The model of sampled ``params``, compiled with its optimizer, loss and metrics.
+
+    Returns:
+        ``(model, optimizer)``.
+    """
+    training = params.get("training", {})
+    set_precision(training)
+    epochs = int(training.get("epochs", DEFAULT_EPOCHS))
+    spec = input_spec(splits)
+    model = build_model(params.get("model", {}), spec, params.get("data", {}).get("augment"))
+    optimizer = build_optimizer(training.get("optimizer", "adam"), training.get("schedule"),
+                                learning_rate=training.get("learning_rate"),
+                                total_steps=epochs * steps_per_epoch,
+                                steps_per_epoch=steps_per_epoch)
+    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
+                  training.get("loss"), training.get("jit_compile", "auto"), target_scale(splits))
+    return model, optimizer
+
+
+def training_batches(params: dict[str, Any], splits: Splits, seed: int):
+    """The shuffled, augmented ``tf.data`` batches of the training split for ``params``."""
+    training = params.get("training", {})
+    data_std, numeric_std = data_scale(splits, input_spec(splits))
+    return train_dataset(splits.x_train, splits.y_train,
+                         int(training.get("batch_size", DEFAULT_BATCH_SIZE)),
+                         params.get("data", {}).get("augment"), seed,
+                         num_classes=splits.num_classes, modality=splits.modality,
+                         data_std=data_std, numeric_std=numeric_std)
+
+
 def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, direction: str,
               seed: int, callbacks: list | None = None) -> FitOutcome:
     """Train one model with the sampled ``params`` (the whole tree: data, model, training).
@@ -146,26 +177,13 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
 
     keras.utils.set_random_seed(seed)
     training = params.get("training", {})
-    set_precision(training)
     jit = training.get("jit_compile", "auto")
     batch_size = int(training.get("batch_size", DEFAULT_BATCH_SIZE))
     epochs = int(training.get("epochs", DEFAULT_EPOCHS))
     steps_per_epoch = max(math.ceil(len(splits.y_train) / batch_size), 1)
 
-    spec = input_spec(splits)
-    model = build_model(params.get("model", {}), spec, params.get("data", {}).get("augment"))
-    optimizer = build_optimizer(training.get("optimizer", "adam"), training.get("schedule"),
-                                learning_rate=training.get("learning_rate"),
-                                total_steps=epochs * steps_per_epoch,
-                                steps_per_epoch=steps_per_epoch)
-    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
-                  training.get("loss"), jit, target_scale(splits))
-
-    data_std, numeric_std = data_scale(splits, spec)
-    train_ds = train_dataset(splits.x_train, splits.y_train, batch_size,
-                          params.get("data", {}).get("augment"), seed,
-                          num_classes=splits.num_classes, modality=splits.modality,
-                          data_std=data_std, numeric_std=numeric_std)
+    model, optimizer = compiled_model(params, splits, steps_per_epoch)
+    train_ds = training_batches(params, splits, seed)
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
 
     guard = DivergenceGuard()

@@ -156,12 +156,13 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
                progress: bool = True) -> SearchResult:
     """Run the search of an already validated config (see :func:`search`).
 
-    This process coordinates: it prepares the data and the study, then workers train (this
-    process never imports TensorFlow while they do), then it selects the winner.
+    This process coordinates: it checks the space against the data and builds each kind of
+    model once (a dry build), prepares the study, then workers train, then it selects the
+    winner.
     """
     quiet_libraries()
     from automl.data import load_source, make_splits
-    from automl.data.checks import fit_space_to_data
+    from automl.data.checks import fit_space_to_data, preflight
     from automl.data.snapshot import digest, write_snapshot
     from automl.models.transfer import check_pretrained_weights, resolve_study_bases
     from automl.tracking import Tracker, default_tracking_uri
@@ -174,10 +175,17 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 
     cfg = resolve_study_bases(cfg, run_dir)
     check_pretrained_weights(cfg)
+    if data is None:  # what automl validate checks: the space against its source's facts
+        cfg = preflight(cfg)
     # data first: a data problem stops the search before anything is written
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
+    from automl.training.dry_build import dry_build
+    from automl.tuner.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    dry_build(cfg, splits)  # a model Keras cannot build: one message now, not failed trials
     sha256 = digest(splits)
     plan = plan_workers(cfg.search.workers)
     run_dir.mkdir(parents=True, exist_ok=True)
