@@ -34,7 +34,8 @@ def preflight(cfg: SpaceConfig) -> SpaceConfig:
 def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays) -> SpaceConfig:
     """The same checks on loaded data (data passed from Python has no facts before)."""
     columns = tuple(name for name, _ in arrays.columns) if arrays.columns else None
-    facts = SourceFacts(arrays.modality, arrays.task, arrays.class_names or None, None)
+    facts = SourceFacts(arrays.modality, arrays.task, arrays.class_names or None, None,
+                        getattr(arrays, "has_test_split", True))  # Splits: always
     return fit_space(cfg, facts, check_classes=False, columns=columns)
 
 
@@ -46,6 +47,8 @@ def fit_space(cfg: SpaceConfig, facts: SourceFacts, check_classes: bool = True,
         _check_modality(cfg, facts.modality, where)
     if facts.columns is not None:
         _check_columns(cfg, facts.columns)
+    if facts.has_test_split is False and cfg.data.test == "builtin":
+        cfg = _own_test_split(cfg)
     if check_classes and facts.classes is not None and cfg.data.classes:
         unknown = [c for c in cfg.data.classes if c not in facts.classes]
         if unknown:
@@ -63,6 +66,15 @@ def fit_space(cfg: SpaceConfig, facts: SourceFacts, check_classes: bool = True,
         raise cfg.error("data.task", f"{cfg.data.source} is a {facts.task} data set; remove "
                                      f"data.task or set it to {facts.task}")
     return _check_task(cfg, facts.task)
+
+
+def _own_test_split(cfg: SpaceConfig) -> SpaceConfig:
+    """Data without a test split of its own: 20% held out, unless the file asked for its own."""
+    written = ((cfg.tree or {}).get("data") or {}).get("split") or {}
+    if isinstance(written, dict) and written.get("test") == "builtin":
+        raise cfg.error("data.split.test", "this data has no test split of its own (no x_test "
+                                           "and y_test); give a fraction such as 0.2")
+    return replace(cfg, data=replace(cfg.data, test=0.2))
 
 
 def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:

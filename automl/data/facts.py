@@ -32,6 +32,7 @@ class SourceFacts:
     task: str | None = None                  # classification or regression
     classes: tuple[str, ...] | None = None   # class names, as data.classes names them
     columns: tuple[str, ...] | None = None   # tables: every column, the target included
+    has_test_split: bool | None = None       # a test split of its own (x_test, y_test)
 
 
 def _numbered(count: int) -> tuple[str, ...]:
@@ -40,16 +41,16 @@ def _numbered(count: int) -> tuple[str, ...]:
 
 # built-in source -> its facts (tests/test_preflight.py checks them against the loaded data)
 BUILTIN_FACTS: dict[str, SourceFacts] = {
-    "mnist1d": SourceFacts("signal", "classification", _numbered(10)),
+    "mnist1d": SourceFacts("signal", "classification", _numbered(10), has_test_split=True),
     "digits": SourceFacts("image", "classification", _numbered(10)),
     "breast_cancer": SourceFacts("table", "classification", _numbered(2)),
     "wine": SourceFacts("table", "classification", _numbered(3)),
     "iris": SourceFacts("table", "classification", _numbered(3)),
     "diabetes": SourceFacts("table", "regression"),
-    "mnist": SourceFacts("image", "classification", _numbered(10)),
-    "fashion_mnist": SourceFacts("image", "classification", _numbered(10)),
-    "cifar10": SourceFacts("image", "classification", _numbered(10)),
-    "cifar100": SourceFacts("image", "classification", _numbered(100)),
+    "mnist": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
+    "fashion_mnist": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
+    "cifar10": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
+    "cifar100": SourceFacts("image", "classification", _numbered(100), has_test_split=True),
 }
 
 
@@ -129,4 +130,4 @@ def _npz_facts(path: Path, task: str | None) -> SourceFacts:
                         f"numpy.savez(path, x=..., y=...)") from None
     modality = {2: "signal", 3: "image", 4: "image"}.get(len(shape))
     task, classes = _labels_facts(y, task)
-    return SourceFacts(modality, task, classes)
+    return SourceFacts(modality, task, classes, has_test_split="x_test" in names)

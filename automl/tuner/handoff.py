@@ -92,8 +92,10 @@ def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
                         f"not on this machine; run the search with a tracking server "
                         f"(--tracking-uri http://...) so that workers can download it")
     from automl.data import load_source, make_splits
+    from automl.data.checks import fit_space_to_data
 
-    splits = make_splits(load_source(cfg.data), cfg.data)
+    arrays = load_source(cfg.data)
+    splits = make_splits(arrays, fit_space_to_data(cfg, arrays).data)  # as the search split it
     return _checked(splits, spec, f"the source {cfg.data.path or cfg.data.source}")
 
 
