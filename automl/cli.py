@@ -296,22 +296,43 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from automl.errors import AutomlError, UsageError
+    from automl.tuner import quiet
     from automl.urls import redact
 
+    # the console keeps automl's own lines; the libraries' go to a log file (see quiet.py):
+    # as the process's own command only (main(argv) called from Python leaves stderr alone).
+    # A worker that automl search started has no console: its whole output is its log.
+    on_console = getattr(args, "events_fd", None) is None
+    if on_console and argv is None and args.command in ("search", "worker", "select", "rerun",
+                                                        "validate"):
+        quiet.divert_library_output()
+    traceback_here = False
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
                     "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema,
                     "spaces": cmd_spaces}
-        return commands[args.command](args)
+        code = commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except AutomlError as error:
         print(f"automl: {args.command} failed: {redact(str(error))}", file=sys.stderr)
-        return 1
+        code = 1
     except KeyboardInterrupt:
         print("automl: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line here, the traceback in the log
+        if not quiet.diverted():
+            raise
+        quiet.log_exception(error, args.command)
+        print(f"automl: {args.command} failed unexpectedly: "
+              f"{redact(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+        code, traceback_here = 1, True
+    where = on_console and quiet.where_to_look(args.command, failed=code != 0,
+                                               traceback_here=traceback_here)
+    if where:  # the console's last line: which log file to read
+        print(where, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Worker processes on this machine: N at a time, each replaced when it exits, none left hanging.
 
 Each worker is ``python -m automl worker`` in a subprocess with its share of the cores (and of the
-GPUs), its output in ``<run dir>/<study>/logs/``, and a pipe on which it sends its events. The
-pool knows its own children, so it tells at once when one dies: its trial is failed with the
+GPUs), its output in ``<run dir>/<study>/logs/`` (Optuna's and TensorFlow's lines, tracebacks;
+the coordinator's own log lies there too, see ``quiet.py``), and a pipe on which it sends its
+events. The pool knows its own children, so it tells at once when one dies: its trial is failed with the
 reason and retried. A worker that dies before it is ready fails the search within seconds, with
 the worker's own last lines.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from automl.errors import AutomlError
+from automl.tuner import quiet
 from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, decode
 from automl.tuner.study import WorkerId
 from automl.urls import redact
@@ -81,6 +83,8 @@ class LocalPool:
                 keep failing, or workers kept dying.
         """
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        # the run folder exists now: the coordinator's own log moves beside its workers'
+        quiet.settle_log(self.run_dir / self.study_name / "logs" / f"search-{os.getpid()}.log")
         selector = selectors.DefaultSelector()
         live: list[_Worker] = []
         asked = 0.0  # when the study was last asked for its budget (a database query)
@@ -130,7 +134,7 @@ class LocalPool:
             command += ["--threads", str(self.threads)]
         env = {**os.environ, "AUTOML_STORAGE": self.storage_url,
                "AUTOML_TRACKING_URI": self.tracking_uri, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": caller_import_path()}
+               "PYTHONPATH": caller_import_path(), quiet.WORKER_LOG_VARIABLE: str(log)}
         if self.gpus:  # round-robin: several workers per GPU when there are more workers
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[number % len(self.gpus)]
         with open(log, "w") as out:
@@ -165,6 +169,8 @@ class LocalPool:
                 worker.id = WorkerId(event.host, event.pid, event.started)
             elif isinstance(event, TrialEnded):
                 self._crashes = 0
+                if event.state == "FAIL":  # its traceback is in this worker's log
+                    quiet.note_failed_trial(worker.log)
             elif isinstance(event, WorkerStopped):
                 worker.stopped = event.message
             if event is not None:
@@ -178,6 +184,7 @@ class LocalPool:
             raise AutomlError(worker.stopped)
         if code == 0:
             return
+        quiet.note_trouble(worker.log)
         if not worker.ready and code > 0:  # an error while starting: the next would fail too
             self._stop(live, None)
             raise AutomlError(f"a worker failed while starting (exit code {code}): "

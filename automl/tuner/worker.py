@@ -10,7 +10,10 @@ A worker runs at most ``--trials`` trials and exits: a coordinator replaces it w
 process, which keeps memory flat (TensorFlow keeps a few MB per trained model even after
 ``keras.backend.clear_session()``: about 5 MB a trial for tiny models, 13 MB for the MNIST-1D
 CNNs). It reports what happens as typed records (``events.py``) on a pipe its coordinator
-gave it, or on its own console when started by hand.
+gave it, or on its own console when started by hand. What the libraries print (Optuna's own
+lines, tracebacks, TensorFlow's warnings) goes to its log in ``<run dir>/<study>/logs/``
+(see ``quiet.py``); each trial's slice of that log is attached to the trial's MLflow run as
+``worker.log``.
 
 Exit codes: 0 done, 1 error, 2 usage error (wrong study, data that does not match), 3 the study
 was stopped because its trials keep failing.
@@ -26,9 +29,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, encode
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.tracking import Tracker
 
 STOPPED_EXIT_CODE = 3
 
@@ -86,6 +94,24 @@ def _emitter(options: WorkerOptions, total: int, done: int, objective: str, epoc
     return display.on_event, display
 
 
+def _attach_log(tracker: "Tracker", trial: "optuna.trial.FrozenTrial", log: Path | None,
+                start: int) -> None:
+    """Attach the trial's slice of this worker's log (from ``start`` on) to its MLflow run as
+    ``worker.log``: Optuna's lines about it, its traceback, TensorFlow's warnings."""
+    from automl.tuner import quiet
+
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    if log is None or run_id is None:
+        return
+    text = quiet.read_log_from(log, start)
+    if not text.strip():
+        return
+    try:
+        tracker.log_text(run_id, text, "worker.log")
+    except Exception as error:  # a copy for convenience: never worth losing the worker over
+        print(f"could not attach the log to MLflow run {run_id}: {error}", file=sys.__stderr__)
+
+
 def run_worker(options: WorkerOptions) -> int:
     """Join the study and run trials; returns the exit code (see the module docstring)."""
     if options.events_fd is not None:
@@ -93,9 +119,9 @@ def run_worker(options: WorkerOptions) -> int:
     if os.getcwd() not in sys.path:  # custom builders in the current folder, as in `python`
         sys.path.insert(0, os.getcwd())
     limit_threads(options.threads)
-    from automl.tuner.quiet import quiet_libraries
+    from automl.tuner import quiet
 
-    quiet_libraries()
+    quiet.quiet_libraries()
     import optuna
 
     from automl.errors import TrialFailed
@@ -117,6 +143,10 @@ def run_worker(options: WorkerOptions) -> int:
     tracker = Tracker(joined.tracking_uri, cfg.name)
     tracker.parent_run_id = joined.spec.parent_run_id
     me = WorkerId.this_process()
+    # started by hand: the log moves into the run folder now that the study is known
+    quiet.settle_log(options.run_dir / cfg.name / "logs" / f"worker-{me.host}-{me.pid}.log")
+    log = quiet.log_path()
+    trial_log_starts = [quiet.log_size(log)]
     info = device.configure(threads=options.threads)
 
     emit, display = _emitter(options, search.trials, finished_trials(study), search.objective,
@@ -130,6 +160,9 @@ def run_worker(options: WorkerOptions) -> int:
                         trial.values[0] if trial.values else None,
                         fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
                         len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
+        if trial.state.name == "FAIL":
+            quiet.note_failed_trial(log)
+        _attach_log(tracker, trial, log, trial_log_starts[0])
         message = consecutive_failures(study, search.max_consecutive_failures)
         if message:
             stopped.append(message)
@@ -144,6 +177,7 @@ def run_worker(options: WorkerOptions) -> int:
                 fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
                 if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
                     break
+                trial_log_starts[0] = quiet.log_size(log)
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,),
                                callbacks=[on_trial], gc_after_trial=True)
                 ran += 1
