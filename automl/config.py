@@ -476,7 +476,9 @@ def _check_transfer(doc: _Doc, option: Group) -> None:
     for value in base.possible_values():
         value = str(value)
         if value.endswith(".keras"):
-            _resolve_path(doc, value, f"{option.path}.base", "a saved .keras model")
+            found = _resolve_path(doc, value, f"{option.path}.base", "a saved .keras model")
+            if isinstance(base, Fixed):  # found beside the space file: trials load it there
+                base.value = str(Path(found).resolve())
         elif not value.startswith("study:"):
             import keras
 

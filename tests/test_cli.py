@@ -81,7 +81,9 @@ def test_data_error_from_the_command_line_is_one_sentence(run_cli, tmp_path):
     space.write_text(f"data: {{csv: {tmp_path / 't.csv'}, target: lable}}\n")
     code, _, err = run_cli("search", str(space), "--quiet", cwd=tmp_path)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "no target column 'lable'; did you mean 'label'?" in err
+    # refused by the preflight, from the header, naming the file, line and key
+    assert f"{space}, line 1: data.target: the table has no column 'lable'; did you mean " \
+           f"'label'?" in err
     assert not (tmp_path / "automl-runs").exists()  # nothing written
 
 

@@ -117,7 +117,6 @@ def resolve_study_bases(cfg, run_dir: Path):
     """A config whose transfer bases named ``study:NAME`` point at that study's winner file."""
     import copy
 
-    from automl.errors import ConfigError
     from automl.space import Branch, Fixed
 
     arch = cfg.space.children["model"].get("architecture")
@@ -128,9 +127,9 @@ def resolve_study_bases(cfg, run_dir: Path):
         return cfg
     path = resolve_base_path(str(base.value), run_dir)
     if not path.is_file():
-        raise ConfigError(f"the study {base.value[6:]!r} has no winner in {run_dir} yet; run "
-                          f"its search first (automl search <its space> --run-dir {run_dir})",
-                          file=cfg.file, key=base.path)
+        raise cfg.error(base.path, f"the study {base.value[6:]!r} has no winner in {run_dir} "
+                                   f"yet; run its search first (automl search <its space> "
+                                   f"--run-dir {run_dir})")
     cfg = copy.deepcopy(cfg)
     cfg.space.children["model"].children["architecture"].options["transfer"].get(
         "base").value = str(path.resolve())
