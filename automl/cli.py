@@ -180,8 +180,9 @@ def _version() -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from automl.config import load_space
+    from automl.data.checks import preflight
 
-    cfg = load_space(_space_path(args.space))
+    cfg = preflight(load_space(_space_path(args.space)))  # what search checks before training
     dims = cfg.describe()
     width = max((len(name) for name, _ in dims), default=0)
     print(f"{cfg.file}: valid space {cfg.name!r}, {len(dims)} searched dimensions, "

@@ -123,8 +123,8 @@ FRACTION = number(0, 1)                       # [0, 1]
 OPEN_FRACTION = number(0, 1, low_open=True, high_open=True)   # (0, 1)
 PROPER_FRACTION = number(0, 1, high_open=True)                # [0, 1)
 SHARE = number(0, 1, low_open=True)                           # (0, 1]
-LEARNING_RATE = number(0, 10, low_open=True, hint="; a learning rate is above 0, typically "
-                                                  "1e-4 to 1e-1")
+LEARNING_RATE = number(0, low_open=True, hint="; a learning rate is above 0, typically 1e-4 "
+                                              "to 1e-1")
 SEED = integer(0, 2**32 - 1)
 
 # ---- training.optimizer: <name>: {argument: value} -------------------------------------------

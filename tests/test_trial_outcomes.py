@@ -62,16 +62,35 @@ def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
     assert not list((tmp_path / "candidates").glob("*.keras"))  # pruned models are not kept
 
 
+# builds in the search's dry build, then runs out of memory in every trial (as a model that only
+# just fits may, once several workers share a GPU)
+GREEDY_BUILDER = """
+import sys
+
+import keras
+import tensorflow as tf
+
+def build(params, spec):
+    if "worker" in sys.argv:
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    inputs = keras.Input(spec.shape)
+    return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(inputs))
+"""
+
+
 def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
+    import yaml
+
     space = tiny_space("broken", trials=5)
-    # a valid file whose model Keras cannot build (a layer of 2**40 units does not fit in memory;
-    # TensorFlow retries such an allocation for 10 s before it gives up)
-    space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 2**40}}}}
+    space["model"] = {"architecture": {"choice": {"custom": {"builder": "greedy:build"}}}}
     space["search"]["max_consecutive_failures"] = 2
+    (tmp_path / "greedy.py").write_text(GREEDY_BUILDER)  # beside the space file
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(space))
     with pytest.raises(automl.AutomlError,
                        match="the last 2 trials all failed, so the search stopped; each failed "
                              "with: out of memory while training"):
-        automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+        automl.search(tmp_path / "broken.yaml", run_dir=tmp_path / "runs", reports_dir=None,
+                      progress=False)
     # each failure: a one-line reason; the whole traceback apart, in the study and in MLflow
     from mlflow.tracking import MlflowClient
 
