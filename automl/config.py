@@ -788,7 +788,8 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     """Read and validate a search space.
 
     Args:
-        source: a path to a YAML file, or the same structure as a dict.
+        source: a path to a YAML file, the name of a ready space (``"mnist1d"``, see
+            ``automl spaces``), or the same structure as a dict.
         overrides: values that replace keys of the ``search:`` section (``trials``, ``timeout``,
             ``sampler``, ...), as the CLI's ``--trials`` and the Python API's keywords do.
 
@@ -799,10 +800,20 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
         doc, text = _Doc(None, source), None
     else:
         path = Path(source)
+        if not path.exists():  # the name of a ready space, as the CLI takes it: "mnist1d"
+            from automl.catalog import ready_spaces, suggest_ready_space
+
+            path = ready_spaces().get(str(source), path)
+            close = None if path.exists() else suggest_ready_space(str(source))
+            if close:
+                raise ConfigError(f"no such space file or ready space; did you mean {close!r}? "
+                                  f"(automl spaces lists them)", file=str(source))
         if not path.is_file():
             hint = " (it is a folder)" if path.is_dir() else ""
-            raise ConfigError(f"no such space file{hint}; give the path of a YAML file such as "
-                              f"search_spaces/mnist1d.yaml", file=str(source))
+            raise ConfigError(f"no such space file{hint}; give the path of a YAML file or the "
+                              f"name of a ready space such as mnist1d (automl spaces lists "
+                              f"them)", file=str(source))
+        source = path
         text = path.read_text(encoding="utf-8", errors="replace")
         doc = read_yaml(text, str(source))
     if overrides:
@@ -820,9 +831,3 @@ def config_from_tree(tree: dict[str, Any], file: str | None = None,
                      text: str | None = None) -> SpaceConfig:
     """The config of a document that was validated before (a worker rebuilding its study's)."""
     return space_from_tree(_Doc(file, tree), text)
-
-
-def builtin_spaces() -> dict[str, Path]:
-    """The ready spaces shipped in ``search_spaces/`` (when running from a checkout)."""
-    folder = Path(__file__).resolve().parent.parent / "search_spaces"
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
