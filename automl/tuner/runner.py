@@ -293,6 +293,10 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
+    from automl.tuner.load import record_selection  # read back by automl.load, automl trials
+
+    record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
+                     mlflow_info, result.report_dir)
     tracker.end_study()
     return result
 
