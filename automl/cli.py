@@ -127,6 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     _study_options(again)
     again.add_argument("--trial", type=int, required=True, help="the trial's number")
 
+    board = commands.add_parser(
+        "trials", help="list a study's trials, best first (also while it runs)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the leaderboard of a study from its Optuna storage: trial, state, "
+                    "objective, test score and gap (the candidates), params, seconds. Nothing "
+                    "is trained; a study still running shows its running trials as running.",
+        epilog="examples:\n  automl trials --study mnist1d\n  automl trials --study mnist1d "
+               "--csv > trials.csv\n  automl trials --study mnist1d --storage "
+               "postgresql://automl@db/optuna --json")
+    board.add_argument("--study", required=True, help="the study's name (name: in its space)")
+    board.add_argument("--run-dir", default="automl-runs",
+                       help="the search's run folder (default: %(default)s)")
+    board.add_argument("--storage", default=os.environ.get("AUTOML_STORAGE"),
+                       help="the study's Optuna storage (default: $AUTOML_STORAGE, else "
+                            "optuna.journal in the run folder)")
+    form = board.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="CSV on stdout, one row a trial")
+    form.add_argument("--json", action="store_true", help="JSON on stdout, one object a trial")
+
     check = commands.add_parser("validate", help="check a space file without training")
     check.add_argument("space", help="space file, or the name of a ready space such as mnist1d "
                                      "(automl spaces lists them)")
@@ -256,6 +275,26 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trials(args: argparse.Namespace) -> int:
+    """The study's leaderboard: a table on a terminal, or CSV / JSON for machines."""
+    from automl.tuner.load import leaderboard, leaderboard_json, leaderboard_table
+
+    frame, facts = leaderboard(args.study, run_dir=args.run_dir, storage=args.storage)
+    try:
+        if args.csv:
+            frame.to_csv(sys.stdout, index=False)
+        elif args.json:
+            print(leaderboard_json(frame))
+        else:
+            from rich.console import Console
+
+            Console().print(leaderboard_table(frame, facts, args.study))
+        sys.stdout.flush()
+    except BrokenPipeError:  # automl trials --csv | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     from automl.tracking import ui_command
     from automl.tuner.runner import select
@@ -311,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
                     "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema,
-                    "spaces": cmd_spaces}
+                    "spaces": cmd_spaces, "trials": cmd_trials}
         code = commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)
