@@ -1,0 +1,201 @@
+"""Trials as data: automl.load and automl trials read a finished (or running) study back from its
+storage, in a fresh process, without training or selecting again; optuna-dashboard reads it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from conftest import ROOT, study_in, tiny_space
+
+TRIALS = 3
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    root = tmp_path_factory.mktemp("load")
+    result = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
+                           reports_dir=None, progress=False)
+    return root, result
+
+
+@pytest.fixture(scope="module")
+def loaded(searched):
+    """What ``automl.load`` gives in another process: facts as JSON, frames as pickles."""
+    root, result = searched
+    out = root / "loaded"
+    out.mkdir()
+    x = np.random.default_rng(0).normal(size=(4, *result.model.input_shape[1:]))
+    np.save(out / "x.npy", x.astype("float32"))
+    script = textwrap.dedent(f"""
+        import json, numpy as np, automl
+        r = automl.load("tiny", run_dir={str(root / "runs")!r})
+        r.trials.to_pickle({str(out / "trials.pkl")!r})
+        r.candidates.to_pickle({str(out / "candidates.pkl")!r})
+        np.save({str(out / "pred.npy")!r}, r.model.predict(np.load({str(out / "x.npy")!r}),
+                                                            verbose=0))
+        try:  # reported by its own test, so that the other checks still run
+            written = {{k: str(v) for k, v in r.export({str(out / "export")!r}).items()}}
+        except Exception as error:
+            written = {{"error": repr(error)}}
+        json.dump({{"winner_trial": r.winner_trial, "best_params": r.best_params,
+                   "val_metrics": r.val_metrics, "test_metrics": r.test_metrics,
+                   "model_path": str(r.model_path), "mlflow": r.mlflow,
+                   "objective": r.config.search.objective,
+                   "written": written}},
+                  open({str(out / "facts.json")!r}, "w"))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=root, timeout=300, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "facts.json").read_text())
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_load_returns_the_searched_result(searched, loaded):
+    _, result = searched
+    out, facts = loaded
+    assert facts["winner_trial"] == result.winner_trial
+    assert facts["best_params"] == result.best_params
+    assert facts["val_metrics"] == result.val_metrics
+    assert facts["test_metrics"] == result.test_metrics
+    assert facts["objective"] == result.config.search.objective
+    assert facts["model_path"] == str(result.model_path.resolve())
+    for key in ("model_uri", "registered_model", "version", "parent_run_id", "tracking_uri"):
+        assert facts["mlflow"][key] == result.mlflow[key]
+    pd.testing.assert_frame_equal(pd.read_pickle(out / "candidates.pkl"), result.candidates)
+    pd.testing.assert_frame_equal(pd.read_pickle(out / "trials.pkl"), result.trials)
+
+
+def test_loaded_model_predicts_as_the_winner_and_exports(searched, loaded):
+    _, result = searched
+    out, facts = loaded
+    x = np.load(out / "x.npy")
+    np.testing.assert_allclose(np.load(out / "pred.npy"), result.model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    assert "error" not in facts["written"], facts["written"]
+    assert facts["written"] and all(p.startswith(str(out / "export"))
+                                    for p in facts["written"].values())
+    assert any((out / "export").rglob("*.keras"))
+
+
+def run_trials(root, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "automl", "trials", *args], capture_output=True,
+                          text=True, cwd=root, timeout=120, env={**_env(), "COLUMNS": "160"})
+
+
+def test_trials_prints_the_leaderboard_best_first(searched):
+    root, result = searched
+    proc = run_trials(root, "--study", "tiny", "--run-dir", "runs")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "tiny: trials, best val_accuracy first" in lines[0]
+    rows = [line.split() for line in lines
+            if re.match(r"\s*\d+( \*)? +(complete|running|pruned|fail|waiting) ", line)]
+    assert len(rows) == TRIALS
+    best = result.trials.sort_values("val_accuracy", ascending=False)["number"].iloc[0]
+    assert rows[0][0] == str(best)
+    winner = next(r for r in rows if r[0] == str(result.winner_trial))
+    assert winner[1] == "*" and winner[2] == "complete"
+    assert f"{result.test_metrics['accuracy']:.4f}" in winner
+    assert "dropout=" in proc.stdout and f"{TRIALS} complete" in proc.stdout
+
+
+def test_trials_csv_has_a_row_per_trial_with_flattened_params(searched):
+    root, result = searched
+    proc = run_trials(root, "--study", "tiny", "--run-dir", "runs", "--csv")
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_csv(io.StringIO(proc.stdout), float_precision="round_trip")
+    assert sorted(frame["trial"]) == list(range(TRIALS))
+    assert list(frame.columns[:6]) == ["trial", "state", "val_accuracy", "test_accuracy",
+                                       "gap", "winner"]
+    assert frame["seconds"].notna().all()
+    params = {name for trial in study_in(root / "runs", "tiny").trials for name in trial.params}
+    assert params <= set(frame.columns) and "model.dropout" in params
+    by_trial, recorded = frame.set_index("trial"), result.trials.set_index("number")
+    for number, row in by_trial.iterrows():
+        assert row["val_accuracy"] == recorded.loc[number, "val_accuracy"]
+        assert row["model.dropout"] == recorded.loc[number, "params_model.dropout"]
+    for candidate in result.candidates.itertuples():
+        assert by_trial.loc[candidate.trial, "test_accuracy"] == candidate.test
+        assert by_trial.loc[candidate.trial, "gap"] == pytest.approx(candidate.gap)
+    assert list(frame.loc[frame["winner"], "trial"]) == [result.winner_trial]
+    assert frame["val_accuracy"].is_monotonic_decreasing  # best first
+
+
+def test_trials_json_parses(searched):
+    root, result = searched
+    proc = run_trials(root, "--study", "tiny", "--run-dir", "runs", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert len(rows) == TRIALS
+    winner = next(r for r in rows if r["winner"])
+    assert winner["trial"] == result.winner_trial
+    assert winner["test_accuracy"] == result.test_metrics["accuracy"]
+    assert winner["model.dropout"] == result.best_params["model.dropout"]
+
+
+def test_a_wrong_study_name_is_one_line_and_exit_2(searched):
+    root, _ = searched
+    proc = run_trials(root, "--study", "tinny", "--run-dir", "runs")
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "has no study 'tinny'" in lines[0] and "'tiny'" in lines[0]
+    assert str((root / "runs" / "optuna.journal").resolve()) in lines[0]
+
+
+def test_a_running_study_lists_what_is_there(searched, tmp_path):
+    """Before a winner is chosen: trials listed (a running one as running), load refuses."""
+    from automl.tuner.load import SELECTION_ATTR, leaderboard
+
+    root, _ = searched
+    shutil.copyfile(root / "runs" / "optuna.journal", tmp_path / "optuna.journal")
+    study = study_in(tmp_path, "tiny")
+    study.set_user_attr(SELECTION_ATTR, None)  # as while the search still runs
+    study.ask().suggest_float("model.dropout", 0.0, 0.3)
+    frame, facts = leaderboard("tiny", run_dir=tmp_path)
+    assert list(frame["state"]) == ["COMPLETE"] * TRIALS + ["RUNNING"]
+    assert facts["winner_trial"] is None and frame["test_accuracy"].isna().all()
+    assert facts["objective"] == "val_accuracy"  # from the split snapshot's header
+    assert frame["seconds"].iloc[-1] >= 0
+    with pytest.raises(automl.UsageError, match="has no winner yet"):
+        automl.load("tiny", run_dir=tmp_path)
+
+
+def test_optuna_dashboard_reads_the_journal(searched):
+    """The storage stays plain Optuna: optuna-dashboard opens the journal file path as is."""
+    dashboard = pytest.importorskip("optuna_dashboard")
+    from wsgiref.util import setup_testing_defaults
+
+    root, result = searched
+    app = dashboard.wsgi(str(root / "runs" / "optuna.journal"))
+
+    def get(path: str):
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(environ)
+        status = []
+        body = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
+        assert status[0].startswith("200"), status
+        return json.loads(body)
+
+    [summary] = get("/api/studies")["study_summaries"]
+    assert summary["study_name"] == "tiny"
+    detail = get(f"/api/studies/{summary['study_id']}")
+    assert len(detail["trials"]) == TRIALS
+    assert {p["name"] for p in detail["trials"][0]["params"]} >= {"model.dropout"}
