@@ -20,6 +20,7 @@ _EXPORTS = {
     "search": "automl.tuner.runner",
     "select": "automl.tuner.runner",
     "rerun": "automl.tuner.runner",
+    "search_hypermodel": "automl.hypermodel",
     "load": "automl.tuner.load",
     "load_space": "automl.config",
     "SpaceConfig": "automl.config",
