@@ -1030,8 +1030,8 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     params = {k: v for k, v in params.items() if not k.startswith("space.")}
     parent = tracker.start_study(cfg.name, settings.get("parent_run_id"), params, None,
                                  {**data.splits.manifest(), "splits_sha256": sha256})
-    study.set_user_attr(STUDY_ATTR, {"parent_run_id": parent, "objective": search.objective,
-                                     "direction": search.direction, "splits_sha256": sha256})
+    study.set_user_attr(STUDY_ATTR, {"parent_run_id": parent, "splits_sha256": sha256,
+                                     **_settings(cfg)})
     # what an earlier, killed or interrupted run of this project left behind
     fail_dead_trials(study, store, search.max_retries)
     retry_interrupted(study, search.max_retries)
@@ -1075,6 +1075,34 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         print("interrupted: choosing the winner among the trials finished so far")
     return finish_hypermodel_search(cfg, study, data, tracker, project, reports_dir, hypermodel,
                                     batch_size=fit_kwargs.get("batch_size"))
+
+
+def _settings(cfg: "SpaceConfig") -> dict[str, Any]:
+    """The project's search settings as the study keeps them (see :func:`project_config`)."""
+    search = cfg.search
+    return {"objective": search.objective, "direction": search.direction,
+            "sampler": search.sampler, "pruner": search.pruner, "trials": search.trials,
+            "seed": search.seed, "max_consecutive_failures": search.max_consecutive_failures,
+            "top_k": cfg.select.top_k, "validation": cfg.data.validation,
+            "test": cfg.data.test}
+
+
+def project_config(study: "optuna.Study") -> "SpaceConfig":
+    """The :class:`SpaceConfig` of a project that :func:`search_hypermodel` ran, from its study
+    (what ``automl.load`` needs besides the recorded selection).
+
+    Example:
+        >>> project_config(study).search.objective
+        'val_accuracy'
+    """
+    found = study.user_attrs.get(STUDY_ATTR)
+    if not isinstance(found, dict) or "objective" not in found:
+        raise UsageError(f"the study {study.study_name!r} was not run by search_hypermodel")
+    test = found.get("test", 0.2)
+    return _config(study.study_name, found["objective"], found["direction"], found["trials"],
+                   found["sampler"], found["pruner"], found["seed"],
+                   found["max_consecutive_failures"], found["top_k"], found["validation"],
+                   0.2 if test == "builtin" else test, has_test=test == "builtin")
 
 
 def optuna_trials(storage: Any, name: str) -> list:
@@ -1174,8 +1202,18 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
+    _record(study, cfg, data, selection, winner_path, mlflow_info, result.report_dir)
     tracker.end_study()
     return result
+
+
+def _record(study: "optuna.Study", cfg: "SpaceConfig", data: HypermodelData, selection: Any,
+            winner_path: Path, mlflow_info: dict[str, str], report_dir: Path | None) -> None:
+    """Keep the selection in the study (``automl_selection``), as ``automl.search`` does."""
+    from automl.tuner.load import record_selection
+
+    record_selection(study, cfg, data.splits.task, data.splits.modality, selection,
+                     winner_path, mlflow_info, report_dir)
 
 
 def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any,

@@ -18,7 +18,8 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from automl.errors import DataError, UsageError
-from automl.hypermodel import (HP_VALUES_ATTR, HyperParameters, objective_of, prepare_data)
+from automl.hypermodel import (HP_VALUES_ATTR, HyperParameters, objective_of, prepare_data,
+                               project_config)
 
 try:  # a KerasTuner user's import; automl's stand-ins where KerasTuner is not installed
     import keras_tuner as kt
@@ -314,6 +315,8 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
     for run in children:
         assert set(run.data.params) <= GETTING_STARTED_NAMES and "val_accuracy" in run.data.metrics
     assert result.mlflow["registered_model"] == "helloworld"
+    assert study.user_attrs["automl_selection"]["winner_trial"] == result.winner_trial
+    assert project_config(study).search == result.config.search
 
     predictions = result.model.predict(x_test[:5], verbose=0)
     assert predictions.shape == (5, 10)
