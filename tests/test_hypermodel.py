@@ -395,3 +395,23 @@ def test_refusals_before_any_trial(mnist1d, runs):
         automl.search_hypermodel(build_model, data=(x, y), objective="val_accuracy",
                                  sampler="grid", directory=runs, project_name="refused")
     assert not (runs / "refused").exists()
+
+
+def test_consecutive_failed_trials_stop_the_search_with_their_reason(mnist1d, runs):
+    import automl
+    from automl.errors import AutomlError
+
+    class BrokenFit(MyHyperModel):
+        def fit(self, hp, model, *args, **kwargs):
+            hp.Boolean("shuffle")
+            raise ValueError("the data pipeline broke")
+
+    x, y, _, _ = mnist1d
+    with pytest.raises(AutomlError, match="last 2 trials all failed.*data pipeline broke"):
+        automl.search_hypermodel(BrokenFit(), data=(x, one_hot(y)), objective="val_accuracy",
+                                 max_trials=5, max_consecutive_failed_trials=2, directory=runs,
+                                 project_name="broken", overwrite=True, progress=False)
+    trials = study_of(runs, "broken").trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert all("data pipeline broke" in t.user_attrs["fail_reason"] for t in trials)
+    assert all(set(t.params) == {"units", "shuffle"} for t in trials)
