@@ -490,7 +490,7 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
     x, y, x_test, y_test = _unpack(data, "data=")
     x_val = y_val = None
     if validation_data is not None:
-        x_val, y_val, *rest = _unpack(tuple(validation_data)[:2], "validation_data=")
+        x_val, y_val, _, _ = _unpack(tuple(validation_data)[:2], "validation_data=")
     parts = [y, y_test, y_val]
     labels, task, class_names = _class_labels([p for p in parts if p is not None])
     by_part = dict(zip([i for i, p in enumerate(parts) if p is not None], labels))
@@ -530,6 +530,8 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
 
 def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
     """(x, y, x_test, y_test) as numpy arrays (x may be a dict of arrays); tests may be None."""
+    from automl.data.base import num_examples
+
     if isinstance(data, dict) and {"x", "y"} <= set(data):
         data = (data["x"], data["y"], data.get("x_test"), data.get("y_test"))
     if data is None:
@@ -550,8 +552,6 @@ def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
         features = ({str(k): np.asarray(v) for k, v in features.items()}
                     if isinstance(features, dict) else np.asarray(features))
         labels = np.asarray(labels)
-        from automl.data.base import num_examples
-
         if num_examples(features) != len(labels):
             raise DataError(f"{where}: {num_examples(features)} {name}examples but "
                             f"{len(labels)} {name}labels; give one label per example")
@@ -944,7 +944,8 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
                   max_consecutive_failed_trials, top_k, validation_split, test_split,
                   has_test=data_has_test(data))
     return _run(cfg, hypermodel, prepared, fit_kwargs, executions=executions_per_trial,
-                run_dir=run_dir, project=project, timeout=timeout, tracking_uri=tracking_uri,
+                run_dir=run_dir, project=project, overwrite=overwrite, timeout=timeout,
+                tracking_uri=tracking_uri,
                 storage=storage, reports_dir=Path(reports_dir) if reports_dir else None,
                 progress=progress)
 
@@ -992,7 +993,8 @@ def _dry_build(hypermodel: Any) -> None:
 
 
 def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: dict[str, Any],
-         *, executions: int, run_dir: Path, project: Path, timeout: float | None,
+         *, executions: int, run_dir: Path, project: Path, overwrite: bool,
+         timeout: float | None,
          tracking_uri: str | None, storage: str | None, reports_dir: Path | None,
          progress: bool) -> "SearchResult":
     """Open (or resume) the study and the parent run, run the trials here, choose the winner."""
@@ -1009,7 +1011,11 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     epochs = int(fit_kwargs.get("epochs", 1))
     storage_url = storage or str((project / "optuna.journal").resolve())
     store = open_storage(storage_url, search.max_retries, create=True)
-    known = len(optuna_trials(store, cfg.name))
+    if overwrite and optuna_trials(store, cfg.name) is not None:  # a database keeps it: delete
+        import optuna
+
+        optuna.delete_study(study_name=cfg.name, storage=store)
+    known = len(optuna_trials(store, cfg.name) or [])
     try:
         study = open_study(cfg.name, store, storage_url, search, epochs,
                            seed=None if search.seed is None else search.seed + known)
@@ -1105,12 +1111,12 @@ def project_config(study: "optuna.Study") -> "SpaceConfig":
                    0.2 if test == "builtin" else test, has_test=test == "builtin")
 
 
-def optuna_trials(storage: Any, name: str) -> list:
-    """The trials a storage already holds for the study ``name`` (none when it has no study)."""
+def optuna_trials(storage: Any, name: str) -> list | None:
+    """The trials a storage holds for the study ``name`` (None: it has no such study)."""
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
-        return []
+        return None
     return storage.get_all_trials(study_id, deepcopy=False)
 
 

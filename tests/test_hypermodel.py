@@ -407,11 +407,17 @@ def test_consecutive_failed_trials_stop_the_search_with_their_reason(mnist1d, ru
             raise ValueError("the data pipeline broke")
 
     x, y, _, _ = mnist1d
-    with pytest.raises(AutomlError, match="last 2 trials all failed.*data pipeline broke"):
-        automl.search_hypermodel(BrokenFit(), data=(x, one_hot(y)), objective="val_accuracy",
-                                 max_trials=5, max_consecutive_failed_trials=2, directory=runs,
-                                 project_name="broken", overwrite=True, progress=False)
-    trials = study_of(runs, "broken").trials
+    storage = str(runs / "elsewhere.journal")  # outside the project folder, as a database is
+    for _ in range(2):  # overwrite=True: the second search starts the study again
+        with pytest.raises(AutomlError, match="last 2 trials all failed.*data pipeline broke"):
+            automl.search_hypermodel(BrokenFit(), data=(x, one_hot(y)), objective="val_accuracy",
+                                     max_trials=5, max_consecutive_failed_trials=2,
+                                     directory=runs, project_name="broken", storage=storage,
+                                     overwrite=True, progress=False)
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    trials = optuna.load_study(study_name="broken",
+                               storage=JournalStorage(JournalFileBackend(storage))).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert all("data pipeline broke" in t.user_attrs["fail_reason"] for t in trials)
     assert all(set(t.params) == {"units", "shuffle"} for t in trials)
