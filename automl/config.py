@@ -40,7 +40,7 @@ MAX_NODES = 100_000
 TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
 DATA_KEYS = {"source", "csv", "parquet", "images", "npz", "target", "columns", "task", "missing",
              "image_size", "channels", "classes", "split", "seed", "subsample", "augment"}
-SPLIT_KEYS = {"validation", "test"}
+SPLIT_KEYS = {"validation", "test", "holdout"}
 # augmentation -> the modalities it applies to
 AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
                  "gaussian_noise": {"signal", "image", "table"},
@@ -89,6 +89,7 @@ class DataConfig:
     classes: tuple[str, ...] = ()    # keep only these classes (by name), e.g. digits 0-4
     validation: float = 0.1
     test: str | float = "builtin"    # "builtin" (the source's own test split) or a fraction
+    holdout: float | None = None     # a fraction set aside from search and selection alike
     seed: int = 0
     subsample: dict[str, int] = field(default_factory=dict)  # {"train": n, "test": n}
 
@@ -635,6 +636,12 @@ def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
             or test + validation >= 1:
         raise doc.error("data.split.test", f"expects 'builtin' or a fraction between 0 and 1 "
                                            f"that leaves room for training; found {test!r}")
+    holdout = split.get("holdout")
+    if holdout is not None and (isinstance(holdout, bool) or not isinstance(holdout, (int, float))
+                                or not 0 < holdout < 1 or
+                                holdout + validation + (test if test != "builtin" else 0) >= 1):
+        raise doc.error("data.split.holdout", f"expects a fraction between 0 and 1 that leaves "
+                                              f"room for training, e.g. 0.1; found {holdout!r}")
     subsample = _check_keys(doc, data.get("subsample"), {"train", "test"}, "data.subsample")
     for key, value in subsample.items():
         _int_setting(doc, value, f"data.subsample.{key}", 10)
@@ -644,6 +651,7 @@ def _data_config(doc: _Doc, data: dict[str, Any]) -> DataConfig:
                       missing=missing, image_size=image_size, channels=channels,
                       classes=tuple(str(c) for c in classes),
                       validation=float(validation), test=test, seed=seed,
+                      holdout=None if holdout is None else float(holdout),
                       subsample=dict(subsample))
 
 

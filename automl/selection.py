@@ -36,6 +36,14 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
                                            t.number))[:k]
 
 
+def score_holdout(model, splits: Splits) -> dict[str, float]:
+    """The winner's metrics on the holdout split, evaluated once ({} without a holdout)."""
+    if not splits.has_holdout:
+        return {}
+    holdout = eval_dataset(splits.x_holdout, splits.y_holdout, num_classes=splits.num_classes)
+    return {k: float(v) for k, v in model.evaluate(holdout, verbose=0, return_dict=True).items()}
+
+
 def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
                   test_metric: str,
                   fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None

@@ -23,14 +23,16 @@ from automl.data.base import Features
 from automl.data.splits import Splits
 from automl.errors import DataError
 
-_PARTS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_PARTS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "x_holdout", "y_holdout")
 
 
 def _arrays(splits: Splits) -> dict[str, np.ndarray]:
     """Every array of the splits under a stable key (``x_train.0`` ... for table columns)."""
     out: dict[str, np.ndarray] = {}
     for part in _PARTS:
-        value: Features = getattr(splits, part)
+        value: Features | None = getattr(splits, part)
+        if value is None:  # no holdout split
+            continue
         if isinstance(value, dict):
             for i, name in enumerate(value):
                 out[f"{part}.{i}"] = value[name]
@@ -40,7 +42,8 @@ def _arrays(splits: Splits) -> dict[str, np.ndarray]:
 
 
 def _meta(splits: Splits) -> dict:
-    columns = {part: list(getattr(splits, part)) for part in ("x_train", "x_val", "x_test")
+    columns = {part: list(getattr(splits, part)) for part in ("x_train", "x_val", "x_test",
+                                                              "x_holdout")
                if isinstance(getattr(splits, part), dict)}
     return {"task": splits.task, "modality": splits.modality,
             "class_names": list(splits.class_names), "columns": [list(c) for c in splits.columns],
@@ -94,12 +97,13 @@ def read_snapshot(path: Path) -> Splits:
     for key in meta.get("object_arrays", []):
         arrays[key] = arrays[key].astype(object)
 
-    def part(name: str) -> Features:
+    def part(name: str) -> Features | None:
         names = meta["table_columns"].get(name)
         if names is None:
-            return arrays[name]
+            return arrays.get(name)
         return {column: arrays[f"{name}.{i}"] for i, column in enumerate(names)}
 
     return Splits(part("x_train"), arrays["y_train"], part("x_val"), arrays["y_val"],
                   part("x_test"), arrays["y_test"], meta["task"], meta["modality"],
-                  tuple(meta["class_names"]), tuple(tuple(c) for c in meta["columns"]))
+                  tuple(meta["class_names"]), tuple(tuple(c) for c in meta["columns"]),
+                  part("x_holdout"), arrays.get("y_holdout"))

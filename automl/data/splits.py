@@ -30,6 +30,14 @@ class Splits:
     modality: str
     class_names: tuple[str, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
+    # data.split.holdout: examples neither the search nor the selection sees; the winner is
+    # scored on them once, an estimate free of the selection's optimism
+    x_holdout: Features | None = None
+    y_holdout: np.ndarray | None = None
+
+    @property
+    def has_holdout(self) -> bool:
+        return self.y_holdout is not None
 
     @property
     def num_classes(self) -> int:
@@ -37,22 +45,33 @@ class Splits:
 
     def manifest(self) -> dict:
         """Sizes, class counts and a fingerprint of the test split, for the parent MLflow run."""
-        digest = hashlib.sha256()
-        parts = self.x_test.items() if isinstance(self.x_test, dict) else [("x", self.x_test)]
-        for name, part in sorted(parts, key=lambda kv: kv[0]):
-            digest.update(name.encode())
-            digest.update(np.asarray(part).astype(str if part.dtype == object else part.dtype)
-                          .tobytes())
-        digest.update(np.ascontiguousarray(self.y_test).tobytes())
         manifest = {"task": self.task, "modality": self.modality,
                     "train_size": len(self.y_train), "val_size": len(self.y_val),
-                    "test_size": len(self.y_test), "test_sha256": digest.hexdigest()}
+                    "test_size": len(self.y_test),
+                    "test_sha256": _fingerprint(self.x_test, self.y_test)}
+        parts = [("train", self.y_train), ("val", self.y_val), ("test", self.y_test)]
+        if self.has_holdout:
+            manifest["holdout_size"] = len(self.y_holdout)
+            manifest["holdout_sha256"] = _fingerprint(self.x_holdout, self.y_holdout)
+            parts.append(("holdout", self.y_holdout))
         if self.task == "classification":
-            for name, y in (("train", self.y_train), ("val", self.y_val), ("test", self.y_test)):
+            for name, y in parts:
                 manifest[f"{name}_class_counts"] = np.bincount(
                     y, minlength=self.num_classes).tolist()
             manifest["classes"] = list(self.class_names)
         return manifest
+
+
+def _fingerprint(x: Features, y: np.ndarray) -> str:
+    """SHA-256 of a split's examples and labels, to show which examples it held."""
+    digest = hashlib.sha256()
+    parts = x.items() if isinstance(x, dict) else [("x", x)]
+    for name, part in sorted(parts, key=lambda kv: kv[0]):
+        digest.update(name.encode())
+        digest.update(np.asarray(part).astype(str if part.dtype == object else part.dtype)
+                      .tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    return digest.hexdigest()
 
 
 def _split(y: np.ndarray, fraction_or_count: float | int, seed: int, stratify: bool,
@@ -90,6 +109,12 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
         kept, test_index = _split(y, float(cfg.test), cfg.seed, stratify, "test")
         x_test, y_test = take(x, test_index), y[test_index]
         x, y = take(x, kept), y[kept]
+    x_holdout = y_holdout = None
+    if cfg.holdout:  # a fraction of all examples, as test is; drawn before anything else
+        share = cfg.holdout / (1 - float(cfg.test)) if cfg.test != "builtin" else cfg.holdout
+        kept, held = _split(y, share, (cfg.seed + 1) % 2**32, stratify, "holdout")
+        x_holdout, y_holdout = take(x, held), y[held]
+        x, y = take(x, kept), y[kept]
     if "train" in cfg.subsample and cfg.subsample["train"] < len(y):
         _, keep = _split(y, cfg.subsample["train"], cfg.seed, stratify, "subsample")
         x, y = take(x, keep), y[keep]
@@ -101,4 +126,4 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
         raise DataError("fewer than 4 training examples; a search needs more data")
     return Splits(take(x, train_index), y[train_index], take(x, val_index), y[val_index],
                   x_test, y_test, arrays.task, arrays.modality, arrays.class_names,
-                  arrays.columns)
+                  arrays.columns, x_holdout, y_holdout)

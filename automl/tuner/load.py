@@ -44,7 +44,7 @@ _STATE_ORDER = {"COMPLETE": 0, "RUNNING": 1, "PRUNED": 2, "FAIL": 3, "WAITING": 
 
 def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modality: str,
                      selection: "Selection", model_path: Path, mlflow_info: dict[str, str],
-                     report_dir: Path | None) -> None:
+                     report_dir: Path | None, baselines: list[dict[str, Any]] = ()) -> None:
     """Keep what :func:`load` needs in the study's user attrs (JSON, passwords redacted).
 
     Args:
@@ -53,6 +53,7 @@ def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modal
         model_path: the winner's ``.keras`` file.
         mlflow_info: tracking URI, parent run, registered model and version, as logged.
         report_dir: where the report was written, if it was.
+        baselines: the simple models' scores (:func:`automl.baselines.fit_baselines`).
     """
     record = {
         "task": task, "modality": modality, "objective": cfg.search.objective,
@@ -60,6 +61,7 @@ def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modal
         "model_path": str(Path(model_path).resolve()),
         "mlflow": {k: redact(str(v)) for k, v in mlflow_info.items() if v is not None},
         "report_dir": str(Path(report_dir).resolve()) if report_dir else None,
+        "baselines": list(baselines),
         "selected_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     study.set_user_attr(SELECTION_ATTR, json.loads(json.dumps(record, default=_plain)))
@@ -183,7 +185,8 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
         candidates=candidates_frame(rows), trials=trials_frame(found, rows, cfg),
         model_path=model_path,
         report_dir=report_dir if report_dir and report_dir.is_dir() else None,
-        mlflow=mlflow_info, config=cfg)
+        mlflow=mlflow_info, config=cfg, holdout_metrics=winner.get("holdout", {}),
+        baselines=record.get("baselines", []))
 
 
 def _winner_file(record: dict[str, Any], study_dir: Path, mlflow_info: dict[str, str]) -> Path:

@@ -208,6 +208,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     if tracker.is_remote:  # workers on other machines download the splits from here
         tracker.log_artifact(parent, snapshot, "data")
         artifact = f"runs:/{parent}/data/{snapshot.name}"
+    tracker.log_splits(parent, splits, source=str(snapshot.resolve()))  # the Dataset column
     publish(study, StudySpec(
         space={"tree": cfg.tree, "file": cfg.file, "text": cfg.text}, splits_sha256=sha256,
         snapshot=str(snapshot.resolve()), snapshot_artifact=artifact, parent_run_id=parent,
@@ -253,7 +254,8 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
 
     import_tensorflow_quietly()
     from automl.data.base import take
-    from automl.selection import select_winner
+    from automl.baselines import fit_baselines
+    from automl.selection import score_holdout, select_winner
     from automl.tuner.study import fail_reason
 
     trials = study.get_trials(deepcopy=False)
@@ -272,6 +274,13 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
                               cfg.test_metric, fetch=fetch)
+    # the honest figures: the holdout no selection saw, and what simple models score
+    selection.winner["holdout"] = score_holdout(selection.model, splits)
+    baselines = fit_baselines(splits, seed=cfg.data.seed)
+    tracker.log_metrics(tracker.parent_run_id, {
+        **{f"holdout_{k}": v for k, v in selection.winner["holdout"].items()},
+        **{f"baseline_{row['name'].replace(' ', '_')}_{row['metric']}": row["test"]
+           for row in baselines}})
     winner_path = study_dir / "winner.keras"
     shutil.copyfile(selection.model_path, winner_path)
     tracker.log_selection(selection.candidates, selection.winner, runs)
@@ -287,7 +296,8 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
         val_metrics={cfg.search.objective: winner["val_score"]},
         test_metrics=winner["test"], candidates=candidates_frame(selection.candidates),
         trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
-        mlflow=mlflow_info, config=cfg, _model=selection.model)
+        mlflow=mlflow_info, config=cfg, _model=selection.model,
+        holdout_metrics=winner["holdout"], baselines=baselines)
     if reports_dir is not None:
         from automl.report import write_report
 
@@ -296,7 +306,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     from automl.tuner.load import record_selection  # read back by automl.load, automl trials
 
     record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
-                     mlflow_info, result.report_dir)
+                     mlflow_info, result.report_dir, baselines)
     tracker.end_study()
     return result
 

@@ -1,0 +1,110 @@
+"""Simple baselines fitted on the same split as the search, so a winner is seen in proportion.
+
+A searched network that does not beat logistic regression on the same pixels is not a win
+(issue 10 found one). Every search fits, in seconds on a CPU, the majority class (or the mean)
+and a linear model (logistic regression, or ridge regression) on the flattened inputs of the
+training and validation splits, and scores them on the test split (and the holdout, when there
+is one) with the metric the winner is compared on: accuracy, or mean absolute error.
+
+Example:
+    >>> rows = fit_baselines(splits)
+    >>> [(row["name"], round(row["test"], 3)) for row in rows]
+    [('majority class', 0.112), ('logistic regression', 0.402)]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from automl.data.base import Features
+from automl.data.splits import Splits
+
+MAX_EXAMPLES = 20_000  # a linear model on more would take longer than it tells
+
+
+def baseline_metric(task: str) -> str:
+    """The metric baselines and winner are compared on: ``accuracy`` or ``mae``."""
+    return "accuracy" if task == "classification" else "mae"
+
+
+def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
+    """``[{"name", "metric", "test", "holdout"}]``: each baseline's score (holdout: or None)."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train = _concat([splits.x_train, splits.x_val])
+    y = np.concatenate([splits.y_train, splits.y_val])
+    if len(y) > MAX_EXAMPLES:
+        keep = np.random.default_rng(seed).choice(len(y), MAX_EXAMPLES, replace=False)
+        train, y = {k: v[keep] for k, v in train.items()} if isinstance(train, dict) \
+            else train[keep], y[keep]
+    encode = _Encoder(train)
+    x = encode(train)
+    if splits.task == "classification":
+        models = {"majority class": DummyClassifier(strategy="most_frequent"),
+                  "logistic regression": make_pipeline(
+                      StandardScaler(), LogisticRegression(max_iter=300, random_state=seed))}
+    else:
+        models = {"mean": DummyRegressor(strategy="mean"),
+                  "linear regression": make_pipeline(StandardScaler(), Ridge(alpha=1.0))}
+    metric = baseline_metric(splits.task)
+    rows = []
+    for name, model in models.items():
+        model.fit(x, y)
+        rows.append({
+            "name": name, "metric": metric,
+            "test": _score(model, encode(splits.x_test), splits.y_test, metric),
+            "holdout": _score(model, encode(splits.x_holdout), splits.y_holdout, metric)
+            if splits.has_holdout else None})
+    return rows
+
+
+def beaten(winner_score: float, baselines: list[dict[str, Any]], part: str = "test") -> bool:
+    """Whether the winner's ``part`` score beats every baseline's (higher accuracy, lower MAE)."""
+    scores = [row[part] for row in baselines if row.get(part) is not None]
+    if not scores:
+        return True
+    if baselines[0]["metric"] == "accuracy":
+        return winner_score > max(scores)
+    return winner_score < min(scores)
+
+
+def _score(model, x: np.ndarray, y: np.ndarray, metric: str) -> float:
+    predicted = model.predict(x)
+    if metric == "accuracy":
+        return float(np.mean(predicted == y))
+    return float(np.mean(np.abs(predicted - y)))
+
+
+def _concat(parts: list[Features]) -> Features:
+    if isinstance(parts[0], dict):
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    return np.concatenate(parts)
+
+
+class _Encoder:
+    """Features as one float matrix: signals and images flattened; table columns as numbers,
+    categorical ones one-hot with the categories of the training data."""
+
+    def __init__(self, train: Features) -> None:
+        self.categories: dict[str, np.ndarray] = {}
+        if isinstance(train, dict):
+            for name, values in train.items():
+                if values.dtype.kind not in "fb":  # text or integer-coded categories
+                    self.categories[name] = np.unique(values.astype(str))
+
+    def __call__(self, x: Features) -> np.ndarray:
+        if not isinstance(x, dict):
+            return np.asarray(x, dtype="float32").reshape(len(x), -1)
+        columns = []
+        for name, values in x.items():
+            if name in self.categories:
+                columns.append((values.astype(str)[:, None] == self.categories[name][None, :])
+                               .astype("float32"))
+            else:
+                columns.append(np.asarray(values, dtype="float32")[:, None])
+        return np.concatenate(columns, axis=1)

@@ -1,0 +1,78 @@
+"""Honest figures: a holdout no search or selection step sees, and simple baselines beside the
+winner, on the same split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import automl
+from automl.baselines import beaten, fit_baselines
+from automl.config import DataConfig
+from automl.data import load_source, make_splits
+
+
+def rows_of(x) -> set[bytes]:
+    return {row.tobytes() for row in np.asarray(x).reshape(len(x), -1)}
+
+
+def test_the_holdout_is_disjoint_from_every_other_split_and_fingerprinted():
+    digits = load_source("digits")
+    splits = make_splits(digits, DataConfig(source="digits", test=0.2, validation=0.1,
+                                            holdout=0.1, seed=3))
+    parts = [splits.x_train, splits.x_val, splits.x_test, splits.x_holdout]
+    assert sum(len(p) for p in parts) == len(digits.y_train)
+    held = rows_of(splits.x_holdout)
+    assert all(not (held & rows_of(p)) for p in parts[:3])
+    assert abs(len(splits.y_holdout) - 0.1 * len(digits.y_train)) < 10
+    manifest = splits.manifest()
+    assert manifest["holdout_size"] == len(splits.y_holdout)
+    assert len(manifest["holdout_sha256"]) == 64 and manifest["holdout_class_counts"]
+    # the same config draws the same holdout; another seed another one
+    again = make_splits(digits, DataConfig(source="digits", test=0.2, holdout=0.1, seed=3))
+    assert again.manifest()["holdout_sha256"] == manifest["holdout_sha256"]
+    other = make_splits(digits, DataConfig(source="digits", test=0.2, holdout=0.1, seed=4))
+    assert other.manifest()["holdout_sha256"] != manifest["holdout_sha256"]
+
+
+def test_baselines_score_the_same_split_for_both_tasks():
+    digits = make_splits(load_source("digits"), DataConfig(source="digits", test=0.2))
+    rows = {row["name"]: row for row in fit_baselines(digits)}
+    assert rows["majority class"]["test"] < 0.2 < 0.9 < rows["logistic regression"]["test"]
+    assert beaten(0.99, list(rows.values())) and not beaten(0.5, list(rows.values()))
+    diabetes = make_splits(load_source("diabetes"), DataConfig(source="diabetes", test=0.2))
+    rows = {row["name"]: row for row in fit_baselines(diabetes)}
+    assert rows["linear regression"]["metric"] == "mae"
+    assert rows["linear regression"]["test"] < rows["mean"]["test"]   # MAE: lower is better
+    assert beaten(1.0, list(rows.values())) and not beaten(1000.0, list(rows.values()))
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    root = tmp_path_factory.mktemp("honest")
+    space = {"name": "honest",
+             "data": {"source": "digits", "split": {"test": 0.2, "holdout": 0.1}},
+             "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 32}}}},
+             "training": {"epochs": 2, "batch_size": 64}, "search": {"trials": 2},
+             "select": {"top_k": 2}}
+    result = automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+    return root, result
+
+
+def test_a_search_scores_its_winner_once_on_the_holdout(searched):
+    root, result = searched
+    assert 0.0 <= result.holdout_metrics["accuracy"] <= 1.0
+    assert {row["name"] for row in result.baselines} == {"majority class",
+                                                         "logistic regression"}
+    assert all(row["holdout"] is not None for row in result.baselines)
+    # on the parent run, beside the test figures
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.mlflow["tracking_uri"])
+    metrics = client.get_run(result.mlflow["parent_run_id"]).data.metrics
+    assert metrics["holdout_accuracy"] == pytest.approx(result.holdout_metrics["accuracy"])
+    assert "baseline_logistic_regression_accuracy" in metrics
+    # automl.load reads the same figures back
+    loaded = automl.load("honest", run_dir=root / "runs")
+    assert loaded.holdout_metrics == result.holdout_metrics
+    assert loaded.baselines == result.baselines
