@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     _study_options(again)
     again.add_argument("--trial", type=int, required=True, help="the trial's number")
 
+    page = commands.add_parser(
+        "report", help="rebuild a study's HTML report from its storage (also while it runs)",
+        description="Rebuild <reports-dir>/<study>/index.html from the study's storage and its "
+                    "MLflow runs: leaderboard, Optuna's plots, the candidates' learning curves, "
+                    "validation vs test, the split manifest and diagnostics, in one page that "
+                    "opens offline. While the search runs, candidates not yet tested show as "
+                    "such.",
+        epilog="example:\n  automl report --study mnist1d --run-dir automl-runs")
+    _study_options(page)
+    page.add_argument("--reports-dir", default="reports",
+                      help="where <study>/index.html goes (default: %(default)s)")
+
     board = commands.add_parser(
         "trials", help="list a study's trials, best first (also while it runs)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -295,6 +307,16 @@ def cmd_trials(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild the study's report page and print where it is."""
+    from automl.report import rebuild_report
+
+    page = rebuild_report(args.study, storage=args.storage, tracking_uri=args.tracking_uri,
+                          run_dir=args.run_dir, reports_dir=args.reports_dir)
+    print(f"report: {page}")
+    return 0
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     from automl.tracking import ui_command
     from automl.tuner.runner import select
@@ -344,12 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     # A worker that automl search started has no console: its whole output is its log.
     on_console = getattr(args, "events_fd", None) is None
     if on_console and argv is None and args.command in ("search", "worker", "select", "rerun",
-                                                        "validate"):
+                                                        "report", "validate"):
         quiet.divert_library_output()
     traceback_here = False
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
-                    "rerun": cmd_rerun, "validate": cmd_validate, "schema": cmd_schema,
+                    "rerun": cmd_rerun, "report": cmd_report, "validate": cmd_validate,
+                    "schema": cmd_schema,
                     "spaces": cmd_spaces, "trials": cmd_trials}
         code = commands[args.command](args)
     except UsageError as error:

@@ -1,118 +1,91 @@
-"""The report of a search in ``reports/<study>/``: a Markdown summary, the trials as CSV, plots.
+"""The report of a search in ``reports/<study>/``.
 
+``index.html``      the report: one self-contained page (plotly.js embedded, opens offline) with
+                    the leaderboard, Optuna's plots, the candidates' learning curves, validation
+                    vs test, the split manifest and diagnostics; rebuilt from storage at any time
+                    by ``automl report --study NAME`` (see :func:`rebuild_report`)
+``plots.html``      the same page under its former name
 ``summary.md``      the winner, its test metrics, the candidates and their generalization gaps
 ``trials.csv``      one row per trial (the same table as ``SearchResult.trials``)
 ``candidates.csv``  the top-K trials evaluated on the test split
-``plots.html``      optimization history, learning curves, parameter importances, parallel
-                    coordinates (interactive; plotly.js embedded, so it opens offline)
+
+The page is built in stages, one module each: :mod:`~automl.report.collect` reads the study and
+its MLflow runs, :mod:`~automl.report.diagnostics` flags trials, :mod:`~automl.report.figures`
+draws, :mod:`~automl.report.page` writes the HTML.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
 
 import optuna
 
 from automl.config import SpaceConfig
 from automl.result import SearchResult
-from automl.tracking import ui_command
 
-
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(none)\n"
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append("| " + " | ".join(_fmt(row[k]) for k in keys) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
-                  folder: Path) -> Path:
-    states = result.trials["state"].value_counts().to_dict() if len(result.trials) else {}
-    metric = cfg.test_metric
-    lines = [
-        f"# Search `{cfg.name}`\n",
-        f"Space file: `{cfg.file or '(given as a dict)'}` · objective: `{cfg.search.objective}` "
-        f"({cfg.search.direction}) · sampler: {cfg.search.sampler} · pruner: "
-        f"{cfg.search.pruner}\n",
-        "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
-        "## Winner\n",
-        f"Trial **{result.winner_trial}**: {cfg.search.objective} "
-        f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
-        f"**{result.test_metrics[metric]:.4f}** (test loss {result.test_metrics.get('loss', float('nan')):.4f}).\n",
-        f"Registered in MLflow as `{result.mlflow.get('alias_uri', '')}`; model file "
-        f"`{result.model_path}`.\n",
-        "### Parameters\n",
-        _markdown_table([{"parameter": k, "value": v} for k, v in result.best_params.items()]),
-        f"## Candidates (top {cfg.select.top_k} by validation, evaluated once on the test split)\n",
-        "`gap` is validation minus test: a large gap means the validation score was lucky.\n",
-        _markdown_table(result.candidates.to_dict("records")),
-        *_pareto_lines(study, cfg),
-        "## Browse every trial\n",
-        f"```\n{ui_command(result.mlflow.get('tracking_uri', ''))}\n```\n",
-        "then open http://127.0.0.1:5000 and the experiment "
-        f"`{cfg.name}`. Plots: `plots.html`; every trial: `trials.csv`.\n",
-    ]
-    path = folder / "summary.md"
-    path.write_text("\n".join(lines))
-    return path
-
-
-def _pareto_lines(study: optuna.Study, cfg: SpaceConfig) -> list[str]:
-    """A Pareto search: the trials no other trial beats on every objective."""
-    names = cfg.search.objective_names
-    if len(names) < 2:
-        return []
-    rows = [{"trial": t.number, **dict(zip(names, t.values))}
-            for t in sorted(study.best_trials, key=lambda t: t.number)]
-    return ["## Pareto front\n", f"Trials that no other trial beats on all of "
-            f"{', '.join(names)}:\n", _markdown_table(rows)]
-
-
-def write_plots(study: optuna.Study, folder: Path, names: list[str]) -> Path | None:
-    """One HTML page of Optuna's plotly figures; figures that need more trials are left out.
-
-    A Pareto search (several objectives) gets its Pareto front, the rest for the first objective.
-    """
-    from optuna import visualization as vis
-
-    figures = []
-    if len(names) > 1:
-        plots = [lambda s: vis.plot_pareto_front(s, target_names=names)] + [
-            (lambda s, p=p: p(s, target=lambda t: t.values[0], target_name=names[0]))
-            for p in (vis.plot_optimization_history, vis.plot_param_importances,
-                      vis.plot_parallel_coordinate)]
-    else:
-        plots = [vis.plot_optimization_history, vis.plot_intermediate_values,
-                 vis.plot_param_importances, vis.plot_parallel_coordinate]
-    for plot in plots:
-        try:
-            figures.append(plot(study))
-        except Exception:  # e.g. importances need two complete trials
-            continue
-    if not figures:
-        return None
-    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0))
-             for i, fig in enumerate(figures)]
-    path = folder / "plots.html"
-    path.write_text(f"<html><head><meta charset='utf-8'><title>{study.study_name}</title>"
-                    f"</head><body><h1>{study.study_name}</h1>{''.join(parts)}</body></html>")
-    return path
+PAGE = "index.html"
+FORMER_PAGE = "plots.html"
 
 
 def write_report(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
                  folder: Path) -> Path:
-    """Write the report files to ``folder`` and return it."""
+    """Write the report files of a finished selection to ``folder`` and return it."""
+    from automl.report.summary import write_summary, write_tables
+
     folder.mkdir(parents=True, exist_ok=True)
-    result.trials.to_csv(folder / "trials.csv", index=False)
-    result.candidates.to_csv(folder / "candidates.csv", index=False)
+    write_tables(result, folder)
     write_summary(result, study, cfg, folder)
-    write_plots(study, folder, cfg.search.objective_names)
+    write_page(study, cfg, result.mlflow.get("tracking_uri"),
+               result.mlflow.get("parent_run_id"), folder)
     return folder
+
+
+def write_page(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
+               parent_run_id: str | None, folder: Path) -> Path:
+    """Build ``index.html`` from the study and its MLflow runs; return its path."""
+    from automl.report.collect import collect
+    from automl.report.page import render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / PAGE
+    partial = folder / f".{PAGE}.partial"  # a reader never sees half a page
+    partial.write_text(render(collect(study, cfg, tracking_uri, parent_run_id)),
+                       encoding="utf-8")
+    os.replace(partial, page)
+    _link_former_name(folder)
+    return page
+
+
+def _link_former_name(folder: Path) -> None:
+    """``plots.html``, the page's former name, as a link to ``index.html`` (a copy where links
+    are not allowed)."""
+    former = folder / FORMER_PAGE
+    if former.is_symlink():
+        return
+    former.unlink(missing_ok=True)
+    try:
+        former.symlink_to(PAGE)
+    except OSError:
+        former.write_bytes((folder / PAGE).read_bytes())
+
+
+def rebuild_report(study: str, *, storage: str | None = None, tracking_uri: str | None = None,
+                   run_dir: str | Path = "automl-runs",
+                   reports_dir: str | Path = "reports") -> Path:
+    """Rebuild ``<reports_dir>/<study>/index.html`` from storage; return its path.
+
+    Works while the search runs (candidates without a test score yet show as such) and after
+    it ends. Reads the study and MLflow only; writes nothing but the page.
+
+    Example:
+        >>> automl.report.rebuild_report("mnist1d", run_dir="automl-runs")
+        PosixPath('reports/mnist1d/index.html')
+    """
+    from automl.tuner.handoff import join_study
+    from automl.tuner.study import default_storage_url
+
+    run_dir = Path(run_dir)
+    joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
+    return write_page(joined.study, joined.cfg, joined.tracking_uri, joined.spec.parent_run_id,
+                      Path(reports_dir) / joined.cfg.name)

@@ -1,0 +1,78 @@
+"""The Markdown summary and the CSV tables written when a search selects its winner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from automl.config import SpaceConfig
+from automl.result import SearchResult
+from automl.tracking import ui_command
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table with one column per key of the first row."""
+    if not rows:
+        return "(none)\n"
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row[k]) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def write_tables(result: SearchResult, folder: Path) -> None:
+    """``trials.csv`` (every trial) and ``candidates.csv`` (the top-K on the test split)."""
+    result.trials.to_csv(folder / "trials.csv", index=False)
+    result.candidates.to_csv(folder / "candidates.csv", index=False)
+
+
+def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
+                  folder: Path) -> Path:
+    """``summary.md``: the winner, its test metrics, the candidates and their gaps."""
+    states = result.trials["state"].value_counts().to_dict() if len(result.trials) else {}
+    metric = cfg.test_metric
+    lines = [
+        f"# Search `{cfg.name}`\n",
+        f"Space file: `{cfg.file or '(given as a dict)'}` · objective: `{cfg.search.objective}` "
+        f"({cfg.search.direction}) · sampler: {cfg.search.sampler} · pruner: "
+        f"{cfg.search.pruner}\n",
+        "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
+        "## Winner\n",
+        f"Trial **{result.winner_trial}**: {cfg.search.objective} "
+        f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
+        f"**{result.test_metrics[metric]:.4f}** (test loss "
+        f"{result.test_metrics.get('loss', float('nan')):.4f}).\n",
+        f"Registered in MLflow as `{result.mlflow.get('alias_uri', '')}`; model file "
+        f"`{result.model_path}`.\n",
+        "### Parameters\n",
+        markdown_table([{"parameter": k, "value": v} for k, v in result.best_params.items()]),
+        f"## Candidates (top {cfg.select.top_k} by validation, evaluated once on the test split)\n",
+        "`gap` is validation minus test: a large gap means the validation score was lucky.\n",
+        markdown_table(result.candidates.to_dict("records")),
+        *_pareto_lines(study, cfg),
+        "## Browse every trial\n",
+        f"```\n{ui_command(result.mlflow.get('tracking_uri', ''))}\n```\n",
+        "then open http://127.0.0.1:5000 and the experiment "
+        f"`{cfg.name}`. The report with every plot: `index.html`; every trial: `trials.csv`.\n",
+    ]
+    path = folder / "summary.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _pareto_lines(study: optuna.Study, cfg: SpaceConfig) -> list[str]:
+    """A Pareto search: the trials no other trial beats on every objective."""
+    names = cfg.search.objective_names
+    if len(names) < 2:
+        return []
+    rows = [{"trial": t.number, **dict(zip(names, t.values))}
+            for t in sorted(study.best_trials, key=lambda t: t.number)]
+    return ["## Pareto front\n", f"Trials that no other trial beats on all of "
+            f"{', '.join(names)}:\n", markdown_table(rows)]
