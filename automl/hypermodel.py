@@ -1190,11 +1190,11 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     model, path = models[winner["trial"]]
     selection = Selection(rows, winner, model, path)
     winner_path = project / "winner.keras"
-    shutil.copyfile(selection.model_path, winner_path)
+    model = _with_input(model, take(data.x_test, np.arange(1)))
+    model.save(winner_path)
     tracker.log_selection(rows, winner, runs)
     example = take(data.x_val, np.arange(min(5, len(data.splits.y_val))))
-    mlflow_info = tracker.log_winner_model(_with_input(model, example), example, cfg.name,
-                                           CHAMPION_ALIAS)
+    mlflow_info = tracker.log_winner_model(model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
                         "parent_run_id": tracker.parent_run_id,
                         "experiment_id": tracker.experiment_id})
@@ -1243,16 +1243,34 @@ def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: A
 
 
 def _with_input(model: Any, example: Any) -> Any:
-    """``model``, or for a ``Sequential`` built without an ``Input`` (KerasTuner's docs build
-    them so), the same layers behind one: MLflow's logging reads ``model.input``."""
+    """``model``, or where ``model.input`` is undefined (a ``Sequential``: KerasTuner's docs
+    build those, often without an ``Input``) a functional model of the same layers and weights
+    behind an ``Input``, compiled as the user compiled it: exporting, serving and MLflow's
+    signature read ``model.input``.
+
+    ``example``: one example, for the input's shape.
+    """
     import keras
 
     try:
         model.input
         return model
     except (AttributeError, ValueError):
-        if isinstance(example, dict):
-            return model
-        example = np.asarray(example)
-        inputs = keras.Input(shape=example.shape[1:], dtype=str(example.dtype), name="inputs")
-        return keras.Model(inputs, model(inputs), name=model.name)
+        pass
+    if isinstance(example, dict):
+        return model
+    example = np.asarray(example)
+    inputs = keras.Input(shape=example.shape[1:], name="inputs",
+                         dtype=None if example.dtype.kind == "f" else str(example.dtype))
+    try:
+        if isinstance(model, keras.Sequential):  # the same layers, as a functional model
+            outputs = inputs
+            for layer in model.layers:
+                outputs = layer(outputs)
+        else:
+            outputs = model(inputs)
+        wrapped = keras.Model(inputs, outputs, name=model.name)
+        wrapped.compile_from_config(model.get_compile_config())
+    except Exception:  # a model that will not take an Input: saved as the user built it
+        return model
+    return wrapped
