@@ -21,6 +21,8 @@ EXAMPLES = """examples:
   automl worker --study mnist1d --storage postgresql://...  join a study from another machine
   automl select --study mnist1d --storage postgresql://...  choose the winner once workers are done
   automl rerun --study mnist1d --trial 3                   retrain one trial, compare its score
+  automl export --study mnist1d --format onnx --out out/  the winner for another runtime
+  automl predict --study mnist1d new.csv                 predictions for new examples
   automl validate my_space.yaml                           check a file, list its dimensions
   automl schema > automl-space.schema.json               JSON Schema for editors
 """
@@ -126,6 +128,44 @@ def build_parser() -> argparse.ArgumentParser:
                     "exactly.")
     _study_options(again)
     again.add_argument("--trial", type=int, required=True, help="the trial's number")
+
+    ship = commands.add_parser(
+        "export", help="write a study's winner in formats other runtimes load",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write the winner of a finished study (<run-dir>/<study>/winner.keras) to "
+                    "--out as keras (model.keras), savedmodel (saved_model/), tflite "
+                    "(model.tflite) or onnx (model.onnx), with signature.json naming its inputs "
+                    "and classes. Every format takes raw inputs: normalization and categorical "
+                    "lookups are inside. TFLite and ONNX cannot hold a table's categorical "
+                    "columns. onnx needs pip install 'automl[export]'.",
+        epilog="examples:\n  automl export --study mnist1d --format onnx --out out/\n"
+               "  automl export --study mnist1d --format keras,savedmodel,tflite,onnx --out out/")
+    ship.add_argument("--study", required=True, help="the study's name (name: in its space)")
+    ship.add_argument("--format", default="keras",
+                      help="keras, savedmodel, tflite or onnx; several joined by commas "
+                           "(default: %(default)s)")
+    ship.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
+    ship.add_argument("--run-dir", default="automl-runs",
+                      help="the search's run folder (default: %(default)s)")
+
+    guess = commands.add_parser(
+        "predict", help="predict new examples with a study's winner",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Predict every example of INPUT with the winner of a study and write a CSV: "
+                    "id (row number, or the image's path), prediction (the class, or the value) "
+                    "and each class's probability (p_<class>). INPUT is a CSV or Parquet table "
+                    "(the model's columns are picked by name, others ignored), an .npz file (its "
+                    "x array, or one array per column) or a folder of images (resized to the "
+                    "model's input). Raw values, as the training data had them.",
+        epilog="examples:\n  automl predict --study wine new_wines.csv\n"
+               "  automl predict --study pics photos/ --out photos.csv")
+    guess.add_argument("input", metavar="INPUT", help="a .csv/.parquet table, an .npz file or "
+                                                      "a folder of images")
+    guess.add_argument("--study", required=True, help="the study's name (name: in its space)")
+    guess.add_argument("--out", metavar="FILE",
+                       help="the CSV to write (default: <INPUT>.predictions.csv beside INPUT)")
+    guess.add_argument("--run-dir", default="automl-runs",
+                       help="the search's run folder (default: %(default)s)")
 
     page = commands.add_parser(
         "report", help="rebuild a study's HTML report from its storage (also while it runs)",
@@ -287,6 +327,26 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the study's winner in the asked formats and list what was written."""
+    from automl.export import export_model, formats_from, winner_file
+
+    formats = formats_from(args.format)  # a misspelt format fails before TensorFlow loads
+    written = export_model(winner_file(args.study, args.run_dir), args.out, format=formats)
+    for kind, path in written.items():
+        print(f"wrote {kind}: {path}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict INPUT's examples with the study's winner and write them to a CSV."""
+    from automl.export import predict_file, winner_file
+
+    out, count = predict_file(winner_file(args.study, args.run_dir), args.input, args.out)
+    print(f"wrote {count} predictions to {out}")
+    return 0
+
+
 def cmd_trials(args: argparse.Namespace) -> int:
     """The study's leaderboard: a table on a terminal, or CSV / JSON for machines."""
     from automl.tuner.load import leaderboard, leaderboard_json, leaderboard_table
@@ -366,14 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     # A worker that automl search started has no console: its whole output is its log.
     on_console = getattr(args, "events_fd", None) is None
     if on_console and argv is None and args.command in ("search", "worker", "select", "rerun",
-                                                        "report", "validate"):
+                                                        "report", "validate", "export",
+                                                        "predict"):
         quiet.divert_library_output()
     traceback_here = False
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
                     "rerun": cmd_rerun, "report": cmd_report, "validate": cmd_validate,
                     "schema": cmd_schema,
-                    "spaces": cmd_spaces, "trials": cmd_trials}
+                    "spaces": cmd_spaces, "trials": cmd_trials,
+                    "export": cmd_export, "predict": cmd_predict}
         code = commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)

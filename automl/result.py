@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,24 +50,32 @@ class SearchResult:
             self._model = keras.saving.load_model(self.model_path)
         return self._model
 
-    def export(self, out_dir: str | Path, formats: tuple[str, ...] = ("keras",),
+    def export(self, out_dir: str | Path, format: str | Iterable[str] = "keras",
                quiet: bool = False) -> dict[str, Path]:
-        """Write the winner to ``out_dir/model.keras`` with ``params.json`` and ``metrics.json``.
+        """Write the winner to ``out_dir`` in one or more formats, with ``signature.json``,
+        ``params.json`` and ``metrics.json`` beside it. Every format takes raw inputs.
 
         Args:
             out_dir: the folder to write (created when missing).
-            formats: ``("keras",)`` and/or ``"saved_model"`` for a TensorFlow SavedModel.
+            format: ``"keras"`` (``model.keras``), ``"savedmodel"`` (``saved_model/``),
+                ``"tflite"`` (``model.tflite``), ``"onnx"`` (``model.onnx``), or several:
+                ``("keras", "onnx")`` or ``"keras,onnx"``. See :mod:`automl.export`.
             quiet: do not print what was written.
 
         Returns:
-            The paths written, by kind (``model``, ``saved_model``, ``params``, ``metrics``).
+            The paths written, by kind (``model`` for the ``.keras`` file, ``savedmodel``,
+            ``tflite``, ``onnx``, ``signature``, ``params``, ``metrics``).
+
+        Raises:
+            UsageError: an unknown format, or one that cannot hold this model (TFLite and ONNX
+                cannot hold a table's categorical columns), before anything is written.
         """
         from automl.export import export_model
 
         metrics = {"trial": self.winner_trial, "validation": self.val_metrics,
                    "test": self.test_metrics, "mlflow": self.mlflow}
-        written = export_model(self.model_path, out_dir, params=self.best_params,
-                               metrics=metrics, formats=formats)
+        written = export_model(self.model_path, out_dir, format=format,
+                               params=self.best_params, metrics=metrics)
         if not quiet:
             for kind, path in written.items():
                 print(f"wrote {kind}: {path}")

@@ -224,20 +224,22 @@ class Tracker:
 
     def log_winner_model(self, model, x_example, registered_name: str,
                          alias: str = "champion") -> dict[str, str]:
-        """Log the winner as an MLflow model, register it and point ``alias`` at the version."""
-        import mlflow
-        from mlflow.models import infer_signature
+        """Log the winner as an MLflow model, register it and point ``alias`` at the version.
 
-        try:
-            signature = infer_signature(x_example, model.predict(x_example, verbose=0))
-        except Exception:  # e.g. string columns MLflow cannot describe: log without a signature
-            signature = None
+        The model serves (``mlflow models serve -m models:/<name>@champion``), loads with
+        ``mlflow.pyfunc`` (predicting from a DataFrame of raw columns) and with ``mlflow.keras``;
+        it is logged with an input example (``x_example``: a few raw validation examples) and
+        the signature inferred from it. See :func:`automl.export.log_mlflow_model`.
+        """
+        import mlflow
+
+        from automl.export import log_mlflow_model
+
         # MLflow prints "Successfully registered model ..." itself: keep the terminal quiet
         with mlflow.start_run(run_id=self.parent_run_id), \
                 contextlib.redirect_stderr(io.StringIO()):
-            info = mlflow.keras.log_model(
-                model, name="model", signature=signature,
-                pip_requirements=_requirements(), registered_model_name=registered_name)
+            info = log_mlflow_model(model, x_example, registered_name=registered_name,
+                                    pip_requirements=_requirements())
         version = str(info.registered_model_version)
         self.client.set_registered_model_alias(registered_name, alias, version)
         return {"model_uri": info.model_uri, "registered_model": registered_name,
@@ -266,13 +268,18 @@ def _param(key: str, value: str):
 
 
 def _requirements() -> list[str]:
-    """Pinned requirements of the logged model (given, so MLflow does not spend time guessing)."""
-    from importlib.metadata import version
+    """Pinned requirements of the logged model (given, so MLflow does not spend time guessing):
+    what the served model imports: Keras and the TensorFlow build installed here, NumPy, pandas
+    and cloudpickle (which stored the serving class)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for package in ("keras", "tensorflow-cpu", "numpy"):
-        try:
-            reqs.append(f"{package}=={version(package)}")
-        except Exception:
-            continue
+    for packages in (("keras",), ("tensorflow-cpu", "tensorflow"), ("numpy",), ("pandas",),
+                     ("cloudpickle",)):
+        for package in packages:  # the first of these that is installed
+            try:
+                reqs.append(f"{package}=={version(package)}")
+                break
+            except PackageNotFoundError:
+                continue
     return reqs

@@ -1,0 +1,150 @@
+"""The registered champion as users ship it: logged with an input example and a signature,
+``mlflow.pyfunc.load_model`` predicting from a pandas frame of raw columns, and
+``mlflow models serve`` answering real HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.export import to_model_inputs
+from servers import free_port
+from test_export import ATOL, silently
+
+SERVE_START_TIMEOUT = 300  # seconds: the server imports TensorFlow and loads the model first
+
+
+def raw_rows(n: int, seed: int = 0) -> pd.DataFrame:
+    """A table as a CSV holds it, with a column name that is no identifier."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, n)
+    color = rng.choice(["red", "green", "blue"], n)
+    return pd.DataFrame({"size (cm)": size, "color": color, "count": rng.integers(0, 5, n),
+                         "label": np.where((size > 10) ^ (color == "red"), "yes", "no")})
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory):
+    """One tiny search on a CSV of named columns (two categorical): its registered champion."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("serve")
+    raw_rows(120).to_csv(root / "t.csv", index=False)
+    space = {"name": "shop", "data": {"csv": str(root / "t.csv"), "target": "label",
+                                      "columns": {"count": "categorical"}},
+             "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8}}}},
+             "training": {"optimizer": "adam", "batch_size": 16, "epochs": 1},
+             "search": {"trials": 1}, "select": {"top_k": 1}}
+    result = automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+    mlflow.set_tracking_uri(result.mlflow["tracking_uri"])
+    return result
+
+
+def expected(result, frame: pd.DataFrame) -> np.ndarray:
+    return result.model.predict(to_model_inputs(result.model, frame), verbose=0)
+
+
+def test_logged_with_an_input_example_and_a_signature(champion):
+    import mlflow
+    from mlflow.models import Model
+
+    uri = champion.mlflow["alias_uri"]
+    assert uri == "models:/shop@champion"
+    info = mlflow.models.get_model_info(uri)
+    assert {c.name: c.type.name for c in info.signature.inputs.inputs} == \
+        {"size (cm)": "double", "color": "string", "count": "long"}
+    assert info.signature.outputs is not None and info.saved_input_example_info is not None
+    folder = mlflow.artifacts.download_artifacts(uri)
+    example = Model.load(folder).load_input_example(folder)
+    assert list(example.columns) == ["size (cm)", "color", "count"] and len(example) == 5
+    assert set(info.flavors) == {"python_function", "keras"}
+
+
+# mlflow.keras loads with Keras's own loader, which notes that "size (cm)" is no layer name
+@pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
+def test_pyfunc_predicts_from_a_pandas_frame_of_raw_columns(champion):
+    import mlflow
+
+    served = silently(lambda: mlflow.pyfunc.load_model(champion.mlflow["alias_uri"]))
+    frame = raw_rows(7, seed=3).drop(columns="label")   # as pandas reads a CSV
+    np.testing.assert_allclose(np.asarray(served.predict(frame)), expected(champion, frame),
+                               atol=ATOL)
+    # the same file behind the keras flavor
+    model = mlflow.keras.load_model(champion.mlflow["alias_uri"])
+    np.testing.assert_allclose(model.predict(to_model_inputs(model, frame), verbose=0),
+                               expected(champion, frame), atol=ATOL)
+
+
+def post(port: int, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for_ping(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + SERVE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mlflow models serve exited with {process.returncode}:\n"
+                        f"{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    pytest.fail(f"mlflow models serve did not answer /ping in {SERVE_START_TIMEOUT} s:\n"
+                f"{log.read_text()[-3000:]}")
+
+
+def test_mlflow_models_serve_answers_http_prediction_requests(champion, tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve",
+               "-m", champion.mlflow["alias_uri"], "--env-manager", "local",
+               "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": champion.mlflow["tracking_uri"]}
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    try:
+        wait_for_ping(process, port, log)
+        frame = raw_rows(4, seed=5).drop(columns="label")
+        want = expected(champion, frame)
+
+        status, answer = post(port, {"dataframe_split": frame.to_dict(orient="split")})
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["predictions"], want, atol=ATOL)
+
+        columns = {name: frame[name].tolist() for name in frame}
+        status, answer = post(port, {"inputs": columns})
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["predictions"], want, atol=ATOL)
+
+        status, answer = post(port, {"dataframe_split": frame.drop(columns="count")
+                                     .to_dict(orient="split")})
+        assert status == 400 and "count" in answer["message"]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)   # the server and the uvicorn it started
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
