@@ -26,6 +26,10 @@ class SearchResult:
         report_dir: where the summary, the trials CSV and the plots were written.
         mlflow: tracking URI, parent run id, model URI, registered name and version.
         config: the validated space (:class:`~automl.config.SpaceConfig`) that was searched.
+        holdout_metrics: the winner on ``data.split.holdout`` (empty without one): the estimate
+            free of the selection's optimism, since the winner is the best test score of K.
+        baselines: the majority class (mean) and a linear model on the same split, scored on
+            the test split and the holdout with accuracy (MAE for regression).
     """
 
     study_name: str
@@ -39,6 +43,10 @@ class SearchResult:
     report_dir: Path | None = None
     mlflow: dict[str, str] = field(default_factory=dict)
     config: Any = field(default=None, repr=False)   # the SpaceConfig that was searched
+    # the winner on data.split.holdout, which neither the search nor the selection saw
+    holdout_metrics: dict[str, float] = field(default_factory=dict)
+    # simple models on the same split: [{"name", "metric", "test", "holdout"}]
+    baselines: list[dict[str, Any]] = field(default_factory=list)
     _model: Any = field(default=None, repr=False)
 
     @property
@@ -47,7 +55,7 @@ class SearchResult:
         if self._model is None:
             import keras
 
-            self._model = keras.saving.load_model(self.model_path)
+            self._model = keras.saving.load_model(self.model_path, compile=False)
         return self._model
 
     def export(self, out_dir: str | Path, format: str | Iterable[str] = "keras",
