@@ -104,7 +104,7 @@ def header(data: ReportData) -> str:
              f"{data.cfg.select.top_k} by validation evaluated on the test split · generated "
              f"{escape(data.generated)}</p>",
              f"<div class='cards'>{card_html}</div>"]
-    lines += [f"<p class='note'>{escape(note)}</p>" for note in data.notes]
+    lines += [f"<p class='note'>{escape(note[:1].upper() + note[1:])}.</p>" for note in data.notes]
     return "".join(lines)
 
 
@@ -132,7 +132,8 @@ def leaderboard(data: ReportData) -> str:
         elif trial.number in candidates:
             badges = "<span class='badge'>candidate</span>"
         cells = [f"<td class='num'>{rank}</td>", f"<td>{trial.number}{badges}</td>",
-                 *[f"<td class='num'>{_num(v)}</td>" for v in trial.values],
+                 f"<td class='num'>{_num(trial.values[0])}</td>",
+                 *[f"<td class='num'>{v:,.6g}</td>" for v in trial.values[1:]],  # params_count ...
                  f"<td class='num'>{test}</td>", f"<td class='num'>{gap}</td>",
                  f"<td class='num'>{_blank(epochs_run(trial))}</td>",
                  f"<td class='num'>{_duration(trial)}</td>",
