@@ -202,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("space", help="space file, or the name of a ready space such as mnist1d "
                                      "(automl spaces lists them)")
 
+    browse = commands.add_parser(
+        "ui", help="open the MLflow UI on a run folder's trials",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Start the MLflow UI on the run folder's MLflow store, bound to this machine "
+                    "(127.0.0.1) unless --host says otherwise, and print the address that opens "
+                    "on the study's runs table: the parent run, its trials (unfold it with +), "
+                    "their metrics and datasets; Models lists the registered winner. Ctrl-C "
+                    "stops it. With a tracking server (--tracking-uri http://...), it prints "
+                    "the server's address for the study.",
+        epilog="examples:\n  automl ui\n  automl ui --run-dir runs/ --study mnist1d --port 5001")
+    browse.add_argument("--run-dir", default="automl-runs",
+                        help="the search's run folder (default: %(default)s)")
+    browse.add_argument("--study", help="the study to open (default: the one searched last)")
+    browse.add_argument("--port", type=int, default=5000,
+                        help="port to listen on (default: %(default)s)")
+    browse.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 opens it to the network "
+                             "(default: %(default)s)")
+    browse.add_argument("--tracking-uri", default=os.environ.get("AUTOML_TRACKING_URI"),
+                        help="an MLflow store or server other than the run folder's "
+                             "(default: $AUTOML_TRACKING_URI)")
+
     commands.add_parser("schema", help="print the JSON Schema of space files (for editors)",
                         description="Print a JSON Schema of the space format. Save it and point "
                                     "your editor at it; see docs/search-spaces.md.")
@@ -302,8 +324,35 @@ def cmd_search(args: argparse.Namespace) -> int:
     _print_summary(result, cfg)
     if args.export:
         result.export(args.export)
-    print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
+    print(f"\nBrowse every trial in the MLflow UI:\n  "
+          f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}")
     return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Serve the MLflow UI on the run folder's store until Ctrl-C; print the study's address."""
+    import socket
+
+    from automl.errors import UsageError
+    from automl.tracking import (default_tracking_uri, find_study, is_server,
+                                 serve_until_stopped, start_ui, ui_url)
+    from automl.urls import redact
+
+    run_dir = Path(args.run_dir)
+    uri = args.tracking_uri or default_tracking_uri(run_dir)
+    if not args.tracking_uri and not (run_dir / "mlflow.db").is_file():
+        raise UsageError(f"no MLflow store in {run_dir}/ (mlflow.db is missing); run automl "
+                         f"search first, or pass --run-dir or --tracking-uri")
+    study = find_study(uri, args.study)
+    if is_server(uri):  # it has a UI of its own
+        print(f"study {study.name}: {ui_url(redact(uri), study.experiment_id)}")
+        return 0
+    process = start_ui(uri, args.host, args.port, run_dir / "mlartifacts",
+                       run_dir / study.name / "logs" / "mlflow-ui.log")
+    host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
+    print(f"MLflow UI on {run_dir}/, study {study.name} (Ctrl-C stops it):\n"
+          f"  {ui_url(f'http://{host}:{args.port}', study.experiment_id)}", flush=True)
+    return serve_until_stopped(process)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -434,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
                     "rerun": cmd_rerun, "report": cmd_report, "validate": cmd_validate,
                     "schema": cmd_schema,
-                    "spaces": cmd_spaces, "trials": cmd_trials,
+                    "spaces": cmd_spaces, "trials": cmd_trials, "ui": cmd_ui,
                     "export": cmd_export, "predict": cmd_predict}
         code = commands[args.command](args)
     except UsageError as error:

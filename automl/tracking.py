@@ -5,42 +5,235 @@ active-run stack is per thread), except to log the winning model, which ``mlflow
 the context of the parent run.
 
 The default store is embedded: an SQLite file and an artifact folder under the run folder, so a
-search needs no server, and ``mlflow ui --backend-store-uri sqlite:///...`` browses it.
+search needs no server, and ``automl ui`` browses it (:func:`start_ui`). It works the same against
+a tracking server (``--tracking-uri http://...``).
+
+What a user meets in the MLflow UI: the study's runs table (:func:`ui_url` opens on it, as a model
+training experiment with the trial columns shown), the parent run with the leaderboard as its
+description, child runs named ``trial-3 cnn val_accuracy=0.9812``, the splits in the Dataset
+column, the resolved config and learning curves as artifacts, tags for state, pruned-at epoch,
+failure reason and worker host. Per-epoch metrics go through MLflow's asynchronous logging, so a
+slow store never holds up training.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from automl.errors import UsageError
+from automl.errors import AutomlError, UsageError
 from automl.urls import redact
 
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment
+
+    from automl.data.splits import Splits
+
 PARENT_TAG = "mlflow.parentRunId"
+# MLflow 3.1-3.16 read this experiment tag to open the experiment on its runs rather than on
+# the GenAI overview; 3.17 ignores it and follows the UI's workflow switch, which the URL's
+# workflowType=machine_learning sets (see ui_url)
 KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+# a saved view of the runs table (columns to show), as the UI's "Views > Save as new view"
+# stores it; ui_url opens on it
+VIEW_KEY = "automl"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 MAX_PARAM_LENGTH = 6000
+DEFAULT_RUN_DIR = "automl-runs"
+UI_PORT = 5000
 
 
 def default_tracking_uri(run_root: Path) -> str:
     return f"sqlite:///{(run_root / 'mlflow.db').resolve()}"
 
 
-def ui_command(tracking_uri: str) -> str:
-    """The one command that opens the MLflow UI on this tracking store."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"open {redact(tracking_uri)}"
-    uri = tracking_uri
-    cwd = Path.cwd().resolve()
-    if uri.startswith("sqlite:///"):  # shorten to a path relative to the current folder
-        path = Path(uri.removeprefix("sqlite:///"))
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server (which has a UI of its own), not a store this machine opens."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def ui_url(base_url: str, experiment_id: str) -> str:
+    """The address that opens the MLflow UI on the study's runs table: model training mode
+    (not MLflow 3's GenAI overview), with the trial columns of automl's saved view."""
+    return (f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+            f"?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}")
+
+
+def ui_command(tracking_uri: str, experiment_id: str | None = None) -> str:
+    """How to browse this tracking store: ``automl ui`` with the run folder (and, given the
+    experiment, the address it will print), or the server's address for a tracking server."""
+    if is_server(tracking_uri):
+        base = redact(tracking_uri)
+        return ui_url(base, experiment_id) if experiment_id else base
+    command = "automl ui"
+    path = Path(tracking_uri.removeprefix("sqlite:///"))
+    if tracking_uri.startswith("sqlite:///") and path.name == "mlflow.db":
+        run_dir = path.parent
+        with contextlib.suppress(ValueError):  # shorten to a path relative to this folder
+            run_dir = run_dir.relative_to(Path.cwd().resolve())
+        if str(run_dir) != DEFAULT_RUN_DIR:
+            command += f" --run-dir {run_dir}"
+    else:
+        command += f" --tracking-uri {redact(tracking_uri)}"
+    if experiment_id is None:
+        return command
+    return f"{command}\n  then open {ui_url(f'http://127.0.0.1:{UI_PORT}', experiment_id)}"
+
+
+def find_study(tracking_uri: str, study: str | None) -> "Experiment":
+    """The study's experiment in this store; without a name, the study searched last."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        experiments = [e for e in client.search_experiments() if e.name != "Default"]
+    except Exception as exc:
+        raise UsageError(f"cannot read the MLflow store {redact(tracking_uri)} "
+                         f"({_first_line(exc)})") from None
+    if study is not None:
+        found = [e for e in experiments if e.name == study]
+        if not found:
+            names = ", ".join(sorted(e.name for e in experiments)) or "none"
+            raise UsageError(f"no study named {study!r} in the MLflow store "
+                             f"{redact(tracking_uri)}; studies there: {names}")
+        return found[0]
+    if not experiments:
+        raise UsageError(f"the MLflow store {redact(tracking_uri)} holds no study yet; run "
+                         f"automl search first")
+    latest = client.search_runs([e.experiment_id for e in experiments],
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    if latest:
+        return next(e for e in experiments if e.experiment_id == latest[0].info.experiment_id)
+    return max(experiments, key=lambda e: e.creation_time or 0)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
         try:
-            uri = f"sqlite:///{path.relative_to(cwd)}"
-        except ValueError:
-            pass
-    return f"mlflow ui --backend-store-uri {uri}"
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_ui(tracking_uri: str, host: str, port: int, artifacts: Path, log: Path,
+             wait_s: float = 180) -> subprocess.Popen:
+    """Start ``mlflow ui`` on the store in a process group of its own and wait until it answers.
+
+    Args:
+        tracking_uri: the store (an SQLite file or a database URL).
+        host, port: where it listens; 127.0.0.1 keeps it on this machine.
+        artifacts: where runs created from the UI itself keep their artifacts.
+        log: the server's own output goes here.
+        wait_s: give up after this many seconds.
+
+    Raises:
+        UsageError: the port is taken.
+        AutomlError: the server stopped or did not answer in time.
+    """
+    if not port_is_free(host, port):
+        raise UsageError(f"port {port} on {host} is in use; choose another with --port")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+             "--artifacts-destination", artifacts.resolve().as_uri(), "--host", host,
+             "--port", str(port), "--workers", "1"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            # no job runners (seven processes that serve GenAI evaluation jobs): a UI to browse
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    health = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/health"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise AutomlError(f"the MLflow UI stopped at start ({last}); its log is {log}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    stop_ui(process)
+    raise AutomlError(f"the MLflow UI did not answer within {wait_s:.0f} s; its log is {log}")
+
+
+def stop_ui(process: subprocess.Popen) -> None:
+    """Stop an ``mlflow ui`` that :func:`start_ui` started, with the workers it spawned (its
+    process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):  # whatever of the group is left
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def serve_until_stopped(process: subprocess.Popen) -> int:
+    """Wait while the UI serves; Ctrl-C or SIGTERM stops it. Returns the exit code (0 when
+    stopped on purpose)."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_ui(process)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def runs_view(objective: str) -> dict[str, Any]:
+    """The runs table's columns for a study: the architecture, the objective, the test score
+    and gap of the candidates, epochs and seconds, the Optuna state (MLflow's saved-view state
+    as the UI writes it)."""
+    test = "test_" + objective.removeprefix("val_")
+    return {
+        "searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
+        "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
+        "modelVersionFilter": "All Runs",
+        "selectedColumns": ["attributes.`Dataset`", "attributes.`Models`",
+                            "params.`model.architecture`", f"metrics.`best_{objective}`",
+                            f"metrics.`{test}`", "metrics.`generalization_gap`",
+                            "metrics.`epochs_run`", "metrics.`trial_seconds`",
+                            "tags.`optuna.state`"],
+        "columnOrder": [], "columnWidths": {}, "runsHiddenMode": "FIRST_10_RUNS",
+        "viewMaximized": False, "runListHidden": False, "isAccordionReordered": False,
+        "useGroupedValuesInCharts": True, "hideEmptyCharts": True, "groupBy": None,
+        "groupsExpanded": {},
+        "globalLineChartConfig": {"xAxisKey": "step", "lineSmoothness": 0,
+                                  "selectedXAxisMetricKey": ""}}
+
+
+def _first_line(error: BaseException) -> str:
+    return redact((str(error).strip().splitlines() or [type(error).__name__])[0])[:200]
+
+
+def _rounded(value: float) -> float:
+    """A metric with the digits a float32 has (0.3, not 0.30000001192092896)."""
+    return float(f"{value:.7g}")
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
@@ -64,21 +257,28 @@ class Tracker:
                              f"({redact(str(exc).splitlines()[0] if str(exc) else '')[:200]}); "
                              f"check --tracking-uri or start the server") from None
         if found is None:
-            location = artifact_root.resolve().as_uri() if artifact_root else None
+            # a server keeps the artifacts itself, where workers on other machines reach them
+            location = (artifact_root.resolve().as_uri()
+                        if artifact_root and not is_server(tracking_uri) else None)
             self.experiment_id = self.client.create_experiment(experiment, location)
         else:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
             self.experiment_id = found.experiment_id
         if found is None or found.tags.get(KIND_TAG) != TRAINING_KIND:
-            # without it, MLflow 3's UI opens the experiment on its GenAI overview (traces)
             self.client.set_experiment_tag(self.experiment_id, KIND_TAG, TRAINING_KIND)
         self.parent_run_id: str | None = None
+        self._names: dict[str, str] = {}  # run id -> the name its outcome is appended to
+        self._datasets: dict[int, list] = {}  # id(splits) -> their MLflow dataset entities
+        # per-epoch metrics: written in order by one background thread (see log_metrics)
+        self._queue: queue.Queue[tuple[str, list]] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._failures: dict[str, str] = {}  # run id -> why some of its metrics were lost
 
     @property
     def is_remote(self) -> bool:
         """A tracking server: workers on other machines reach its artifacts, not our files."""
-        return self.tracking_uri.startswith(("http://", "https://"))
+        return is_server(self.tracking_uri)
 
     # ---- the study ---------------------------------------------------------------------------
 
@@ -103,7 +303,36 @@ class Tracker:
         else:
             self.client.update_run(run.info.run_id, status="RUNNING")
         self.parent_run_id = run.info.run_id
+        objective = str(params.get("search.objective") or "val_loss")
+        now = int(time.time() * 1000)
+        self.client.set_experiment_tag(self.experiment_id, VIEW_TAG, json.dumps({
+            "name": "automl trials", "createdAt": now, "updatedAt": now,
+            "state": json.dumps(runs_view(objective))}))
         return self.parent_run_id
+
+    def log_splits(self, run_id: str, splits: "Splits", source: str | None = None,
+                   test: bool = True) -> None:
+        """Log the splits as the run's MLflow datasets (the runs table's Dataset column):
+        ``train``, ``validation`` and, unless ``test`` is False (trials never see it), ``test``.
+
+        Args:
+            run_id: the run that used them.
+            splits: the arrays; their digests and schemas are computed once per process.
+            source: where they come from (the split snapshot file, or its artifact URI).
+            test: also log the held-out test split.
+        """
+        from mlflow.entities import DatasetInput, InputTag
+
+        key = id(splits)
+        if key not in self._datasets:
+            self._datasets[key] = [
+                (_dataset(name, x, y, source), context) for name, context, x, y in (
+                    ("train", "training", splits.x_train, splits.y_train),
+                    ("validation", "validation", splits.x_val, splits.y_val),
+                    ("test", "testing", splits.x_test, splits.y_test))]
+        inputs = [DatasetInput(entity, [InputTag("mlflow.data.context", context)])
+                  for entity, context in self._datasets[key] if test or context != "testing"]
+        self.client.log_inputs(run_id, datasets=inputs)
 
     def close_stranded(self, live_run_ids: set[str], reasons: dict[str, str]) -> int:
         """End the child runs a killed process left RUNNING (MLflow has no heartbeat).
@@ -136,22 +365,39 @@ class Tracker:
 
     # ---- trials ------------------------------------------------------------------------------
 
-    def start_trial(self, number: int, params: dict[str, Any]) -> str:
-        """A child run named ``trial-3 cnn`` (the number and the architecture branch)."""
+    def start_trial(self, number: int, params: dict[str, Any],
+                    config: dict[str, Any] | None = None, **tags: object) -> str:
+        """A child run named ``trial-3 cnn`` (the number and the architecture branch).
+
+        Args:
+            number: the Optuna trial number.
+            params: the sampled values (flat names), logged as the run's params.
+            config: the resolved configuration the trial trains, logged as ``config.json``.
+            tags: ``automl.<key>`` tags (None values are left out), e.g. ``worker_host``.
+        """
         branch = params.get("model.architecture")
+        name = f"trial-{number}" + (f" {branch}" if branch else "")
         run = self.client.create_run(
-            self.experiment_id, run_name=f"trial-{number}" + (f" {branch}" if branch else ""),
+            self.experiment_id, run_name=name,
             tags={PARENT_TAG: self.parent_run_id, "automl.kind": "trial",
-                  "optuna.trial_number": str(number)})
-        self.client.log_batch(run.info.run_id,
+                  "optuna.trial_number": str(number), "optuna.state": "RUNNING",
+                  **{f"automl.{k}": str(v) for k, v in tags.items() if v is not None}})
+        run_id = run.info.run_id
+        self._names[run_id] = name
+        self.client.log_batch(run_id,
                               params=[_param(k, v) for k, v in _flat_params(params).items()])
-        return run.info.run_id
+        if config is not None:
+            self.client.log_text(run_id, json.dumps(config, indent=2, default=str),
+                                 "config.json")
+        return run_id
 
     def tag_trial(self, run_id: str, **tags: object) -> None:
-        """``automl.<key>`` tags on a trial's run (None values are left out)."""
-        for key, value in tags.items():
-            if value is not None:
-                self.client.set_tag(run_id, f"automl.{key}", str(value))
+        """``automl.<key>`` tags on a trial's run, in one call (None values are left out)."""
+        from mlflow.entities import RunTag
+
+        batch = [RunTag(f"automl.{k}", str(v)) for k, v in tags.items() if v is not None]
+        if batch:
+            self.client.log_batch(run_id, tags=batch)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)
@@ -175,29 +421,74 @@ class Tracker:
                                                     tracking_uri=self.tracking_uri)
         return Path(local)
 
-    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None,
+                    wait: bool = True) -> None:
+        """Log metrics in one batch (non-finite values are left out).
+
+        Args:
+            run_id: the run.
+            metrics: name -> value, rounded to the digits a float32 has.
+            step: the epoch (0 when None).
+            wait: False queues the batch and returns at once (per-epoch metrics: training goes
+                on while a background thread writes it); :meth:`end_trial` waits for what is
+                queued. (MLflow's own asynchronous logging would cost each ended run a second:
+                ``set_terminated`` stops its queue, which polls once a second.)
+        """
         from mlflow.entities import Metric
-        import time
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()
+        batch = [Metric(k, _rounded(float(v)), now, step or 0) for k, v in metrics.items()
                  if v is not None and math.isfinite(float(v))]
-        if batch:
+        if not batch:
+            return
+        if wait:
             self.client.log_batch(run_id, metrics=batch)
+            return
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_queued, daemon=True,
+                                            name="automl-mlflow-metrics")
+            self._writer.start()
+        self._queue.put((run_id, batch))
+
+    def _write_queued(self) -> None:
+        """The background thread: write queued batches, one at a time, in order."""
+        while True:
+            run_id, batch = self._queue.get()
+            try:
+                self.client.log_batch(run_id, metrics=batch)
+            except Exception as error:  # reported by flush, never raised into training
+                self._failures.setdefault(run_id, _first_line(error))
+            finally:
+                self._queue.task_done()
+
+    def flush(self, run_id: str) -> None:
+        """Wait until the queued metrics are written; metrics of the run that could not be
+        written are reported on stderr (the worker's log), not raised: a lost point of a
+        curve never fails a trial."""
+        self._queue.join()
+        failure = self._failures.pop(run_id, None)
+        if failure:
+            print(f"automl: some per-epoch metrics of MLflow run {run_id} were not written "
+                  f"({failure})", file=sys.stderr)
 
     def end_trial(self, run_id: str, state: str, reason: str | None = None,
                   metrics: dict[str, float] | None = None, outcome: str | None = None) -> None:
         """Close a child run with its Optuna state (COMPLETE, PRUNED or FAIL); ``outcome``
         (``val_accuracy=0.9812``, ``pruned at epoch 4``, ``failed``) joins its name, so that the
         runs list reads at a glance."""
-        self.client.set_tag(run_id, "optuna.state", state)
-        if outcome:
-            self.client.update_run(run_id, name=f"{self.client.get_run(run_id).info.run_name} "
-                                                f"{outcome}")
+        from mlflow.entities import Metric, RunTag
+
+        self.flush(run_id)
+        tags = [RunTag("optuna.state", state)]
+        if outcome:  # the run's name is its mlflow.runName tag
+            name = self._names.pop(run_id, None) or self.client.get_run(run_id).info.run_name
+            tags.append(RunTag("mlflow.runName", f"{name} {outcome}"))
         if reason:
-            self.client.set_tag(run_id, "automl.fail_reason", reason[:5000])
-        if metrics:
-            self.log_metrics(run_id, metrics)
+            tags.append(RunTag("automl.fail_reason", reason[:5000]))
+        now = int(time.time() * 1000)
+        batch = [Metric(k, _rounded(float(v)), now, 0) for k, v in (metrics or {}).items()
+                 if v is not None and math.isfinite(float(v))]
+        self.client.log_batch(run_id, metrics=batch, tags=tags)
         self.client.set_terminated(run_id, status="FAILED" if state == "FAIL" else "FINISHED")
 
     # ---- selection and the winner ------------------------------------------------------------
@@ -221,6 +512,77 @@ class Tracker:
                             leaderboard_markdown(table, winner))
         self.client.log_dict(self.parent_run_id, {"candidates": table, "winner": winner},
                              "selection.json")
+        self.log_learning_curves({row["trial"]: trial_runs[row["trial"]] for row in table
+                                  if row["trial"] in trial_runs}, winner["trial"])
+
+    def log_learning_curves(self, runs: dict[int, str], winner: int | None = None) -> None:
+        """The candidates' learning curves, read back from their runs: all of them on the
+        parent run as ``learning_curves.png``, each on its own run as ``learning_curve.png``."""
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, no display
+        import matplotlib.pyplot as plt
+
+        histories = {number: self._history(run_id) for number, run_id in sorted(runs.items())}
+        histories = {number: h for number, h in histories.items() if h}
+        if not histories:
+            return
+        names = sorted({name for h in histories.values() for name in h})
+        shown = [n for n in names if n.startswith("val_") and n.removeprefix("val_") in names]
+        if not shown:
+            return
+        with self._plots() as folder:
+            figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
+                                        squeeze=False)
+            for ax, name in zip(axes[0], shown):
+                for number, history in histories.items():
+                    steps, values = history.get(name, ([], []))
+                    label = f"trial {number}" + (" (winner)" if number == winner else "")
+                    ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
+                            linewidth=2.5 if number == winner else 1.2, label=label)
+                ax.set(title=name, xlabel="epoch")
+                ax.legend(fontsize=8)
+            figure.tight_layout()
+            figure.savefig(folder / "learning_curves.png", dpi=90)
+            plt.close(figure)
+            self.client.log_artifact(self.parent_run_id, str(folder / "learning_curves.png"))
+            for number, history in histories.items():
+                figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
+                                            squeeze=False)
+                for ax, name in zip(axes[0], shown):
+                    for key in (name.removeprefix("val_"), name):
+                        steps, values = history.get(key, ([], []))
+                        ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
+                                label="train" if key != name else "validation")
+                    ax.set(title=f"trial {number}: {name.removeprefix('val_')}",
+                           xlabel="epoch")
+                    ax.legend(fontsize=8)
+                figure.tight_layout()
+                path = folder / f"trial-{number}" / "learning_curve.png"
+                path.parent.mkdir()
+                figure.savefig(path, dpi=90)
+                plt.close(figure)
+                self.client.log_artifact(runs[number], str(path))
+
+    def _history(self, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
+        """The run's per-epoch validation metrics and their training twins: name -> (steps,
+        values)."""
+        names = set(self.client.get_run(run_id).data.metrics)
+        wanted = {n for n in names if n.startswith("val_") and n.removeprefix("val_") in names}
+        histories = {}
+        for name in sorted(wanted | {n.removeprefix("val_") for n in wanted}):
+            points = sorted(self.client.get_metric_history(run_id, name), key=lambda m: m.step)
+            if len(points) > 1:
+                histories[name] = ([m.step for m in points], [m.value for m in points])
+        return histories
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _plots():
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="automl-plots-") as folder:
+            yield Path(folder)
 
     def log_winner_model(self, model, x_example, registered_name: str,
                          alias: str = "champion") -> dict[str, str]:
@@ -265,6 +627,29 @@ def _param(key: str, value: str):
     from mlflow.entities import Param
 
     return Param(key, value)
+
+
+def _dataset(name: str, x: Any, y: Any, source: str | None):
+    """One split as an MLflow dataset entity: name, digest, schema and row count, where MLflow
+    can describe the arrays (else name and source only)."""
+    import numpy as np
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.numpy_dataset import from_numpy
+
+    origin = CodeDatasetSource({})
+    if source:
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+
+        with contextlib.suppress(Exception):
+            origin = resolve_dataset_source(source)
+    try:
+        features = ({k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict)
+                    else np.asarray(x))
+        return from_numpy(features, source=origin, targets=np.asarray(y),
+                          name=name)._to_mlflow_entity()
+    except Exception:  # arrays MLflow cannot describe (e.g. mixed objects)
+        return MetaDataset(origin, name=name)._to_mlflow_entity()
 
 
 def _requirements() -> list[str]:

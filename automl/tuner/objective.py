@@ -69,18 +69,20 @@ class Objective:
 
         search = self.cfg.search
         params = self.cfg.space.sample(trial)
-        run_id = self.tracker.start_trial(trial.number, trial.params)
+        run_id = self.tracker.start_trial(
+            trial.number, trial.params, config=params,
+            worker=f"{self.worker.host}:{self.worker.pid}", worker_host=self.worker.host,
+            retry_of=trial.user_attrs.get("retry_of"))
+        self.tracker.log_splits(run_id, self.splits, test=False)  # the Dataset column
         trial.set_user_attr("mlflow_run_id", run_id)
         trial.set_user_attr("worker", self.worker.as_attr())
-        self.tracker.tag_trial(run_id, worker=f"{self.worker.host}:{self.worker.pid}",
-                               retry_of=trial.user_attrs.get("retry_of"))
         started = time.perf_counter()
 
         epochs_done = [0]
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
             epochs_done[0] = epoch + 1
-            self.tracker.log_metrics(run_id, metrics, step=epoch)
+            self.tracker.log_metrics(run_id, metrics, step=epoch, wait=False)  # queued
             if self.on_epoch:
                 self.on_epoch(EpochEnded(trial.number, epoch, dict(metrics)))
 
