@@ -71,7 +71,17 @@ def test_a_search_scores_its_winner_once_on_the_holdout(searched):
     client = MlflowClient(result.mlflow["tracking_uri"])
     metrics = client.get_run(result.mlflow["parent_run_id"]).data.metrics
     assert metrics["holdout_accuracy"] == pytest.approx(result.holdout_metrics["accuracy"])
-    assert "baseline_logistic_regression_accuracy" in metrics
+    assert metrics["baseline_holdout_logistic_regression_accuracy"] == pytest.approx(
+        next(row["holdout"] for row in result.baselines if row["name"] == "logistic regression"))
+    # the report says which figure to quote, beside the baselines
+    from automl.report.collect import collect
+    from automl.report.page import generalization_html
+    from automl.tuner.load import open_recorded_study
+
+    study, _ = open_recorded_study("honest", run_dir=root / "runs")
+    html = generalization_html(collect(study, result.config, result.mlflow["tracking_uri"],
+                                       result.mlflow["parent_run_id"]))
+    assert "on the holdout split" in html and "logistic regression" in html
     # automl.load reads the same figures back
     loaded = automl.load("honest", run_dir=root / "runs")
     assert loaded.holdout_metrics == result.holdout_metrics

@@ -121,7 +121,7 @@ def test_report_is_written(searched):
     summary = (result.report_dir / "summary.md").read_text()
     assert f"Trial **{result.winner_trial}**" in summary and "mlflow ui" in summary
     assert len((result.report_dir / "trials.csv").read_text().strip().splitlines()) == TRIALS + 1
-    assert (result.report_dir / "plots.html").stat().st_size > 10_000
+    assert (result.report_dir / "index.html").stat().st_size > 10_000
 
 
 def test_trials_run_in_recycled_worker_processes(tmp_path, monkeypatch):

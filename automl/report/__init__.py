@@ -4,7 +4,6 @@
                     the leaderboard, Optuna's plots, the candidates' learning curves, validation
                     vs test, the split manifest and diagnostics; rebuilt from storage at any time
                     by ``automl report --study NAME`` (see :func:`rebuild_report`)
-``plots.html``      the same page under its former name
 ``summary.md``      the winner, its test metrics, the candidates and their generalization gaps
 ``trials.csv``      one row per trial (the same table as ``SearchResult.trials``)
 ``candidates.csv``  the top-K trials evaluated on the test split
@@ -25,7 +24,6 @@ from automl.config import SpaceConfig
 from automl.result import SearchResult
 
 PAGE = "index.html"
-FORMER_PAGE = "plots.html"
 
 
 def write_report(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
@@ -53,21 +51,7 @@ def write_page(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
     partial.write_text(render(collect(study, cfg, tracking_uri, parent_run_id)),
                        encoding="utf-8")
     os.replace(partial, page)
-    _link_former_name(folder)
     return page
-
-
-def _link_former_name(folder: Path) -> None:
-    """``plots.html``, the page's former name, as a link to ``index.html`` (a copy where links
-    are not allowed)."""
-    former = folder / FORMER_PAGE
-    if former.is_symlink():
-        return
-    former.unlink(missing_ok=True)
-    try:
-        former.symlink_to(PAGE)
-    except OSError:
-        former.write_bytes((folder / PAGE).read_bytes())
 
 
 def rebuild_report(study: str, *, storage: str | None = None, tracking_uri: str | None = None,

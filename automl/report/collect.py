@@ -53,6 +53,9 @@ class ReportData:
     manifest: dict[str, Any] | None             # sizes, class counts, digests of the splits
     run_dir: str | None                         # the coordinator's run folder
     notes: list[str] = field(default_factory=list)  # what could not be read, in one line each
+    holdout: dict[str, float] = field(default_factory=dict)    # the winner on the holdout
+    # split ("test" or "holdout") -> baseline name ("logistic regression") -> its score
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     generated: str = ""
 
     @property
@@ -121,6 +124,12 @@ def _read_mlflow(data: ReportData, tracking_uri: str, parent_run_id: str) -> Non
         if MANIFEST_FILE in names:
             data.manifest = json.loads(Path(client.download_artifacts(
                 parent_run_id, MANIFEST_FILE, tmp)).read_text())
+    for key, value in client.get_run(parent_run_id).data.metrics.items():
+        if key.startswith("holdout_"):
+            data.holdout[key.removeprefix("holdout_")] = value
+        elif key.startswith("baseline_"):  # baseline_<split>_<name>_<metric>
+            part, _, name = key.removeprefix("baseline_").rpartition("_")[0].partition("_")
+            data.baselines.setdefault(part, {})[name.replace("_", " ")] = value
     keys = curve_keys(data.cfg)
     for trial in data.trials:
         run_id = trial.user_attrs.get("mlflow_run_id")

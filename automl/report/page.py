@@ -34,6 +34,7 @@ nav a { color: #1f5fa8; text-decoration: none; white-space: nowrap; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; min-width: 10em; }
 .card b { display: block; font-size: 1.35em; }
 .about { color: #555; margin-top: -.5em; }
+.flag { color: #9b1c1c; background: #fdecec; border-left: 3px solid #d33; padding: .5em .8em; }
 .note { color: #8a5a00; background: #fff8e5; border-left: 3px solid #e0a800; padding: .5em .8em; }
 table { border-collapse: collapse; margin: .5em 0; font-size: .92em; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .3em .6em; text-align: left;
@@ -58,6 +59,7 @@ def render(data: ReportData) -> str:
     sections = [
         ("leaderboard", "Leaderboard", leaderboard(data)),
         *[(f"plot-{p.key}-section", p.title, plot_html(p)) for p in plots],
+        ("generalization", "Generalization", generalization_html(data)),
         ("manifest", "Split manifest", manifest_html(data.manifest)),
         ("diagnostics", "Diagnostics", diagnostics_html(data)),
     ]
@@ -164,6 +166,42 @@ def plot_html(plot: Plot) -> str:
     div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"plot-{plot.key}",
                       config=PLOTLY_CONFIG)
     return about + f"<div class='plot' data-plot='{plot.key}'>{div}</div>"
+
+
+def generalization_html(data: ReportData) -> str:
+    """How far to trust the winner's score: the holdout (or the selection's bias said plainly),
+    and simple baselines on the same split, with a flag when the winner does not beat them."""
+    from automl.baselines import baseline_metric
+
+    if data.winner is None or data.winner not in data.tested:
+        return "<p>The winner is not selected yet.</p>"
+    metric = baseline_metric(data.study.user_attrs.get("automl_selection", {}).get("task")
+                             or ("classification" if "accuracy" in
+                                 data.tested[data.winner].metrics else "regression"))
+    if data.holdout:
+        score, part = data.holdout.get(metric), "holdout"
+        lines = [f"<p>The winner scored <b>{metric} {_num(score)}</b> on the holdout split, "
+                 f"examples that neither the search nor the selection saw: the estimate to "
+                 f"quote.</p>"]
+    else:
+        score, part = data.tested[data.winner].metrics.get(metric), "test"
+        lines = ["<p>The winner is the best test score among the top trials by validation, so "
+                 "its test score is biased upward by that choice. Set <code>data.split.holdout: "
+                 "0.1</code> for a figure no selection step has seen.</p>"]
+    baselines = data.baselines.get(part, {})
+    if baselines and score is not None:
+        rows = "".join(f"<tr><td>{escape(name)}</td><td>{_num(value)}</td></tr>"
+                       for name, value in baselines.items())
+        lines.append(f"<p>Simple models fitted on the same training data, scored on the {part} "
+                     f"split ({metric}):</p><table><tr><th>model</th><th>{metric}</th></tr>"
+                     f"{rows}<tr><td><b>the winner</b></td><td><b>{_num(score)}</b></td></tr>"
+                     f"</table>")
+        best = max(baselines.values()) if metric == "accuracy" else min(baselines.values())
+        if (score <= best) if metric == "accuracy" else (score >= best):
+            lines.append(f"<p class='flag'>The winner does not beat a simple baseline on this "
+                         f"data ({metric} {_num(score)} against {_num(best)}): widen the space, "
+                         f"train longer, or use the baseline.</p>")
+    return "".join(lines)
 
 
 def manifest_html(manifest: dict[str, Any] | None) -> str:

@@ -279,8 +279,8 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     baselines = fit_baselines(splits, seed=cfg.data.seed)
     tracker.log_metrics(tracker.parent_run_id, {
         **{f"holdout_{k}": v for k, v in selection.winner["holdout"].items()},
-        **{f"baseline_{row['name'].replace(' ', '_')}_{row['metric']}": row["test"]
-           for row in baselines}})
+        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
+           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
     winner_path = study_dir / "winner.keras"
     shutil.copyfile(selection.model_path, winner_path)
     tracker.log_selection(selection.candidates, selection.winner, runs)
