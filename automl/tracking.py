@@ -43,9 +43,10 @@ if TYPE_CHECKING:
     from automl.data.splits import Splits
 
 PARENT_TAG = "mlflow.parentRunId"
-# MLflow 3.1-3.16 read this experiment tag to open the experiment on its runs rather than on
-# the GenAI overview; 3.17 ignores it and follows the UI's workflow switch, which the URL's
-# workflowType=machine_learning sets (see ui_url)
+# MLflow 3's UI has read this experiment tag to tell a model training experiment from a GenAI
+# one; 3.17's UI no longer does (its JavaScript derives the kind from the GenAI / Model training
+# switch), so ui_url sets that switch with workflowType=machine_learning. The tag stays for the
+# UIs that read it.
 KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 # a saved view of the runs table (columns to show), as the UI's "Views > Save as new view"
 # stores it; ui_url opens on it
@@ -639,9 +640,14 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
 
     origin = CodeDatasetSource({})
     if source:
+        import warnings
+
         from mlflow.data.dataset_source_registry import resolve_dataset_source
 
-        with contextlib.suppress(Exception):
+        # MLflow warns that a file path "can be interpreted in multiple ways" (it registers the
+        # local-file source twice) before picking the only one there is
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             origin = resolve_dataset_source(source)
     try:
         features = ({k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict)

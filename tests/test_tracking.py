@@ -167,6 +167,15 @@ def test_find_study_picks_the_study_searched_last(study, store):
         find_study(store.uri, "third")
 
 
+def test_ui_on_a_tracking_server_prints_the_study_address(study, store, run_cli):
+    if store.kind != "http":
+        pytest.skip("the embedded store's UI is started by automl ui: tests/test_mlflow_ui.py")
+    tracker, _, _ = study
+    code, out, err = run_cli("ui", "--tracking-uri", store.uri, "--study", "glance-http")
+    assert code == 0, err
+    assert out.strip() == f"study glance-http: {ui_url(store.uri, tracker.experiment_id)}"
+
+
 def test_ui_command_names_the_run_folder_and_the_address(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert ui_command(default_tracking_uri(tmp_path / "automl-runs")) == "automl ui"
