@@ -435,7 +435,8 @@ def cmd_select(args: argparse.Namespace) -> int:
     _print_summary(result, result.config)
     if args.export:
         result.export(args.export)
-    print(f"\nBrowse every trial in the MLflow UI:\n  {ui_command(result.mlflow['tracking_uri'])}")
+    print(f"\nBrowse every trial in the MLflow UI:\n  "
+          f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}")
     return 0
 
 
@@ -456,8 +457,32 @@ def _print_summary(result, cfg) -> None:
     console.print(f"winner: trial {result.winner_trial}, test {cfg.test_metric} "
                   f"[bold]{result.test_metrics[cfg.test_metric]:.4f}[/bold], saved to "
                   f"{result.model_path}, registered as {result.mlflow['alias_uri']}")
+    _print_honest_figures(console, result)
     if result.report_dir:
-        console.print(f"report: {result.report_dir}/summary.md")
+        console.print(f"report: {result.report_dir}/index.html")
+
+
+def _print_honest_figures(console, result) -> None:
+    """The winner's holdout score (or the selection's bias said plainly), and the baselines."""
+    from automl.baselines import baseline_metric, beaten
+
+    if not result.baselines:
+        return
+    metric = baseline_metric("classification" if "accuracy" in result.test_metrics
+                             else "regression")
+    if result.holdout_metrics:
+        console.print(f"estimate: holdout {metric} [bold]{result.holdout_metrics[metric]:.4f}"
+                      f"[/bold] (examples that neither the search nor the selection saw)")
+    else:
+        console.print("note: the winner is the best test score of the top trials, so its test "
+                      "score is optimistic; set data.split.holdout: 0.1 for an unbiased estimate")
+    part = "holdout" if result.holdout_metrics else "test"
+    score = (result.holdout_metrics or result.test_metrics)[metric]
+    simple = ", ".join(f"{row['name']} {row[part]:.4f}" for row in result.baselines)
+    console.print(f"baselines on the {part} split ({metric}): {simple}")
+    if not beaten(score, result.baselines, part):
+        console.print(f"[bold red]warning:[/bold red] the winner ({metric} {score:.4f}) does not "
+                      f"beat a simple baseline on this data; widen the space or train longer")
 
 
 def main(argv: list[str] | None = None) -> int:

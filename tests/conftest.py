@@ -67,3 +67,34 @@ def run_cli():
         return proc.returncode, proc.stdout, proc.stderr
 
     return run
+
+
+SHARED_STUDY = "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_search(tmp_path_factory) -> Path:
+    """The folder of one tiny finished search that any test may read but never change.
+
+    The search runs once per test session, also when pytest-xdist spreads the files over
+    several processes (they share a folder keyed by the run's id, and a lock): the tests of
+    the results (load, report, export, serving, the MLflow UI) need a finished search, not a
+    search each. Its run folder is ``<folder>/runs``, its reports ``<folder>/reports``;
+    ``automl.load(SHARED_STUDY, run_dir=folder / "runs")`` gives its result.
+    """
+    import fcntl
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp().parent / f"shared-{run_id}" if run_id else \
+        tmp_path_factory.getbasetemp() / "shared"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first process searches, the others wait
+        if not (root / "done").exists():
+            import automl
+
+            space = tiny_space(SHARED_STUDY, trials=4)
+            automl.search(space, run_dir=root / "runs", reports_dir=root / "reports",
+                          progress=False)
+            (root / "done").write_text("ok")
+    return root

@@ -69,7 +69,7 @@ select: {top_k: 1}
 """)
     code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", cwd=tmp_path)
     assert code == 0, err
-    assert "winner: trial" in out and "mlflow ui --backend-store-uri sqlite:///automl-runs/mlflow.db" in out
+    assert "winner: trial" in out and "automl ui\n" in out and "/#/experiments/" in out
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
     assert (tmp_path / "automl-runs" / "optuna.journal").is_file()

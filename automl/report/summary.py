@@ -58,9 +58,9 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
         markdown_table(result.candidates.to_dict("records")),
         *_pareto_lines(study, cfg),
         "## Browse every trial\n",
-        f"```\n{ui_command(result.mlflow.get('tracking_uri', ''))}\n```\n",
-        "then open http://127.0.0.1:5000 and the experiment "
-        f"`{cfg.name}`. The report with every plot: `index.html`; every trial: `trials.csv`.\n",
+        f"```\n{ui_command(result.mlflow.get('tracking_uri', ''), result.mlflow.get('experiment_id'))}"
+        f"\n```\n",
+        "The report with every plot: `index.html`; every trial: `trials.csv`.\n",
     ]
     path = folder / "summary.md"
     path.write_text("\n".join(lines))

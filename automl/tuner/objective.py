@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import resource
 import time
 import traceback
@@ -136,7 +135,6 @@ class Objective:
             raise TrialFailed(reason) from error
         finally:
             keras.backend.clear_session()  # no graphs or layers leak into the next trial
-            gc.collect()
 
     def _end(self, trial: optuna.Trial, run_id: str, state: str, started: float,
              metrics: dict[str, float] | None = None, reason: str | None = None,
