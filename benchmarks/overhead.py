@@ -116,6 +116,7 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
     from automl.training import device
     from automl.tuner.objective import Objective
     from automl.tuner.study import max_epochs, open_storage, open_study
+    from automl.tuner.worker import settle_memory
 
     path = ready_spaces().get(space, space)
     tree = copy.deepcopy(load_space(path).tree)
@@ -137,6 +138,7 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
         storage = open_storage(url, create=True)
         study = open_study(cfg.name, storage, url, cfg.search, max_epochs(cfg), cfg.space)
         objective = Objective(cfg, splits, tracker, run_dir / "candidates")
+        settle_memory()  # as a worker does before its first trial
         instrument(clock, tracker, storage)
         rows: list[dict[str, Any]] = []
 

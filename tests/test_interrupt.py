@@ -147,8 +147,10 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     """A second `automl search` on a live study adds its worker instead of failing the first
     one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries."""
     space = tmp_path / "joined.yaml"
+    # trials long enough that the study is still running when the second search has started
+    # (its preflight and dry build take a few seconds before it joins)
     space.write_text(SPACE.format(name="joined", trials=8, workers=1)
-                     .replace("epochs: 4", "epochs: 6"))
+                     .replace("epochs: 4", "epochs: 25"))
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "automl", "search", str(space), "--quiet", "--run-dir",
                str(runs), "--reports-dir", str(tmp_path / "reports")]

@@ -90,9 +90,9 @@ def test_inside_a_jupyter_kernel(folder):
         manager.shutdown_kernel(now=True)
 
 
-def test_a_worker_that_cannot_start_fails_the_search_at_once(folder):
+def test_a_broken_tensorflow_fails_the_search_before_anything_is_written(folder):
     """A broken TensorFlow install (here: a stand-in that fails to import) surfaces in seconds,
-    with the worker's own error, instead of a hang or a retry loop."""
+    in one sentence that says what to do, before the study or the stores exist."""
     broken = folder / "broken"
     (broken / "tensorflow").mkdir(parents=True)
     (broken / "tensorflow" / "__init__.py").write_text(
@@ -100,11 +100,43 @@ def test_a_worker_that_cannot_start_fails_the_search_at_once(folder):
     started = time.monotonic()
     proc = python(folder, "-m", "automl", "search", "space.yaml", "--quiet",
                   env={"PYTHONPATH": f"{broken}{os.pathsep}{ROOT}"})
+    assert proc.returncode == 1
+    assert ("TensorFlow cannot be imported here (ImportError: libcudart.so.12: cannot open "
+            "shared object file); reinstall it") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.monotonic() - started < 60
+    assert not (folder / "automl-runs").exists()
+
+
+# breaks the worker processes only (as a worker machine with another environment would be):
+# the search hands each worker its storage in AUTOML_STORAGE
+BROKEN_WORKERS = """
+import os, sys, traceback
+if "AUTOML_STORAGE" in os.environ:  # (site.py would swallow an exception: die as Python would)
+    try:
+        raise ImportError("libcudart.so.12: cannot open shared object file")
+    except ImportError:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+"""
+
+
+def test_a_worker_that_cannot_start_fails_the_search_at_once(folder):
+    """A worker that dies while starting fails the search in seconds, with the worker's own
+    error, instead of a hang or a retry loop."""
+    site = folder / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BROKEN_WORKERS)
+    assert "AUTOML_STORAGE" not in os.environ
+    started = time.monotonic()
+    proc = python(folder, "-m", "automl", "search", "space.yaml", "--quiet",
+                  env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     assert "a worker failed while starting" in proc.stderr
     assert "ImportError: libcudart.so.12: cannot open shared object file" in proc.stderr
     assert "Traceback" not in proc.stderr  # one message, the worker's log has the rest
-    assert elapsed < 60
+    assert elapsed < 90
     logs = list((folder / "automl-runs" / "launch" / "logs").glob("worker-*.log"))
     assert len(logs) == 1 and "Traceback" in logs[0].read_text()

@@ -175,8 +175,8 @@ def build(params, spec):
     result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
     assert 4 <= result.model.get_layer("my_hidden").units <= 8
     space["model"]["architecture"]["choice"]["custom"]["builder"] = "my_models:nothing"
-    with pytest.raises(ConfigError, match="model.architecture.custom.builder: my_models has no "
-                                          "function 'nothing'"):
+    with pytest.raises(ConfigError, match="model.architecture.custom.builder: module my_models .* has "
+                                          "no function 'nothing'; define def nothing"):
         load_space(space)
 
 

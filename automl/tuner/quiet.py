@@ -261,7 +261,7 @@ def import_tensorflow_quietly() -> None:
     if "tensorflow" in sys.modules:
         return
     if _diverted is not None:
-        import tensorflow  # noqa: F401
+        _import_tensorflow()
         _route_library_logs()
         return
     sys.stderr.flush()
@@ -269,7 +269,7 @@ def import_tensorflow_quietly() -> None:
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            _import_tensorflow()
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -280,6 +280,19 @@ def import_tensorflow_quietly() -> None:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+def _import_tensorflow() -> None:
+    """``import tensorflow``; a broken install becomes one sentence saying what to do."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as error:
+        from automl.errors import AutomlError
+
+        first = (str(error).strip().splitlines() or [""])[0]
+        raise AutomlError(f"TensorFlow cannot be imported here ({type(error).__name__}: "
+                          f"{first}); reinstall it in this environment (pip install "
+                          f"tensorflow-cpu, or tensorflow[and-cuda] for a GPU)") from None
+
 
 def _route_library_logs() -> None:
     """Send the libraries' loggers to the log, and nowhere else (diverted processes only).
