@@ -213,6 +213,8 @@ def manifest_html(manifest: dict[str, Any] | None) -> str:
              ("validation examples", manifest.get("val_size")),
              ("test examples", manifest.get("test_size")),
              ("test split sha256", manifest.get("test_sha256")),
+             ("holdout examples", manifest.get("holdout_size")),
+             ("holdout split sha256", manifest.get("holdout_sha256")),
              ("all splits sha256", manifest.get("splits_sha256"))]
     html = ("<p class='about'>What the trials trained and were validated on, and the held-out "
             "test split, as recorded when the study started (data_manifest.json of the parent "
@@ -222,14 +224,15 @@ def manifest_html(manifest: dict[str, Any] | None) -> str:
             + "</tbody></table>")
     classes = manifest.get("classes")
     if classes:
-        counts = {split: manifest.get(f"{split}_class_counts") or [] for split in
-                  ("train", "val", "test")}
+        titles = {"train": "train", "val": "validation", "test": "test", "holdout": "holdout"}
+        counts = {split: manifest[f"{split}_class_counts"] for split in titles
+                  if manifest.get(f"{split}_class_counts") is not None}
         rows = "".join(
             f"<tr><td>{escape(str(name))}</td>"
             + "".join(f"<td class='num'>{_at(counts[s], i)}</td>" for s in counts)
             + "</tr>" for i, name in enumerate(classes))
-        html += ("<table class='classes'><thead><tr><th>class</th><th>train</th>"
-                 "<th>validation</th><th>test</th></tr></thead>"
+        head = "".join(f"<th>{titles[s]}</th>" for s in counts)
+        html += (f"<table class='classes'><thead><tr><th>class</th>{head}</tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
     return html
 
