@@ -1148,16 +1148,10 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     from automl.result import SearchResult
     from automl.selection import Selection, top_trials
     from automl.tuner.objective import candidate_path
-    from automl.tuner.runner import CHAMPION_ALIAS, candidates_frame, trials_frame
-    from automl.tuner.study import fail_reason
+    from automl.tuner.runner import CHAMPION_ALIAS, candidates_frame, trial_runs, trials_frame
 
     trials = study.get_trials(deepcopy=False)
-    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
-            if "mlflow_run_id" in t.user_attrs}
-    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
-                            and t.state.name == "RUNNING"},
-                           {runs[t.number]: fail_reason(t) for t in trials
-                            if t.number in runs and t.state.name == "FAIL"})
+    runs = trial_runs(trials, tracker)
     maximize = cfg.search.direction == "maximize"
     metric = cfg.test_metric
     rows, models = [], {}

@@ -256,16 +256,9 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     from automl.data.base import take
     from automl.baselines import fit_baselines
     from automl.selection import score_holdout, select_winner
-    from automl.tuner.study import fail_reason
 
     trials = study.get_trials(deepcopy=False)
-    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
-            if "mlflow_run_id" in t.user_attrs}
-    # MLflow has no heartbeat: end the runs that killed workers left RUNNING
-    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
-                            and t.state.name == "RUNNING"},
-                           {runs[t.number]: fail_reason(t) for t in trials
-                            if t.number in runs and t.state.name == "FAIL"})
+    runs = trial_runs(trials, tracker)
 
     def fetch(trial) -> Path | None:  # a candidate saved by a worker on another machine
         if not tracker.is_remote or trial.number not in runs:
@@ -309,6 +302,20 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
                      mlflow_info, result.report_dir, baselines)
     tracker.end_study()
     return result
+
+
+def trial_runs(trials: list, tracker) -> dict[int, str]:
+    """Each trial's MLflow run id, by trial number. MLflow has no heartbeat: the runs that
+    killed workers left RUNNING are ended here, with the reason the study recorded."""
+    from automl.tuner.study import fail_reason
+
+    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
+            if "mlflow_run_id" in t.user_attrs}
+    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
+                            and t.state.name == "RUNNING"},
+                           {runs[t.number]: fail_reason(t) for t in trials
+                            if t.number in runs and t.state.name == "FAIL"})
+    return runs
 
 
 def candidates_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
