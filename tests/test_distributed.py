@@ -24,12 +24,14 @@ from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 6
+# trials long enough that the worker joining from "another machine" (which downloads the split
+# snapshot and imports TensorFlow first) still finds trials to take on a busy 2-core machine
 SPACE = f"""
 name: dist
 data: {{source: mnist1d, subsample: {{train: 600, test: 200}}}}
 model: {{architecture: {{choice: {{mlp: {{layers: 1, units: {{int: [8, 64], log: true}}}}}}}}}}
 training: {{optimizer: {{choice: {{adam: {{learning_rate: {{float: [1.0e-3, 1.0e-2]}}}}}}}},
-           batch_size: 32, epochs: 2}}
+           batch_size: 32, epochs: 12}}
 search: {{trials: {TRIALS}, seed: 5}}
 select: {{top_k: 2}}
 """
