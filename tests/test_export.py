@@ -19,7 +19,7 @@ import automl
 from automl.cli import main
 from automl.errors import UsageError
 from automl.export import FORMATS, export_model, predictions_frame, to_model_inputs
-from conftest import tiny_space
+from conftest import SHARED_STUDY as SIGNAL
 
 # float32 graphs, reordered by each converter: probabilities agree to this (seen: below 1e-7)
 ATOL = 1e-5
@@ -35,14 +35,10 @@ def raw_table(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def signal(tmp_path_factory):
-    """One tiny search on MNIST-1D signals (a CNN, one trial, one epoch)."""
-    root = tmp_path_factory.mktemp("signal")
-    space = tiny_space("sig", trials=1, training__epochs=1)
-    space["data"]["subsample"] = {"train": 300, "test": 100}
-    space["model"]["architecture"] = {"choice": {"cnn": {"blocks": 1, "filters": 8,
-                                                         "kernel_size": 3}}}
-    return automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+def signal(shared_search):
+    """The session's shared search on MNIST-1D signals (conftest.py), read back: its winner is
+    exported to each test's own folder, never into the search's run folder."""
+    return automl.load(SIGNAL, run_dir=shared_search / "runs")
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +209,7 @@ def test_unknown_format_and_missing_model_are_one_sentence(signal, tmp_path):
 
 def test_automl_export_writes_each_asked_format(signal, table, run_cli, tmp_path):
     run_dir = signal.model_path.parent.parent
-    code, out, err = run_cli("export", "--study", "sig", "--run-dir", str(run_dir), "--format",
+    code, out, err = run_cli("export", "--study", SIGNAL, "--run-dir", str(run_dir), "--format",
                              "tflite,onnx", "--out", str(tmp_path / "out"))
     assert code == 0, err
     assert "wrote tflite:" in out and "wrote onnx:" in out
@@ -223,7 +219,8 @@ def test_automl_export_writes_each_asked_format(signal, table, run_cli, tmp_path
     code = main(["export", "--study", "tab", "--run-dir", str(table.model_path.parent.parent),
                  "--format", "onnx", "--out", str(tmp_path / "no")])
     assert code == 2 and not (tmp_path / "no").exists()
-    with pytest.raises(UsageError, match=r"no study 'sigg' with a winner in .* \(it holds sig\)"):
+    with pytest.raises(UsageError, match=rf"no study 'sigg' with a winner in .* \(it holds "
+                                         rf"{SIGNAL}\)"):
         from automl.export import winner_file
 
         winner_file("sigg", run_dir)
@@ -247,13 +244,13 @@ def test_automl_predict_an_npz_and_refuses_what_does_not_fit(signal, tmp_path, c
     run_dir = str(signal.model_path.parent.parent)
     x = signals(5)
     np.savez(tmp_path / "new.npz", x=x)
-    assert main(["predict", "--study", "sig", "--run-dir", run_dir, str(tmp_path / "new.npz"),
+    assert main(["predict", "--study", SIGNAL, "--run-dir", run_dir, str(tmp_path / "new.npz"),
                  "--out", str(tmp_path / "p.csv")]) == 0
     written = pd.read_csv(tmp_path / "p.csv")
     np.testing.assert_allclose(written[[f"p_{i}" for i in range(10)]].to_numpy(),
                                signal.model.predict(x, verbose=0), atol=ATOL)
     np.savez(tmp_path / "bad.npz", x=x[:, :30])
-    assert main(["predict", "--study", "sig", "--run-dir", run_dir,
+    assert main(["predict", "--study", SIGNAL, "--run-dir", run_dir,
                  str(tmp_path / "bad.npz")]) == 2
     assert "examples of shape (30,) do not fit the model's input shape (40,)" in \
         capsys.readouterr().err
@@ -295,11 +292,12 @@ def test_predictions_of_a_regression_are_one_value_a_row():
 
 # ---- the registered model, from a pandas frame --------------------------------------------------
 
-def test_registered_signal_model_predicts_from_a_pandas_frame(signal):
+def test_registered_signal_model_predicts_from_a_pandas_frame(signal, tmp_path):
     import mlflow
 
     mlflow.set_tracking_uri(signal.mlflow["tracking_uri"])
-    served = mlflow.pyfunc.load_model(signal.mlflow["alias_uri"])
+    # a copy in tmp_path: from a local store MLflow would load (and mark) the store's own folder
+    served = mlflow.pyfunc.load_model(signal.mlflow["alias_uri"], dst_path=str(tmp_path))
     x = signals(8)
     frame = pd.DataFrame(x.astype("float64"))  # a column per sample, as pandas reads a CSV
     np.testing.assert_allclose(np.asarray(served.predict(frame)),

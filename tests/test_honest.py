@@ -53,8 +53,8 @@ def searched(tmp_path_factory):
     space = {"name": "honest",
              "data": {"source": "digits", "split": {"test": 0.2, "holdout": 0.1}},
              "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 32}}}},
-             "training": {"epochs": 2, "batch_size": 64}, "search": {"trials": 2},
-             "select": {"top_k": 2}}
+             "training": {"epochs": 1, "batch_size": 64}, "search": {"trials": 1},
+             "select": {"top_k": 1}}
     result = automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
     return root, result
 

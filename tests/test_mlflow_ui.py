@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,12 +20,11 @@ from pathlib import Path
 
 import pytest
 
-import automl
-from conftest import ROOT, tiny_space
+from conftest import ROOT, SHARED_STUDY, study_in
 from servers import free_port
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-STUDY = "browse"
+STUDY = SHARED_STUDY
 WAIT_S = 90  # the UI under a loaded CI machine
 
 pytestmark = pytest.mark.skipif(
@@ -34,12 +34,20 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory) -> Path:
-    """A tiny search's run folder."""
-    root = tmp_path_factory.mktemp("ui")
-    automl.search(tiny_space(STUDY, trials=3), run_dir=root / "runs", reports_dir=None,
-                  progress=False)
-    return root / "runs"
+def searched(shared_search, tmp_path_factory) -> Path:
+    """A copy of the session's shared search's run folder (conftest.py): ``automl ui`` writes
+    its server's log into the folder it serves, and the shared one is never written to."""
+    copy = tmp_path_factory.mktemp("ui") / "runs"
+    shutil.copytree(shared_search / "runs", copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def finished(searched: Path) -> int:
+    """How many of the study's trials completed (each one a child run with its score)."""
+    states = [t.state.name for t in study_in(searched, STUDY).trials]
+    assert states.count("COMPLETE") >= 2, states
+    return states.count("COMPLETE")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +131,7 @@ def close_side_panels(driver) -> None:
             pass
 
 
-def test_runs_table_shows_the_study_and_its_trials_with_metrics(ui, browser, shots):
+def test_runs_table_shows_the_study_and_its_trials_with_metrics(ui, browser, shots, finished):
     from selenium.webdriver.common.by import By
 
     browser.get(ui)
@@ -156,22 +164,22 @@ def test_runs_table_shows_the_study_and_its_trials_with_metrics(ui, browser, sho
             row.find_element(By.CSS_SELECTOR, "button").click() or True),
             "the + that unfolds the parent run")
         try:
-            children = wait_for(browser, lambda d: len(trials(d)) >= 3 and trials(d),
-                                "the three trials under the parent run", seconds=20)
+            children = wait_for(browser, lambda d: len(trials(d)) >= finished and trials(d),
+                                f"the {finished} trials under the parent run", seconds=20)
             break
         except AssertionError:
             if attempt == 2:
                 raise
     time.sleep(1)  # let the grid lay out the unfolded rows before the picture
     browser.save_screenshot(str(shots / "2-trials-unfolded.png"))
-    assert len(children) == 3, children
+    assert len(children) == finished, children
 
     headers = {e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR,
                                                                "[role='columnheader']")}
     assert {"best_val_accuracy", "Dataset"} <= headers, headers
     scores = [c.text for c in browser.find_elements(
         By.CSS_SELECTOR, "[role='row'] [col-id='metrics.`best_val_accuracy`']")]
-    assert sum(bool(re.fullmatch(r"0\.\d+|1", s)) for s in scores) == 3, scores
+    assert sum(bool(re.fullmatch(r"0\.\d+|1", s)) for s in scores) == finished, scores
     datasets = " ".join(c.text for c in browser.find_elements(
         By.CSS_SELECTOR, "[role='row'] [col-id='attributes.`Dataset`']"))
     assert "train" in datasets, datasets
