@@ -227,3 +227,40 @@ def test_every_argument_is_checked_against_its_domain(tmp_path_factory, argument
         assert len(str(error)) <= 300
         return
     assert domain.accepts(value), f"{key}: {value!r} was accepted"
+
+
+def test_a_dry_build_runs_with_deterministic_ops_left_on():
+    """A `deterministic: true` search leaves TensorFlow's op determinism on for the process; the
+    next search's dry build (noise augmentation is a random op) must still run (CI found it
+    refusing every space with "RuntimeError: in user code:")."""
+    from tensorflow.python.framework import config as tf_config
+
+    from automl.data import load_source, make_splits
+    from automl.data.checks import fit_space_to_data
+    from automl.training.dry_build import dry_build
+
+    cfg = load_space({"data": {"source": "mnist1d", "subsample": {"train": 200, "test": 100},
+                               "augment": {"gaussian_noise": 0.1}},
+                      "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8},
+                                                            "cnn": {"blocks": 1, "filters": 4}}}},
+                      "training": {"epochs": 1}})
+    arrays = load_source(cfg.data)
+    cfg = fit_space_to_data(cfg, arrays)
+    splits = make_splits(arrays, cfg.data)
+    tf_config.enable_op_determinism()
+    try:
+        dry_build(cfg, splits)
+    finally:
+        tf_config.disable_op_determinism()
+
+
+def test_a_graph_error_is_reported_by_its_cause_not_its_frame():
+    from automl.training.dry_build import _reason
+
+    # the shape of tf.function's error, as CI printed it
+    error = RuntimeError(
+        "in user code:\n\n    File \"automl/data/pipeline.py\", line 108, in apply  *\n"
+        "        x = x + tf.random.normal(tf.shape(x))\n\n"
+        "    RuntimeError: Random ops require a seed to be set when determinism is enabled.\n")
+    assert _reason(error) == ("RuntimeError: Random ops require a seed to be set when "
+                              "determinism is enabled.")

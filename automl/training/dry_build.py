@@ -71,6 +71,9 @@ def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
 
     for key, label, forced in configurations(cfg):
         params = cfg.space.sample(FirstValues(forced))
+        # Seeded like a trial: with deterministic ops on (this process may have run a
+        # `deterministic: true` search before), an unseeded random op refuses to run.
+        keras.utils.set_random_seed(cfg.search.seed or 0)
         try:
             model, _ = compiled_model(params, splits, steps_per_epoch=1)
             batch = training_batches(params, splits, seed=0).take(1)
@@ -84,6 +87,7 @@ def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
             keras.backend.clear_session()
 
 
+NESTED_ERROR = re.compile(r"^[A-Z]\w*(Error|Exception): ")
 BOILERPLATE = ("Exception encountered when calling", "Arguments received by", "•")
 
 
@@ -91,7 +95,14 @@ def _reason(error: BaseException) -> str:
     """The error's own words: its first line that is not Keras's framing around them."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # Keras's bold on a terminal
     lines = [line.strip().strip("*") for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("in user code:"):  # tf.function's frame: the cause is last
+        nested = [line for line in lines if NESTED_ERROR.match(line)]
+        if nested:
+            return _clip(nested[-1])
     meaningful = [line for line in lines if not line.startswith(BOILERPLATE)]
     first = (meaningful or lines or [""])[0]
-    reason = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return _clip(f"{type(error).__name__}: {first}" if first else type(error).__name__)
+
+
+def _clip(reason: str) -> str:
     return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
