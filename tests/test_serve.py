@@ -120,7 +120,11 @@ def test_mlflow_models_serve_answers_http_prediction_requests(champion, tmp_path
     command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve",
                "-m", champion.mlflow["alias_uri"], "--env-manager", "local",
                "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": champion.mlflow["tracking_uri"]}
+    # mlflow execs `uvicorn` by name: the venv's bin folder must be on PATH even when the
+    # suite was started as .venv/bin/python -m pytest, without activating the venv
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": champion.mlflow["tracking_uri"],
+           "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
     with open(log, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
