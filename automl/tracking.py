@@ -248,7 +248,10 @@ class Tracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        from automl.empty_store import seed_sqlite_store
+
         self.tracking_uri = tracking_uri
+        seed_sqlite_store(tracking_uri)  # a new embedded store: a copy, not two seconds of DDL
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri)
         try:

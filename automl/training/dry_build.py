@@ -76,8 +76,11 @@ def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
         keras.utils.set_random_seed(cfg.search.seed or 0)
         try:
             model, _ = compiled_model(params, splits, steps_per_epoch=1)
+            # one eager step: what a wrong model breaks shows the same, without the seconds
+            # of tracing a graph that only this one batch would use
+            model.run_eagerly = True
             batch = training_batches(params, splits, seed=0).take(1)
-            model.fit(batch, epochs=1, verbose=0)
+            model.fit(batch, epochs=1, verbose=0, shuffle=False)  # the dataset shuffles
         except UsageError:
             raise
         except Exception as error:
