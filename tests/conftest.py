@@ -55,6 +55,32 @@ def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
     return space
 
 
+def fit_first(space: dict, data=None):
+    """Train, in this process, the configuration of ``space`` a dry build tries first: the real
+    loader, splits, builder and ``fit_trial`` a search's trial runs, without the search around
+    them (for tests about data and models; searches are tested where they matter).
+
+    Returns:
+        ``(outcome, splits, cfg)``: the :class:`~automl.training.fit.FitOutcome`, the splits and
+        the config as fitted to the data.
+    """
+    from automl.config import load_space
+    from automl.data import load_source, make_splits
+    from automl.data.checks import fit_space_to_data, preflight
+    from automl.training.dry_build import FirstValues
+    from automl.training.fit import fit_trial
+
+    cfg = load_space(space)
+    if data is None:
+        cfg = preflight(cfg)
+    arrays = load_source(cfg.data, python_data=data)
+    cfg = fit_space_to_data(cfg, arrays)
+    splits = make_splits(arrays, cfg.data)
+    outcome = fit_trial(cfg.space.sample(FirstValues()), splits, objective=cfg.search.objective,
+                        direction=cfg.search.direction, seed=0)
+    return outcome, splits, cfg
+
+
 @pytest.fixture
 def run_cli():
     """Run the automl command in a subprocess: (exit code, stdout, stderr)."""

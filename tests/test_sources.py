@@ -1,5 +1,9 @@
-"""Every kind of data source, loaded and searched for real on tiny data built on the fly; and the
-clear errors bad data gets (exit code 2, nothing written)."""
+"""Every kind of data source, loaded and trained for real on tiny data built on the fly, each
+modality (table, image, signal, Python data) also searched end to end; and the clear errors bad
+data gets (exit code 2, nothing written).
+
+A search hands its workers a snapshot of the splits, the same way whatever the source: a source
+needs its own search only where the winner's inputs differ (named raw columns, images)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import automl
 from automl.config import DataConfig, load_space
 from automl.data import load_source, make_splits
 from automl.errors import ConfigError, DataError, NetworkRequired
+from conftest import fit_first
 
 
 def tiny_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -93,7 +98,7 @@ def test_csv_table_types_columns_and_encodes_labels(tmp_path):
     assert arrays.class_names == ("no", "yes") and arrays.task == "classification"
 
 
-# ---- searching every source kind ------------------------------------------------------------
+# ---- training and searching every source kind ------------------------------------------------------------
 
 # headers as real files have them: a slash, spaces and brackets, unicode, a leading digit
 MESSY = {"size": "od280/od315 size ($)", "color": "Farbe der Größe", "count": "1st count"}
@@ -111,14 +116,14 @@ def test_search_on_a_csv_with_categorical_columns_and_messy_headers(tmp_path):
     assert set(result.model.input) == set(MESSY.values())
 
 
-def test_search_on_parquet_regression(tmp_path):
+def test_parquet_regression_gets_a_regression_model_and_objective(tmp_path):
     frame = tiny_table()
     frame["price"] = frame["size"] * 3 + 1
     frame.drop(columns="label").to_parquet(tmp_path / "t.parquet")
-    result = run(search_space("pq", {"parquet": str(tmp_path / "t.parquet"),
-                                     "target": "price"}), tmp_path)
-    assert set(result.test_metrics) >= {"loss", "mae"}
-    assert "val_loss" in result.val_metrics  # regression objective chosen from the task
+    outcome, splits, cfg = fit_first(search_space("pq", {"parquet": str(tmp_path / "t.parquet"),
+                                                         "target": "price"}))
+    assert splits.task == "regression" and cfg.search.objective == "val_loss"  # from the task
+    assert "val_mae" in outcome.history and outcome.model.output_shape == (None, 1)
 
 
 def test_regression_targets_are_standardized_and_predictions_come_back_in_units(tmp_path):
@@ -144,26 +149,31 @@ def test_search_on_an_image_folder_with_image_augmentation(tmp_path):
     assert any(type(layer).__name__ == "RandomRotation" for layer in result.model.layers)
 
 
-def test_search_on_npz_with_its_own_test_split(tmp_path):
+def test_npz_with_its_own_test_split_and_signal_augmentation(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(80, 12)), y=np.arange(80) % 2,
              x_test=rng.normal(size=(20, 12)), y_test=np.arange(20) % 2)
-    result = run(search_space("npz", {"npz": str(tmp_path / "d.npz"),
-                                      "augment": {"shift": 1, "scale": 0.1}}, "cnn"), tmp_path)
-    assert len(result.candidates) == 1 and result.model.input_shape == (None, 12)
+    outcome, splits, _ = fit_first(search_space("npz", {"npz": str(tmp_path / "d.npz"),
+                                                        "augment": {"shift": 1, "scale": 0.1}},
+                                                "cnn"))
+    assert len(splits.y_test) == 20  # the file's own test split, untouched
+    assert outcome.model.input_shape == (None, 12)
+    assert any(type(layer).__name__ == "Conv1D" for layer in outcome.model.layers)
 
 
-def test_search_on_builtin_digits_and_wine(tmp_path):
-    digits = run(search_space("digits", {"source": "digits", "subsample": {"train": 300}},
-                              "cnn"), tmp_path)
+def test_builtin_digits_and_wine():
+    digits, _, _ = fit_first(search_space("digits", {"source": "digits",
+                                                     "subsample": {"train": 300}}, "cnn"))
     assert digits.model.input_shape == (None, 8, 8, 1)
     # the README's wine table: one of its columns is "od280/od315_of_diluted_wines"
-    wine = run(search_space("wine", {"source": "wine"}), tmp_path)
+    wine, _, _ = fit_first(search_space("wine", {"source": "wine"}))
     assert len(wine.model.inputs) == 13  # one input per column, under its own name
     assert "od280/od315_of_diluted_wines" in wine.model.input
 
 
-def test_search_on_arrays_dataframes_and_tf_data_from_python(tmp_path):
+def test_search_on_arrays_from_python_and_dataframes_and_tf_data_as_sources(tmp_path):
+    """One search from arrays (the parent hands Python data to the workers as a snapshot, the
+    same way for every kind); a DataFrame and a tf.data.Dataset load and train in process."""
     import tensorflow as tf
 
     rng = np.random.default_rng(1)
@@ -173,11 +183,11 @@ def test_search_on_arrays_dataframes_and_tf_data_from_python(tmp_path):
     assert from_arrays.model.output_shape == (None, 3)
     frame_space = search_space("frame", {"source": "python", "target": "label",
                                          "split": {"test": 0.2}})
-    from_frame = run(frame_space, tmp_path / "f", data=tiny_table())
+    from_frame, _, _ = fit_first(frame_space, data=tiny_table())
     assert len(from_frame.model.inputs) == 3
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    from_dataset = run(space, tmp_path / "d", data=dataset)
-    assert from_dataset.model.input_shape == (None, 10)
+    from_dataset, splits, _ = fit_first(space, data=dataset)
+    assert from_dataset.model.input_shape == (None, 10) and len(splits.y_test) == 18
 
 
 # ---- bad data: one clear sentence, nothing written --------------------------------------------
