@@ -10,6 +10,7 @@ import pytest
 import automl
 from automl.errors import NetworkRequired
 from automl.models.builder import InputSpec, build_model
+from test_ready_spaces import quick
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -19,15 +20,14 @@ def kernels(model):
 
 
 def test_fine_tuning_a_base_from_an_earlier_study(tmp_path):
+    """The ready spaces digits_base.yaml then transfer.yaml, shortened as in
+    test_ready_spaces.py (which leaves this pair to this test)."""
     runs = tmp_path / "runs"
-    base = automl.search(ROOT / "search_spaces" / "digits_base.yaml", trials=1, run_dir=runs,
+    base = automl.search(quick(ROOT / "search_spaces" / "digits_base.yaml"), run_dir=runs,
                          reports_dir=None, progress=False)
-    from automl.config import read_yaml
-
-    tree = read_yaml((ROOT / "search_spaces" / "transfer.yaml").read_text()).tree
+    tree = quick(ROOT / "search_spaces" / "transfer.yaml")
     tree["model"]["architecture"]["choice"]["transfer"]["unfreeze"] = 2
     tree["training"]["epochs"] = 4
-    tree["search"] = {"trials": 1}
     tree["select"] = {"top_k": 1}
     result = automl.search(tree, run_dir=runs, reports_dir=None, progress=False)
 
