@@ -1,0 +1,37 @@
+"""The search-quality benchmark runs from its one command: a smoke run (one 1-epoch trial per
+method on 300 signals) writes the table, the JSON and the plot. KerasTuner, an optional extra,
+is run where installed and named as skipped where not."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_search_quality_smoke_run_writes_its_report(tmp_path):
+    methods = ["automl", "optuna-tpe", "kt-hyperband"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), "--smoke", "--seeds",
+         "0", "--methods", ",".join(methods), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "search_quality.json").read_text())
+    has_keras_tuner = importlib.util.find_spec("keras_tuner") is not None
+    ran = methods if has_keras_tuner else methods[:2]
+    assert [run["method"] for run in data["runs"]] == ran
+    for run in data["runs"]:
+        assert run["trials"] == 1 and len(run["timeline"]) == 1
+        assert 0.0 < run["selected_test"] <= run["best_top_test"] <= 1.0
+        assert 0.0 < run["fresh"] <= 1.0  # scored on signals no step of the search saw
+    table = (tmp_path / "search_quality.md").read_text()
+    assert all(f"| {method} |" in table for method in ran)
+    assert ("Skipped: kt-hyperband" in table) is not has_keras_tuner
+    png = (tmp_path / "search_quality.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
