@@ -17,9 +17,15 @@ TRIALS = 3
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
+    """The search these tests read; its workers take 2 trials each (the default is 10), so its
+    3 trials show a worker process recycled."""
+    import automl.tuner.pool as pool
+
     root = tmp_path_factory.mktemp("search")
-    result = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
-                           reports_dir=root / "reports", progress=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pool, "TRIALS_PER_WORKER", 2)
+        result = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
+                               reports_dir=root / "reports", progress=False)
     return root, result
 
 
@@ -124,15 +130,11 @@ def test_report_is_written(searched):
     assert (result.report_dir / "index.html").stat().st_size > 10_000
 
 
-def test_trials_run_in_recycled_worker_processes(tmp_path, monkeypatch):
+def test_trials_run_in_recycled_worker_processes(searched):
     """TensorFlow keeps memory per trained model, so batches of trials run in fresh processes."""
     import os
 
-    import automl.tuner.pool as pool
-
-    monkeypatch.setattr(pool, "TRIALS_PER_WORKER", 2)
-    result = automl.search(tiny_space("recycle", trials=3), run_dir=tmp_path, reports_dir=None,
-                           progress=False)
+    _, result = searched
     pids = [int(w.split(":")[1]) for w in result.trials.sort_values("number")["worker"]]
     assert pids[0] == pids[1] and pids[2] != pids[0]
     assert os.getpid() not in pids
