@@ -374,14 +374,15 @@ def curve(run: dict, grid: list[float]) -> list[float]:
     return out
 
 
-def plot(results: list[dict], methods: list[str], budget: float, path: Path) -> None:
+def plot(results: list[dict], methods: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    grid = list(np.linspace(0, budget * 1.05, 200))
+    # to the end of the longest run: trials that started before the budget ran out still count
+    grid = list(np.linspace(0, max(r["wall"] for r in results), 300))
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in methods:
         runs = [r for r in results if r["method"] == method]
@@ -403,7 +404,10 @@ def plot(results: list[dict], methods: list[str], budget: float, path: Path) -> 
     plt.close(fig)
 
 
-def markdown(rows: list[dict], results: list[dict], args, skipped: list[str]) -> str:
+def markdown(record: dict) -> str:
+    """The Markdown page of a finished run (``record``: what search_quality.json holds)."""
+    rows, results, skipped = record["summary"], record["runs"], record["skipped"]
+
     def pct(value):
         return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -411,10 +415,10 @@ def markdown(rows: list[dict], results: list[dict], args, skipped: list[str]) ->
         return "not reached" if value is None else f"{value:.0f} s"
 
     lines = ["# Search quality on MNIST-1D", "",
-             f"`python benchmarks/search_quality.py {' '.join(args.argv)}`".replace(" `", "`"),
-             "", f"Budget {args.budget:.0f} s per method and seed; seeds "
-             f"{', '.join(map(str, args.seeds))}; {os.cpu_count()} CPU cores; methods run one "
-             f"at a time, each in a fresh process. Medians over seeds.", "",
+             f"`{record['command']}`", "",
+             f"Budget {record['budget']:.0f} s per method and seed; seeds "
+             f"{', '.join(map(str, record['seeds']))}; {record['cores']} CPU cores; methods run "
+             f"one at a time, each in a fresh process. Medians over seeds.", "",
              "| method | selected: test | selected: 10,000 fresh signals | best of top 5: test "
              "| val 95% at | val 97% at | trials |",
              "|---|---|---|---|---|---|---|"]
@@ -464,8 +468,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", type=Path, metavar="JSON",
+                        help="rebuild the Markdown and the plot from a search_quality.json")
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.report_only:
+        write_report(json.loads(args.report_only.read_text()), args.out)
+        return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
     args.budget = parse_budget(args.budget)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.one:  # a child process: one method, one seed
@@ -492,15 +501,21 @@ def main(argv: list[str] | None = None) -> int:
             last = results[-1]
             print(f"  selected model: test {last['selected_test']:.4f}, fresh "
                   f"{last['fresh']:.4f}, {last['trials']} trials", flush=True)
-    rows = summarize(results, methods)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "search_quality.json").write_text(json.dumps(
-        {"budget": args.budget, "seeds": args.seeds, "summary": rows, "runs": results},
-        indent=1))
-    plot(results, methods, args.budget, args.out / "search_quality.png")
-    (args.out / "search_quality.md").write_text(markdown(rows, results, args, skipped))
-    print((args.out / "search_quality.md").read_text())
+    write_report({"command": " ".join(["python benchmarks/search_quality.py", *argv]),
+                  "budget": args.budget, "seeds": args.seeds, "cores": os.cpu_count(),
+                  "methods": methods, "skipped": skipped,
+                  "summary": summarize(results, methods), "runs": results}, args.out)
     return 0
+
+
+def write_report(record: dict, out: Path) -> None:
+    """search_quality.json, .md and .png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    record["summary"] = summarize(record["runs"], record["methods"])
+    (out / "search_quality.json").write_text(json.dumps(record, indent=1))
+    plot(record["runs"], record["methods"], out / "search_quality.png")
+    (out / "search_quality.md").write_text(markdown(record))
+    print((out / "search_quality.md").read_text())
 
 
 if __name__ == "__main__":
