@@ -1144,6 +1144,7 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     As ``automl.tuner.runner.finish_search``, except that each candidate is evaluated with the
     user's own compile settings on the test labels as the user gave them.
     """
+    from automl.baselines import fit_baselines
     from automl.data.base import take
     from automl.result import SearchResult
     from automl.selection import Selection, top_trials
@@ -1187,6 +1188,11 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     model = _with_input(model, take(data.x_test, np.arange(1)))
     model.save(winner_path)
     tracker.log_selection(rows, winner, runs)
+    # what simple models score on the same split, beside the winner (as automl.search does)
+    baselines = fit_baselines(data.splits, seed=cfg.data.seed)
+    tracker.log_metrics(tracker.parent_run_id, {
+        f"baseline_test_{row['name'].replace(' ', '_')}_{row['metric']}": row["test"]
+        for row in baselines if row["test"] is not None})
     example = take(data.x_val, np.arange(min(5, len(data.splits.y_val))))
     mlflow_info = tracker.log_winner_model(model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
@@ -1196,24 +1202,26 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
         study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
         val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
         candidates=candidates_frame(rows), trials=trials_frame(study, rows, cfg),
-        model_path=winner_path, mlflow=mlflow_info, config=cfg, _model=model)
+        model_path=winner_path, mlflow=mlflow_info, config=cfg, _model=model,
+        baselines=baselines)
     if reports_dir is not None and metric in result.test_metrics:
         from automl.report import write_report
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
-    _record(study, cfg, data, selection, winner_path, mlflow_info, result.report_dir)
+    _record(study, cfg, data, selection, winner_path, mlflow_info, result.report_dir, baselines)
     tracker.end_study()
     return result
 
 
 def _record(study: "optuna.Study", cfg: "SpaceConfig", data: HypermodelData, selection: Any,
-            winner_path: Path, mlflow_info: dict[str, str], report_dir: Path | None) -> None:
+            winner_path: Path, mlflow_info: dict[str, str], report_dir: Path | None,
+            baselines: list[dict[str, Any]]) -> None:
     """Keep the selection in the study (``automl_selection``), as ``automl.search`` does."""
     from automl.tuner.load import record_selection
 
     record_selection(study, cfg, data.splits.task, data.splits.modality, selection,
-                     winner_path, mlflow_info, report_dir)
+                     winner_path, mlflow_info, report_dir, baselines)
 
 
 def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any,

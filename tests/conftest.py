@@ -55,7 +55,7 @@ def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
     return space
 
 
-def fit_first(space: dict, data=None):
+def fit_first(space: dict, data=None, callbacks: list | None = None):
     """Train, in this process, the configuration of ``space`` a dry build tries first: the real
     loader, splits, builder and ``fit_trial`` a search's trial runs, without the search around
     them (for tests about data and models; searches are tested where they matter).
@@ -77,7 +77,7 @@ def fit_first(space: dict, data=None):
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
     outcome = fit_trial(cfg.space.sample(FirstValues()), splits, objective=cfg.search.objective,
-                        direction=cfg.search.direction, seed=0)
+                        direction=cfg.search.direction, seed=0, callbacks=callbacks)
     return outcome, splits, cfg
 
 

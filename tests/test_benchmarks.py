@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_search_quality_smoke_run_writes_its_report(tmp_path):
+def benchmark(name: str):
+    """A script of benchmarks/ as a module (its main() takes the command line's arguments)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_search_quality_smoke_run_writes_its_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     methods = ["automl", "optuna-tpe", "kt-hyperband"]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), "--smoke", "--seeds",
-         "0", "--methods", ",".join(methods), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code = benchmark("search_quality").main(["--smoke", "--seeds", "0", "--methods",
+                                             ",".join(methods), "--out", str(tmp_path)])
+    assert code == 0
     data = json.loads((tmp_path / "search_quality.json").read_text())
     has_keras_tuner = all(importlib.util.find_spec(name) for name in ("keras_tuner",
                                                                         "tensorboard"))

@@ -316,6 +316,16 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
         assert set(run.data.params) <= GETTING_STARTED_NAMES and "val_accuracy" in run.data.metrics
     assert result.mlflow["registered_model"] == "helloworld"
     assert study.user_attrs["automl_selection"]["winner_trial"] == result.winner_trial
+    # simple baselines on the same split, beside the winner, as automl.search gives them
+    baselines = {row["name"]: row["test"] for row in result.baselines}
+    assert set(baselines) == {"majority class", "logistic regression"}
+    assert 0.05 < baselines["majority class"] < 0.2 < baselines["logistic regression"] < 1
+    parent = child_runs(result)[0].data.tags["mlflow.parentRunId"]
+    from mlflow.tracking import MlflowClient
+
+    logged = MlflowClient(result.mlflow["tracking_uri"]).get_run(parent).data.metrics
+    assert logged["baseline_test_logistic_regression_accuracy"] == pytest.approx(
+        baselines["logistic regression"])
     assert project_config(study).search == result.config.search
 
     predictions = result.model.predict(x_test[:5], verbose=0)

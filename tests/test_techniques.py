@@ -15,7 +15,8 @@ from automl.errors import ConfigError, UsageError
 from automl.models.builder import InputSpec, build_model
 from automl.training.optimizers import build_optimizer
 from automl.tuner.study import make_sampler
-from conftest import study_in, tiny_space
+from automl.training.dry_build import FirstValues
+from conftest import fit_first, study_in, tiny_space
 
 SIGNAL = InputSpec(shape=(40,), num_classes=10)
 IMAGE = InputSpec(shape=(8, 8, 1), num_classes=10)
@@ -91,22 +92,25 @@ def test_schedules_follow_their_formula(spec, at):
         assert lr(schedule, step) == pytest.approx(expected, abs=2e-3), (spec, step)
 
 
-def test_reduce_on_plateau_and_label_smoothing_train(tmp_path):
+def test_reduce_on_plateau_and_label_smoothing_train():
+    """Trained as a trial trains (fit_trial, with the per-epoch reporter a worker hands to
+    MLflow): the learning rate and the gradient norm of every epoch are reported."""
+    from automl.training.callbacks import EpochReporter
+
     space = tiny_space("plateau", trials=1)
+    space["model"]["architecture"] = {"choice": {"mlp": {"layers": 1, "units": 16}}}
+    space["training"]["optimizer"] = "adam"
     space["training"]["schedule"] = {"choice": {"reduce_on_plateau": {"patience": 1,
                                                                        "factor": 0.1}}}
     space["training"]["label_smoothing"] = 0.1
     space["training"]["epochs"] = 3
-    result = automl.search(space, run_dir=tmp_path, reports_dir=None, progress=False)
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(result.mlflow["tracking_uri"])
-    run = client.search_runs([result.mlflow["experiment_id"]],
-                             filter_string="tags.`automl.kind` = 'trial'")[0]
-    rates = [m.value for m in client.get_metric_history(run.info.run_id, "learning_rate")]
-    assert len(rates) == 3 and all(r > 0 for r in rates)
-    grads = client.get_metric_history(run.info.run_id, "grad_norm")
-    assert len(grads) == 3 and all(np.isfinite(g.value) for g in grads)
+    reported: list[dict] = []
+    outcome, _, cfg = fit_first(space, callbacks=[EpochReporter(
+        lambda epoch, metrics: reported.append(metrics))])
+    assert cfg.space.sample(FirstValues())["training"]["schedule"]["name"] == "reduce_on_plateau"
+    assert outcome.epochs_run == 3 and len(reported) == 3
+    assert all(m["learning_rate"] > 0 for m in reported)
+    assert all(np.isfinite(m["grad_norm"]) for m in reported)
 
 
 @pytest.mark.parametrize("name, cls", [("random", optuna.samplers.RandomSampler),
