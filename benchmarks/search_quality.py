@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -95,10 +94,10 @@ def accuracy(model, x, y) -> float:
 
 # ---- automl ---------------------------------------------------------------------------------
 
-def automl_space(seed: int, budget: float, smoke: bool) -> dict:
-    epochs = 1 if smoke else MAX_EPOCHS
-    space = {
-        "name": f"shared-{seed}",
+def automl_space() -> dict:
+    """The shared space in automl's words."""
+    return {
+        "name": "shared",
         "data": {"source": "mnist1d", "split": {"validation": 0.1, "test": "builtin"}},
         "model": {"architecture": {"choice": {"cnn": {
             "blocks": {"int": list(BLOCKS)}, "filters": {"int": list(FILTERS), "log": True},
@@ -107,13 +106,10 @@ def automl_space(seed: int, budget: float, smoke: bool) -> dict:
         "training": {"optimizer": {"choice": {"adam": {
             "learning_rate": {"float": list(LEARNING_RATE), "log": True}}}},
             "schedule": "constant", "batch_size": {"choice": list(BATCH_SIZES)},
-            "epochs": epochs, "early_stopping": PATIENCE},
-        "search": {"trials": 1 if smoke else 10_000, "timeout": budget, "seed": seed},
+            "epochs": MAX_EPOCHS, "early_stopping": PATIENCE},
+        "search": {},
         "select": {"top_k": TOP},
     }
-    if smoke:
-        space["data"]["subsample"] = {"train": 300}
-    return space
 
 
 def run_automl(method: str, seed: int, budget: float, smoke: bool, folder: Path) -> dict:
@@ -121,16 +117,15 @@ def run_automl(method: str, seed: int, budget: float, smoke: bool, folder: Path)
     from automl.config import read_yaml
 
     if method == "automl":
-        space = automl_space(seed, budget, smoke)
-    else:
+        space = automl_space()
+    else:  # automl's own ready space, as `automl search mnist1d` runs it
         path = ROOT / "search_spaces" / "mnist1d.yaml"
         space = read_yaml(path.read_text(), str(path)).tree
-        space["name"] = f"default-{seed}"
-        space["search"].update({"seed": seed, "timeout": budget, "trials": 10_000})
-        if smoke:
-            space["search"]["trials"] = 1
-            space["training"]["epochs"] = 1
-            space["data"]["subsample"] = {"train": 300}
+    space["search"].update({"seed": seed, "timeout": budget, "trials": 10_000})
+    if smoke:
+        space["search"]["trials"] = 1
+        space["training"]["epochs"] = 1
+        space["data"]["subsample"] = {"train": 300}
     started = time.time()
     result = automl.search(space, run_dir=folder / "runs", reports_dir=None, progress=False)
     wall = time.time() - started

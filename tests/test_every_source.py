@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 from automl.config import load_space
-from automl.data import load_source, make_splits
-from automl.data.checks import fit_space_to_data, preflight
+from automl.data.checks import preflight
 from automl.errors import NetworkRequired
-from automl.training.dry_build import FirstValues
-from automl.training.fit import fit_trial
+from conftest import fit_first
 
 
 def write_files(folder):
@@ -67,14 +65,8 @@ def test_each_source_builds_and_trains_one_epoch(name, files, monkeypatch):
     data = dict(SOURCES[name])
     if name not in ("mnist1d", "npz"):  # sources without a test split of their own
         data["split"] = {"test": 0.2}
-    cfg = preflight(load_space({"data": data, "model": {"architecture": "mlp"},
-                                "training": {"epochs": 1, "batch_size": 32}}))
-    arrays = load_source(cfg.data)
-    cfg = fit_space_to_data(cfg, arrays)
-    splits = make_splits(arrays, cfg.data)
-    params = cfg.space.sample(FirstValues())
-    outcome = fit_trial(params, splits, objective=cfg.search.objective,
-                        direction=cfg.search.direction, seed=0)
+    outcome, splits, _ = fit_first({"data": data, "model": {"architecture": "mlp"},
+                                    "training": {"epochs": 1, "batch_size": 32}})
     assert outcome.epochs_run == 1 and np.isfinite(outcome.best_value)
     predictions = outcome.model.predict(
         splits.x_test if not isinstance(splits.x_test, dict) else splits.x_test, verbose=0)

@@ -237,7 +237,7 @@ def test_a_dry_build_runs_with_deterministic_ops_left_on():
 
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
-    from automl.training.dry_build import dry_build
+    from automl.training.dry_build import FirstValues, dry_build
 
     cfg = load_space({"data": {"source": "mnist1d", "subsample": {"train": 200, "test": 100},
                                "augment": {"gaussian_noise": 0.1}},
@@ -247,9 +247,13 @@ def test_a_dry_build_runs_with_deterministic_ops_left_on():
     arrays = load_source(cfg.data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
+    first = cfg.space.sample(FirstValues())
+    assert first["data"]["augment"]["gaussian_noise"] == 0.1  # a random op in the pipeline
     tf_config.enable_op_determinism()
     try:
-        dry_build(cfg, splits)
+        assert tf_config.is_op_determinism_enabled()
+        # CI's failure was a ConfigError raised here ("RuntimeError: in user code:")
+        assert dry_build(cfg, splits) is None
     finally:
         tf_config.disable_op_determinism()
 

@@ -66,14 +66,16 @@ def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
         ConfigError: naming the key of the first configuration that cannot be built or trained.
     """
     import keras
+    import tensorflow as tf
 
     from automl.training.fit import compiled_model, training_batches
 
     for key, label, forced in configurations(cfg):
         params = cfg.space.sample(FirstValues(forced))
-        # Seeded like a trial: with deterministic ops on (this process may have run a
-        # `deterministic: true` search before), an unseeded random op refuses to run.
-        keras.utils.set_random_seed(cfg.search.seed or 0)
+        # TensorFlow's seed set, as a trial's is: with deterministic ops on (this process may
+        # have run a `deterministic: true` search before) an unseeded random op refuses to run.
+        # Only TensorFlow's: the caller's own `random` and NumPy streams are left alone.
+        tf.random.set_seed(cfg.search.seed or 0)
         try:
             model, _ = compiled_model(params, splits, steps_per_epoch=1)
             # one eager step: what a wrong model breaks shows the same, without the seconds
