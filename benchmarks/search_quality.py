@@ -446,8 +446,16 @@ def keras_tuner_usable() -> bool:
 
 
 def parse_budget(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``5m`` or ``1h`` (an argparse type: a bad one is a usage
+    error, exit code 2)."""
     units = {"s": 1, "m": 60, "h": 3600}
-    return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is no duration; write 90s, 5m or 1h")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated, of: {', '.join(METHODS)}")
-    parser.add_argument("--budget", default="10m", help="wall clock per method and seed "
+    parser.add_argument("--budget", type=parse_budget, default="10m", help="wall clock per method and seed "
                                                         "(90s, 5m, ...; default 10m)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--smoke", action="store_true",
@@ -470,7 +478,6 @@ def main(argv: list[str] | None = None) -> int:
         write_report(json.loads(args.report_only.read_text()), args.out)
         return 0
     argv = list(sys.argv[1:] if argv is None else argv)
-    args.budget = parse_budget(args.budget)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.one:  # a child process: one method, one seed
         args.result.write_text(json.dumps(run_one(args.one, args.seeds[0], args.budget,
