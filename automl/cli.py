@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="sampler seed (overrides search.seed)")
     run.add_argument("--workers", type=_workers, metavar="N|auto",
                      help="worker processes on this machine, each training one trial at a time "
-                          "(overrides search.workers; auto: one per core, two per GPU)")
+                          "(overrides search.workers; auto: one per core, two per GPU; 0: "
+                          "trials in this process, where a debugger reaches your builder)")
     run.add_argument("--run-dir", default="automl-runs",
                      help="folder of the Optuna storage, MLflow store and models "
                           "(default: %(default)s)")
@@ -243,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _workers(value: str) -> int | str:
     if value == "auto":
         return value
-    if value.isdigit() and int(value) >= 1:
+    if value.isdigit():
         return int(value)
-    raise argparse.ArgumentTypeError(f"expects a number of workers (1, 2, ...) or auto; "
+    raise argparse.ArgumentTypeError(f"expects a number of workers (1, 2, ...), auto, or 0 to "
+                                     f"train in this process; "
                                      f"found {value!r}")
 
 

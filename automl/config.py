@@ -107,7 +107,7 @@ class SearchConfig:
     enqueue: tuple[dict[str, Any], ...] = ()
     # a Pareto search: (name, direction) of each objective after the first, e.g. params_count
     more_objectives: tuple[tuple[str, str], ...] = ()
-    workers: int | str = 1            # worker processes on this machine, or "auto"
+    workers: int | str = 1            # worker processes on this machine, "auto", or 0: this one
     max_retries: int = 2              # how often a trial whose worker died is run again
     max_consecutive_failures: int = 3  # stop when this many trials in a row fail with errors
 
@@ -697,9 +697,9 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
                                           "value, tried first")
     workers = search.get("workers", 1)
     if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int)
-                              or not 1 <= workers <= 1024):
+                              or not 0 <= workers <= 1024):
         raise doc.error("search.workers", f"expects a number of worker processes from 1 to 1024, "
-                                          f"or auto; found {workers!r}")
+                                          f"0 (trials in this process) or auto; found {workers!r}")
     return SearchConfig(
         sampler=_name_setting(doc, search.get("sampler", "tpe"), "search.sampler", SAMPLERS,
                               "sampler"),

@@ -163,7 +163,7 @@ def space_schema() -> dict[str, Any]:
                                           "enum": ["maximize", "minimize", None]}}]},
               "seed": {"anyOf": [whole(0, 2**32 - 1), {"type": "null"}]},
               "enqueue": {"type": "array", "items": {"type": "object"}},
-              "workers": {"anyOf": [whole(1, 1024), {"const": "auto"}]},
+              "workers": {"anyOf": [whole(0, 1024), {"const": "auto"}]},
               "max_retries": whole(0, 100),
               "max_consecutive_failures": whole(1, 10**6)}
     return {

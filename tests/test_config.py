@@ -162,7 +162,8 @@ def test_piecewise_schedule_needs_one_more_factor_than_epochs(tmp_path):
       "search": {"workers": "auto", "max_retries": 0, "max_consecutive_failures": 5}}, True),
     ({"search": {"workers": 4}}, True),
     ({"training": {"deterministic": 3}}, False),
-    ({"search": {"workers": 0}}, False),
+    ({"search": {"workers": 0}}, True),
+    ({"search": {"workers": -1}}, False),
     ({"search": {"workers": "many"}}, False),
     ({"search": {"max_retries": -1}}, False),
 ])

@@ -51,7 +51,7 @@ def table(tmp_path_factory):
              "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8}}}},
              "training": {"optimizer": "adam", "batch_size": 16, "epochs": 1},
              "search": {"trials": 1}, "select": {"top_k": 1}}
-    return automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+    return automl.search(space, workers=0, run_dir=root / "runs", reports_dir=None, progress=False)
 
 
 def signals(n: int = 32) -> np.ndarray:

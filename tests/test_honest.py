@@ -55,7 +55,7 @@ def searched(tmp_path_factory):
              "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 32}}}},
              "training": {"epochs": 1, "batch_size": 64}, "search": {"trials": 1},
              "select": {"top_k": 1}}
-    result = automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+    result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=None, progress=False)
     return root, result
 
 

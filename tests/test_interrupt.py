@@ -86,7 +86,7 @@ def test_killed_search_resumes_without_losing_trials(tmp_path):
     proc.wait()
     assert states(runs, "killed")[1].state == TrialState.RUNNING  # what a killed process leaves
 
-    result = automl.search(space, run_dir=runs, reports_dir=None, progress=False)
+    result = automl.search(space, workers=0, run_dir=runs, reports_dir=None, progress=False)
 
     study = study_in(runs, "killed")
     killed = study.trials[1]

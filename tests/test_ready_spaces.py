@@ -39,7 +39,7 @@ def test_every_space_file_is_covered():
 
 @pytest.mark.parametrize("path", SMOKED, ids=[p.stem for p in SMOKED])
 def test_ready_space_smoke_search(path, tmp_path):
-    result = automl.search(quick(path), run_dir=tmp_path / "runs", reports_dir=None,
+    result = automl.search(quick(path), workers=0, run_dir=tmp_path / "runs", reports_dir=None,
                            progress=False)
     assert len(result.trials) == 1
     assert result.test_metrics  # the winner was evaluated on the held-out split

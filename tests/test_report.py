@@ -48,7 +48,7 @@ def searched(tmp_path_factory):
         "sgd": {"learning_rate": {"choice": [1e-7, 1e12]}, "momentum": 0.9}}}
     space["search"]["pruner"] = "successive_halving"
     space["search"]["enqueue"] = [STILL, LEARNING, STILL, DIVERGING]
-    result = automl.search(space, run_dir=root / "runs", reports_dir=root / "reports",
+    result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
                            progress=False)
     study = study_in(root / "runs", "reported")
     return SimpleNamespace(result=result, study=study, root=root, run_dir=root / "runs",

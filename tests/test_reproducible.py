@@ -1,4 +1,5 @@
-"""The same space and seed with one worker samples the same parameters in the same order; with
+"""The same space and seed samples the same parameters in the same order, in a worker process or
+in the search's own (``workers: 0``); with
 deterministic ops on, a CPU run repeats its metrics, and ``automl rerun`` reproduces a trial."""
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ def deterministic_space() -> dict:
 @pytest.fixture(scope="module")
 def twice(tmp_path_factory):
     root = tmp_path_factory.mktemp("repro")
+    # once in a worker process, once in this process (workers: 0): the same stream either way
     first, second = (automl.search(deterministic_space(), run_dir=root / name, reports_dir=None,
-                                   progress=False) for name in ("a", "b"))
+                                   progress=False, workers=workers)
+                     for name, workers in (("a", 1), ("b", 0)))
     return root, first, second
 
 
@@ -45,6 +48,12 @@ def test_deterministic_ops_repeat_the_metrics(twice):
     assert list(first.trials.sort_values("number")["val_accuracy"]) == \
         list(second.trials.sort_values("number")["val_accuracy"])
     assert first.test_metrics == second.test_metrics
+
+
+def test_a_search_in_this_process_leaves_its_tensorflow_settings_as_they_were(twice):
+    from tensorflow.python.framework import config as tf_config
+
+    assert not tf_config.is_op_determinism_enabled()  # the in-process search turned it on
 
 
 def test_rerun_reproduces_a_recorded_trial(twice):

@@ -143,11 +143,11 @@ def test_trials_run_in_recycled_worker_processes(searched):
 def test_rerunning_resumes_the_same_study(searched):
     root, first = searched
     study_before = study_in(root / "runs", "tiny")
-    again = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
+    again = automl.search(tiny_space("tiny", trials=TRIALS), workers=0, run_dir=root / "runs",
                           reports_dir=root / "reports", progress=False)
     assert len(again.trials) == TRIALS  # budget reached: no new trials, same winner
     assert again.winner_trial == first.winner_trial
-    more = automl.search(tiny_space("tiny", trials=TRIALS + 1), run_dir=root / "runs",
+    more = automl.search(tiny_space("tiny", trials=TRIALS + 1), workers=0, run_dir=root / "runs",
                          reports_dir=root / "reports", progress=False)
     study = study_in(root / "runs", "tiny")
     assert study._study_id == study_before._study_id

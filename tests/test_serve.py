@@ -47,7 +47,7 @@ def champion(tmp_path_factory):
              "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8}}}},
              "training": {"optimizer": "adam", "batch_size": 16, "epochs": 1},
              "search": {"trials": 1}, "select": {"top_k": 1}}
-    result = automl.search(space, run_dir=root / "runs", reports_dir=None, progress=False)
+    result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=None, progress=False)
     mlflow.set_tracking_uri(result.mlflow["tracking_uri"])
     return result
 

@@ -49,7 +49,7 @@ def search_space(name: str, data: dict, family: str = "mlp") -> dict:
 
 
 def run(space: dict, tmp_path, **kwargs):
-    return automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False,
+    return automl.search(space, workers=0, run_dir=tmp_path / "runs", reports_dir=None, progress=False,
                          **kwargs)
 
 

@@ -4,6 +4,9 @@ position and momentum, shrinking MLPs, residual CNNs, schedules, samplers, gradi
 
 from __future__ import annotations
 
+import os
+import socket
+
 import keras
 import numpy as np
 import optuna
@@ -155,7 +158,7 @@ def test_vanishing_gradients_prune_the_trial_with_the_reason(tmp_path):
     space["search"]["pruner"] = "none"
     study_dir = tmp_path / "runs"
     with pytest.raises(automl.AutomlError, match="no trial completed"):
-        automl.search(space, run_dir=study_dir, reports_dir=None, progress=False)
+        automl.search(space, workers=0, run_dir=study_dir, reports_dir=None, progress=False)
     study = study_in(study_dir, "vanish")
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
@@ -184,6 +187,32 @@ def build(params, spec):
         load_space(space)
 
 
+def test_workers_0_trains_in_the_callers_process(tmp_path, monkeypatch):
+    """``workers: 0``: the builder runs in this process, where a debugger's breakpoint stops."""
+    (tmp_path / "traced_models.py").write_text('''
+import os
+
+import keras
+
+pids = []
+
+def build(params, spec):
+    pids.append(os.getpid())
+    inputs = keras.Input(spec.shape)
+    return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(inputs))
+''')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    space = tiny_space("here", trials=2)
+    space["model"] = {"architecture": {"choice": {"custom": {"builder": "traced_models:build"}}}}
+    space["search"]["workers"] = 0
+    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+    import traced_models
+
+    assert traced_models.pids == [os.getpid()] * 3  # the dry build, then each trial
+    assert set(result.trials["worker"]) == {f"{socket.gethostname()}:{os.getpid()}"}
+    assert not list((tmp_path / "runs").rglob("worker-*.log"))  # no worker process started
+
+
 def test_dropout_per_block_each_searched():
     cfg = load_space({"model": {"architecture": {"choice": {"mlp": {"layers": 3, "units": 8}}},
                                 "dropout": [0.1, {"float": [0.2, 0.4]}, 0.0]}})
@@ -209,7 +238,7 @@ def test_pareto_search_over_accuracy_and_size(tmp_path):
     space["model"]["architecture"] = {"choice": {"mlp": {"layers": 1,
                                                          "units": {"int": [4, 64], "log": True}}}}
     space["search"].update({"objective": ["val_accuracy", "params_count"], "sampler": "nsga2"})
-    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=tmp_path / "reports",
+    result = automl.search(space, workers=0, run_dir=tmp_path / "runs", reports_dir=tmp_path / "reports",
                            progress=False)
     study = study_in(tmp_path / "runs", "pareto")
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
@@ -242,4 +271,4 @@ def test_loss_chosen_from_the_task_or_set(tmp_path):
     space = tiny_space("loss", trials=1)
     space["training"]["loss"] = "huber"
     with pytest.raises(ConfigError, match="huber is not a classification loss"):
-        automl.search(space, run_dir=tmp_path, reports_dir=None, progress=False)
+        automl.search(space, workers=0, run_dir=tmp_path, reports_dir=None, progress=False)

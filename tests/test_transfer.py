@@ -23,13 +23,13 @@ def test_fine_tuning_a_base_from_an_earlier_study(tmp_path):
     """The ready spaces digits_base.yaml then transfer.yaml, shortened as in
     test_ready_spaces.py (which leaves this pair to this test)."""
     runs = tmp_path / "runs"
-    base = automl.search(quick(ROOT / "search_spaces" / "digits_base.yaml"), run_dir=runs,
+    base = automl.search(quick(ROOT / "search_spaces" / "digits_base.yaml"), workers=0, run_dir=runs,
                          reports_dir=None, progress=False)
     tree = quick(ROOT / "search_spaces" / "transfer.yaml")
     tree["model"]["architecture"]["choice"]["transfer"]["unfreeze"] = 2
     tree["training"]["epochs"] = 4
     tree["select"] = {"top_k": 1}
-    result = automl.search(tree, run_dir=runs, reports_dir=None, progress=False)
+    result = automl.search(tree, workers=0, run_dir=runs, reports_dir=None, progress=False)
 
     assert result.model.output_shape == (None, 5)  # digits 5-9
     transferred = result.model.get_layer("base")
@@ -47,7 +47,7 @@ def test_fine_tuning_a_base_from_an_earlier_study(tmp_path):
 
 def test_transfer_from_a_study_that_has_not_run_says_what_to_do(tmp_path):
     with pytest.raises(automl.ConfigError, match="has no winner .* run its search first"):
-        automl.search(ROOT / "search_spaces" / "transfer.yaml", run_dir=tmp_path,
+        automl.search(ROOT / "search_spaces" / "transfer.yaml", workers=0, run_dir=tmp_path,
                       reports_dir=None, progress=False)
 
 

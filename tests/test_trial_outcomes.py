@@ -21,7 +21,7 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
     # the diverging configuration first, then a sane one
     space["search"]["enqueue"] = [{"training.optimizer.sgd.learning_rate": 1e12},
                                   {"training.optimizer.sgd.learning_rate": 0.01}]
-    result = automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+    result = automl.search(space, workers=0, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
 
     states = dict(zip(result.trials["number"], result.trials["state"]))
     assert states == {0: "FAIL", 1: "COMPLETE"}
@@ -62,16 +62,18 @@ def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
     assert not list((tmp_path / "candidates").glob("*.keras"))  # pruned models are not kept
 
 
-# builds in the search's dry build, then runs out of memory in every trial (as a model that only
-# just fits may, once several workers share a GPU)
+# builds in the search's dry build (its first call), then runs out of memory in every trial (as
+# a model that only just fits may, once several workers share a GPU); the trials run in the
+# search's own process (workers: 0), so the module and its count live on between them
 GREEDY_BUILDER = """
-import sys
-
 import keras
 import tensorflow as tf
 
+calls = []
+
 def build(params, spec):
-    if "worker" in sys.argv:
+    calls.append(1)
+    if len(calls) > 1:
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
     inputs = keras.Input(spec.shape)
     return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(inputs))
@@ -89,7 +91,7 @@ def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
     with pytest.raises(automl.AutomlError,
                        match="the last 2 trials all failed, so the search stopped; each failed "
                              "with: out of memory while training"):
-        automl.search(tmp_path / "broken.yaml", run_dir=tmp_path / "runs", reports_dir=None,
+        automl.search(tmp_path / "broken.yaml", workers=0, run_dir=tmp_path / "runs", reports_dir=None,
                       progress=False)
     # each failure: a one-line reason; the whole traceback apart, in the study and in MLflow
     from mlflow.tracking import MlflowClient

@@ -62,34 +62,44 @@ def configurations(cfg: SpaceConfig) -> list[tuple[str, str, dict[str, Any]]]:
 def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
     """Build, compile and train on one batch each configuration of :func:`configurations`.
 
+    The caller's precision policy and op determinism are as they were afterwards.
+
     Raises:
         ConfigError: naming the key of the first configuration that cannot be built or trained.
     """
+    from automl.training.fit import process_settings_kept
+
+    with process_settings_kept():
+        for key, label, forced in configurations(cfg):
+            _build_and_step(cfg, splits, key, label, forced)
+
+
+def _build_and_step(cfg: SpaceConfig, splits: Splits, key: str, label: str,
+                    forced: dict[str, Any]) -> None:
     import keras
     import tensorflow as tf
 
     from automl.training.fit import compiled_model, training_batches
 
-    for key, label, forced in configurations(cfg):
-        params = cfg.space.sample(FirstValues(forced))
-        # TensorFlow's seed set, as a trial's is: with deterministic ops on (this process may
-        # have run a `deterministic: true` search before) an unseeded random op refuses to run.
-        # Only TensorFlow's: the caller's own `random` and NumPy streams are left alone.
-        tf.random.set_seed(cfg.search.seed or 0)
-        try:
-            model, _ = compiled_model(params, splits, steps_per_epoch=1)
-            # one eager step: what a wrong model breaks shows the same, without the seconds
-            # of tracing a graph that only this one batch would use
-            model.run_eagerly = True
-            batch = training_batches(params, splits, seed=0).take(1)
-            model.fit(batch, epochs=1, verbose=0, shuffle=False)  # the dataset shuffles
-        except UsageError:
-            raise
-        except Exception as error:
-            raise cfg.error(key, f"building and training {label} on one batch fails "
-                                 f"({_reason(error)}); fix this option") from None
-        finally:
-            keras.backend.clear_session()
+    params = cfg.space.sample(FirstValues(forced))
+    # TensorFlow's seed set, as a trial's is: with deterministic ops on (this process may have
+    # run a `deterministic: true` search before) an unseeded random op refuses to run. Only
+    # TensorFlow's: the caller's own `random` and NumPy streams are left alone.
+    tf.random.set_seed(cfg.search.seed or 0)
+    try:
+        model, _ = compiled_model(params, splits, steps_per_epoch=1)
+        # one eager step: what a wrong model breaks shows the same, without the seconds of
+        # tracing a graph that only this one batch would use
+        model.run_eagerly = True
+        batch = training_batches(params, splits, seed=0).take(1)
+        model.fit(batch, epochs=1, verbose=0, shuffle=False)  # the dataset shuffles
+    except UsageError:
+        raise
+    except Exception as error:
+        raise cfg.error(key, f"building and training {label} on one batch fails "
+                             f"({_reason(error)}); fix this option") from None
+    finally:
+        keras.backend.clear_session()
 
 
 NESTED_ERROR = re.compile(r"^[A-Z]\w*(Error|Exception): ")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
@@ -123,11 +124,36 @@ def set_precision(training: dict[str, Any]) -> str:
 
     if training.get("deterministic"):
         tf.config.experimental.enable_op_determinism()
+    else:  # a process that trained a deterministic trial before (a worker, workers: 0)
+        from tensorflow.python.framework import config as tf_config  # no public "off" in TF 2.21
+
+        if tf_config.is_op_determinism_enabled():
+            tf_config.disable_op_determinism()
     wanted = bool(training.get("mixed_precision")) and bool(
         tf.config.list_physical_devices("GPU"))
     policy = "mixed_float16" if wanted else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+@contextlib.contextmanager
+def process_settings_kept() -> Iterator[None]:
+    """Leave this process's TensorFlow as it was found: :func:`set_precision` sets the precision
+    policy and op determinism for the whole process, which the caller of a search run in its own
+    process (``workers: 0``, the dry build) may not expect to change under it."""
+    import keras
+    from tensorflow.python.framework import config as tf_config
+
+    policy = keras.mixed_precision.global_policy().name
+    deterministic = tf_config.is_op_determinism_enabled()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+        if deterministic:
+            tf_config.enable_op_determinism()
+        else:
+            tf_config.disable_op_determinism()
 
 
 def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int):

@@ -181,13 +181,12 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
+    from automl.training import device
     from automl.training.dry_build import dry_build
-    from automl.tuner.quiet import import_tensorflow_quietly
 
-    import_tensorflow_quietly()
+    device.configure()  # GPU memory growth before TensorFlow first touches a GPU, here too
     dry_build(cfg, splits)  # a model Keras cannot build: one message now, not failed trials
     sha256 = digest(splits)
-    plan = plan_workers(cfg.search.workers)
     run_dir.mkdir(parents=True, exist_ok=True)
     study_dir = run_dir / cfg.name
     search_cfg = cfg.search
@@ -222,18 +221,25 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 
     display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
                              epochs, search_cfg.direction == "maximize", progress)
-    pool = LocalPool(
-        study_name=cfg.name, storage_url=storage_url, tracking_uri=tracker.tracking_uri,
-        run_dir=run_dir.resolve(), workers=plan.workers, threads=plan.threads, gpus=plan.gpus,
-        on_event=display.on_event,
-        budget_left=lambda: trials_to_start(study, search_cfg.trials),
-        on_crash=lambda worker, code: fail_dead_trials(
-            study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"),
-        timeout=search_cfg.timeout,
-        seed=None if search_cfg.seed is None else search_cfg.seed + len(study.trials))
+    first_seed = None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
     try:
         with display:
-            finished = pool.run()
+            if search_cfg.workers == 0:
+                finished = run_here(cfg, splits, store, storage_url, tracker, run_dir.resolve(),
+                                    display.on_event, first_seed)
+            else:
+                plan = plan_workers(search_cfg.workers)
+                pool = LocalPool(
+                    study_name=cfg.name, storage_url=storage_url,
+                    tracking_uri=tracker.tracking_uri, run_dir=run_dir.resolve(),
+                    workers=plan.workers, threads=plan.threads, gpus=plan.gpus,
+                    on_event=display.on_event,
+                    budget_left=lambda: trials_to_start(study, search_cfg.trials),
+                    on_crash=lambda worker, code: fail_dead_trials(
+                        study, store, search_cfg.max_retries, dead=worker,
+                        why=f"exit code {code}"),
+                    timeout=search_cfg.timeout, seed=first_seed)
+                finished = pool.run()
     except AutomlError:
         tracker.end_study("FAILED")
         raise
@@ -247,12 +253,53 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
 
 
+def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir: Path,
+             on_event, seed: int | None) -> bool:
+    """``workers: 0``: the trials run in this process, one after another, as a worker would run
+    them. A breakpoint in a custom builder stops there; what a worker process adds (a fresh
+    process every few trials, a trial that crashes Python failed and retried) is given up.
+    False when the user pressed Ctrl-C.
+
+    Raises:
+        AutomlError: the study was stopped because its trials keep failing.
+    """
+    import os
+    import time
+
+    from automl.training.fit import process_settings_kept
+    from automl.tuner import quiet
+    from automl.tuner.events import WorkerReady
+    from automl.tuner.objective import Objective
+    from automl.tuner.study import WorkerId, max_epochs, open_study
+    from automl.tuner.worker import run_trials
+
+    quiet.settle_log(run_dir / cfg.name / "logs" / f"search-{os.getpid()}.log")
+    # its own sampler, seeded as a first worker's: workers 0 and 1 sample the same stream
+    study = open_study(cfg.name, store, storage_url, cfg.search, max_epochs(cfg), cfg.space,
+                       create=False, seed=seed)
+    me = WorkerId.this_process()
+    objective = Objective(cfg, splits, tracker, run_dir / cfg.name / "candidates", worker=me,
+                          on_epoch=on_event, upload_candidates=tracker.is_remote)
+    on_event(WorkerReady(me.pid, me.host, me.started, "this process"))
+    timeout = cfg.search.timeout
+    try:
+        with process_settings_kept():  # the caller's precision policy and determinism
+            stopped = run_trials(study, store, cfg.search, objective, tracker, on_event,
+                                 quiet.log_path(),
+                                 deadline=None if timeout is None else time.monotonic() + timeout)
+    except KeyboardInterrupt:  # the trial was recorded as interrupted, and queued for a retry
+        return False
+    if stopped:
+        raise AutomlError(stopped)
+    return True
+
+
 def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
                   reports_dir: Path | None) -> SearchResult:
     """The top-K trials on the test split, the winner saved, logged, registered, reported."""
-    from automl.tuner.quiet import import_tensorflow_quietly
+    from automl.training import device
 
-    import_tensorflow_quietly()
+    device.configure()
     from automl.data.base import take
     from automl.baselines import fit_baselines
     from automl.selection import score_holdout, select_winner

@@ -37,6 +37,7 @@ from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, e
 if TYPE_CHECKING:
     import optuna
 
+    from automl.config import SearchConfig
     from automl.tracking import Tracker
 
 STOPPED_EXIT_CODE = 3
@@ -131,16 +132,11 @@ def run_worker(options: WorkerOptions) -> int:
     from automl.tuner import quiet
 
     quiet.quiet_libraries()
-    import optuna
-
-    from automl.errors import TrialFailed
     from automl.tracking import Tracker
     from automl.training import device
     from automl.tuner.handoff import join_study
     from automl.tuner.objective import Objective
-    from automl.tuner.study import (WorkerId, consecutive_failures,
-                                    fail_dead_trials, fail_reason, finished_trials, max_epochs,
-                                    retry_interrupted, trials_to_start)
+    from automl.tuner.study import WorkerId, finished_trials, max_epochs
 
     started = time.monotonic()
     seed = options.seed
@@ -148,21 +144,65 @@ def run_worker(options: WorkerOptions) -> int:
         seed = os.getpid()
     joined = join_study(options.study, options.storage, options.tracking_uri, options.run_dir,
                         seed=seed)
-    cfg, study, storage, search = joined.cfg, joined.study, joined.storage, joined.cfg.search
+    cfg, study, search = joined.cfg, joined.study, joined.cfg.search
     tracker = Tracker(joined.tracking_uri, cfg.name)
     tracker.parent_run_id = joined.spec.parent_run_id
     me = WorkerId.this_process()
     # started by hand: the log moves into the run folder now that the study is known
     quiet.settle_log(options.run_dir / cfg.name / "logs" / f"worker-{me.host}-{me.pid}.log")
-    log = quiet.log_path()
-    trial_log_starts = [quiet.log_size(log)]
     info = device.configure(threads=options.threads)
 
     emit, display = _emitter(options, search.trials, finished_trials(study), search.objective,
                              max_epochs(cfg), search.direction == "maximize")
     objective = Objective(cfg, joined.splits, tracker, options.run_dir / cfg.name / "candidates",
                           worker=me, on_epoch=emit, upload_candidates=tracker.is_remote)
+    emit(WorkerReady(me.pid, me.host, me.started, str(info["device"])))
+    settle_memory()
+    deadline = None if options.timeout is None else started + options.timeout
+    try:
+        with display or contextlib.nullcontext():
+            stopped = run_trials(study, joined.storage, search, objective, tracker, emit,
+                                 quiet.log_path(), max_trials=options.trials, deadline=deadline)
+    except KeyboardInterrupt:  # Ctrl-C: the trial was recorded as interrupted
+        return 130
+    if stopped:
+        emit(WorkerStopped(stopped))
+        return STOPPED_EXIT_CODE
+    return 0
+
+
+def run_trials(study: "optuna.Study", storage: "optuna.storages.BaseStorage",
+               search: "SearchConfig", objective: Callable, tracker: "Tracker",
+               emit: Callable[[Event], None], log: Path | None, *,
+               max_trials: int | None = None, deadline: float | None = None) -> str | None:
+    """Run the study's trials in this process, one at a time, until its budget is spent.
+
+    A worker process calls this; so does a search with ``workers: 0``, in its own process.
+
+    Args:
+        study, storage: the joined study and its storage (to fail trials of dead processes).
+        objective: what trains one trial (``objective.Objective``).
+        emit: receives a :class:`~automl.tuner.events.TrialEnded` after each trial.
+        log: this process's log; each trial's slice of it goes to the trial's MLflow run.
+        max_trials: stop after this many trials (None: until the budget).
+        deadline: a ``time.monotonic()`` after which no trial starts.
+
+    Returns:
+        The message that stopped the study (its trials keep failing), else None.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the objective recorded its trial as interrupted and it is
+            queued for a retry.
+    """
+    import optuna
+
+    from automl.errors import TrialFailed
+    from automl.tuner import quiet
+    from automl.tuner.study import (consecutive_failures, fail_dead_trials, fail_reason,
+                                    retry_interrupted, trials_to_start)
+
     stopped: list[str] = []
+    log_start = [quiet.log_size(log)]
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         emit(TrialEnded(trial.number, trial.state.name,
@@ -171,31 +211,25 @@ def run_worker(options: WorkerOptions) -> int:
                         len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
         if trial.state.name == "FAIL":
             quiet.note_failed_trial(log)
-        _attach_log(tracker, trial, log, trial_log_starts[0])
+        _attach_log(tracker, trial, log, log_start[0])
         message = consecutive_failures(study, search.max_consecutive_failures)
         if message:
             stopped.append(message)
 
-    emit(WorkerReady(me.pid, me.host, me.started, str(info["device"])))
-    settle_memory()
     ran = 0
     try:
-        with display or contextlib.nullcontext():
-            while not stopped and (options.trials is None or ran < options.trials):
-                if options.timeout is not None and time.monotonic() - started > options.timeout:
-                    break
-                fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
-                if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
-                    break
-                trial_log_starts[0] = quiet.log_size(log)
-                study.optimize(objective, n_trials=1, catch=(TrialFailed,),
-                               callbacks=[on_trial], gc_after_trial=True)
-                ran += 1
-    except KeyboardInterrupt:  # Ctrl-C: the objective recorded its trial as interrupted
+        while not stopped and (max_trials is None or ran < max_trials):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
+            if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
+                break
+            log_start[0] = quiet.log_size(log)
+            study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[on_trial],
+                           gc_after_trial=True)
+            ran += 1
+    except KeyboardInterrupt:
         retry_interrupted(study, search.max_retries)
-        return 130
-    if stopped:
-        emit(WorkerStopped(stopped[0]))
-        return STOPPED_EXIT_CODE
-    return 0
+        raise
+    return stopped[0] if stopped else None
 
