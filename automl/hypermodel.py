@@ -1000,12 +1000,11 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     """Open (or resume) the study and the parent run, run the trials here, choose the winner."""
     from automl.data.snapshot import digest
     from automl.tracking import Tracker, default_tracking_uri
-    from automl.tuner.events import TrialEnded
     from automl.tuner.progress import SearchProgress
     from automl.tuner.runner import study_settings
-    from automl.tuner.study import (consecutive_failures, fail_dead_trials, fail_reason,
-                                    finished_trials, open_storage, open_study,
-                                    retry_interrupted, trials_to_start)
+    from automl.tuner.study import (fail_dead_trials, finished_trials, open_storage, open_study,
+                                    retry_interrupted)
+    from automl.tuner.worker import run_trials
 
     search = cfg.search
     epochs = int(fit_kwargs.get("epochs", 1))
@@ -1049,34 +1048,17 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
                                 seed=search.seed, tracker=tracker,
                                 candidates=project / "candidates", top_k=cfg.select.top_k,
                                 on_epoch=display.on_epoch)
-    stopped: list[str] = []
-
-    def on_trial(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
-        display.on_trial(TrialEnded(trial.number, trial.state.name,
-                                    trial.values[0] if trial.values else None,
-                                    fail_reason(trial) or str(trial.user_attrs.get(
-                                        "prune_reason", "")),
-                                    len(trial.intermediate_values),
-                                    trial.user_attrs.get("seconds", 0.0)))
-        message = consecutive_failures(study, search.max_consecutive_failures)
-        if message:
-            stopped.append(message)
-
     started = time.monotonic()
     interrupted = False
     try:
-        with display:
-            while not stopped and trials_to_start(study, search.trials) > 0:
-                if timeout is not None and time.monotonic() - started > timeout:
-                    break
-                study.optimize(objective, n_trials=1, catch=(TrialFailed,),
-                               callbacks=[on_trial], gc_after_trial=True)
-    except KeyboardInterrupt:
-        retry_interrupted(study, search.max_retries)  # queued for the next run of the project
-        interrupted = True
+        with display:  # one trial after another in this process, as a worker runs them
+            stopped = run_trials(study, store, search, objective, tracker, display.on_event,
+                                 None, deadline=None if timeout is None else started + timeout)
+    except KeyboardInterrupt:  # the trial was recorded as interrupted, queued for the next run
+        stopped, interrupted = None, True
     if stopped:
         tracker.end_study("FAILED")
-        raise AutomlError(stopped[0])
+        raise AutomlError(stopped)
     if interrupted:
         print("interrupted: choosing the winner among the trials finished so far")
     return finish_hypermodel_search(cfg, study, data, tracker, project, reports_dir, hypermodel,

@@ -70,6 +70,43 @@ def assert_nothing_left_running(study, result) -> None:
     assert set(runs) == {str(t.number) for t in study.trials if t.state != TrialState.WAITING}
 
 
+def test_a_retry_queued_after_this_machines_workers_stopped_is_still_trained():
+    """Control flow, with canned trials instead of training: this machine's workers stop once
+    the budget is spoken for, but a trial running elsewhere is interrupted after that and comes
+    back as a retry; the search trains again instead of ending one trial short."""
+    from optuna.trial import create_trial
+
+    from automl.config import load_space
+    from automl.tuner.runner import train_until_spent
+    from automl.tuner.study import INTERRUPTED, finished_trials, retry_interrupted
+
+    search = load_space({"search": {"trials": 3}}).search
+    study = optuna.create_study(direction="maximize")
+    params = {"x": 1.0}
+    distributions = {"x": optuna.distributions.FloatDistribution(0.0, 2.0)}
+    rounds: list[float | None] = []
+
+    def train(seconds_left: float | None) -> bool:
+        rounds.append(seconds_left)
+        if len(rounds) == 1:  # two trials here; the third, elsewhere, is interrupted late
+            for value in (0.5, 0.6):
+                study.add_trial(create_trial(value=value, params=params,
+                                             distributions=distributions))
+            study.add_trial(create_trial(state=TrialState.FAIL, params=params,
+                                         distributions=distributions,
+                                         user_attrs={"fail_reason": INTERRUPTED}))
+            retry_interrupted(study, search.max_retries)
+        else:  # the waiting retry
+            study.optimize(lambda trial: 0.7 + 0 * trial.suggest_float("x", 0.0, 2.0),
+                           n_trials=1)
+        return True
+
+    assert train_until_spent(study, study._storage, search, train)
+    assert len(rounds) == 2 and finished_trials(study) == 3
+    assert not study.get_trials(states=(TrialState.WAITING,))
+    assert study.trials[-1].params == params and study.trials[-1].value == 0.7
+
+
 def test_killed_search_resumes_without_losing_trials(tmp_path):
     space, runs, proc = start_search(tmp_path, "killed", trials=3, workers=1)
     deadline = time.time() + 240

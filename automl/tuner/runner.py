@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -170,8 +170,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.tuner.pool import LocalPool, plan_workers
     from automl.tuner.progress import SearchProgress
     from automl.tuner.study import (fail_dead_trials, finished_trials, max_epochs, open_storage,
-                                    open_study, retry_interrupted, trials_to_start,
-                                    wait_for_running)
+                                    open_study, retry_interrupted, trials_to_start)
 
     cfg = resolve_study_bases(cfg, run_dir)
     check_pretrained_weights(cfg)
@@ -222,39 +221,67 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
                              epochs, search_cfg.direction == "maximize", progress)
     first_seed = None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
+    if search_cfg.workers == 0:
+        def train(seconds_left: float | None) -> bool:
+            return run_here(cfg, splits, store, storage_url, tracker, run_dir.resolve(),
+                            display.on_event, first_seed, seconds_left)
+    else:
+        plan = plan_workers(search_cfg.workers)
+        pool = LocalPool(
+            study_name=cfg.name, storage_url=storage_url, tracking_uri=tracker.tracking_uri,
+            run_dir=run_dir.resolve(), workers=plan.workers, threads=plan.threads,
+            gpus=plan.gpus, on_event=display.on_event,
+            budget_left=lambda: trials_to_start(study, search_cfg.trials),
+            on_crash=lambda worker, code: fail_dead_trials(
+                study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"),
+            seed=first_seed)
+
+        def train(seconds_left: float | None) -> bool:
+            pool.timeout = seconds_left
+            return pool.run()
     try:
         with display:
-            if search_cfg.workers == 0:
-                finished = run_here(cfg, splits, store, storage_url, tracker, run_dir.resolve(),
-                                    display.on_event, first_seed)
-            else:
-                plan = plan_workers(search_cfg.workers)
-                pool = LocalPool(
-                    study_name=cfg.name, storage_url=storage_url,
-                    tracking_uri=tracker.tracking_uri, run_dir=run_dir.resolve(),
-                    workers=plan.workers, threads=plan.threads, gpus=plan.gpus,
-                    on_event=display.on_event,
-                    budget_left=lambda: trials_to_start(study, search_cfg.trials),
-                    on_crash=lambda worker, code: fail_dead_trials(
-                        study, store, search_cfg.max_retries, dead=worker,
-                        why=f"exit code {code}"),
-                    timeout=search_cfg.timeout, seed=first_seed)
-                finished = pool.run()
+            finished = train_until_spent(study, store, search_cfg, train)
     except AutomlError:
         tracker.end_study("FAILED")
         raise
-    if finished:  # workers that joined from elsewhere may still be training
-        try:
-            wait_for_running(study, store, search_cfg.max_retries)
-        except KeyboardInterrupt:
-            finished = False
     if not finished:
         print("interrupted: choosing the winner among the trials finished so far")
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
 
 
+def train_until_spent(study, store, search_cfg, train: Callable[[float | None], bool]) -> bool:
+    """Call ``train(seconds_left)`` (this machine's workers, or this process) until the budget
+    is spent; False when the user pressed Ctrl-C.
+
+    Trials that workers elsewhere (another search on the study, ``automl worker``) are running
+    are waited for. One of them may end without counting (Ctrl-C on that search, its worker
+    killed) and come back to the queue as a retry after this machine's workers have stopped:
+    then this machine trains again, so that the study ends with the trials it was asked for.
+    """
+    import time
+
+    from automl.tuner.study import trials_to_start, wait_for_running
+
+    deadline = None if search_cfg.timeout is None else time.monotonic() + search_cfg.timeout
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        before = [t.state for t in study.get_trials(deepcopy=False)]
+        if not train(left):
+            return False
+        try:
+            wait_for_running(study, store, search_cfg.max_retries)
+        except KeyboardInterrupt:
+            return False
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if out_of_time or trials_to_start(study, search_cfg.trials) == 0:
+            return True
+        if [t.state for t in study.get_trials(deepcopy=False)] == before:
+            return True  # nothing moved: whatever holds it up, another round would not help
+
+
 def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir: Path,
-             on_event, seed: int | None) -> bool:
+             on_event, seed: int | None, seconds_left: float | None) -> bool:
     """``workers: 0``: the trials run in this process, one after another, as a worker would run
     them. A breakpoint in a custom builder stops there; what a worker process adds (a fresh
     process every few trials, a trial that crashes Python failed and retried) is given up.
@@ -281,12 +308,11 @@ def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir
     objective = Objective(cfg, splits, tracker, run_dir / cfg.name / "candidates", worker=me,
                           on_epoch=on_event, upload_candidates=tracker.is_remote)
     on_event(WorkerReady(me.pid, me.host, me.started, "this process"))
-    timeout = cfg.search.timeout
+    deadline = None if seconds_left is None else time.monotonic() + seconds_left
     try:
         with process_settings_kept():  # the caller's precision policy and determinism
             stopped = run_trials(study, store, cfg.search, objective, tracker, on_event,
-                                 quiet.log_path(),
-                                 deadline=None if timeout is None else time.monotonic() + timeout)
+                                 quiet.log_path(), deadline=deadline)
     except KeyboardInterrupt:  # the trial was recorded as interrupted, and queued for a retry
         return False
     if stopped:
