@@ -113,7 +113,7 @@ def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> MlflowS
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
          "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "2"],
+         "--port", str(port), "--workers", "1"],  # one server process: enough for a test
         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120

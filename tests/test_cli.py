@@ -67,8 +67,11 @@ training: {optimizer: adam, batch_size: 64, epochs: 1}
 search: {trials: 2}
 select: {top_k: 1}
 """)
-    code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", cwd=tmp_path)
+    # --workers 0: the trials in the search's own process (worker processes: test_interrupt.py)
+    code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", "--workers", "0",
+                             cwd=tmp_path)
     assert code == 0, err
+    assert not list((tmp_path / "automl-runs" / "cli" / "logs").glob("worker-*"))
     assert "winner: trial" in out and "automl ui\n" in out and "/#/experiments/" in out
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
