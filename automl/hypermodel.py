@@ -458,6 +458,7 @@ class HypermodelData:
     y_val: Any
     y_test: Any
     splits: "Splits"
+    y_holdout: Any = None  # holdout_split's labels as given (None: no holdout)
 
     @property
     def x_train(self) -> Any:
@@ -473,7 +474,8 @@ class HypermodelData:
 
 
 def prepare_data(data: Any, validation_data: Any = None, validation_split: float = 0.1,
-                 test_split: float = 0.2, seed: int = 0) -> HypermodelData:
+                 test_split: float = 0.2, seed: int = 0,
+                 holdout_split: float | None = None) -> HypermodelData:
     """Split ``data`` with automl's splits (stratified by class, seeded, test held out).
 
     Args:
@@ -482,6 +484,8 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
         validation_data: ``(x_val, y_val)``, as ``tuner.search`` takes it; otherwise
             ``validation_split`` of the training examples is set aside.
         test_split: the fraction held out for selection when ``data`` has no test part.
+        holdout_split: the fraction of all examples set aside before anything else, which
+            neither the search nor the selection sees (None: no holdout).
     """
     from automl.config import DataConfig
     from automl.data.base import Arrays, num_examples, take
@@ -496,11 +500,16 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
     by_part = dict(zip([i for i, p in enumerate(parts) if p is not None], labels))
     has_test = x_test is not None
     cfg = DataConfig(source="python", validation=float(validation_split),
-                     test="builtin" if has_test else float(test_split), seed=int(seed))
+                     test="builtin" if has_test else float(test_split), seed=int(seed),
+                     holdout=None if holdout_split is None else float(holdout_split))
     if validation_data is None and not 0 < cfg.validation < 1:
         raise UsageError("validation_split must be between 0 and 1 (or give validation_data)")
     if not has_test and not 0 < float(test_split) < 1:
         raise UsageError("test_split must be between 0 and 1 (or give x_test and y_test)")
+    if holdout_split is not None and not (
+            0 < float(holdout_split) < 1 - (0 if has_test else float(test_split))):
+        raise UsageError(f"holdout_split must be a fraction that leaves room for training, "
+                         f"e.g. 0.1; found {holdout_split!r}")
     # split the row numbers, so that x and y stay exactly as given
     rows = Arrays(np.arange(num_examples(x)), by_part[0],
                   np.arange(num_examples(x_test)) if has_test else None,
@@ -522,10 +531,14 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
         xv, yv, val_labels = x_val, y_val, by_part[2]
     else:
         xv, yv, val_labels = take(x, val), y[val], by_part[0][val]
+    held = index.x_holdout  # row numbers of x, as train's are (None: no holdout)
     splits = Splits(take(x, train), by_part[0][train], xv, val_labels,
                     take(test_x, index.x_test), test_labels[index.x_test], task,
-                    _modality(x), class_names)
-    return HypermodelData(y[train], yv, test_y[index.x_test], splits)
+                    _modality(x), class_names,
+                    x_holdout=None if held is None else take(x, held),
+                    y_holdout=None if held is None else by_part[0][held])
+    return HypermodelData(y[train], yv, test_y[index.x_test], splits,
+                          None if held is None else y[held])
 
 
 def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
@@ -866,7 +879,8 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
                       directory: str | Path | None = None,
                       project_name: str = "untitled_project", overwrite: bool = False,
                       max_consecutive_failed_trials: int = 3, validation_data: Any = None,
-                      validation_split: float = 0.1, test_split: float = 0.2, top_k: int = 5,
+                      validation_split: float = 0.1, test_split: float = 0.2,
+                      holdout_split: float | None = None, top_k: int = 5,
                       sampler: str = "tpe", pruner: str = "median", seed: int | None = 0,
                       timeout: float | None = None, tracking_uri: str | None = None,
                       storage: str | None = None, reports_dir: str | Path | None = "reports",
@@ -894,6 +908,9 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
         validation_data: ``(x_val, y_val)``; otherwise ``validation_split`` of the training
             examples (stratified by class) validates.
         test_split: the fraction held out to choose the winner when ``data`` has no test part.
+        holdout_split: a fraction of the examples that neither the search nor the selection
+            sees (as ``data.split.holdout``); the winner is evaluated on it once
+            (``result.holdout_metrics``): the estimate free of the selection's optimism.
         top_k: how many of the best trials by validation are evaluated on the test split.
         sampler, pruner, seed, timeout, tracking_uri, storage, reports_dir, progress: as in
             :func:`automl.search` (``timeout`` in seconds).
@@ -932,7 +949,8 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
     if data is None and "x" in fit_kwargs:  # tuner.search(x=..., y=...) spelled that way
         data = (fit_kwargs.pop("x"), fit_kwargs.pop("y", None))
     fit_kwargs.setdefault("verbose", 0)
-    prepared = prepare_data(data, validation_data, validation_split, test_split, seed or 0)
+    prepared = prepare_data(data, validation_data, validation_split, test_split, seed or 0,
+                            holdout_split)
 
     import_tensorflow_quietly()
     _dry_build(hypermodel)
@@ -942,7 +960,7 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
         shutil.rmtree(project)
     cfg = _config(project_name, objective_name, direction, max_trials, sampler, pruner, seed,
                   max_consecutive_failed_trials, top_k, validation_split, test_split,
-                  has_test=data_has_test(data))
+                  has_test=data_has_test(data), holdout=holdout_split)
     return _run(cfg, hypermodel, prepared, fit_kwargs, executions=executions_per_trial,
                 run_dir=run_dir, project=project, overwrite=overwrite, timeout=timeout,
                 tracking_uri=tracking_uri,
@@ -959,7 +977,7 @@ def data_has_test(data: Any) -> bool:
 
 def _config(name: str, objective: str, direction: str, trials: int, sampler: str, pruner: str,
             seed: int | None, max_failures: int, top_k: int, validation: float, test: float,
-            has_test: bool) -> "SpaceConfig":
+            has_test: bool, holdout: float | None = None) -> "SpaceConfig":
     """A :class:`SpaceConfig` for the project: its search settings, and no YAML space (the
     hypermodel declares its parameters as it runs)."""
     from automl.config import DataConfig, SearchConfig, SelectConfig, SpaceConfig
@@ -969,7 +987,7 @@ def _config(name: str, objective: str, direction: str, trials: int, sampler: str
                           direction=direction, objective_given=True, seed=seed,
                           max_consecutive_failures=max_failures)
     data = DataConfig(source="python", validation=validation,
-                      test="builtin" if has_test else test)
+                      test="builtin" if has_test else test, holdout=holdout)
     return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k=top_k),
                        space=Group(""))
 
@@ -1072,7 +1090,7 @@ def _settings(cfg: "SpaceConfig") -> dict[str, Any]:
             "sampler": search.sampler, "pruner": search.pruner, "trials": search.trials,
             "seed": search.seed, "max_consecutive_failures": search.max_consecutive_failures,
             "top_k": cfg.select.top_k, "validation": cfg.data.validation,
-            "test": cfg.data.test}
+            "test": cfg.data.test, "holdout": cfg.data.holdout}
 
 
 def project_config(study: "optuna.Study") -> "SpaceConfig":
@@ -1090,7 +1108,8 @@ def project_config(study: "optuna.Study") -> "SpaceConfig":
     return _config(study.study_name, found["objective"], found["direction"], found["trials"],
                    found["sampler"], found["pruner"], found["seed"],
                    found["max_consecutive_failures"], found["top_k"], found["validation"],
-                   0.2 if test == "builtin" else test, has_test=test == "builtin")
+                   0.2 if test == "builtin" else test, has_test=test == "builtin",
+                   holdout=found.get("holdout"))
 
 
 def optuna_trials(storage: Any, name: str) -> list | None:
@@ -1165,6 +1184,11 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
 
     winner = max(rows, key=rank)
     model, path = models[winner["trial"]]
+    winner["holdout"] = {}
+    if data.y_holdout is not None:  # once, the estimate no selection step has seen
+        winner["holdout"] = {k: float(v) for k, v in model.evaluate(
+            data.splits.x_holdout, data.y_holdout, batch_size=batch_size, verbose=0,
+            return_dict=True).items()}
     selection = Selection(rows, winner, model, path)
     winner_path = project / "winner.keras"
     model = _with_input(model, take(data.x_test, np.arange(1)))
@@ -1173,8 +1197,9 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     # what simple models score on the same split, beside the winner (as automl.search does)
     baselines = fit_baselines(data.splits, seed=cfg.data.seed)
     tracker.log_metrics(tracker.parent_run_id, {
-        f"baseline_test_{row['name'].replace(' ', '_')}_{row['metric']}": row["test"]
-        for row in baselines if row["test"] is not None})
+        **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
+        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
+           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
     example = take(data.x_val, np.arange(min(5, len(data.splits.y_val))))
     mlflow_info = tracker.log_winner_model(model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
@@ -1185,7 +1210,7 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
         val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
         candidates=candidates_frame(rows), trials=trials_frame(study, rows, cfg),
         model_path=winner_path, mlflow=mlflow_info, config=cfg, _model=model,
-        baselines=baselines)
+        holdout_metrics=winner["holdout"], baselines=baselines)
     if reports_dir is not None and metric in result.test_metrics:
         from automl.report import write_report
 

@@ -281,6 +281,17 @@ def test_data_is_split_by_automl_and_labels_stay_as_given(mnist1d):
     assert len(given.y_train) == 300 and len(given.y_val) == 50 and len(given.y_test) == 200
     with pytest.raises(DataError, match="labels"):
         prepare_data((x, y[:10]))
+    # holdout_split: set aside first, apart from every other split, labels as given
+    held = prepare_data((x, one_hot(y)), holdout_split=0.1, seed=0)
+    assert len(held.y_holdout) == 30 and held.y_holdout.shape[1] == 10
+    assert len(held.y_train) + len(held.y_val) + len(held.y_test) == 270
+    rows = {name: {r.tobytes() for r in part} for name, part in (
+        ("holdout", held.splits.x_holdout), ("train", held.x_train), ("val", held.x_val),
+        ("test", held.x_test))}
+    assert not rows["holdout"] & (rows["train"] | rows["val"] | rows["test"])
+    assert held.splits.manifest()["holdout_size"] == 30
+    with pytest.raises(UsageError, match="holdout_split must be a fraction"):
+        prepare_data((x, y), holdout_split=0.9)
 
 
 # ---- searches ------------------------------------------------------------------------------
@@ -366,7 +377,7 @@ def test_conditional_scope_model_selection_resumes(mnist1d, runs):
     x, y, x_test, y_test = mnist1d
     settings = dict(data=(x, y), objective="val_accuracy", directory=runs,
                     project_name="model_selection", epochs=1, sampler="random", seed=1,
-                    top_k=2, progress=False, reports_dir=None)
+                    top_k=2, holdout_split=0.1, progress=False, reports_dir=None)
     first = automl.search_hypermodel(build_selected_model, max_trials=1, overwrite=True,
                                      **settings)
     again = automl.search_hypermodel(build_selected_model, max_trials=2, **settings)
@@ -381,6 +392,17 @@ def test_conditional_scope_model_selection_resumes(mnist1d, runs):
     assert {t.params["model_type"] for t in trials} == {"mlp", "cnn"}
     assert len(child_runs(again)) == 2
     assert again.model.predict(x_test[:3], verbose=0).shape == (3, 10)  # sparse labels work
+    # the holdout: the winner scored on it once, beside the baselines, kept for automl.load
+    assert 0.0 <= again.holdout_metrics["accuracy"] <= 1.0
+    assert {row["name"]: row["holdout"] is not None for row in again.baselines} == {
+        "majority class": True, "logistic regression": True}
+    from mlflow.tracking import MlflowClient
+
+    logged = MlflowClient(again.mlflow["tracking_uri"]).get_run(
+        again.mlflow["parent_run_id"]).data.metrics
+    assert logged["holdout_accuracy"] == pytest.approx(again.holdout_metrics["accuracy"])
+    loaded = automl.load("model_selection", run_dir=runs)  # as directory= and project_name=
+    assert loaded.holdout_metrics == again.holdout_metrics
 
     with pytest.raises(UsageError, match="overwrite=True"):
         automl.search_hypermodel(build_selected_model, max_trials=2,

@@ -92,6 +92,9 @@ def open_recorded_study(name: str, storage: str | None = None,
     from automl.tuner.study import default_storage_url, open_storage
 
     url = storage or default_storage_url(Path(run_dir))
+    project = Path(run_dir) / name / "optuna.journal"  # search_hypermodel's directory/project
+    if storage is None and not Path(url).exists() and project.exists():
+        url = str(project)
     store = open_storage(url)  # a missing journal file: UsageError naming the path
     try:
         return optuna.load_study(study_name=name, storage=store), url
@@ -124,6 +127,15 @@ def study_config(study: "optuna.Study") -> tuple["SpaceConfig", "StudySpec"]:
         return cfg, spec
     return fit_space(cfg, SourceFacts(modality, task, has_test_split=True),
                      check_classes=False), spec
+
+
+def _searched_config(study: "optuna.Study") -> "SpaceConfig":
+    """The config of a study that automl.search or automl.search_hypermodel ran."""
+    from automl.hypermodel import STUDY_ATTR, project_config
+
+    if STUDY_ATTR in study.user_attrs:
+        return project_config(study)
+    return study_config(study)[0]
 
 
 def _snapshot_task(path: Path) -> tuple[str | None, str | None]:
@@ -171,7 +183,7 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
                          f"is still running, or ended before choosing one); automl trials "
                          f"--study {study} lists its trials, automl select --study {study} "
                          f"chooses the winner")
-    cfg, _ = study_config(found)
+    cfg = _searched_config(found)
     rows = record["candidates"]
     winner = next(r for r in rows if r["trial"] == record["winner_trial"])
     mlflow_info = dict(record["mlflow"])
