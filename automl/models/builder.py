@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -317,7 +318,11 @@ def build_model(params: dict[str, Any], spec: InputSpec,
                                kernel_initializer=techniques.kernel_initializer())(x)
         outputs = keras.layers.Rescaling(spec.target_std, offset=spec.target_mean,
                                          dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")
+    with warnings.catch_warnings():
+        # a table's inputs are keyed by the user's column names, their layers named for Keras
+        # (layer_names): Keras warns about the difference, which is meant
+        warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
+        return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")
 
 
 def layer_names(columns: list[str]) -> dict[str, str]:
