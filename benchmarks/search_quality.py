@@ -122,8 +122,8 @@ def run_automl(method: str, seed: int, budget: float, smoke: bool, folder: Path)
         path = ROOT / "search_spaces" / "mnist1d.yaml"
         space = read_yaml(path.read_text(), str(path)).tree
     space["search"].update({"seed": seed, "timeout": budget, "trials": 10_000})
-    if smoke:
-        space["search"]["trials"] = 1
+    if smoke:  # checks the code, in this process (workers: 0)
+        space["search"].update({"trials": 1, "workers": 0})
         space["training"]["epochs"] = 1
         space["data"]["subsample"] = {"train": 300}
     started = time.time()

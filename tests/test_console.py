@@ -121,3 +121,19 @@ def test_a_worker_joined_by_hand_keeps_its_console_clean_too(stopped_search):
     text = log.read_text()
     assert "Trial 1 failed with parameters" in text and REASON in text
     assert "Traceback (most recent call last)" in text
+
+
+def test_tensorflows_retracing_advice_stays_off_the_console(caplog):
+    """A search evaluates one new model after another; TensorFlow counts that as retracing and
+    prints advice meant for a loop over one model (seen on the console of the Python API)."""
+    import logging
+
+    from automl.tuner import quiet
+
+    quiet.quiet_libraries()
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING):
+        logger.warning("5 out of the last 8 calls to <function f at 0x7f> triggered tf.function "
+                       "retracing. Tracing is expensive")
+        logger.warning("a warning that matters")
+    assert [r.getMessage() for r in caplog.records] == ["a warning that matters"]

@@ -68,10 +68,23 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", module="(mlflow|optuna|keras|tensorflow).*")
     for name in ("optuna", "mlflow", "absl", "tensorflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    tensorflow_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingAdvice) for f in tensorflow_logger.filters):
+        tensorflow_logger.addFilter(_NoRetracingAdvice())
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _route_library_logs()
+
+
+class _NoRetracingAdvice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning: a search trains and
+    evaluates one new model after another, each with its own functions, which is what that
+    warning counts; its advice is for a loop over one model, and printed mid-search it reads as
+    trouble."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def verbose() -> bool:
