@@ -39,6 +39,16 @@ def states(runs: Path, name: str) -> list[optuna.trial.FrozenTrial]:
         return []
 
 
+def study_exists(runs: Path, name: str) -> bool:
+    if not (runs / "optuna.journal").exists():
+        return False
+    try:
+        study_in(runs, name)
+    except KeyError:
+        return False
+    return True
+
+
 def start_search(tmp_path: Path, name: str, trials: int, workers: int) -> tuple:
     space = tmp_path / f"{name}.yaml"
     space.write_text(SPACE.format(name=name, trials=trials, workers=workers))
@@ -184,10 +194,12 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     """A second `automl search` on a live study adds its worker instead of failing the first
     one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries."""
     space = tmp_path / "joined.yaml"
-    # trials long enough that the study is still running when the second search has started
-    # (its preflight and dry build take a few seconds before it joins)
+    # the study must still have trials to give when the second search has started (its imports,
+    # preflight and dry build take seconds on a busy machine): no pruning, which would let the
+    # first search run through its budget in a few seconds
     space.write_text(SPACE.format(name="joined", trials=8, workers=1)
-                     .replace("epochs: 4", "epochs: 25"))
+                     .replace("epochs: 4", "epochs: 12")
+                     .replace("workers: 1}", "workers: 1, pruner: none}"))
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "automl", "search", str(space), "--quiet", "--run-dir",
                str(runs), "--reports-dir", str(tmp_path / "reports")]
@@ -203,12 +215,17 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
         return None
 
     deadline = time.time() + 240
+    # the second search starts as soon as the study exists: it joins a live study while its
+    # start overlaps the first one's
+    while not study_exists(runs, "joined") and time.time() < deadline:
+        assert first.poll() is None, first.communicate()[0]
+        time.sleep(0.1)
+    second = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     while (found := training(set())) is None and time.time() < deadline:
         time.sleep(0.1)
     assert found is not None, "the first search never trained"
     first_worker = found.user_attrs["worker"]["pid"]
-    second = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     while (found := training({first_worker})) is None and time.time() < deadline:
         time.sleep(0.1)
     assert found is not None, "the second search never trained"

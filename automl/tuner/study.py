@@ -339,9 +339,11 @@ def finished_trials(study: optuna.Study) -> int:
 
 def trials_to_start(study: optuna.Study, target: int) -> int:
     """How many more trials may start now: the budget less the finished and running ones (a
-    retry waiting in the queue always may: it replaces a trial that does not count)."""
+    retry waiting in the queue always may: it replaces a trial that does not count; an enqueued
+    configuration is an ordinary trial, within the budget)."""
     trials = study.get_trials(deepcopy=False)
-    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+    waiting = sum(1 for t in trials
+                  if t.state == TrialState.WAITING and t.system_attrs.get("retry_history"))
     running = sum(1 for t in trials if t.state == TrialState.RUNNING)
     return max(target - finished_trials(study) - running, waiting, 0)
 
