@@ -220,11 +220,13 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
 
     display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
                              epochs, search_cfg.direction == "maximize", progress)
-    first_seed = None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
+    def next_seed() -> int | None:  # a stream of its own for each process that trains
+        return None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
+
     if search_cfg.workers == 0:
         def train(seconds_left: float | None) -> bool:
             return run_here(cfg, splits, store, storage_url, tracker, run_dir.resolve(),
-                            display.on_event, first_seed, seconds_left)
+                            display.on_event, next_seed(), seconds_left)
     else:
         plan = plan_workers(search_cfg.workers)
         pool = LocalPool(
@@ -234,7 +236,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
             budget_left=lambda: trials_to_start(study, search_cfg.trials),
             on_crash=lambda worker, code: fail_dead_trials(
                 study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"),
-            seed=first_seed)
+            seed=next_seed())
 
         def train(seconds_left: float | None) -> bool:
             pool.timeout = seconds_left
