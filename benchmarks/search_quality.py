@@ -369,6 +369,35 @@ def curve(run: dict, grid: list[float]) -> list[float]:
     return out
 
 
+def reached_at(runs: list[dict], level: float) -> float | None:
+    """When the median over ``runs`` of the best validation accuracy so far first reached
+    ``level`` (seconds; None: never), on a one-second grid: what the plot's median line shows."""
+    import numpy as np
+
+    grid = list(np.arange(0.0, max(r["wall"] for r in runs) + 1.0, 1.0))
+    middle = np.median(np.array([curve(r, grid) for r in runs]), axis=0)
+    hits = np.flatnonzero(middle >= level - 1e-9)
+    return float(grid[hits[0]]) if len(hits) else None
+
+
+def race(results: list[dict], methods: list[str]) -> dict | None:
+    """The issue's speed target: the best anchor (KerasTuner, plain Optuna) by its final median
+    best validation accuracy, when its median line reached that level, and when each automl
+    method's median line did (the target: in at most half the anchor's time)."""
+    by_method = {m: [r for r in results if r["method"] == m] for m in methods}
+    finals = {m: median([max((v for _, v in r["timeline"]), default=0.0) for r in runs])
+              for m, runs in by_method.items() if runs}
+    anchors = [m for m in finals if not m.startswith("automl")]
+    if not anchors:
+        return None
+    anchor = max(anchors, key=finals.get)
+    level = finals[anchor]
+    return {"anchor": anchor, "level": level,
+            "anchor_seconds": reached_at(by_method[anchor], level),
+            "automl_seconds": {m: reached_at(by_method[m], level)
+                               for m in finals if m.startswith("automl")}}
+
+
 def plot(results: list[dict], methods: list[str], path: Path) -> None:
     import matplotlib
 
@@ -413,14 +442,28 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Budget {record['budget']:.0f} s per method and seed; seeds "
              f"{', '.join(map(str, record['seeds']))}; {record['cores']} CPU cores; methods run "
-             f"one at a time, each in a fresh process. Medians over seeds.", "",
-             "| method | selected: test | selected: 10,000 fresh signals | best of top 5: test "
-             "| val 95% at | val 97% at | trials |",
-             "|---|---|---|---|---|---|---|"]
+             f"one at a time, each in a fresh process. Medians over seeds.", ""]
+    expected = len(record["seeds"]) * len(record["methods"])
+    if len(results) < expected:
+        lines += [f"**Partial: {len(results)} of {expected} runs finished** (the table below "
+                  f"has the medians of those).", ""]
+    lines += ["| method | selected: test | selected: 10,000 fresh signals | best of top 5: test "
+              "| val 95% at | val 97% at | trials |",
+              "|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['method']} | {pct(row['selected_test'])} | {pct(row['fresh'])} | "
                      f"{pct(row['best_top_test'])} | {sec(row['to_0.95'])} | "
                      f"{sec(row['to_0.97'])} | {row['trials']:.0f} |")
+    speed = race(results, record["methods"])
+    if speed and speed["anchor_seconds"]:
+        lines += ["", f"**Speed.** The best anchor by final median best validation accuracy is "
+                      f"{speed['anchor']}: {pct(speed['level'])}, which its median line reached at "
+                      f"{sec(speed['anchor_seconds'])}."]
+        for method, seconds in speed["automl_seconds"].items():
+            share = ("" if seconds is None
+                     else f" ({seconds / speed['anchor_seconds']:.2f} of the anchor's time; "
+                          f"the target is at most 0.50)")
+            lines.append(f"{method}'s median line reached it at {sec(seconds)}{share}.")
     lines += ["", "Per run:", "", "| method | seed | selected: test | fresh | trials | wall |",
               "|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: (r["method"], r["seed"])):
@@ -503,21 +546,23 @@ def main(argv: list[str] | None = None) -> int:
             last = results[-1]
             print(f"  selected model: test {last['selected_test']:.4f}, fresh "
                   f"{last['fresh']:.4f}, {last['trials']} trials", flush=True)
-    write_report({"command": " ".join(["python benchmarks/search_quality.py", *argv]),
-                  "budget": args.budget, "seeds": args.seeds, "cores": os.cpu_count(),
-                  "methods": methods, "skipped": skipped,
-                  "summary": summarize(results, methods), "runs": results}, args.out)
+            # after every run, so that a long run stopped part-way keeps what it measured
+            write_report({"command": " ".join(["python benchmarks/search_quality.py", *argv]),
+                          "budget": args.budget, "seeds": args.seeds, "cores": os.cpu_count(),
+                          "methods": methods, "skipped": skipped, "runs": results}, args.out,
+                         echo=len(results) == len(args.seeds) * len(methods))
     return 0
 
 
-def write_report(record: dict, out: Path) -> None:
-    """search_quality.json, .md and .png in ``out``."""
+def write_report(record: dict, out: Path, echo: bool = True) -> None:
+    """search_quality.json, .md and .png in ``out`` (``echo``: print the Markdown too)."""
     out.mkdir(parents=True, exist_ok=True)
     record["summary"] = summarize(record["runs"], record["methods"])
     (out / "search_quality.json").write_text(json.dumps(record, indent=1))
     plot(record["runs"], record["methods"], out / "search_quality.png")
     (out / "search_quality.md").write_text(markdown(record))
-    print((out / "search_quality.md").read_text())
+    if echo:
+        print((out / "search_quality.md").read_text())
 
 
 if __name__ == "__main__":
