@@ -39,3 +39,26 @@ def test_search_quality_smoke_run_writes_its_report(tmp_path, monkeypatch):
     assert ("Skipped: kt-hyperband" in table) is not has_keras_tuner
     png = (tmp_path / "search_quality.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_the_speed_target_compares_median_lines_against_the_best_anchor():
+    """The issue's speed target, from canned runs: the best anchor by its final median best
+    validation accuracy, and when each median line first reached that level."""
+    quality = benchmark("search_quality")
+
+    def run(method, timeline):
+        return {"method": method, "timeline": timeline, "wall": 100.0, "seed": 0,
+                "selected_test": 0.9, "fresh": 0.9, "trials": len(timeline)}
+
+    runs = [run("optuna-tpe", [(10, 0.90), (80, 0.95)]), run("optuna-tpe", [(20, 0.93)]),
+            run("kt-hyperband", [(50, 0.80)]), run("kt-hyperband", [(60, 0.85)]),
+            run("automl-default", [(5, 0.60), (30, 0.96)]), run("automl-default", [(40, 0.97)])]
+    speed = quality.race(runs, ["automl-default", "kt-hyperband", "optuna-tpe"])
+    # optuna's final medians: 0.95 and 0.93 -> 0.94; its median line reaches 0.94 at 80 s
+    assert speed["anchor"] == "optuna-tpe" and abs(speed["level"] - 0.94) < 1e-9
+    assert speed["anchor_seconds"] == 80.0
+    assert speed["automl_seconds"] == {"automl-default": 40.0}
+    record = {"command": "x", "budget": 100, "seeds": [0, 1], "cores": 2, "skipped": [],
+              "methods": ["automl-default", "kt-hyperband", "optuna-tpe"], "runs": runs,
+              "summary": []}
+    assert "(0.50 of the anchor's time" in quality.markdown(record)

@@ -21,7 +21,7 @@ from automl.errors import UsageError
 from automl.models.builder import import_builder
 
 ROOT = Path(__file__).resolve().parent.parent
-READY = {"mnist1d", "digits", "digits_base", "breast_cancer", "transfer"}
+READY = {"mnist1d", "digits", "mnist1d_base", "breast_cancer", "transfer"}
 CACHES = ("__pycache__", "*.pyc")
 
 

@@ -14,9 +14,9 @@ from automl.config import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = sorted(p for p in (ROOT / "search_spaces").glob("*.yaml"))
-# transfer.yaml fine-tunes the winner of digits_base.yaml: test_transfer.py searches that pair
+# transfer.yaml fine-tunes the winner of mnist1d_base.yaml: test_transfer.py searches that pair
 # (shortened the same way) and checks what was frozen and what moved
-IN_TEST_TRANSFER = {"digits_base.yaml", "transfer.yaml"}
+IN_TEST_TRANSFER = {"mnist1d_base.yaml", "transfer.yaml"}
 
 
 def quick(path: Path) -> dict:
@@ -33,7 +33,7 @@ SMOKED = [p for p in SPACES if p.name not in IN_TEST_TRANSFER]
 
 def test_every_space_file_is_covered():
     assert {p.name for p in SPACES} >= {"mnist1d.yaml", "digits.yaml", "breast_cancer.yaml",
-                                        "digits_base.yaml", "transfer.yaml"}
+                                        "mnist1d_base.yaml", "transfer.yaml"}
     assert IN_TEST_TRANSFER < {p.name for p in SPACES}
 
 

@@ -20,10 +20,10 @@ def kernels(model):
 
 
 def test_fine_tuning_a_base_from_an_earlier_study(tmp_path):
-    """The ready spaces digits_base.yaml then transfer.yaml, shortened as in
+    """The ready spaces mnist1d_base.yaml then transfer.yaml, shortened as in
     test_ready_spaces.py (which leaves this pair to this test)."""
     runs = tmp_path / "runs"
-    base = automl.search(quick(ROOT / "search_spaces" / "digits_base.yaml"), workers=0, run_dir=runs,
+    base = automl.search(quick(ROOT / "search_spaces" / "mnist1d_base.yaml"), workers=0, run_dir=runs,
                          reports_dir=None, progress=False)
     tree = quick(ROOT / "search_spaces" / "transfer.yaml")
     tree["model"]["architecture"]["choice"]["transfer"]["unfreeze"] = 2
