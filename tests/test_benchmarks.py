@@ -62,3 +62,20 @@ def test_the_speed_target_compares_median_lines_against_the_best_anchor():
               "methods": ["automl-default", "kt-hyperband", "optuna-tpe"], "runs": runs,
               "summary": []}
     assert "(0.50 of the anchor's time" in quality.markdown(record)
+
+
+def test_the_small_data_benchmarks_render_their_tables():
+    """small_images.py and transfer.py run for half an hour, so the suite renders their tables
+    from canned searches: the scripts import and their medians are right."""
+    def searched(test, logistic):
+        return {"test": test, "logistic": logistic, "majority": 0.2, "trials": 9, "seconds": 60}
+
+    record = {"command": "c", "cores": 2, "workers": "1", "budget": "180 s",
+              "runs": [{"seed": s, "base": searched(0.98, 0.5), "transfer": searched(t, 0.44),
+                        "scratch": searched(c, 0.44), "digits": searched(t, 0.96)}
+                       for s, t, c in [(0, 0.94, 0.89), (1, 0.92, 0.90), (2, 0.95, 0.85)]]}
+    transfer = benchmark("transfer").markdown(record)
+    assert "| 0 | 0.9400 | 0.8900 | 0.4400 | +0.0500 |" in transfer
+    assert "| **median** | **0.9400** | **0.8900** | **0.4400** |" in transfer
+    digits = benchmark("small_images").markdown(record)
+    assert "| **median** | **0.9400** | **0.9600** |" in digits
