@@ -190,6 +190,14 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     assert "chaos@champion" in result.mlflow["alias_uri"]
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent process of ``pid`` (Linux), or None when it has ended."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     """A second `automl search` on a live study adds its worker instead of failing the first
     one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries."""
@@ -207,10 +215,12 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     first = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
-    def training(exclude: set[int]) -> optuna.trial.FrozenTrial | None:
+    def training(search: subprocess.Popen) -> optuna.trial.FrozenTrial | None:
+        """A trial in training by a worker process of ``search`` (a search may start a new
+        worker process for a second round, so the worker's parent tells the searches apart)."""
         for t in states(runs, "joined"):
             if (t.state == TrialState.RUNNING and t.intermediate_values
-                    and t.user_attrs["worker"]["pid"] not in exclude):
+                    and parent_of(t.user_attrs["worker"]["pid"]) == search.pid):
                 return t
         return None
 
@@ -222,11 +232,10 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
         time.sleep(0.1)
     second = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    while (found := training(set())) is None and time.time() < deadline:
+    while (found := training(first)) is None and time.time() < deadline:
         time.sleep(0.1)
     assert found is not None, "the first search never trained"
-    first_worker = found.user_attrs["worker"]["pid"]
-    while (found := training({first_worker})) is None and time.time() < deadline:
+    while (found := training(second)) is None and time.time() < deadline:
         time.sleep(0.1)
     assert found is not None, "the second search never trained"
     second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial
