@@ -452,11 +452,12 @@ def _print_summary(result, cfg) -> None:
         table.add_column(column, justify="right")
     for row in result.candidates.itertuples():
         table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
-                      "winner" if row.trial == result.winner_trial else "")
+                      "winner" if row.trial == result.winner_trial and not result.winner_members
+                      else "member" if row.trial in result.winner_members else "")
     console.print(table)
     states = result.trials["state"].value_counts().to_dict()
     console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
-    console.print(f"winner: trial {result.winner_trial}, test {cfg.test_metric} "
+    console.print(f"winner: {result.winner_name}, test {cfg.test_metric} "
                   f"[bold]{result.test_metrics[cfg.test_metric]:.4f}[/bold], saved to "
                   f"{result.model_path}, registered as {result.mlflow['alias_uri']}")
     _print_honest_figures(console, result)
@@ -475,7 +476,7 @@ def _print_honest_figures(console, result) -> None:
     if result.holdout_metrics:
         console.print(f"estimate: holdout {metric} [bold]{result.holdout_metrics[metric]:.4f}"
                       f"[/bold] (examples that neither the search nor the selection saw)")
-    else:
+    elif not result.winner_members:  # an ensemble was chosen without looking at the test split
         console.print("note: the winner is the best test score of the top trials, so its test "
                       "score is optimistic; set data.split.holdout: 0.1 for an unbiased estimate")
     part = "holdout" if result.holdout_metrics else "test"

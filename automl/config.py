@@ -55,7 +55,7 @@ LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_cros
           "regression": ("mse", "mae", "huber", "log_cosh")}
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue", "workers", "max_retries", "max_consecutive_failures"}
-SELECT_KEYS = {"top_k"}
+SELECT_KEYS = {"top_k", "ensemble"}
 SAMPLERS = {"tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2"}
 PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
 BUILTIN_SOURCES = {"mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes", "mnist",
@@ -123,6 +123,9 @@ class SearchConfig:
 @dataclass(frozen=True)
 class SelectConfig:
     top_k: int = 5
+    # the winner is the average of the top-K models' predictions, scored once on the test
+    # split (an honest figure: no choice among the candidates is made on the test split)
+    ensemble: bool = False
 
 
 @dataclass(frozen=True)
@@ -787,7 +790,11 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
         _check_grid(doc, space)
     select = _check_keys(doc, tree.get("select"), SELECT_KEYS, "select")
     top_k = _int_setting(doc, select.get("top_k", 5), "select.top_k", 1, 1000)
-    return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k),
+    ensemble = select.get("ensemble", False)
+    if not isinstance(ensemble, bool):
+        raise doc.error("select.ensemble", f"must be true or false, not {ensemble!r}")
+    return SpaceConfig(name=name, data=data, search=search,
+                       select=SelectConfig(top_k, ensemble),
                        space=space, file=doc.file, text=text, tree=doc.tree,
                        lines=dict(doc.lines), overridden=doc.overridden)
 

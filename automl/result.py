@@ -17,7 +17,8 @@ class SearchResult:
     Attributes:
         study_name: the Optuna study (and MLflow experiment, and registered model) name.
         best_params: the winner's sampled values, by parameter name (``model.dropout`` ...).
-        winner_trial: the winner's trial number.
+        winner_trial: the winner's trial number (of an ensemble: its best member by validation).
+        winner_members: an ensemble's trial numbers (``select: {ensemble: true}``); else empty.
         val_metrics: the winner's objective on the validation split, e.g. ``{"val_accuracy": ..}``.
         test_metrics: the winner on the held-out test split, e.g. ``{"accuracy": .., "loss": ..}``.
         candidates: the top-K trials evaluated on the test split, with each one's gap.
@@ -47,7 +48,15 @@ class SearchResult:
     holdout_metrics: dict[str, float] = field(default_factory=dict)
     # simple models on the same split: [{"name", "metric", "test", "holdout"}]
     baselines: list[dict[str, Any]] = field(default_factory=list)
+    winner_members: list[int] = field(default_factory=list)
     _model: Any = field(default=None, repr=False)
+
+    @property
+    def winner_name(self) -> str:
+        """``trial 7``, or for an ensemble ``the average of trials 7, 3, 12``."""
+        if self.winner_members:
+            return "the average of trials " + ", ".join(map(str, self.winner_members))
+        return f"trial {self.winner_trial}"
 
     @property
     def model(self):

@@ -178,6 +178,7 @@ def space_schema() -> dict[str, Any]:
             "model": _object(model, nullable=True),
             "training": _object(training, nullable=True),
             "search": _object(search, nullable=True),
-            "select": _object({"top_k": whole(1, 1000)}, nullable=True),
+            "select": _object({"top_k": whole(1, 1000), "ensemble": {"type": "boolean"}},
+                              nullable=True),
         },
     }

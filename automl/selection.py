@@ -3,6 +3,9 @@
 Validation drove the search, so the best validation score is an optimistic estimate; evaluating a
 few candidates on data no trial has seen and keeping the best of them, with each one's
 generalization gap (validation minus test) on record, guards against a lucky validation score.
+With ``select: {ensemble: true}`` the winner is instead the average of the candidates'
+predictions: it usually generalizes better than any one of them, and since no choice is made on
+the test split, its test score is an honest estimate.
 """
 
 from __future__ import annotations
@@ -46,12 +49,14 @@ def score_holdout(model, splits: Splits) -> dict[str, float]:
 
 def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
                   test_metric: str,
-                  fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None
-                  ) -> Selection:
+                  fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None,
+                  ensemble: bool = False) -> Selection:
     """Evaluate the top-K trials on the test split and return the best one.
 
     ``fetch`` gets the model of a trial whose file is not in ``candidates_dir`` (one that a
-    worker on another machine trained), or returns None.
+    worker on another machine trained), or returns None. With ``ensemble`` the winner is the
+    average of the candidates' predictions instead (see :func:`average_models`); its ``trial``
+    is the best candidate by validation, its ``members`` all of them.
     """
     import keras
 
@@ -76,8 +81,54 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     if not rows:
         raise AutomlError("no trial completed with a saved model, so there is no winner; look at "
                           "the failed trials' reasons in the MLflow UI or the trials table")
+    if ensemble and len(rows) > 1:
+        return _ensemble_selection(rows, [models[r["trial"]][0] for r in rows], splits,
+                                   candidates_dir, test_metric)
     # best test score wins; the better validation score breaks ties
     winner = max(rows, key=lambda r: ((r["test_score"] if maximize else -r["test_score"]),
                                       (r["val_score"] if maximize else -r["val_score"])))
     model, path = models[winner["trial"]]
     return Selection(rows, winner, model, path)
+
+
+def average_models(models: list, name: str = "ensemble"):
+    """One Keras model whose output is the mean of ``models``' outputs on the same inputs.
+
+    Example:
+        >>> ensemble = average_models([keras.saving.load_model(p) for p in paths])
+        >>> ensemble.predict(x)  # the members' mean class probabilities (or predictions)
+
+    Each member keeps its own preprocessing, so the ensemble takes the raw inputs as its
+    members do, and saves, loads and exports as any one of them.
+    """
+    import keras
+
+    template = models[0].input  # one input tensor, or a dict of them (table columns)
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name), template)
+    for i, model in enumerate(models):
+        model.name = f"member_{i}"  # a model's layers need distinct names
+    outputs = keras.layers.Average(name="average")([model(inputs) for model in models])
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits,
+                        candidates_dir: Path, test_metric: str) -> Selection:
+    """The candidates' average as the winner: scored once on validation and once on test."""
+    from automl.training.fit import compile_model, target_scale
+
+    ensemble = average_models(models)
+    compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
+    val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
+    test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
+    val_score = float(ensemble.evaluate(val, verbose=0, return_dict=True)[test_metric])
+    results = {k: float(v) for k, v in ensemble.evaluate(test, verbose=0,
+                                                          return_dict=True).items()}
+    best = rows[0]  # rows come best validation first
+    winner = {"trial": best["trial"], "members": [r["trial"] for r in rows],
+              "val_score": val_score, "test_score": results[test_metric],
+              "gap": val_score - results[test_metric], "test": results,
+              "params": dict(best["params"])}
+    path = candidates_dir / "ensemble.keras"
+    ensemble.save(path)
+    return Selection(rows, winner, ensemble, path)

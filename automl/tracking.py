@@ -512,6 +512,9 @@ class Tracker:
             "winner_val": winner["val_score"], "winner_test": winner["test_score"],
             **{f"winner_test_{k}": v for k, v in winner["test"].items()}})
         self.client.set_tag(self.parent_run_id, "automl.winner_trial", str(winner["trial"]))
+        if winner.get("members"):
+            self.client.set_tag(self.parent_run_id, "automl.winner_ensemble",
+                                ",".join(map(str, winner["members"])))
         self.client.set_tag(self.parent_run_id, "mlflow.note.content",
                             leaderboard_markdown(table, winner))
         self.client.log_dict(self.parent_run_id, {"candidates": table, "winner": winner},
@@ -618,11 +621,15 @@ class Tracker:
 def leaderboard_markdown(table: list[dict[str, Any]], winner: dict[str, Any]) -> str:
     """The parent run's description: the candidates on the test split, and the winner."""
     lines = ["| trial | validation | test | gap |", "|---|---|---|---|"]
+    members = winner.get("members", [])
     for row in sorted(table, key=lambda r: r["test_score"], reverse=True):
-        mark = " **winner**" if row["trial"] == winner["trial"] else ""
+        mark = (" member" if row["trial"] in members else
+                " **winner**" if row["trial"] == winner["trial"] else "")
         lines.append(f"| {row['trial']}{mark} | {row['val_score']:.4f} | {row['test_score']:.4f} "
                      f"| {row['gap']:+.4f} |")
-    return (f"Winner: trial {winner['trial']}, test {winner['test_score']:.4f} "
+    name = (f"the average of trials {', '.join(map(str, members))}" if members
+            else f"trial {winner['trial']}")
+    return (f"Winner: {name}, test {winner['test_score']:.4f} "
             f"(validation {winner['val_score']:.4f}).\n\nThe top trials by validation, each "
             f"evaluated once on the held-out test split:\n\n" + "\n".join(lines))
 

@@ -57,6 +57,15 @@ class ReportData:
     # split ("test" or "holdout") -> baseline name ("logistic regression") -> its score
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     generated: str = ""
+    members: list[int] = field(default_factory=list)  # an ensemble winner's trials
+    ensemble: Tested | None = None                    # that ensemble's own evaluation
+
+    @property
+    def won(self) -> Tested | None:
+        """The winner's evaluation: the ensemble's, or the winning trial's (None before one)."""
+        if self.ensemble is not None:
+            return self.ensemble
+        return self.tested.get(self.winner) if self.winner is not None else None
 
     @property
     def objective(self) -> str:
@@ -120,7 +129,12 @@ def _read_mlflow(data: ReportData, tracking_uri: str, parent_run_id: str) -> Non
             data.tested = {row["trial"]: Tested(row["trial"], row["val_score"],
                                                 row["test_score"], row["gap"], row["test"])
                            for row in selection.get("candidates", [])}
-            data.winner = (selection.get("winner") or {}).get("trial")
+            winner = selection.get("winner") or {}
+            data.winner = winner.get("trial")
+            if winner.get("members"):
+                data.members = list(winner["members"])
+                data.ensemble = Tested(winner["trial"], winner["val_score"],
+                                       winner["test_score"], winner["gap"], winner["test"])
         if MANIFEST_FILE in names:
             data.manifest = json.loads(Path(client.download_artifacts(
                 parent_run_id, MANIFEST_FILE, tmp)).read_text())

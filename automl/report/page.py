@@ -90,10 +90,10 @@ def header(data: ReportData) -> str:
                       f"{states[TrialState.RUNNING]} / {states[TrialState.WAITING]}"))
     if best is not None:
         cards.append((f"best {data.objective}", f"{best.values[0]:.4f} (trial {best.number})"))
-    if data.winner is not None and data.winner in data.tested:
-        won = data.tested[data.winner]
-        cards.append((f"winner's test {data.cfg.test_metric}",
-                      f"{won.test:.4f} (trial {won.trial})"))
+    if data.won is not None:
+        who = (f"average of trials {', '.join(map(str, data.members))}" if data.members
+               else f"trial {data.won.trial}")
+        cards.append((f"winner's test {data.cfg.test_metric}", f"{data.won.test:.4f} ({who})"))
     else:
         cards.append(("winner", "not selected yet"))
     card_html = "".join(f"<div class='card'>{escape(label)}<b>{escape(value)}</b></div>"
@@ -129,7 +129,9 @@ def leaderboard(data: ReportData) -> str:
         else:
             test, gap = "", ""
         badges = ""
-        if trial.number == data.winner:
+        if trial.number in data.members:
+            badges = "<span class='badge win'>in the winner</span>"
+        elif trial.number == data.winner:
             badges = "<span class='badge win'>winner</span>"
         elif trial.number in candidates:
             badges = "<span class='badge'>candidate</span>"
@@ -141,12 +143,14 @@ def leaderboard(data: ReportData) -> str:
                  f"<td class='num'>{_duration(trial)}</td>",
                  f"<td class='num'>{_count(trial.user_attrs.get('params_count'))}</td>",
                  f"<td class='params'>{_params(trial)}</td>"]
-        css = " class='winner'" if trial.number == data.winner else ""
+        css = " class='winner'" if trial.number == data.winner or trial.number in data.members \
+            else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
-             f"split; the best test score wins. A large gap means the validation score was "
-             f"lucky.</p>")
+             + ("split; the winner is their average (an ensemble). " if data.members else
+                "split; the best test score wins. ") +
+             "A large gap means the validation score was lucky.</p>")
     return (intro + "<table class='leaderboard'><thead><tr>"
             + "".join(f"<th>{escape(h)}</th>" for h in head)
             + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
@@ -173,19 +177,21 @@ def generalization_html(data: ReportData) -> str:
     and simple baselines on the same split, with a flag when the winner does not beat them."""
     from automl.baselines import baseline_metric
 
-    if data.winner is None or data.winner not in data.tested:
+    if data.won is None:
         return "<p>The winner is not selected yet.</p>"
     metric = baseline_metric(data.study.user_attrs.get("automl_selection", {}).get("task")
-                             or ("classification" if "accuracy" in
-                                 data.tested[data.winner].metrics else "regression"))
+                             or ("classification" if "accuracy" in data.won.metrics
+                                 else "regression"))
     if data.holdout:
         score, part = data.holdout.get(metric), "holdout"
         lines = [f"<p>The winner scored <b>{metric} {_num(score)}</b> on the holdout split, "
                  f"examples that neither the search nor the selection saw: the estimate to "
                  f"quote.</p>"]
     else:
-        score, part = data.tested[data.winner].metrics.get(metric), "test"
-        lines = ["<p>The winner is the best test score among the top trials by validation, so "
+        score, part = data.won.metrics.get(metric), "test"
+        lines = ["<p>The winner averages the top trials by validation, chosen without looking "
+                 "at the test split: its test score is a fair estimate.</p>" if data.members else
+                 "<p>The winner is the best test score among the top trials by validation, so "
                  "its test score is biased upward by that choice. Set <code>data.split.holdout: "
                  "0.1</code> for a figure no selection step has seen.</p>"]
     baselines = data.baselines.get(part, {})

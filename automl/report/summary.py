@@ -45,7 +45,9 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
         f"{cfg.search.pruner}\n",
         "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
         "## Winner\n",
-        f"Trial **{result.winner_trial}**: {cfg.search.objective} "
+        (f"The average of trials **{', '.join(map(str, result.winner_members))}**: "
+         if result.winner_members else f"Trial **{result.winner_trial}**: ") +
+        f"{cfg.search.objective} "
         f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
         f"**{result.test_metrics[metric]:.4f}** (test loss "
         f"{result.test_metrics.get('loss', float('nan')):.4f}).\n",

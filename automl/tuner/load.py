@@ -58,6 +58,7 @@ def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modal
     record = {
         "task": task, "modality": modality, "objective": cfg.search.objective,
         "candidates": selection.candidates, "winner_trial": selection.winner["trial"],
+        "winner": selection.winner,
         "model_path": str(Path(model_path).resolve()),
         "mlflow": {k: redact(str(v)) for k, v in mlflow_info.items() if v is not None},
         "report_dir": str(Path(report_dir).resolve()) if report_dir else None,
@@ -185,7 +186,8 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
                          f"chooses the winner")
     cfg = _searched_config(found)
     rows = record["candidates"]
-    winner = next(r for r in rows if r["trial"] == record["winner_trial"])
+    winner = record.get("winner") or next(r for r in rows
+                                          if r["trial"] == record["winner_trial"])
     mlflow_info = dict(record["mlflow"])
     mlflow_info["tracking_uri"] = tracking_uri or usable_uri(mlflow_info.get("tracking_uri")) \
         or mlflow_info.get("tracking_uri", "")
@@ -193,7 +195,7 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
     report_dir = Path(record["report_dir"]) if record.get("report_dir") else None
     return SearchResult(
         study_name=study, best_params=winner["params"], winner_trial=winner["trial"],
-        val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
+        winner_members=winner.get("members", []), val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
         candidates=candidates_frame(rows), trials=trials_frame(found, rows, cfg),
         model_path=model_path,
         report_dir=report_dir if report_dir and report_dir.is_dir() else None,

@@ -341,7 +341,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
         return tracker.download_candidate(runs[trial.number], study_dir / "candidates")
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
-                              cfg.test_metric, fetch=fetch)
+                              cfg.test_metric, fetch=fetch, ensemble=cfg.select.ensemble)
     # the honest figures: the holdout no selection saw, and what simple models score
     selection.winner["holdout"] = score_holdout(selection.model, splits)
     baselines = fit_baselines(splits, seed=cfg.data.seed)
@@ -361,6 +361,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     winner = selection.winner
     result = SearchResult(
         study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
+        winner_members=winner.get("members", []),
         val_metrics={cfg.search.objective: winner["val_score"]},
         test_metrics=winner["test"], candidates=candidates_frame(selection.candidates),
         trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
