@@ -443,6 +443,10 @@ def markdown(record: dict) -> str:
              f"Budget {record['budget']:.0f} s per method and seed; seeds "
              f"{', '.join(map(str, record['seeds']))}; {record['cores']} CPU cores; methods run "
              f"one at a time, each in a fresh process. Medians over seeds.", ""]
+    if record.get("kept"):
+        lines += [f"The runs of {', '.join(record['kept'])} are kept from an earlier run of this "
+                  f"benchmark on the same kind of machine (`--keep`); the others were measured "
+                  f"by the command above.", ""]
     expected = len(record["seeds"]) * len(record["methods"])
     if len(results) < expected:
         lines += [f"**Partial: {len(results)} of {expected} runs finished** (the table below "
@@ -471,7 +475,9 @@ def markdown(record: dict) -> str:
                      f"{pct(r['fresh'])} | {r['trials']} | {r['wall']:.0f} s |")
     lines += ["", "![best validation accuracy against time](search_quality.png)", "",
               "*selected*: the model each method's own rule picks (automl: the best test score "
-              "among its top 5 by validation; KerasTuner and Optuna: the best by validation). "
+              "among its top 5 by validation, or with `select: {ensemble: true}`, as in "
+              "automl-default's ready space, the average of those 5; KerasTuner and Optuna: the "
+              "best by validation). "
               "*fresh signals*: the same model on 10,000 MNIST-1D signals drawn with generator "
               f"seed {FRESH_SEED}, seen by no selection step. *val 95% at*: when the method's "
               "best validation accuracy first reached 95% (seconds from its start)."]
@@ -514,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path, metavar="JSON",
+                        help="keep the other methods' runs from an earlier search_quality.json "
+                             "(re-measure one method without rerunning the rest)")
     parser.add_argument("--report-only", type=Path, metavar="JSON",
                         help="rebuild the Markdown and the plot from a search_quality.json")
     args = parser.parse_args(argv)
@@ -535,6 +544,13 @@ def main(argv: list[str] | None = None) -> int:
     if not keras_tuner_usable():
         skipped = [m for m in methods if m in KERAS_TUNER]
         methods = [m for m in methods if m not in KERAS_TUNER]
+    kept: list[dict] = []
+    if args.keep:  # the earlier runs of the methods not run now, for the same seeds
+        earlier = json.loads(args.keep.read_text())
+        kept = [r for r in earlier["runs"] if r["method"] not in methods
+                and r["seed"] in args.seeds]
+        skipped += [m for m in earlier.get("skipped", []) if m not in methods + skipped]
+    kept_methods = sorted({r["method"] for r in kept}, key=METHODS.index)
     results = []
     for i, seed in enumerate(args.seeds):
         order = methods[i % len(methods):] + methods[:i % len(methods)]  # in turns
@@ -549,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
             # after every run, so that a long run stopped part-way keeps what it measured
             write_report({"command": " ".join(["python benchmarks/search_quality.py", *argv]),
                           "budget": args.budget, "seeds": args.seeds, "cores": os.cpu_count(),
-                          "methods": methods, "skipped": skipped, "runs": results}, args.out,
+                          "methods": methods + kept_methods, "kept": kept_methods,
+                          "skipped": skipped, "runs": results + kept}, args.out,
                          echo=len(results) == len(args.seeds) * len(methods))
     return 0
 

@@ -20,22 +20,28 @@ def benchmark(name: str):
 
 
 def test_search_quality_smoke_run_writes_its_report(tmp_path, monkeypatch):
+    """Two runs: the second re-measures one method and keeps the others' runs (``--keep``)."""
     monkeypatch.chdir(tmp_path)
-    methods = ["automl", "optuna-tpe", "kt-hyperband"]
-    code = benchmark("search_quality").main(["--smoke", "--seeds", "0", "--methods",
-                                             ",".join(methods), "--out", str(tmp_path)])
-    assert code == 0
+    quality = benchmark("search_quality")
+    assert quality.main(["--smoke", "--seeds", "0", "--methods", "automl,kt-hyperband",
+                         "--out", str(tmp_path / "first")]) == 0
+    assert quality.main(["--smoke", "--seeds", "0", "--methods", "optuna-tpe", "--keep",
+                         str(tmp_path / "first" / "search_quality.json"),
+                         "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "search_quality.json").read_text())
     has_keras_tuner = all(importlib.util.find_spec(name) for name in ("keras_tuner",
                                                                         "tensorboard"))
-    ran = methods if has_keras_tuner else methods[:2]
+    ran = ["optuna-tpe", "automl", "kt-hyperband"] if has_keras_tuner else \
+        ["optuna-tpe", "automl"]
     assert [run["method"] for run in data["runs"]] == ran
+    assert data["kept"] == ran[1:]
     for run in data["runs"]:
         assert run["trials"] == 1 and len(run["timeline"]) == 1
         assert 0.0 < run["selected_test"] <= run["best_top_test"] <= 1.0
         assert 0.0 < run["fresh"] <= 1.0  # scored on signals no step of the search saw
     table = (tmp_path / "search_quality.md").read_text()
     assert all(f"| {method} |" in table for method in ran)
+    assert f"The runs of {', '.join(ran[1:])} are kept from an earlier run" in table
     assert ("Skipped: kt-hyperband" in table) is not has_keras_tuner
     png = (tmp_path / "search_quality.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
