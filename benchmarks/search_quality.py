@@ -432,8 +432,8 @@ def markdown(record: dict) -> str:
     """The Markdown page of a finished run (``record``: what search_quality.json holds)."""
     rows, results, skipped = record["summary"], record["runs"], record["skipped"]
 
-    def pct(value):
-        return "-" if value is None else f"{100 * value:.1f}%"
+    def pct(value, digits=1):
+        return "-" if value is None else f"{100 * value:.{digits}f}%"
 
     def sec(value):
         return "not reached" if value is None else f"{value:.0f} s"
@@ -455,7 +455,7 @@ def markdown(record: dict) -> str:
               "| val 95% at | val 97% at | trials |",
               "|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['method']} | {pct(row['selected_test'])} | {pct(row['fresh'])} | "
+        lines.append(f"| {row['method']} | {pct(row['selected_test'])} | {pct(row['fresh'], 2)} | "
                      f"{pct(row['best_top_test'])} | {sec(row['to_0.95'])} | "
                      f"{sec(row['to_0.97'])} | {row['trials']:.0f} |")
     speed = race(results, record["methods"])
@@ -472,7 +472,7 @@ def markdown(record: dict) -> str:
               "|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: (r["method"], r["seed"])):
         lines.append(f"| {r['method']} | {r['seed']} | {pct(r['selected_test'])} | "
-                     f"{pct(r['fresh'])} | {r['trials']} | {r['wall']:.0f} s |")
+                     f"{pct(r['fresh'], 2)} | {r['trials']} | {r['wall']:.0f} s |")
     lines += ["", "![best validation accuracy against time](search_quality.png)", "",
               "*selected*: the model each method's own rule picks (automl: the best test score "
               "among its top 5 by validation, or with `select: {ensemble: true}`, as in "
