@@ -565,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
             # after every run, so that a long run stopped part-way keeps what it measured
             write_report({"command": " ".join(["python benchmarks/search_quality.py", *argv]),
                           "budget": args.budget, "seeds": args.seeds, "cores": os.cpu_count(),
-                          "methods": methods + kept_methods, "kept": kept_methods,
+                          "methods": sorted(methods + kept_methods, key=METHODS.index),
+                          "kept": kept_methods,
                           "skipped": skipped, "runs": results + kept}, args.out,
                          echo=len(results) == len(args.seeds) * len(methods))
     return 0
