@@ -7,9 +7,6 @@ winner does: reloading with ``automl.load``, the report, and every export format
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -69,7 +66,7 @@ def test_load_and_the_report_name_the_ensemble(searched):
 def test_the_ensemble_exports_to_every_format(searched, tmp_path):
     import tensorflow as tf
 
-    from test_export import WITHOUT_TENSORFLOW, signals
+    from test_export import assert_tflite_and_onnx_predict, signals
 
     result, _ = searched
     written = result.export(tmp_path / "out", format=FORMATS, quiet=True)
@@ -77,12 +74,7 @@ def test_the_ensemble_exports_to_every_format(searched, tmp_path):
     expected = result.model.predict(x, verbose=0)
     saved = tf.saved_model.load(str(written["savedmodel"]))
     np.testing.assert_allclose(saved.serve(tf.constant(x)).numpy(), expected, atol=ATOL)
-    np.save(tmp_path / "x.npy", x)
-    subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(tmp_path / "out"),
-                    str(tmp_path / "x.npy"), str(tmp_path / "y.npz")], check=True, timeout=120)
-    with np.load(tmp_path / "y.npz") as outputs:
-        np.testing.assert_allclose(outputs["tflite"], expected, atol=ATOL)
-        np.testing.assert_allclose(outputs["onnx"], expected, atol=ATOL)
+    assert_tflite_and_onnx_predict(tmp_path / "out", x, expected, tmp_path)
 
 
 def test_ensemble_must_be_true_or_false():

@@ -99,6 +99,17 @@ WITHOUT_TENSORFLOW = textwrap.dedent("""
 """)
 
 
+def assert_tflite_and_onnx_predict(folder, x, expected, scratch) -> None:
+    """The TFLite and ONNX files in ``folder`` give ``expected`` on ``x``, in a process without
+    TensorFlow (``scratch``: a folder for the arrays passed between the processes)."""
+    np.save(scratch / "x.npy", x)
+    subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(folder),
+                    str(scratch / "x.npy"), str(scratch / "y.npz")], check=True, timeout=120)
+    with np.load(scratch / "y.npz") as outputs:
+        np.testing.assert_allclose(outputs["tflite"], expected, atol=ATOL)
+        np.testing.assert_allclose(outputs["onnx"], expected, atol=ATOL)
+
+
 def test_every_format_predicts_as_the_keras_model_from_raw_inputs(signal, tmp_path):
     import keras
     import tensorflow as tf
@@ -114,12 +125,7 @@ def test_every_format_predicts_as_the_keras_model_from_raw_inputs(signal, tmp_pa
     saved = silently(lambda: tf.saved_model.load(str(written["savedmodel"])))
     np.testing.assert_allclose(saved.serve(tf.constant(x)).numpy(), expected, atol=ATOL)
 
-    np.save(tmp_path / "x.npy", x)
-    subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(tmp_path / "out"),
-                    str(tmp_path / "x.npy"), str(tmp_path / "y.npz")], check=True, timeout=120)
-    with np.load(tmp_path / "y.npz") as outputs:
-        np.testing.assert_allclose(outputs["tflite"], expected, atol=ATOL)
-        np.testing.assert_allclose(outputs["onnx"], expected, atol=ATOL)
+    assert_tflite_and_onnx_predict(tmp_path / "out", x, expected, tmp_path)
 
     signature = json.loads(written["signature"].read_text())
     assert signature["inputs"] == [{"name": "inputs", "dtype": "float32", "shape": [40]}]
