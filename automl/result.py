@@ -91,6 +91,8 @@ class SearchResult:
 
         metrics = {"trial": self.winner_trial, "validation": self.val_metrics,
                    "test": self.test_metrics, "mlflow": self.mlflow}
+        if self.winner_members:  # an ensemble: "trial" is its best member by validation
+            metrics["ensemble_of_trials"] = self.winner_members
         written = export_model(self.model_path, out_dir, format=format,
                                params=self.best_params, metrics=metrics)
         if not quiet:

@@ -7,6 +7,7 @@ winner does: reloading with ``automl.load``, the report, and every export format
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pytest
 
@@ -70,6 +71,8 @@ def test_the_ensemble_exports_to_every_format(searched, tmp_path):
 
     result, _ = searched
     written = result.export(tmp_path / "out", format=FORMATS, quiet=True)
+    metrics = json.loads(written["metrics"].read_text())
+    assert metrics["ensemble_of_trials"] == result.winner_members
     x = signals()
     expected = result.model.predict(x, verbose=0)
     saved = tf.saved_model.load(str(written["savedmodel"]))
