@@ -27,6 +27,16 @@ training: {{optimizer: adam, batch_size: 32, epochs: 4}}
 search: {{trials: {trials}, seed: 2, workers: {workers}}}
 select: {{top_k: 2}}
 """
+# one worker whose trials wait at a gate where a test needs them to (tests/gated_models.py)
+GATED_SPACE = """
+name: {name}
+data: {{source: mnist1d, subsample: {{train: 500, test: 200}}}}
+model:
+  architecture: {{choice: {{custom: {{builder: "gated_models:build", units: {{int: [8, 32]}}}}}}}}
+training: {{optimizer: adam, batch_size: 32, epochs: 4}}
+search: {{trials: {trials}, seed: 2, workers: 1}}
+select: {{top_k: 2}}
+"""
 
 
 def states(runs: Path, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -200,49 +210,57 @@ def parent_of(pid: int) -> int | None:
 
 def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     """A second `automl search` on a live study adds its worker instead of failing the first
-    one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries."""
+    one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries.
+
+    The order is fixed by gates (tests/gated_models.py), not by timing: the first search's
+    trial waits until the second search is training too, and the second's trial waits (still
+    running) until Ctrl-C has reached it."""
     space = tmp_path / "joined.yaml"
-    # the study must still have trials to give when the second search has started (its imports,
-    # preflight and dry build take seconds on a busy machine): no pruning, which would let the
-    # first search run through its budget in a few seconds
-    space.write_text(SPACE.format(name="joined", trials=8, workers=1)
-                     .replace("epochs: 4", "epochs: 12")
-                     .replace("workers: 1}", "workers: 1, pruner: none}"))
+    space.write_text(GATED_SPACE.format(name="joined", trials=4))
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "automl", "search", str(space), "--quiet", "--run-dir",
                str(runs), "--reports-dir", str(tmp_path / "reports")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    gates = {name: tmp_path / f"gate-{name}" for name in ("first", "second")}
+    for gate in gates.values():
+        gate.touch()
 
-    def training(search: subprocess.Popen) -> optuna.trial.FrozenTrial | None:
-        """A trial in training by a worker process of ``search`` (a search may start a new
-        worker process for a second round, so the worker's parent tells the searches apart)."""
+    def start(name: str) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+               "AUTOML_TEST_GATE": str(gates[name])}
+        return subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def running(search: subprocess.Popen) -> optuna.trial.FrozenTrial | None:
+        """A trial that a worker process of ``search`` runs (a search may start a new worker
+        process for a second round, so the worker's parent tells the searches apart)."""
         for t in states(runs, "joined"):
-            if (t.state == TrialState.RUNNING and t.intermediate_values
+            if (t.state == TrialState.RUNNING and "worker" in t.user_attrs
                     and parent_of(t.user_attrs["worker"]["pid"]) == search.pid):
                 return t
         return None
 
-    deadline = time.time() + 240
-    # the second search starts as soon as the study exists: it joins a live study while its
-    # start overlaps the first one's
-    while not study_exists(runs, "joined") and time.time() < deadline:
-        assert first.poll() is None, first.communicate()[0]
-        time.sleep(0.1)
-    second = subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    while (found := training(first)) is None and time.time() < deadline:
-        time.sleep(0.1)
-    assert found is not None, "the first search never trained"
-    while (found := training(second)) is None and time.time() < deadline:
-        time.sleep(0.1)
-    assert found is not None, "the second search never trained"
+    def wait_for(what: str, condition, *searches: subprocess.Popen):
+        deadline = time.time() + 240
+        while not (found := condition()) and time.time() < deadline:
+            for search in searches:
+                assert search.poll() is None, f"{what}: {search.communicate()[0]}"
+            time.sleep(0.1)
+        assert found, f"timed out waiting until {what}"
+        return found
+
+    first = start("first")
+    wait_for("the first search created the study", lambda: study_exists(runs, "joined"), first)
+    second = start("second")  # joins a live study; its start overlaps the first one's trial
+    wait_for("the first search runs a trial", lambda: running(first), first, second)
+    found = wait_for("the second search runs a trial", lambda: running(second), first, second)
+    gates["first"].unlink()  # the first trains on; the second's trial stays where it is
+    wait_for("the first search completed a trial", lambda: any(
+        t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
     second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial
     second_out = second.communicate(timeout=300)[0]
     first_out = first.communicate(timeout=400)[0]
     assert first.returncode == 0, first_out
-    assert "interrupted" in second_out
+    assert "interrupted" in second_out, second_out
 
     trials = study_in(runs, "joined").trials
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
@@ -251,7 +269,7 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     # resumed by the first search: run to its end (or pruned, as any trial may be)
     assert any(t.user_attrs.get("retry_of") == found.number and t.params == found.params
                and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-               and t.user_attrs["worker"]["pid"] != found.user_attrs["worker"]["pid"]
+               and parent_of(t.user_attrs["worker"]["pid"]) != second.pid
                for t in trials)
-    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) >= 8
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) >= 4
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
