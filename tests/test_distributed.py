@@ -23,17 +23,20 @@ from optuna.trial import TrialState
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+IMPORT_PATH = os.pathsep.join([str(ROOT), str(ROOT / "tests")])  # automl, and the gated builder
 TRIALS = 6
-# trials long enough, and none pruned, that the worker joining from "another machine" (which
-# downloads the split snapshot and imports TensorFlow first) still finds trials to take on a busy
-# 2-core machine (with 12 epochs and pruning the coordinator's two workers once took all six)
+# the coordinator's workers wait at a gate (tests/gated_models.py) in their first trials until
+# the worker from "another machine" runs one: on a busy 2-core machine its start (TensorFlow's
+# import, the split snapshot's download) can outlast the coordinator's whole budget otherwise
 SPACE = f"""
 name: dist
 data: {{source: mnist1d, subsample: {{train: 600, test: 200}}}}
-model: {{architecture: {{choice: {{mlp: {{layers: 1, units: {{int: [8, 64], log: true}}}}}}}}}}
+model:
+  architecture:
+    choice: {{custom: {{builder: "gated_models:build", units: {{int: [8, 64], log: true}}}}}}
 training: {{optimizer: {{choice: {{adam: {{learning_rate: {{float: [1.0e-3, 1.0e-2]}}}}}}}},
-           batch_size: 32, epochs: 24}}
-search: {{trials: {TRIALS}, seed: 5, pruner: none}}
+           batch_size: 32, epochs: 4}}
+search: {{trials: {TRIALS}, seed: 5}}
 select: {{top_k: 2}}
 """
 
@@ -61,7 +64,7 @@ def servers(tmp_path_factory):
 def automl_command(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "automl", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                            env={**os.environ, "PYTHONPATH": IMPORT_PATH, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -73,26 +76,42 @@ def distributed(servers, tmp_path_factory):
         folder.mkdir()
     (coordinator / "dist.yaml").write_text(SPACE)
     storage = postgres.url("optuna")
+    gate = root / "gate"
+    gate.touch()
     search = automl_command("search", "dist.yaml", "--workers", "2", "--storage", storage,
-                            "--tracking-uri", server.url, "--quiet", cwd=coordinator)
-    deadline = time.time() + 180
-    while time.time() < deadline:  # the third worker joins once the study is there
-        try:
-            if "automl" in optuna.load_study(study_name="dist", storage=storage).user_attrs:
-                break
-        except KeyError:
-            pass
-        assert search.poll() is None, search.communicate()[0]
-        time.sleep(0.2)
+                            "--tracking-uri", server.url, "--quiet", cwd=coordinator,
+                            env={"AUTOML_TEST_GATE": str(gate)})
+
+    def wait_for(what: str, condition, *processes: subprocess.Popen) -> None:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            try:
+                if condition():
+                    return
+            except KeyError:  # the study is not created yet
+                pass
+            for process in processes:
+                assert process.poll() is None, f"{what}: {process.communicate()[0]}"
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting until {what}")
+
+    def study() -> optuna.Study:
+        return optuna.load_study(study_name="dist", storage=storage)
+
+    wait_for("the study is there", lambda: "automl" in study().user_attrs, search)
     # connection strings from the environment: no password on the command line (ps)
     worker = automl_command("worker", "--study", "dist", cwd=remote,
                             env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url})
+    wait_for("the joined worker runs a trial", lambda: any(
+        t.state == TrialState.RUNNING and t.user_attrs.get("worker", {}).get("pid") == worker.pid
+        for t in study().get_trials(deepcopy=False)), search, worker)
+    gate.unlink()  # the coordinator's workers train on
     search_out = search.communicate(timeout=400)[0]
     worker_out = worker.communicate(timeout=400)[0]
     select = subprocess.run([sys.executable, "-m", "automl", "select", "--study", "dist",
                              "--storage", storage, "--tracking-uri", server.url],
                             cwd=chooser, text=True, capture_output=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": IMPORT_PATH})
     return {"root": root, "storage": storage, "server": server, "search": search,
             "search_out": search_out, "worker": worker, "worker_out": worker_out,
             "select": select}
