@@ -23,6 +23,26 @@ def study_in(run_dir: Path, name: str):
     return optuna.load_study(study_name=name, storage=storage)
 
 
+def wait_until(what: str, condition, *processes, timeout: float = 240):
+    """Poll ``condition()`` until it returns something true, and return that; fail naming
+    ``what`` when ``timeout`` seconds pass, or with a process's output when one of ``processes``
+    (``subprocess.Popen``) ends first. A ``KeyError`` (a study not created yet) counts as false."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            found = condition()
+        except KeyError:
+            found = None
+        if found:
+            return found
+        for process in processes:
+            assert process.poll() is None, f"{what}: {process.communicate()[0]}"
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
 def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
     """A small but complete space: both families, searched dropout/batch norm/optimizer."""
     space = {

@@ -12,7 +12,6 @@ import os
 import subprocess
 from collections import Counter
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from conftest import wait_until
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,27 +82,14 @@ def distributed(servers, tmp_path_factory):
                             "--tracking-uri", server.url, "--quiet", cwd=coordinator,
                             env={"AUTOML_TEST_GATE": str(gate)})
 
-    def wait_for(what: str, condition, *processes: subprocess.Popen) -> None:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            try:
-                if condition():
-                    return
-            except KeyError:  # the study is not created yet
-                pass
-            for process in processes:
-                assert process.poll() is None, f"{what}: {process.communicate()[0]}"
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting until {what}")
-
     def study() -> optuna.Study:
         return optuna.load_study(study_name="dist", storage=storage)
 
-    wait_for("the study is there", lambda: "automl" in study().user_attrs, search)
+    wait_until("the study is there", lambda: "automl" in study().user_attrs, search)
     # connection strings from the environment: no password on the command line (ps)
     worker = automl_command("worker", "--study", "dist", cwd=remote,
                             env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url})
-    wait_for("the joined worker runs a trial", lambda: any(
+    wait_until("the joined worker runs a trial", lambda: any(
         t.state == TrialState.RUNNING and t.user_attrs.get("worker", {}).get("pid") == worker.pid
         for t in study().get_trials(deepcopy=False)), search, worker)
     gate.unlink()  # the coordinator's workers train on

@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 import automl
-from conftest import study_in
+from conftest import study_in, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = """
@@ -239,24 +239,15 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
                 return t
         return None
 
-    def wait_for(what: str, condition, *searches: subprocess.Popen):
-        deadline = time.time() + 240
-        while not (found := condition()) and time.time() < deadline:
-            for search in searches:
-                assert search.poll() is None, f"{what}: {search.communicate()[0]}"
-            time.sleep(0.1)
-        assert found, f"timed out waiting until {what}"
-        return found
-
     first = start("first")
-    wait_for("the first search created the study", lambda: study_exists(runs, "joined"), first)
+    wait_until("the first search created the study", lambda: study_exists(runs, "joined"), first)
     second = start("second")  # joins a live study; its start overlaps the first one's trial
-    wait_for("the first search runs a trial", lambda: running(first), first, second)
-    found = wait_for("the second search runs a trial", lambda: running(second), first, second)
+    wait_until("the first search runs a trial", lambda: running(first), first, second)
+    found = wait_until("the second search runs a trial", lambda: running(second), first, second)
     gates["first"].unlink()  # the first trains on; the second's trial stays where it is
-    wait_for("the first search completed a trial", lambda: any(
+    wait_until("the first search completed a trial", lambda: any(
         t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
-    second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial
+    second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial (held at the gate)
     second_out = second.communicate(timeout=300)[0]
     first_out = first.communicate(timeout=400)[0]
     assert first.returncode == 0, first_out
