@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,6 @@ def wait_until(what: str, condition, *processes, timeout: float = 240):
     """Poll ``condition()`` until it returns something true, and return that; fail naming
     ``what`` when ``timeout`` seconds pass, or with a process's output when one of ``processes``
     (``subprocess.Popen``) ends first. A ``KeyError`` (a study not created yet) counts as false."""
-    import time
-
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:

@@ -8,6 +8,7 @@ winner does: reloading with ``automl.load``, the report, and every export format
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pytest
 
