@@ -452,8 +452,9 @@ def _print_summary(result, cfg) -> None:
         table.add_column(column, justify="right")
     for row in result.candidates.itertuples():
         table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
-                      "winner" if row.trial == result.winner_trial and not result.winner_members
-                      else "member" if row.trial in result.winner_members else "")
+                      "member" if len(result.winner_members) > 1 and row.trial in
+                      result.winner_members else "winner" if row.trial == result.winner_trial
+                      else "")
     console.print(table)
     states = result.trials["state"].value_counts().to_dict()
     console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))

@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def winner_name(trial: int, members: list[int]) -> str:
+    """How the console, the report and MLflow name the winner: ``trial 7``; with ``select:
+    {ensemble: true}`` ``the average of trials 7, 3, 12``, or, when averaging did not lower the
+    validation loss, ``trial 7 (chosen on validation)``."""
+    if len(members) > 1:
+        return "the average of trials " + ", ".join(map(str, members))
+    return f"trial {trial}" + (" (chosen on validation)" if members else "")
+
+
 @dataclass
 class SearchResult:
     """The outcome of :func:`automl.search`.
@@ -54,9 +63,7 @@ class SearchResult:
     @property
     def winner_name(self) -> str:
         """``trial 7``, or for an ensemble ``the average of trials 7, 3, 12``."""
-        if self.winner_members:
-            return "the average of trials " + ", ".join(map(str, self.winner_members))
-        return f"trial {self.winner_trial}"
+        return winner_name(self.winner_trial, self.winner_members)
 
     @property
     def model(self):

@@ -4,8 +4,9 @@ Validation drove the search, so the best validation score is an optimistic estim
 few candidates on data no trial has seen and keeping the best of them, with each one's
 generalization gap (validation minus test) on record, guards against a lucky validation score.
 With ``select: {ensemble: true}`` the winner is instead the average of the candidates'
-predictions: it usually generalizes better than any one of them, and since no choice is made on
-the test split, its test score is an honest estimate.
+predictions: it usually generalizes better than any one of them. Which candidates to average is
+chosen on the validation split alone (forward selection, so a weak trial among the top K stays
+out), and since no choice is made on the test split, its test score is an honest estimate.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -55,8 +57,9 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
 
     ``fetch`` gets the model of a trial whose file is not in ``candidates_dir`` (one that a
     worker on another machine trained), or returns None. With ``ensemble`` the winner is the
-    average of the candidates' predictions instead (see :func:`average_models`); its ``trial``
-    is the best candidate by validation, its ``members`` all of them.
+    average of the candidates' predictions instead (see :func:`average_models`), of those that
+    :func:`choose_members` keeps; its ``trial`` is the best candidate by validation, its
+    ``members`` the kept ones (the best alone when averaging did not help).
     """
     import keras
 
@@ -112,20 +115,60 @@ def average_models(models: list, name: str = "ensemble"):
     return keras.Model(inputs, outputs, name=name)
 
 
+def choose_members(predictions: list[np.ndarray], y_val: np.ndarray, task: str) -> list[int]:
+    """Which candidates to average: forward selection on the validation loss.
+
+    ``predictions`` are the candidates' outputs on the validation split, best validation score
+    first. Selection starts from the first and adds each next one, in that order, when the
+    average's validation loss (cross-entropy, or mean squared error for regression) falls, as in
+    Caruana et al., "Ensemble selection from libraries of models" (2004). The loss rather than
+    the accuracy decides, because on a few hundred examples accuracies tie; a weak or broken
+    trial that made the top K would raise it and stays out.
+
+    Example:
+        >>> choose_members([good, also_good, broken], y_val, "classification")
+        [0, 1]
+    """
+    kept, total = [0], predictions[0].astype("float64")
+    best = validation_loss(total, y_val, task)
+    for i in range(1, len(predictions)):
+        with_it = total + predictions[i]
+        loss = validation_loss(with_it / (len(kept) + 1), y_val, task)
+        if loss < best:
+            kept, total, best = kept + [i], with_it, loss
+    return kept
+
+
+def validation_loss(mean: np.ndarray, y: np.ndarray, task: str) -> float:
+    """Cross-entropy of class probabilities ``mean`` for labels ``y`` (integers), or for
+    regression the mean squared error of the predictions."""
+    if task == "regression":
+        return float(np.mean((mean.reshape(len(y), -1)[:, 0] - y) ** 2))
+    picked = mean[np.arange(len(y)), np.asarray(y, dtype=int)]
+    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
 def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits,
                         candidates_dir: Path, test_metric: str) -> Selection:
-    """The candidates' average as the winner: scored once on validation and once on test."""
+    """The average of the candidates that :func:`choose_members` keeps, as the winner: scored
+    once on validation and once on test. When it keeps the best one alone, that model wins."""
     from automl.training.fit import compile_model, target_scale
 
-    ensemble = average_models(models)
-    compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
+    kept = choose_members([model.predict(val, verbose=0) for model in models], splits.y_val,
+                          splits.task)
+    members = [rows[i]["trial"] for i in kept]
+    best = rows[0]  # rows come best validation first
+    if len(kept) == 1:
+        winner = {**best, "members": members}
+        return Selection(rows, winner, models[0], candidate_path(candidates_dir, best["trial"]))
+    ensemble = average_models([models[i] for i in kept])
+    compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
     val_score = float(ensemble.evaluate(val, verbose=0, return_dict=True)[test_metric])
     results = {k: float(v) for k, v in ensemble.evaluate(test, verbose=0,
                                                           return_dict=True).items()}
-    best = rows[0]  # rows come best validation first
-    winner = {"trial": best["trial"], "members": [r["trial"] for r in rows],
+    winner = {"trial": best["trial"], "members": members,
               "val_score": val_score, "test_score": results[test_metric],
               "gap": val_score - results[test_metric], "test": results,
               "params": dict(best["params"])}

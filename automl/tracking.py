@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import AutomlError, UsageError
+from automl.result import winner_name
 from automl.urls import redact
 
 if TYPE_CHECKING:
@@ -623,12 +624,11 @@ def leaderboard_markdown(table: list[dict[str, Any]], winner: dict[str, Any]) ->
     lines = ["| trial | validation | test | gap |", "|---|---|---|---|"]
     members = winner.get("members", [])
     for row in sorted(table, key=lambda r: r["test_score"], reverse=True):
-        mark = (" member" if row["trial"] in members else
+        mark = (" member" if len(members) > 1 and row["trial"] in members else
                 " **winner**" if row["trial"] == winner["trial"] else "")
         lines.append(f"| {row['trial']}{mark} | {row['val_score']:.4f} | {row['test_score']:.4f} "
                      f"| {row['gap']:+.4f} |")
-    name = (f"the average of trials {', '.join(map(str, members))}" if members
-            else f"trial {winner['trial']}")
+    name = winner_name(winner["trial"], members)
     return (f"Winner: {name}, test {winner['test_score']:.4f} "
             f"(validation {winner['val_score']:.4f}).\n\nThe top trials by validation, each "
             f"evaluated once on the held-out test split:\n\n" + "\n".join(lines))

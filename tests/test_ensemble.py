@@ -1,8 +1,11 @@
-"""``select: {ensemble: true}``: the winner is the average of the top-K models' predictions.
+"""``select: {ensemble: true}``: the winner is the average of top-K models' predictions.
 
-One real search (three trials); the winner must be exactly the mean of its members' saved models,
-its test score must be that mean's score on the test split, and it must survive what a single
-winner does: reloading with ``automl.load``, the report, and every export format.
+One real search of three trials, the last of them broken on purpose (SGD at a learning rate of
+1e-6 learns nothing in three epochs). The winner must be exactly the mean of the members' saved
+models, chosen on validation: the best trial first, the broken one left out because it would
+raise the average's validation loss; its test score must be that mean's score on the test split,
+and it must survive what a single winner does: reloading with ``automl.load``, the report, and
+every export format.
 """
 
 from __future__ import annotations
@@ -16,39 +19,79 @@ import automl
 from automl.config import load_space
 from automl.errors import ConfigError
 from automl.export import FORMATS
+from automl.result import winner_name
+from automl.selection import choose_members
 from conftest import tiny_space
 
 ATOL = 1e-5  # float32 graphs, reordered by each converter
+BROKEN = 2   # the third trial, enqueued with a learning rate that learns nothing
 
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble")
     space = tiny_space("ens", trials=3, select__top_k=3, select__ensemble=True)
-    space["training"]["epochs"] = 1
+    space["training"]["epochs"] = 3
+    space["training"]["optimizer"] = {"choice": {
+        "adam": {"learning_rate": 1e-2},
+        "sgd": {"learning_rate": {"float": [1e-6, 0.05], "log": True}, "momentum": 0.9}}}
+    space["search"]["enqueue"] = [
+        {"training.optimizer": "adam"}, {"training.optimizer": "adam"},
+        {"training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e-6}]
     result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
                            progress=False)
     return result, root
 
 
-def test_the_winner_is_the_mean_of_the_top_trials_by_validation(searched):
+def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched):
     import keras
 
     from automl.data import load_source, make_splits
 
     result, root = searched
-    ranked = result.candidates.sort_values("val", ascending=False, kind="stable")
-    assert len(result.winner_members) == 3
-    assert result.winner_members == list(ranked["trial"])
-    assert result.winner_trial == result.winner_members[0]
+    ranked = list(result.candidates.sort_values("val", ascending=False, kind="stable")["trial"])
+    assert ranked[-1] == BROKEN, "the broken trial should score last on validation"
+    assert result.winner_members == [n for n in ranked if n != BROKEN]
+    assert result.winner_trial == result.winner_members[0] == ranked[0]
 
     splits = make_splits(load_source("mnist1d"), result.config.data)
     folder = root / "runs" / "ens" / "candidates"
-    members = [keras.saving.load_model(folder / f"trial-{n}.keras") for n in result.winner_members]
-    mean = np.mean([m.predict(splits.x_test, verbose=0) for m in members], axis=0)
+    models = {n: keras.saving.load_model(folder / f"trial-{n}.keras") for n in ranked}
+
+    def val_loss(trials):
+        mean = np.mean([models[n].predict(splits.x_val, verbose=0) for n in trials], axis=0)
+        labels = keras.utils.to_categorical(splits.y_val, 10)
+        return float(np.mean(keras.losses.categorical_crossentropy(labels, mean)))
+
+    members = result.winner_members
+    assert val_loss(members) < val_loss(members[:1])             # averaging helped
+    assert val_loss(members + [BROKEN]) > val_loss(members)      # the broken trial would hurt
+
+    mean = np.mean([models[n].predict(splits.x_test, verbose=0) for n in members], axis=0)
     np.testing.assert_allclose(result.model.predict(splits.x_test, verbose=0), mean, atol=ATOL)
     accuracy = float(np.mean(mean.argmax(axis=1) == splits.y_test))
     assert result.test_metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_forward_selection_keeps_what_lowers_the_validation_loss():
+    y = np.array([0, 1, 1, 0])
+    good = np.array([[.8, .2], [.3, .7], [.4, .6], [.7, .3]])
+    also_good = np.array([[.6, .4], [.1, .9], [.2, .8], [.9, .1]])
+    wrong = np.array([[.1, .9], [.9, .1], [.8, .2], [.2, .8]])
+    assert choose_members([good, also_good, wrong], y, "classification") == [0, 1]
+    assert choose_members([good, wrong, also_good], y, "classification") == [0, 2]
+    assert choose_members([good, wrong], y, "classification") == [0]   # the best one alone
+
+    target = np.array([1.0, 2.0, 3.0])
+    low, high = target[:, None] - 0.5, target[:, None] + 0.5   # their mean is exact
+    far = target[:, None] + 10.0
+    assert choose_members([low, far, high], target, "regression") == [0, 2]
+
+
+def test_the_winner_is_named_by_how_it_was_chosen():
+    assert winner_name(7, []) == "trial 7"
+    assert winner_name(7, [7, 3, 12]) == "the average of trials 7, 3, 12"
+    assert winner_name(7, [7]) == "trial 7 (chosen on validation)"
 
 
 def test_load_and_the_report_name_the_ensemble(searched):
@@ -58,7 +101,7 @@ def test_load_and_the_report_name_the_ensemble(searched):
     assert loaded.test_metrics == pytest.approx(result.test_metrics)
     members = ", ".join(map(str, result.winner_members))
     summary = (result.report_dir / "summary.md").read_text()
-    assert f"The average of trials **{members}**" in summary
+    assert f"**The average of trials {members}**" in summary
     page = (result.report_dir / "index.html").read_text()
     assert f"average of trials {members}" in page
     assert "its test score is a fair estimate" in page

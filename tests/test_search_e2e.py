@@ -125,7 +125,7 @@ def test_registered_champion_loads_from_mlflow(searched):
 def test_report_is_written(searched):
     _, result = searched
     summary = (result.report_dir / "summary.md").read_text()
-    assert f"Trial **{result.winner_trial}**" in summary and "automl ui" in summary
+    assert f"**Trial {result.winner_trial}**" in summary and "automl ui" in summary
     assert len((result.report_dir / "trials.csv").read_text().strip().splitlines()) == TRIALS + 1
     assert (result.report_dir / "index.html").stat().st_size > 10_000
 

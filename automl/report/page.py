@@ -17,6 +17,7 @@ from automl.report.collect import ReportData
 from automl.report.diagnostics import (OVERFITTING_RULES, Finding, epochs_run, overfitting,
                                        stopped)
 from automl.report.figures import Plot, all_plots
+from automl.result import winner_name
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -91,8 +92,7 @@ def header(data: ReportData) -> str:
     if best is not None:
         cards.append((f"best {data.objective}", f"{best.values[0]:.4f} (trial {best.number})"))
     if data.won is not None:
-        who = (f"average of trials {', '.join(map(str, data.members))}" if data.members
-               else f"trial {data.won.trial}")
+        who = winner_name(data.won.trial, data.members)
         cards.append((f"winner's test {data.cfg.test_metric}", f"{data.won.test:.4f} ({who})"))
     else:
         cards.append(("winner", "not selected yet"))
@@ -129,7 +129,7 @@ def leaderboard(data: ReportData) -> str:
         else:
             test, gap = "", ""
         badges = ""
-        if trial.number in data.members:
+        if len(data.members) > 1 and trial.number in data.members:
             badges = "<span class='badge win'>in the winner</span>"
         elif trial.number == data.winner:
             badges = "<span class='badge win'>winner</span>"
@@ -148,7 +148,8 @@ def leaderboard(data: ReportData) -> str:
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
-             + ("split; the winner is their average (an ensemble). " if data.members else
+             + ("split; the winner is the average (an ensemble) of those that lower the "
+                "validation loss together. " if data.members else
                 "split; the best test score wins. ") +
              "A large gap means the validation score was lucky.</p>")
     return (intro + "<table class='leaderboard'><thead><tr>"
@@ -189,8 +190,8 @@ def generalization_html(data: ReportData) -> str:
                  f"quote.</p>"]
     else:
         score, part = data.won.metrics.get(metric), "test"
-        lines = ["<p>The winner averages the top trials by validation, chosen without looking "
-                 "at the test split: its test score is a fair estimate.</p>" if data.members else
+        lines = ["<p>The winner averages top trials chosen by validation, without looking at "
+                 "the test split: its test score is a fair estimate.</p>" if data.members else
                  "<p>The winner is the best test score among the top trials by validation, so "
                  "its test score is biased upward by that choice. Set <code>data.split.holdout: "
                  "0.1</code> for a figure no selection step has seen.</p>"]

@@ -45,8 +45,7 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
         f"{cfg.search.pruner}\n",
         "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
         "## Winner\n",
-        (f"The average of trials **{', '.join(map(str, result.winner_members))}**: "
-         if result.winner_members else f"Trial **{result.winner_trial}**: ") +
+        f"**{result.winner_name.capitalize()}**: " +
         f"{cfg.search.objective} "
         f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
         f"**{result.test_metrics[metric]:.4f}** (test loss "
