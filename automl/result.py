@@ -98,7 +98,7 @@ class SearchResult:
 
         metrics = {"trial": self.winner_trial, "validation": self.val_metrics,
                    "test": self.test_metrics, "mlflow": self.mlflow}
-        if self.winner_members:  # an ensemble: "trial" is its best member by validation
+        if len(self.winner_members) > 1:  # an ensemble: "trial" is its best member
             metrics["ensemble_of_trials"] = self.winner_members
         written = export_model(self.model_path, out_dir, format=format,
                                params=self.best_params, metrics=metrics)

@@ -513,7 +513,7 @@ class Tracker:
             "winner_val": winner["val_score"], "winner_test": winner["test_score"],
             **{f"winner_test_{k}": v for k, v in winner["test"].items()}})
         self.client.set_tag(self.parent_run_id, "automl.winner_trial", str(winner["trial"]))
-        if winner.get("members"):
+        if len(winner.get("members", [])) > 1:
             self.client.set_tag(self.parent_run_id, "automl.winner_ensemble",
                                 ",".join(map(str, winner["members"])))
         self.client.set_tag(self.parent_run_id, "mlflow.note.content",

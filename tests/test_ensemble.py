@@ -73,6 +73,33 @@ def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched)
     assert result.test_metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
+def test_when_averaging_does_not_help_the_best_trial_wins_alone(searched, tmp_path):
+    """A study whose top 2 are the search's best trial and its broken one: the broken one would
+    raise the validation loss, so the best trial is the winner, as itself, chosen on validation."""
+    import shutil
+
+    import optuna
+
+    from automl.data import load_source, make_splits
+    from automl.selection import select_winner
+
+    result, root = searched
+    folder = root / "runs" / "ens" / "candidates"
+    for number, source in enumerate([result.winner_trial, BROKEN]):
+        shutil.copy(folder / f"trial-{source}.keras", tmp_path / f"trial-{number}.keras")
+    study = optuna.create_study(direction="maximize")
+    for value in (0.9, 0.1):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    splits = make_splits(load_source("mnist1d"), result.config.data)
+
+    chosen = select_winner(study, splits, tmp_path, top_k=2, test_metric="accuracy",
+                           ensemble=True)
+    assert chosen.winner["members"] == [0]
+    assert chosen.model_path == tmp_path / "trial-0.keras"
+    assert chosen.winner["test_score"] == chosen.candidates[0]["test_score"]
+    assert not (tmp_path / "ensemble.keras").exists()
+
+
 def test_forward_selection_keeps_what_lowers_the_validation_loss():
     y = np.array([0, 1, 1, 0])
     good = np.array([[.8, .2], [.3, .7], [.4, .6], [.7, .3]])

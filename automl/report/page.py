@@ -149,7 +149,9 @@ def leaderboard(data: ReportData) -> str:
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
              + ("split; the winner is the average (an ensemble) of those that lower the "
-                "validation loss together. " if data.members else
+                "validation loss together. " if len(data.members) > 1 else
+                "split; the winner is the best by validation (averaging others did not lower "
+                "its validation loss). " if data.members else
                 "split; the best test score wins. ") +
              "A large gap means the validation score was lucky.</p>")
     return (intro + "<table class='leaderboard'><thead><tr>"
@@ -190,8 +192,8 @@ def generalization_html(data: ReportData) -> str:
                  f"quote.</p>"]
     else:
         score, part = data.won.metrics.get(metric), "test"
-        lines = ["<p>The winner averages top trials chosen by validation, without looking at "
-                 "the test split: its test score is a fair estimate.</p>" if data.members else
+        lines = ["<p>The winner was chosen on validation, without looking at the test split: "
+                 "its test score is a fair estimate.</p>" if data.members else
                  "<p>The winner is the best test score among the top trials by validation, so "
                  "its test score is biased upward by that choice. Set <code>data.split.holdout: "
                  "0.1</code> for a figure no selection step has seen.</p>"]
