@@ -5,8 +5,8 @@ few candidates on data no trial has seen and keeping the best of them, with each
 generalization gap (validation minus test) on record, guards against a lucky validation score.
 With ``select: {ensemble: true}`` the winner is instead the average of the candidates'
 predictions: it usually generalizes better than any one of them. Which candidates to average is
-chosen on the validation split alone (forward selection, so a weak trial among the top K stays
-out), and since no choice is made on the test split, its test score is an honest estimate.
+chosen on the validation split alone (a weak trial among the top K is left out), and since no
+choice is made on the test split, its test score is an honest estimate.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     ``fetch`` gets the model of a trial whose file is not in ``candidates_dir`` (one that a
     worker on another machine trained), or returns None. With ``ensemble`` the winner is the
     average of the candidates' predictions instead (see :func:`average_models`), of those that
-    :func:`choose_members` keeps; its ``trial`` is the best candidate by validation, its
-    ``members`` the kept ones (the best alone when averaging did not help).
+    :func:`choose_members` keeps; its ``trial`` is the best of them by validation, its
+    ``members`` the kept ones (one alone when averaging did not help).
     """
     import keras
 
@@ -116,26 +116,32 @@ def average_models(models: list, name: str = "ensemble"):
 
 
 def choose_members(predictions: list[np.ndarray], y_val: np.ndarray, task: str) -> list[int]:
-    """Which candidates to average: forward selection on the validation loss.
+    """Which candidates to average: all of them, less those whose removal lowers the average's
+    validation loss (cross-entropy, or mean squared error for regression).
 
-    ``predictions`` are the candidates' outputs on the validation split, best validation score
-    first. Selection starts from the first and adds each next one, in that order, when the
-    average's validation loss (cross-entropy, or mean squared error for regression) falls, as in
-    Caruana et al., "Ensemble selection from libraries of models" (2004). The loss rather than
-    the accuracy decides, because on a few hundred examples accuracies tie; a weak or broken
-    trial that made the top K would raise it and stays out.
+    ``predictions`` are the candidates' outputs on the validation split. Starting from the
+    average of all, the member whose removal lowers that loss most is dropped, again and again,
+    until no removal lowers it (backward elimination). The loss rather than the accuracy
+    decides, because on a few hundred examples accuracies tie. Good members stay, since an
+    average of decent models has a lower loss than its parts; a weak or broken trial that made
+    the top K raises the loss and goes.
 
     Example:
         >>> choose_members([good, also_good, broken], y_val, "classification")
         [0, 1]
     """
-    kept, total = [0], predictions[0].astype("float64")
-    best = validation_loss(total, y_val, task)
-    for i in range(1, len(predictions)):
-        with_it = total + predictions[i]
-        loss = validation_loss(with_it / (len(kept) + 1), y_val, task)
-        if loss < best:
-            kept, total, best = kept + [i], with_it, loss
+    kept = list(range(len(predictions)))
+
+    def loss_of(members: list[int]) -> float:
+        return validation_loss(np.mean([predictions[i] for i in members], axis=0), y_val, task)
+
+    current = loss_of(kept)
+    while len(kept) > 1:
+        loss, drop = min((loss_of([k for k in kept if k != i]), i) for i in kept)
+        if loss >= current:
+            break
+        kept.remove(drop)
+        current = loss
     return kept
 
 
@@ -151,7 +157,7 @@ def validation_loss(mean: np.ndarray, y: np.ndarray, task: str) -> float:
 def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits,
                         candidates_dir: Path, test_metric: str) -> Selection:
     """The average of the candidates that :func:`choose_members` keeps, as the winner: scored
-    once on validation and once on test. When it keeps the best one alone, that model wins."""
+    once on validation and once on test. When it keeps one alone, that model wins."""
     from automl.training.fit import compile_model, target_scale
 
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
@@ -159,10 +165,11 @@ def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits
     kept = choose_members([model.predict(val, verbose=0) for model in models], splits.y_val,
                           splits.task)
     members = [rows[i]["trial"] for i in kept]
-    best = rows[0]  # rows come best validation first
+    best = rows[kept[0]]  # rows come best validation first
     if len(kept) == 1:
         winner = {**best, "members": members}
-        return Selection(rows, winner, models[0], candidate_path(candidates_dir, best["trial"]))
+        return Selection(rows, winner, models[kept[0]], candidate_path(candidates_dir,
+                                                                        best["trial"]))
     ensemble = average_models([models[i] for i in kept])
     compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
     val_score = float(ensemble.evaluate(val, verbose=0, return_dict=True)[test_metric])

@@ -1,11 +1,11 @@
 """``select: {ensemble: true}``: the winner is the average of top-K models' predictions.
 
-One real search of three trials, the last of them broken on purpose (SGD at a learning rate of
-1e-6 learns nothing in three epochs). The winner must be exactly the mean of the members' saved
-models, chosen on validation: the best trial first, the broken one left out because it would
-raise the average's validation loss; its test score must be that mean's score on the test split,
-and it must survive what a single winner does: reloading with ``automl.load``, the report, and
-every export format.
+One real search of three trials on scikit-learn's digits: two small MLPs that learn (the same
+configuration, two seeds) and a third broken on purpose (SGD at a learning rate of 1e-6 learns
+nothing in three epochs). The winner must be exactly the mean of the two that learn, chosen on
+validation: each lowers the average's validation loss and the broken one raises it; its test
+score must be that mean's score on the test split, and it must survive what a single winner does:
+reloading with ``automl.load``, the report, and every export format.
 """
 
 from __future__ import annotations
@@ -27,17 +27,28 @@ ATOL = 1e-5  # float32 graphs, reordered by each converter
 BROKEN = 2   # the third trial, enqueued with a learning rate that learns nothing
 
 
+def digits_splits(result):
+    from automl.data import load_source, make_splits
+
+    return make_splits(load_source("digits"), result.config.data)
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble")
-    space = tiny_space("ens", trials=3, select__top_k=3, select__ensemble=True)
-    space["training"]["epochs"] = 3
-    space["training"]["optimizer"] = {"choice": {
-        "adam": {"learning_rate": 1e-2},
-        "sgd": {"learning_rate": {"float": [1e-6, 0.05], "log": True}, "momentum": 0.9}}}
-    space["search"]["enqueue"] = [
-        {"training.optimizer": "adam"}, {"training.optimizer": "adam"},
-        {"training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e-6}]
+    adam = {"training.optimizer": "adam"}
+    space = {
+        "name": "ens",
+        "data": {"source": "digits", "split": {"validation": 0.15, "test": 0.2}},
+        "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 64}}}},
+        "training": {"optimizer": {"choice": {
+            "adam": {"learning_rate": 1e-2},
+            "sgd": {"learning_rate": {"float": [1e-6, 0.05], "log": True}, "momentum": 0.9}}},
+            "batch_size": 64, "epochs": 3},
+        "search": {"trials": 3, "seed": 1, "enqueue": [
+            adam, adam, {"training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e-6}]},
+        "select": {"top_k": 3, "ensemble": True},
+    }
     result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
                            progress=False)
     return result, root
@@ -46,15 +57,13 @@ def searched(tmp_path_factory):
 def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched):
     import keras
 
-    from automl.data import load_source, make_splits
-
     result, root = searched
     ranked = list(result.candidates.sort_values("val", ascending=False, kind="stable")["trial"])
     assert ranked[-1] == BROKEN, "the broken trial should score last on validation"
     assert result.winner_members == [n for n in ranked if n != BROKEN]
     assert result.winner_trial == result.winner_members[0] == ranked[0]
 
-    splits = make_splits(load_source("mnist1d"), result.config.data)
+    splits = digits_splits(result)
     folder = root / "runs" / "ens" / "candidates"
     models = {n: keras.saving.load_model(folder / f"trial-{n}.keras") for n in ranked}
 
@@ -64,7 +73,8 @@ def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched)
         return float(np.mean(keras.losses.categorical_crossentropy(labels, mean)))
 
     members = result.winner_members
-    assert val_loss(members) < val_loss(members[:1])             # averaging helped
+    for member in members:                                       # each one helps
+        assert val_loss([n for n in members if n != member]) > val_loss(members)
     assert val_loss(members + [BROKEN]) > val_loss(members)      # the broken trial would hurt
 
     mean = np.mean([models[n].predict(splits.x_test, verbose=0) for n in members], axis=0)
@@ -73,14 +83,13 @@ def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched)
     assert result.test_metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
-def test_when_averaging_does_not_help_the_best_trial_wins_alone(searched, tmp_path):
+def test_when_averaging_does_not_help_one_trial_wins_alone(searched, tmp_path):
     """A study whose top 2 are the search's best trial and its broken one: the broken one would
     raise the validation loss, so the best trial is the winner, as itself, chosen on validation."""
     import shutil
 
     import optuna
 
-    from automl.data import load_source, make_splits
     from automl.selection import select_winner
 
     result, root = searched
@@ -90,7 +99,7 @@ def test_when_averaging_does_not_help_the_best_trial_wins_alone(searched, tmp_pa
     study = optuna.create_study(direction="maximize")
     for value in (0.9, 0.1):
         study.add_trial(optuna.trial.create_trial(value=value))
-    splits = make_splits(load_source("mnist1d"), result.config.data)
+    splits = digits_splits(result)
 
     chosen = select_winner(study, splits, tmp_path, top_k=2, test_metric="accuracy",
                            ensemble=True)
@@ -100,14 +109,15 @@ def test_when_averaging_does_not_help_the_best_trial_wins_alone(searched, tmp_pa
     assert not (tmp_path / "ensemble.keras").exists()
 
 
-def test_forward_selection_keeps_what_lowers_the_validation_loss():
+def test_members_are_those_whose_removal_would_raise_the_validation_loss():
     y = np.array([0, 1, 1, 0])
-    good = np.array([[.8, .2], [.3, .7], [.4, .6], [.7, .3]])
-    also_good = np.array([[.6, .4], [.1, .9], [.2, .8], [.9, .1]])
-    wrong = np.array([[.1, .9], [.9, .1], [.8, .2], [.2, .8]])
-    assert choose_members([good, also_good, wrong], y, "classification") == [0, 1]
-    assert choose_members([good, wrong, also_good], y, "classification") == [0, 2]
-    assert choose_members([good, wrong], y, "classification") == [0]   # the best one alone
+    a = np.array([[.9, .1], [.1, .9], [.55, .45], [.9, .1]])    # unsure on the third, wrong
+    b = np.array([[.45, .55], [.1, .9], [.1, .9], [.9, .1]])    # unsure on the first, wrong
+    wrong = np.array([[.1, .9], [.9, .1], [.8, .2], [.2, .8]])  # confidently wrong everywhere
+    assert choose_members([a, b], y, "classification") == [0, 1]     # the average beats each
+    assert choose_members([a, b, wrong], y, "classification") == [0, 1]
+    assert choose_members([wrong, a, b], y, "classification") == [1, 2]  # even if listed first
+    assert choose_members([a, wrong], y, "classification") == [0]   # one alone
 
     target = np.array([1.0, 2.0, 3.0])
     low, high = target[:, None] - 0.5, target[:, None] + 0.5   # their mean is exact
@@ -138,13 +148,13 @@ def test_load_and_the_report_name_the_ensemble(searched):
 def test_the_ensemble_exports_to_every_format(searched, tmp_path):
     import tensorflow as tf
 
-    from test_export import assert_tflite_and_onnx_predict, signals
+    from test_export import assert_tflite_and_onnx_predict
 
     result, _ = searched
     written = result.export(tmp_path / "out", format=FORMATS, quiet=True)
     metrics = json.loads(written["metrics"].read_text())
     assert metrics["ensemble_of_trials"] == result.winner_members
-    x = signals()
+    x = digits_splits(result).x_test[:32]
     expected = result.model.predict(x, verbose=0)
     saved = tf.saved_model.load(str(written["savedmodel"]))
     np.testing.assert_allclose(saved.serve(tf.constant(x)).numpy(), expected, atol=ATOL)
