@@ -115,16 +115,19 @@ def average_models(models: list, name: str = "ensemble"):
     return keras.Model(inputs, outputs, name=name)
 
 
+CLEAR_GAIN = 0.10  # a member is left out only when the average's loss falls by 10% without it
+
+
 def choose_members(predictions: list[np.ndarray], y_val: np.ndarray, task: str) -> list[int]:
-    """Which candidates to average: all of them, less those whose removal lowers the average's
-    validation loss (cross-entropy, or mean squared error for regression).
+    """Which candidates to average: all of them, less those that clearly hurt on validation.
 
     ``predictions`` are the candidates' outputs on the validation split. Starting from the
-    average of all, the member whose removal lowers that loss most is dropped, again and again,
-    until no removal lowers it (backward elimination). The loss rather than the accuracy
-    decides, because on a few hundred examples accuracies tie. Good members stay, since an
-    average of decent models has a lower loss than its parts; a weak or broken trial that made
-    the top K raises the loss and goes.
+    average of all, the member whose removal lowers the average's validation loss (cross-entropy,
+    or mean squared error for regression) most is dropped, again and again, while that removal
+    lowers it by at least ``CLEAR_GAIN`` (10%). A trial that failed to learn raises the loss far
+    more than that and goes; smaller differences between decent trials are noise on a few
+    hundred examples, and leaving members out on them scored worse on fresh data (1 or 2 members
+    kept of 5: benchmarks/README.md).
 
     Example:
         >>> choose_members([good, also_good, broken], y_val, "classification")
@@ -138,7 +141,7 @@ def choose_members(predictions: list[np.ndarray], y_val: np.ndarray, task: str) 
     current = loss_of(kept)
     while len(kept) > 1:
         loss, drop = min((loss_of([k for k in kept if k != i]), i) for i in kept)
-        if loss >= current:
+        if loss > current * (1 - CLEAR_GAIN):
             break
         kept.remove(drop)
         current = loss
