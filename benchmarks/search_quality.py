@@ -478,8 +478,9 @@ def markdown(record: dict) -> str:
     lines += ["", "![best validation accuracy against time](search_quality.png)", "",
               "*selected*: the model each method's own rule picks (automl: the best test score "
               "among its top 5 by validation, or with `select: {ensemble: true}`, as in "
-              "automl-default's ready space, the average of those of the 5 that lower its "
-              "validation loss; KerasTuner and Optuna: the best by validation). *averaged*: how "
+              "automl-default's ready space, the average of those 5, less any whose removal "
+              "lowers the validation loss by 10%; KerasTuner and Optuna: the best by "
+              "validation). *averaged*: how "
               "many models that average holds (blank where not recorded). "
               "*fresh signals*: the same model on 10,000 MNIST-1D signals drawn with generator "
               f"seed {FRESH_SEED}, seen by no selection step. *val 95% at*: when the method's "

@@ -48,7 +48,7 @@ def searched(shared_search):
     root = shared_search
     reports = root / "reports" / STUDY
     trials, candidates = read_csv(reports / "trials.csv"), read_csv(reports / "candidates.csv")
-    winner = int(re.search(r"Trial \*\*(\d+)\*\*", (reports / "summary.md").read_text())[1])
+    winner = int(re.search(r"\*\*Trial (\d+)\*\*", (reports / "summary.md").read_text())[1])
     row = trials.set_index("number").loc[winner]
     tracking_uri = default_tracking_uri(root / "runs")
     client = MlflowClient(tracking_uri)
