@@ -12,11 +12,11 @@ if TYPE_CHECKING:
 
 def winner_name(trial: int, members: list[int]) -> str:
     """How the console, the report and MLflow name the winner: ``trial 7``; with ``select:
-    {ensemble: true}`` ``the average of trials 7, 3, 12``, or, when averaging did not lower the
-    validation loss, ``trial 7 (chosen on validation)``."""
+    {ensemble: true}`` ``the average of trials 7, 3, 12``, or, when averaging clearly raised the
+    validation loss, ``trial 7, chosen on validation``."""
     if len(members) > 1:
         return "the average of trials " + ", ".join(map(str, members))
-    return f"trial {trial}" + (" (chosen on validation)" if members else "")
+    return f"trial {trial}" + (", chosen on validation" if members else "")
 
 
 @dataclass

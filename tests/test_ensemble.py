@@ -137,7 +137,7 @@ def test_only_members_that_clearly_hurt_on_validation_are_left_out():
 def test_the_winner_is_named_by_how_it_was_chosen():
     assert winner_name(7, []) == "trial 7"
     assert winner_name(7, [7, 3, 12]) == "the average of trials 7, 3, 12"
-    assert winner_name(7, [7]) == "trial 7 (chosen on validation)"
+    assert winner_name(7, [7]) == "trial 7, chosen on validation"
 
 
 def test_load_and_the_report_name_the_ensemble(searched):

@@ -150,8 +150,8 @@ def leaderboard(data: ReportData) -> str:
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
              + ("split; the winner is the average (an ensemble) of those that lower the "
                 "validation loss together. " if len(data.members) > 1 else
-                "split; the winner is the best by validation (averaging others did not lower "
-                "its validation loss). " if data.members else
+                "split; the winner is the best by validation alone (averaging the others in "
+                "clearly raised the validation loss). " if data.members else
                 "split; the best test score wins. ") +
              "A large gap means the validation score was lucky.</p>")
     return (intro + "<table class='leaderboard'><thead><tr>"
