@@ -59,7 +59,7 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     worker on another machine trained), or returns None. With ``ensemble`` the winner is the
     average of the candidates' predictions instead (see :func:`average_models`), of those that
     :func:`choose_members` keeps; its ``trial`` is the best of them by validation, its
-    ``members`` the kept ones (one alone when averaging did not help).
+    ``members`` the kept ones (one alone when the others clearly hurt).
     """
     import keras
 

@@ -148,8 +148,8 @@ def leaderboard(data: ReportData) -> str:
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
-             + ("split; the winner is the average (an ensemble) of those that lower the "
-                "validation loss together. " if len(data.members) > 1 else
+             + ("split; the winner is their average (an ensemble), less any that clearly raised "
+                "the validation loss. " if len(data.members) > 1 else
                 "split; the winner is the best by validation alone (averaging the others in "
                 "clearly raised the validation loss). " if data.members else
                 "split; the best test score wins. ") +
