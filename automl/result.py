@@ -19,6 +19,14 @@ def winner_name(trial: int, members: list[int]) -> str:
     return f"trial {trial}" + (", chosen on validation" if members else "")
 
 
+def winner_role(number: int, trial: int, members: list[int]) -> str:
+    """Trial ``number``'s part in the winner: ``member`` of an ensemble, ``winner`` alone, or
+    ``""``; ``trial`` and ``members`` as for :func:`winner_name`."""
+    if len(members) > 1:
+        return "member" if number in members else ""
+    return "winner" if number == trial else ""
+
+
 @dataclass
 class SearchResult:
     """The outcome of :func:`automl.search`.

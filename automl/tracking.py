@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import AutomlError, UsageError
-from automl.result import winner_name
+from automl.result import winner_name, winner_role
 from automl.urls import redact
 
 if TYPE_CHECKING:
@@ -624,8 +624,8 @@ def leaderboard_markdown(table: list[dict[str, Any]], winner: dict[str, Any]) ->
     lines = ["| trial | validation | test | gap |", "|---|---|---|---|"]
     members = winner.get("members", [])
     for row in sorted(table, key=lambda r: r["test_score"], reverse=True):
-        mark = (" member" if len(members) > 1 and row["trial"] in members else
-                " **winner**" if row["trial"] == winner["trial"] else "")
+        role = winner_role(row["trial"], winner["trial"], members)
+        mark = f" **{role}**" if role == "winner" else f" {role}" if role else ""
         lines.append(f"| {row['trial']}{mark} | {row['val_score']:.4f} | {row['test_score']:.4f} "
                      f"| {row['gap']:+.4f} |")
     name = winner_name(winner["trial"], members)

@@ -55,7 +55,7 @@ def searched(tmp_path_factory):
     return result, root
 
 
-def test_the_winner_averages_the_trials_that_lower_the_validation_loss(searched):
+def test_the_winner_averages_the_trials_that_do_not_clearly_hurt(searched):
     import keras
 
     result, root = searched

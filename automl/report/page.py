@@ -17,7 +17,7 @@ from automl.report.collect import ReportData
 from automl.report.diagnostics import (OVERFITTING_RULES, Finding, epochs_run, overfitting,
                                        stopped)
 from automl.report.figures import Plot, all_plots
-from automl.result import winner_name
+from automl.result import winner_name, winner_role
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -128,10 +128,11 @@ def leaderboard(data: ReportData) -> str:
             test, gap = "not tested yet", ""
         else:
             test, gap = "", ""
+        role = winner_role(trial.number, data.winner, data.members)
         badges = ""
-        if len(data.members) > 1 and trial.number in data.members:
+        if role == "member":
             badges = "<span class='badge win'>in the winner</span>"
-        elif trial.number == data.winner:
+        elif role == "winner":
             badges = "<span class='badge win'>winner</span>"
         elif trial.number in candidates:
             badges = "<span class='badge'>candidate</span>"
@@ -143,8 +144,7 @@ def leaderboard(data: ReportData) -> str:
                  f"<td class='num'>{_duration(trial)}</td>",
                  f"<td class='num'>{_count(trial.user_attrs.get('params_count'))}</td>",
                  f"<td class='params'>{_params(trial)}</td>"]
-        css = " class='winner'" if trial.number == data.winner or trial.number in data.members \
-            else ""
+        css = " class='winner'" if role else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
