@@ -161,7 +161,7 @@ def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits
                         candidates_dir: Path, test_metric: str) -> Selection:
     """The average of the candidates that :func:`choose_members` keeps, as the winner: scored
     once on validation and once on test. When it keeps one alone, that model wins."""
-    from automl.training.fit import compile_model, target_scale
+    from automl.training.fit import compile_model, save_loadable, target_scale
 
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
@@ -183,5 +183,5 @@ def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits
               "gap": val_score - results[test_metric], "test": results,
               "params": dict(best["params"])}
     path = candidates_dir / "ensemble.keras"
-    ensemble.save(path)
+    save_loadable(ensemble, path)
     return Selection(rows, winner, ensemble, path)

@@ -12,6 +12,7 @@ reloading with ``automl.load``, the report, and every export format.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -66,7 +67,10 @@ def test_the_winner_averages_the_trials_that_do_not_clearly_hurt(searched):
 
     splits = digits_splits(result)
     folder = root / "runs" / "ens" / "candidates"
-    models = {n: keras.saving.load_model(folder / f"trial-{n}.keras") for n in ranked}
+    with warnings.catch_warnings():  # the saved files load as a user loads them: silently
+        warnings.simplefilter("error")
+        models = {n: keras.saving.load_model(folder / f"trial-{n}.keras") for n in ranked}
+        keras.saving.load_model(folder / "ensemble.keras")
 
     def val_loss(trials):
         mean = np.mean([models[n].predict(splits.x_val, verbose=0) for n in trials], axis=0)

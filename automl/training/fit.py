@@ -77,6 +77,18 @@ def portable_copy(model, splits: Splits):
     return copy
 
 
+def save_loadable(model, path) -> None:
+    """Save ``model`` (``.keras``) so that ``keras.saving.load_model`` loads it without a warning.
+
+    A compiled model whose optimizer never took a step saves the optimizer empty; on loading,
+    Keras builds it and warns that it skips "variables" it cannot match. Building the optimizer
+    first (fresh moments, as a new one would start) keeps loading silent.
+    """
+    if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.save(path)
+
+
 def target_scale(splits: Splits) -> float:
     """The training targets' standard deviation (regression), 1.0 otherwise."""
     if splits.task != "regression":

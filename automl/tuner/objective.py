@@ -161,10 +161,10 @@ class Objective:
         ended = {t.number for t in complete}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:
-            from automl.training.fit import portable_copy
+            from automl.training.fit import portable_copy, save_loadable
 
             path = candidate_path(self.candidates, trial.number)
-            portable_copy(model, self.splits).save(path)
+            save_loadable(portable_copy(model, self.splits), path)
             if self.upload_candidates:  # for a selection that runs on another machine
                 self.tracker.log_artifact(run_id, path, "candidate")
         for path in self.candidates.glob("trial-*.keras"):
