@@ -751,12 +751,13 @@ class HypermodelTrial:
         """Save the model when it ranks in the top K so far; delete the files pushed out."""
         from optuna.trial import TrialState
 
+        from automl.ranking import rank_key, trial_rank
         from automl.tuner.objective import candidate_path
 
         complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        scored = [(t.values[0], t.number) for t in complete] + [(value, trial.number)]
-        scored.sort(key=lambda vn: (-vn[0] if self.maximize else vn[0], vn[1]))
-        keep = {number for _, number in scored[:self.top_k]}
+        ranked = sorted([trial_rank(t, maximize=self.maximize) for t in complete]
+                        + [rank_key(value, None, trial.number, maximize=self.maximize)])
+        keep = {number for *_, number in ranked[:self.top_k]}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:
             try:

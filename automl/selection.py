@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from automl.data.pipeline import eval_dataset
 from automl.data.splits import Splits
 from automl.errors import AutomlError
+from automl.ranking import trial_rank
 from automl.tuner.objective import candidate_path
 
 
@@ -34,11 +35,11 @@ class Selection:
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
-    """The ``k`` best complete trials by the study's objective, earlier trials first on ties."""
+    """The ``k`` best complete trials by the study's objective; ties go to the lower validation
+    loss, then to the earlier trial (:mod:`automl.ranking`)."""
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sorted(complete, key=lambda t: (-t.values[0] if maximize else t.values[0],
-                                           t.number))[:k]
+    return sorted(complete, key=lambda t: trial_rank(t, maximize=maximize))[:k]
 
 
 def score_holdout(model, splits: Splits) -> dict[str, float]:

@@ -87,6 +87,35 @@ def test_winner_is_the_best_test_score_among_the_top_k(searched):
     assert winner_run[0].data.metrics["test_accuracy"] == pytest.approx(result.test_metrics["accuracy"])
 
 
+def test_each_trial_records_its_validation_loss_at_its_best_epoch(searched):
+    root, result = searched
+    client, _, children = mlflow_runs(result)
+    study = study_in(root / "runs", "tiny")
+
+    def history(run, name):
+        return [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
+                                        key=lambda m: m.step)]
+
+    for child in children:
+        trial = study.trials[int(child.data.tags["optuna.trial_number"])]
+        accuracy, loss = history(child, "val_accuracy"), history(child, "val_loss")
+        best = accuracy.index(max(accuracy))  # the epoch whose weights early stopping kept
+        assert trial.user_attrs["val_loss"] == pytest.approx(loss[best], rel=1e-5)
+    assert "val_loss" in result.trials
+
+
+def test_ties_on_the_objective_go_to_the_lower_validation_loss():
+    """Small validation splits tie (a dozen trials at accuracy 1.0): the top K, the candidate
+    files and the leaderboard rank the tied trials by validation loss, then by number."""
+    from automl.selection import top_trials
+
+    study = optuna.create_study(direction="maximize")
+    for value, loss in [(0.98, 0.01), (1.0, 0.30), (1.0, 0.05), (1.0, None), (1.0, 0.05)]:
+        study.add_trial(optuna.trial.create_trial(
+            value=value, user_attrs={} if loss is None else {"val_loss": loss}))
+    assert [t.number for t in top_trials(study, 5)] == [2, 4, 1, 3, 0]
+
+
 def test_only_candidate_models_are_kept(searched):
     root, result = searched
     kept = sorted(p.name for p in (root / "runs" / "tiny" / "candidates").glob("*.keras"))

@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl.config import SpaceConfig
+from automl.ranking import trial_rank
 from automl.urls import redact
 
 SELECTION_FILE = "selection.json"
@@ -76,10 +77,10 @@ class ReportData:
         return self.cfg.search.direction == "maximize"
 
     def complete(self) -> list[FrozenTrial]:
-        """Complete trials, best first by the (first) objective, earlier trials first on ties."""
+        """Complete trials, best first by the (first) objective, in the order the selection ranks
+        them (ties: the lower validation loss, then the earlier trial)."""
         done = [t for t in self.trials if t.state == TrialState.COMPLETE and t.values]
-        return sorted(done, key=lambda t: (-t.values[0] if self.maximize else t.values[0],
-                                           t.number))
+        return sorted(done, key=lambda t: trial_rank(t, maximize=self.maximize))
 
     def candidates(self) -> list[FrozenTrial]:
         """The top-K by validation now, and any trial the last selection tested, best first."""

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import TrialFailed, UnhealthyTraining
+from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank
 from automl.tracking import Tracker
 from automl.tuner.events import EpochEnded
 from automl.tuner.study import INTERRUPTED, WorkerId
@@ -95,7 +96,11 @@ class Objective:
             summary = {"best_" + search.objective: outcome.best_value,
                        "best_epoch": outcome.best_epoch + 1, "epochs_run": outcome.epochs_run,
                        "params_count": outcome.params_count}
-            self._keep_if_candidate(trial, outcome.best_value, outcome.model, run_id)
+            val_loss = outcome.history.get("val_loss", [None] * (outcome.best_epoch + 1))[
+                outcome.best_epoch]
+            if val_loss is not None:  # breaks ties on the objective (automl.ranking)
+                trial.set_user_attr(VAL_LOSS_ATTR, float(val_loss))
+            self._keep_if_candidate(trial, outcome.best_value, val_loss, outcome.model, run_id)
             trial.set_user_attr("params_count", outcome.params_count)
             trial.set_user_attr("epochs_run", outcome.epochs_run)
             more = {"params_count": float(outcome.params_count),
@@ -145,7 +150,8 @@ class Objective:
                                {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()},
                                outcome)
 
-    def _keep_if_candidate(self, trial: optuna.Trial, value: float, model, run_id: str) -> None:
+    def _keep_if_candidate(self, trial: optuna.Trial, value: float, val_loss: float | None,
+                           model, run_id: str) -> None:
         """Save the model when it ranks in the top K so far; delete those pushed out.
 
         Other workers may be saving their own trials meanwhile: only the files of trials that
@@ -154,10 +160,9 @@ class Objective:
         top_k = self.cfg.select.top_k
         maximize = self.cfg.search.direction == "maximize"
         complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        scored = [(t.values[0], t.number) for t in complete] + [(value, trial.number)]
-        # best first; earlier trials win ties
-        scored.sort(key=lambda vn: (-vn[0] if maximize else vn[0], vn[1]))
-        keep = {number for _, number in scored[:top_k]}
+        ranked = sorted([trial_rank(t, maximize=maximize) for t in complete]
+                        + [rank_key(value, val_loss, trial.number, maximize=maximize)])
+        keep = {number for *_, number in ranked[:top_k]}  # the order selection ranks them in
         ended = {t.number for t in complete}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:
