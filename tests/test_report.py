@@ -94,6 +94,9 @@ def test_the_page_shows_leaderboard_manifest_and_diagnostics(searched):
         assert f"{row.val:.4f}" in board and f"{row.test:.4f}" in board
         assert f"{row.gap:+.4f}" in board
     assert "winner</span>" in board and "candidate</span>" in board
+    assert "<th>val_loss</th>" in board  # the tie-breaker, beside the objective
+    for loss in searched.result.trials["val_loss"].dropna():  # the complete trials
+        assert f"<td class='num'>{loss:.4f}</td>" in board
     assert "model.architecture = cnn" in board and " s</td>" in board  # params, duration
 
     manifest = words(section(html, "manifest"))  # 2000 examples less 20% for validation
@@ -192,7 +195,8 @@ def test_a_search_still_running_shows_candidates_without_test_scores(searched, t
     html = page.read_text(encoding="utf-8")
     newest = len(searched.study.trials)
     assert re.search(rf"<td>{newest}<span class='badge'>candidate</span></td><td class='num'>"
-                     rf"0\.9900</td><td class='num'>not tested yet</td>", html)
+                     rf"0\.9900</td><td class='num'></td><td class='num'>not tested yet</td>",
+                     html)  # no val_loss recorded: an empty cell
     assert "running / waiting<b>1 / 0</b>" in html
     assert "Not drawn" not in html
 

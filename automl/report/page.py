@@ -13,6 +13,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from automl.ranking import VAL_LOSS_ATTR
 from automl.report.collect import ReportData
 from automl.report.diagnostics import (OVERFITTING_RULES, Finding, epochs_run, overfitting,
                                        stopped)
@@ -117,8 +118,11 @@ def leaderboard(data: ReportData) -> str:
         return "<p class='note'>No trial has completed yet.</p>"
     names = data.cfg.search.objective_names
     candidates = {t.number for t in data.candidates()}
-    head = (["#", "trial", *names, f"test {data.cfg.test_metric}", "gap (val − test)",
-             "epochs", "duration", "weights", "parameters"])
+    # the tie-breaker (automl.ranking), shown where it is not the objective itself
+    losses = "val_loss" not in names and any(VAL_LOSS_ATTR in t.user_attrs for t in ranked)
+    head = (["#", "trial", *names, *(["val_loss"] if losses else []),
+             f"test {data.cfg.test_metric}", "gap (val − test)", "epochs", "duration", "weights",
+             "parameters"])
     rows = []
     for rank, trial in enumerate(ranked, start=1):
         tested = data.tested.get(trial.number)
@@ -139,6 +143,8 @@ def leaderboard(data: ReportData) -> str:
         cells = [f"<td class='num'>{rank}</td>", f"<td>{trial.number}{badges}</td>",
                  f"<td class='num'>{_num(trial.values[0])}</td>",
                  *[f"<td class='num'>{v:,.6g}</td>" for v in trial.values[1:]],  # params_count ...
+                 *([f"<td class='num'>{_num(trial.user_attrs.get(VAL_LOSS_ATTR))}</td>"]
+                   if losses else []),
                  f"<td class='num'>{test}</td>", f"<td class='num'>{gap}</td>",
                  f"<td class='num'>{_blank(epochs_run(trial))}</td>",
                  f"<td class='num'>{_duration(trial)}</td>",
@@ -146,7 +152,9 @@ def leaderboard(data: ReportData) -> str:
                  f"<td class='params'>{_params(trial)}</td>"]
         css = " class='winner'" if role else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first. The top "
+    ties = " (ties: the lower val_loss first)" if losses else ""
+    intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first{ties}. "
+             f"The top "
              f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
              + ("split; the winner is their average (an ensemble), less any that clearly raised "
                 "the validation loss. " if len(data.members) > 1 else
