@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 import traceback
@@ -96,10 +97,10 @@ class Objective:
             summary = {"best_" + search.objective: outcome.best_value,
                        "best_epoch": outcome.best_epoch + 1, "epochs_run": outcome.epochs_run,
                        "params_count": outcome.params_count}
-            val_loss = outcome.history.get("val_loss", [None] * (outcome.best_epoch + 1))[
-                outcome.best_epoch]
-            if val_loss is not None:  # breaks ties on the objective (automl.ranking)
-                trial.set_user_attr(VAL_LOSS_ATTR, float(val_loss))
+            losses = outcome.history.get("val_loss")  # at the epoch whose weights were kept
+            val_loss = float(losses[outcome.best_epoch]) if losses else None
+            if val_loss is not None and math.isfinite(val_loss):  # breaks ties (automl.ranking)
+                trial.set_user_attr(VAL_LOSS_ATTR, val_loss)
             self._keep_if_candidate(trial, outcome.best_value, val_loss, outcome.model, run_id)
             trial.set_user_attr("params_count", outcome.params_count)
             trial.set_user_attr("epochs_run", outcome.epochs_run)
