@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import UsageError
-from automl.ranking import VAL_LOSS_ATTR
+from automl.ranking import trial_rank
 from automl.result import SearchResult
 from automl.tuner.runner import DEFAULT_RUN_DIR, candidates_frame, trials_frame
 from automl.urls import redact, usable_uri
@@ -266,11 +266,21 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
     objective, test_column = cfg.search.objective, f"test_{cfg.test_metric}"
     maximize = cfg.search.direction == "maximize"
     now = time.time()
-    rows, params = [], []
-    for trial in found.get_trials(deepcopy=False):
+    trials = found.get_trials(deepcopy=False)
+    params = []
+    for trial in trials:  # in the order they first appear
         for name in trial.params:
             if name not in params:
                 params.append(name)
+
+    def order(trial) -> tuple:  # complete first, ..., each state in automl.ranking's order
+        state = _STATE_ORDER.get(trial.state.name, len(_STATE_ORDER))
+        if trial.values and not math.isnan(trial.values[0]):
+            return (state, *trial_rank(trial, maximize=maximize))
+        return (state, math.inf, math.inf, trial.number)
+
+    rows = []
+    for trial in sorted(trials, key=order):
         candidate = scored.get(trial.number, {})
         rows.append({
             "trial": trial.number, "state": trial.state.name,
@@ -278,22 +288,14 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
             test_column: candidate.get("test_score", math.nan),
             "gap": candidate.get("gap", math.nan),
             "winner": trial.number == record.get("winner_trial"),
-            "_loss": trial.user_attrs.get(VAL_LOSS_ATTR, math.inf),  # breaks ties, then dropped
             **trial.params,  # dotted names (model.dropout): no clash with the columns above
             "seconds": _seconds(trial, now)})
     frame = pd.DataFrame(rows, columns=["trial", "state", objective, test_column, "gap",
-                                        "winner", *params, "seconds", "_loss"])
+                                        "winner", *params, "seconds"])
     for name in params:  # whole numbers stay whole beside the trials that lack the param
         values = [row[name] for row in rows if name in row]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             frame[name] = frame[name].astype("Int64")
-    if not frame.empty:
-        rank = frame["state"].map(_STATE_ORDER).fillna(len(_STATE_ORDER))
-        value = frame[objective] * (-1 if maximize else 1)
-        frame = frame.assign(_rank=rank, _value=value).sort_values(  # automl.ranking's order
-            ["_rank", "_value", "_loss", "trial"], na_position="last")
-    frame = frame.drop(columns=["_rank", "_value", "_loss"], errors="ignore")
-    frame = frame.reset_index(drop=True)
     facts = {"objective": objective, "direction": cfg.search.direction,
              "test_column": test_column, "winner_trial": record.get("winner_trial"),
              "params": params, "storage": redact(url)}
