@@ -99,7 +99,9 @@ def test_each_trial_records_its_validation_loss_at_its_best_epoch(searched):
     for child in children:
         trial = study.trials[int(child.data.tags["optuna.trial_number"])]
         accuracy, loss = history(child, "val_accuracy"), history(child, "val_loss")
-        best = accuracy.index(max(accuracy))  # the epoch whose weights early stopping kept
+        # the epoch whose weights early stopping kept: best accuracy, ties to the lower loss
+        best = min(range(len(accuracy)), key=lambda i: (-accuracy[i], loss[i], i))
+        assert trial.value == pytest.approx(accuracy[best], rel=1e-6)
         assert trial.user_attrs["val_loss"] == pytest.approx(loss[best], rel=1e-5)
     assert "val_loss" in result.trials
 

@@ -95,6 +95,27 @@ def test_schedules_follow_their_formula(spec, at):
         assert lr(schedule, step) == pytest.approx(expected, abs=2e-3), (spec, step)
 
 
+def test_early_stopping_keeps_the_tied_epoch_with_the_lower_validation_loss():
+    """Accuracy on a small validation split ties from epoch to epoch: of the tied epochs, the
+    one with the lower validation loss is kept, and patience counts from it."""
+    from automl.training.callbacks import TieBreakingEarlyStopping
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    stopper = TieBreakingEarlyStopping(monitor="val_accuracy", mode="max", patience=2,
+                                       restore_best_weights=True)
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    epochs = [(0.90, 0.50), (0.95, 0.30), (0.95, 0.20), (0.95, 0.25), (0.94, 0.10), (0.96, 0.4)]
+    for epoch, (accuracy, loss) in enumerate(epochs):
+        model.layers[0].bias.assign([float(epoch)])  # each epoch's weights, told apart
+        stopper.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
+        if getattr(model, "stop_training", False):
+            break
+    stopper.on_train_end()
+    assert (epoch, stopper.best_epoch) == (4, 2)  # plain EarlyStopping: (3, 1)
+    assert float(model.layers[0].bias.numpy()[0]) == 2.0  # epoch 2's weights restored
+
+
 def test_reduce_on_plateau_and_label_smoothing_train():
     """Trained as a trial trains (fit_trial, with the per-epoch reporter a worker hands to
     MLflow): the learning rate and the gradient norm of every epoch are reported."""

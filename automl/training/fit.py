@@ -11,6 +11,7 @@ from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
 from automl.errors import TrialFailed, UnhealthyTraining
 from automl.models.builder import InputSpec, build_model
+from automl.ranking import rank_key
 from automl.training.optimizers import as_named, build_optimizer
 
 DEFAULT_EPOCHS = 20
@@ -211,7 +212,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     """
     import keras
 
-    from automl.training.callbacks import DivergenceGuard, GradientHealth
+    from automl.training.callbacks import (DivergenceGuard, GradientHealth,
+                                           TieBreakingEarlyStopping)
 
     keras.utils.set_random_seed(seed)
     training = params.get("training", {})
@@ -238,8 +240,8 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     patience = int(training.get("early_stopping", 10))
     stopper = None
     if patience > 0:
-        stopper = keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
-                                                restore_best_weights=True)
+        stopper = TieBreakingEarlyStopping(monitor=objective, mode=mode, patience=patience,
+                                           restore_best_weights=True)
         all_callbacks.append(stopper)
     def train(first_epoch: int, last_epoch: int) -> dict:
         # shuffle=False: the tf.data pipeline shuffles already
@@ -276,11 +278,14 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     if not values:
         raise TrialFailed(f"the objective {objective!r} was not logged; logged metrics: "
                           f"{', '.join(history)}")
-    pick = max if mode == "max" else min
-    best_value = pick(values)
-    best_epoch = values.index(best_value)
     if stopper is None:  # no early stopping: the model holds the last epoch's weights
-        best_value, best_epoch = values[-1], len(values) - 1
+        best_epoch = len(values) - 1
+    else:  # the epoch whose weights the stopper restored: ties go to the lower val_loss
+        losses = history.get("val_loss") or [None] * len(values)
+        maximize = mode == "max"
+        best_epoch = min(range(len(values)), key=lambda i: (
+            not math.isfinite(values[i]), rank_key(values[i], losses[i], i, maximize=maximize)))
+    best_value = values[best_epoch]
     return FitOutcome(model=model, history=history, best_value=float(best_value),
                       best_epoch=best_epoch, epochs_run=len(values),
                       params_count=int(model.count_params()))
