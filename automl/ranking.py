@@ -4,7 +4,8 @@ Small validation splits tie often: 69 rows of breast-cancer give an accuracy in 
 points, and a dozen trials of one search may all score 1.0. Among trials with the same objective
 value, the one with the lower validation loss (more confident where it is right, less where it is
 wrong) ranks first; the earlier trial wins what is still tied. The selection's top K, the
-candidate files kept during the search and the report's leaderboard all use this one order.
+candidate files kept during the search and the report's leaderboard all use this one order;
+early stopping keeps a trial's best epoch by it too (``TieBreakingEarlyStopping``).
 
 Example:
     >>> trials = [(0.98, 0.09, 0), (1.0, 0.05, 1), (1.0, 0.02, 2), (1.0, None, 3)]

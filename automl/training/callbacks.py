@@ -1,4 +1,5 @@
-"""Keras callbacks of one trial: stop on divergence, report each epoch to the tracker."""
+"""Keras callbacks of one trial: stop on divergence, report each epoch to the tracker, stop early
+keeping the best epoch (ties on the objective go to the lower validation loss)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ class TieBreakingEarlyStopping(keras.callbacks.EarlyStopping):
         self._current_tie = math.inf
 
     def on_train_begin(self, logs: Any = None) -> None:
-        super().on_train_begin(logs)  # resets the best value; so is the best tie-breaker
+        super().on_train_begin(logs)  # Keras forgets the best value: its tie-breaker too
         self._best_tie = math.inf
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
