@@ -154,13 +154,13 @@ def leaderboard(data: ReportData) -> str:
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     ties = " (ties: the lower val_loss first)" if losses else ""
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first{ties}. "
-             f"The top "
-             f"{data.cfg.select.top_k} (candidates) are evaluated once on the held-out test "
-             + ("split; the winner is their average (an ensemble), less any that clearly raised "
-                "the validation loss. " if len(data.members) > 1 else
-                "split; the winner is the best by validation alone (averaging the others in "
-                "clearly raised the validation loss). " if data.members else
-                "split; the best test score wins. ") +
+             f"The top {data.cfg.select.top_k} (candidates) are evaluated once on the held-out "
+             "test split; "
+             + ("the winner is their average (an ensemble), less any that clearly raised the "
+                "validation loss. " if len(data.members) > 1 else
+                "the winner is the best by validation alone (averaging the others in clearly "
+                "raised the validation loss). " if data.members else
+                "the best test score wins. ") +
              "A large gap means the validation score was lucky.</p>")
     return (intro + "<table class='leaderboard'><thead><tr>"
             + "".join(f"<th>{escape(h)}</th>" for h in head)
