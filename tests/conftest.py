@@ -15,6 +15,20 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The files that start processes or run several searches, slowest first (`--durations=0`, 2
+# cores). pytest-xdist hands out one file at a time to whichever worker is free (`--dist
+# loadfile --no-loadscope-reorder` in pyproject.toml); given out first, they run beside the quick
+# files instead of leaving one worker alone with them at the end.
+SLOWEST_FIRST = ("test_interrupt.py", "test_distributed.py", "test_launch.py", "test_export.py",
+                 "test_hypermodel.py", "test_reproducible.py", "test_search_e2e.py",
+                 "test_techniques.py", "test_report.py", "test_tracking.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # the rest keep their order
+
+
 def study_in(run_dir: Path, name: str):
     """The Optuna study a search wrote to ``run_dir`` (the embedded journal storage)."""
     import optuna
