@@ -446,15 +446,13 @@ def _print_summary(result, cfg) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from automl.result import winner_role
-
     console = Console()
     table = Table(title=f"top {cfg.select.top_k} by validation, evaluated on the test split")
     for column in ("trial", cfg.search.objective, f"test {cfg.test_metric}", "gap", ""):
         table.add_column(column, justify="right")
     for row in result.candidates.itertuples():
         table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
-                      winner_role(row.trial, result.winner_trial, result.winner_members))
+                      row.role)
     console.print(table)
     states = result.trials["state"].value_counts().to_dict()
     console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))

@@ -1209,7 +1209,7 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     result = SearchResult(
         study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
         val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
-        candidates=candidates_frame(rows), trials=trials_frame(study, rows, cfg),
+        candidates=candidates_frame(rows, winner), trials=trials_frame(study, rows, cfg),
         model_path=winner_path, mlflow=mlflow_info, config=cfg, _model=model,
         holdout_metrics=winner["holdout"], baselines=baselines)
     if reports_dir is not None and metric in result.test_metrics:

@@ -38,7 +38,8 @@ class SearchResult:
         winner_members: an ensemble's trial numbers (``select: {ensemble: true}``); else empty.
         val_metrics: the winner's objective on the validation split, e.g. ``{"val_accuracy": ..}``.
         test_metrics: the winner on the held-out test split, e.g. ``{"accuracy": .., "loss": ..}``.
-        candidates: the top-K trials evaluated on the test split, with each one's gap.
+        candidates: the top-K trials evaluated on the test split, with each one's gap and its
+            ``role``: ``winner``, an ensemble's ``member``, or empty.
         trials: one row per trial: number, state, params, val and test metrics, duration.
         model_path: the winner's ``.keras`` file in the run folder.
         report_dir: where the summary, the trials CSV and the plots were written.

@@ -64,6 +64,8 @@ def test_the_winner_averages_the_trials_that_do_not_clearly_hurt(searched):
     assert ranked[-1] == BROKEN, "the broken trial should score last on validation"
     assert result.winner_members == [n for n in ranked if n != BROKEN]
     assert result.winner_trial == result.winner_members[0] == ranked[0]
+    roles = dict(zip(result.candidates["trial"], result.candidates["role"]))
+    assert roles == {n: "member" if n != BROKEN else "" for n in ranked}
 
     splits = digits_splits(result)
     folder = root / "runs" / "ens" / "candidates"

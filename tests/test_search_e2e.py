@@ -77,6 +77,8 @@ def test_winner_is_the_best_test_score_among_the_top_k(searched):
     _, parents, children = mlflow_runs(result)
     assert len(result.candidates) == 2  # select.top_k
     assert result.test_metrics["accuracy"] == pytest.approx(result.candidates["test"].max())
+    assert list(result.candidates["role"]) == ["winner", ""]  # best test score first
+    assert result.candidates["trial"][0] == result.winner_trial
     assert set(result.test_metrics) >= {"accuracy", "loss"}
     metrics = parents[0].data.metrics
     assert metrics["winner_test_accuracy"] == pytest.approx(result.test_metrics["accuracy"])

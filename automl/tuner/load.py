@@ -198,7 +198,7 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
         study_name=study, best_params=winner["params"], winner_trial=winner["trial"],
         winner_members=winner.get("members", []),
         val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
-        candidates=candidates_frame(rows), trials=trials_frame(found, rows, cfg),
+        candidates=candidates_frame(rows, winner), trials=trials_frame(found, rows, cfg),
         model_path=model_path,
         report_dir=report_dir if report_dir and report_dir.is_dir() else None,
         mlflow=mlflow_info, config=cfg, holdout_metrics=winner.get("holdout", {}),

@@ -363,7 +363,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
         study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
         winner_members=winner.get("members", []),
         val_metrics={cfg.search.objective: winner["val_score"]},
-        test_metrics=winner["test"], candidates=candidates_frame(selection.candidates),
+        test_metrics=winner["test"], candidates=candidates_frame(selection.candidates, winner),
         trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
         mlflow=mlflow_info, config=cfg, _model=selection.model,
         holdout_metrics=winner["holdout"], baselines=baselines)
@@ -394,11 +394,18 @@ def trial_runs(trials: list, tracker) -> dict[int, str]:
     return runs
 
 
-def candidates_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
+def candidates_frame(rows: list[dict[str, Any]], winner: dict[str, Any]) -> "pd.DataFrame":
+    """The top-K trials, best test score first: trial, val, test, gap, and ``role``, each one's
+    part in the winner (``winner``, an ensemble's ``member``, or empty)."""
     import pandas as pd
 
+    from automl.result import winner_role
+
+    members = winner.get("members", [])
     frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
-                           "gap": r["gap"]} for r in rows])
+                           "gap": r["gap"],
+                           "role": winner_role(r["trial"], winner["trial"], members)}
+                          for r in rows])
     return frame.sort_values("test", ascending=False).reset_index(drop=True)
 
 
