@@ -4,7 +4,9 @@ re-imports the caller; a worker that cannot start fails the search at once, with
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,6 +73,7 @@ def test_inside_a_jupyter_kernel(folder):
                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         out: list[str] = []
+        shown: list[str] = []  # what rich displays in the notebook
 
         def collect(message: dict) -> None:
             content = message["content"]
@@ -78,6 +81,8 @@ def test_inside_a_jupyter_kernel(folder):
                 out.append(content["text"])
             elif message["msg_type"] == "error":
                 out.append("\n".join(content["traceback"]))
+            elif message["msg_type"] == "display_data":
+                shown.append(content["data"].get("text/plain", ""))
 
         # the default progress display, as a notebook user gets it
         code = SCRIPT.replace(", progress=False", "")
@@ -85,6 +90,11 @@ def test_inside_a_jupyter_kernel(folder):
         assert reply["content"]["status"] == "ok", "".join(out)
         assert "WINNER 0 " in "".join(out)
         assert (folder / "runs" / "launch" / "winner.keras").is_file()
+        if importlib.util.find_spec("ipywidgets") is None:  # rich cannot draw bars: no warning,
+            # the trial's line says the count and the best instead
+            assert 'install "ipywidgets"' not in "".join(out + shown)  # rich's warning
+            assert re.search(r"trial\s+0 complete .*\[1/1, best val_accuracy: \d\.\d{4}\]",
+                             re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown)))
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

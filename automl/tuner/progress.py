@@ -1,5 +1,9 @@
 """What a search shows while it runs: trial n of N, best so far, ETA, and an epoch bar for each
-trial that is training (several, when several workers run)."""
+trial that is training (several, when several workers run).
+
+In a Jupyter notebook rich draws the bars through ipywidgets; without ipywidgets it could only
+warn, so there each trial's line carries the count and the best so far instead of the bars.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class SearchProgress:
                                    TimeElapsedColumn, TimeRemainingColumn)
 
         self.console = Console(stderr=True, log_path=False)
+        self.live = live_display_possible(self.console)
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -38,12 +43,12 @@ class SearchProgress:
         self.epochs: dict[int, Any] = {}  # running trial -> its epoch bar
 
     def __enter__(self) -> "SearchProgress":
-        if self.enabled:
+        if self.enabled and self.live:
             self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
+        if self.enabled and self.live:
             for bar in self.epochs.values():
                 self.progress.remove_task(bar)
             self.progress.__exit__(*exc)
@@ -73,9 +78,14 @@ class SearchProgress:
             detail = f"at epoch {epochs}"
         else:
             detail = reason
-        self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)")
         best = f"best {self.objective}: {self.best:.4f}" if self.best is not None else "best: -"
         self.progress.update(self.trials, advance=1, info=best)
+        count = ""
+        if not self.live:  # no bars to show it: the count and the best on the trial's line
+            task = next(t for t in self.progress.tasks if t.id == self.trials)
+            count = f"  [{task.completed:.0f}/{task.total:.0f}, {best}]"
+        self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)"
+                         + count)
         bar = self.epochs.pop(number, None)
         if bar is not None:
             self.progress.remove_task(bar)
@@ -88,3 +98,11 @@ class SearchProgress:
             self.on_trial(event)
         elif isinstance(event, WorkerStopped) and self.enabled:
             self.console.log(f"[bold red]stopped:[/] {event.message}")
+
+
+def live_display_possible(console: Any) -> bool:
+    """Whether rich can draw live bars on ``console``: in a terminal, or in Jupyter when
+    ipywidgets is installed (there rich draws through it; without it rich only warns)."""
+    import importlib.util
+
+    return not console.is_jupyter or importlib.util.find_spec("ipywidgets") is not None
