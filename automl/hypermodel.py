@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from automl.errors import AutomlError, DataError, TrialFailed, UsageError
+from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank
 
 if TYPE_CHECKING:
     import optuna
@@ -602,22 +603,29 @@ def _modality(x: Any) -> str:
 
 def _best_epoch_callback(monitor: str, maximize: bool) -> Any:
     """A Keras callback that keeps the weights of the best epoch by ``monitor`` and puts them
-    back when training ends: KerasTuner saves a trial's model at its best epoch too."""
+    back when training ends: KerasTuner saves a trial's model at its best epoch too. Of epochs
+    tied on ``monitor`` it keeps the one with the lower ``val_loss``, as automl's own trials do
+    (:mod:`automl.ranking`); without a ``val_loss``, the first, as KerasTuner does."""
     import keras
 
     class BestEpoch(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
             self.best: float | None = None
+            self.best_loss: float | None = None  # val_loss at the best epoch, where logged
             self.weights: list | None = None
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            value = (logs or {}).get(monitor)
+            logs = logs or {}
+            value = logs.get(monitor)
             if value is None or not math.isfinite(float(value)):
                 return
-            value = float(value)
-            if self.best is None or (value > self.best if maximize else value < self.best):
-                self.best, self.weights = value, self.model.get_weights()
+            loss = float(logs["val_loss"]) if logs.get("val_loss") is not None else None
+            if self.best is None or (rank_key(float(value), loss, 0, maximize=maximize)
+                                     < rank_key(self.best, self.best_loss, 0,
+                                                maximize=maximize)):
+                self.best, self.best_loss = float(value), loss
+                self.weights = self.model.get_weights()
 
         def on_train_end(self, logs: Any = None) -> None:
             if self.weights is not None:
@@ -664,18 +672,26 @@ class HypermodelTrial:
         run = _TrialRun(self.tracker, trial, hp, worker)
         started = time.perf_counter()
         try:
-            values, best_model, epochs_run = [], None, 0
+            values, losses, best, epochs_run = [], [], None, 0
             for execution in range(self.executions):
-                value, model, epochs = self._execute(trial, hp, run, execution)
+                value, loss, model, epochs = self._execute(trial, hp, run, execution)
                 values.append(value)
+                losses.append(loss)
                 epochs_run += epochs
-                if best_model is None or value == self._best(values):
-                    best_model = model
+                key = rank_key(value, loss, execution, maximize=self.maximize)
+                if best is None or key < best[0]:
+                    best = (key, model)
+            best_model = best[1]
             mean = float(np.mean(values))
             trial.set_user_attr("execution_values", values)
             trial.set_user_attr("params_count", int(best_model.count_params()))
             trial.set_user_attr("epochs_run", epochs_run)
-            self._keep_if_candidate(trial, mean, best_model)
+            # the tie-breaker of trials with the same value (automl.ranking), where every
+            # execution's value is a best epoch with a val_loss logged
+            val_loss = None if None in losses else float(np.mean(losses))
+            if val_loss is not None:
+                trial.set_user_attr(VAL_LOSS_ATTR, val_loss)
+            self._keep_if_candidate(trial, mean, val_loss, best_model)
             run.end("COMPLETE", started, {f"best_{self.objective}": mean,
                                           "params_count": float(best_model.count_params()),
                                           "epochs_run": float(epochs_run)},
@@ -706,12 +722,11 @@ class HypermodelTrial:
             keras.backend.clear_session()  # no layers or graphs leak into the next trial
             gc.collect()
 
-    def _best(self, values: list[float]) -> float:
-        return max(values) if self.maximize else min(values)
-
     def _execute(self, trial: "optuna.Trial", hp: HyperParameters, run: "_TrialRun",
-                 execution: int) -> tuple[float, Any, int]:
-        """Build and fit one model; return its objective value, the model and its epochs."""
+                 execution: int) -> tuple[float, float | None, Any, int]:
+        """Build and fit one model; return its objective value, its val_loss at the best epoch
+        (None where ``fit`` returned the value itself, or logged no val_loss), the model and its
+        epochs."""
         import keras
         from optuna_integration import KerasPruningCallback
 
@@ -745,18 +760,19 @@ class HypermodelTrial:
         value = _objective_value(results, self.objective, best.best, self.maximize)
         if not math.isfinite(value):
             raise TrialFailed(f"the objective {self.objective} is {value}")
-        return value, model, run.epochs - offset
+        loss = best.best_loss if value == best.best else None  # the value is that epoch's
+        return value, loss, model, run.epochs - offset
 
-    def _keep_if_candidate(self, trial: "optuna.Trial", value: float, model: Any) -> None:
+    def _keep_if_candidate(self, trial: "optuna.Trial", value: float, val_loss: float | None,
+                           model: Any) -> None:
         """Save the model when it ranks in the top K so far; delete the files pushed out."""
         from optuna.trial import TrialState
 
-        from automl.ranking import rank_key, trial_rank
         from automl.tuner.objective import candidate_path
 
         complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         ranked = sorted([trial_rank(t, maximize=self.maximize) for t in complete]
-                        + [rank_key(value, None, trial.number, maximize=self.maximize)])
+                        + [rank_key(value, val_loss, trial.number, maximize=self.maximize)])
         keep = {number for *_, number in ranked[:self.top_k]}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:

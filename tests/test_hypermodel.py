@@ -325,6 +325,9 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
     assert sorted(int(r.data.tags["optuna.trial_number"]) for r in children) == [0, 1]
     for run in children:
         assert set(run.data.params) <= GETTING_STARTED_NAMES and "val_accuracy" in run.data.metrics
+        # the tie-breaker between trials of equal value: the val_loss of the kept (only) epoch
+        trial = study.trials[int(run.data.tags["optuna.trial_number"])]
+        assert trial.user_attrs["val_loss"] == pytest.approx(run.data.metrics["val_loss"])
     assert result.mlflow["registered_model"] == "helloworld"
     assert study.user_attrs["automl_selection"]["winner_trial"] == result.winner_trial
     # simple baselines on the same split, beside the winner, as automl.search gives them
@@ -345,6 +348,28 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
     reloaded = keras.saving.load_model(written["model"])
     np.testing.assert_allclose(reloaded.predict(x_test[:5], verbose=0), predictions, atol=1e-5)
     assert json.loads(written["params"].read_text()) == result.best_params
+
+
+def test_of_tied_epochs_the_one_with_the_lower_validation_loss_is_kept():
+    """As automl's own trials keep their epochs (``TieBreakingEarlyStopping``): accuracy ties
+    from epoch to epoch on a small validation split; the tied epoch with the lower val_loss
+    is kept. Without a val_loss logged, the first tied epoch, as KerasTuner keeps it."""
+    import keras
+
+    from automl.hypermodel import _best_epoch_callback
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    epochs = [(0.90, 0.50), (0.95, 0.30), (0.95, 0.20), (0.95, 0.25), (0.94, 0.10)]
+    for logs_loss, kept in ((True, 2), (False, 1)):  # plain "first best": epoch 1
+        best = _best_epoch_callback("val_accuracy", maximize=True)
+        best.set_model(model)
+        for epoch, (accuracy, loss) in enumerate(epochs):
+            model.layers[0].bias.assign([float(epoch)])  # each epoch's weights, told apart
+            best.on_epoch_end(epoch, {"val_accuracy": accuracy,
+                                      **({"val_loss": loss} if logs_loss else {})})
+        best.on_train_end()
+        assert float(model.layers[0].bias.numpy()[0]) == kept
+        assert (best.best, best.best_loss) == (0.95, 0.20 if logs_loss else None)
 
 
 def test_hypermodel_with_custom_fit_executions_and_objective(mnist1d, runs):
