@@ -10,6 +10,7 @@ Importing automl is cheap: pandas, Optuna, MLflow and TensorFlow load when first
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import Any
 
@@ -37,7 +38,12 @@ __all__ = [*_EXPORTS, "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        with warnings.catch_warnings():
+            # Optuna imports tqdm.auto, which in a notebook without ipywidgets warns to "update
+            # jupyter and ipywidgets"; automl never draws tqdm's bars, so here that is noise
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            module = import_module(_EXPORTS[name])
+        return getattr(module, name)
     raise AttributeError(f"module 'automl' has no attribute {name!r}")
 
 

@@ -93,6 +93,7 @@ def test_inside_a_jupyter_kernel(folder):
         if importlib.util.find_spec("ipywidgets") is None:  # rich cannot draw bars: no warning,
             # the trial's line says the count and the best instead
             assert 'install "ipywidgets"' not in "".join(out + shown)  # rich's warning
+            assert "IProgress not found" not in "".join(out)  # tqdm's, as Optuna imports it
             assert re.search(r"trial\s+0 complete .*\[1/1, best val_accuracy: \d\.\d{4}\]",
                              re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown)))
     finally:
