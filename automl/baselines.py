@@ -66,11 +66,13 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
 def beaten(winner_score: float, baselines: list[dict[str, Any]], part: str = "test") -> bool:
     """Whether the winner's ``part`` score beats every baseline's (higher accuracy, lower MAE)."""
     scores = [row[part] for row in baselines if row.get(part) is not None]
-    if not scores:
-        return True
-    if baselines[0]["metric"] == "accuracy":
-        return winner_score > max(scores)
-    return winner_score < min(scores)
+    return not scores or beats(winner_score, scores, baselines[0]["metric"])
+
+
+def beats(score: float, scores: list[float], metric: str) -> bool:
+    """Whether ``score`` is strictly better than every one of ``scores`` by ``metric``: higher
+    for accuracy, lower for MAE. A tie does not beat."""
+    return score > max(scores) if metric == "accuracy" else score < min(scores)
 
 
 def _score(model, x: np.ndarray, y: np.ndarray, metric: str) -> float:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import automl
-from automl.baselines import beaten, fit_baselines
+from automl.baselines import beaten, beats, fit_baselines
 from automl.config import DataConfig
 from automl.data import load_source, make_splits
 
@@ -45,6 +45,9 @@ def test_baselines_score_the_same_split_for_both_tasks():
     assert rows["linear regression"]["metric"] == "mae"
     assert rows["linear regression"]["test"] < rows["mean"]["test"]   # MAE: lower is better
     assert beaten(1.0, list(rows.values())) and not beaten(1000.0, list(rows.values()))
+    # a tie does not beat (the console's warning and the report's flag both say so)
+    assert not beats(0.95, [0.95, 0.1], "accuracy") and not beats(2.0, [2.0, 3.0], "mae")
+    assert beats(0.96, [0.95, 0.1], "accuracy") and beats(1.9, [2.0, 3.0], "mae")
 
 
 @pytest.fixture(scope="module")
