@@ -447,7 +447,7 @@ def _print_summary(result, cfg) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"top {cfg.select.top_k} by validation, evaluated on the test split")
+    table = Table(title=f"top {len(result.candidates)} by validation, evaluated on the test split")
     for column in ("trial", cfg.search.objective, f"test {cfg.test_metric}", "gap", ""):
         table.add_column(column, justify="right")
     for row in result.candidates.itertuples():
