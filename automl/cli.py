@@ -280,12 +280,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cfg = preflight(load_space(_space_path(args.space)))  # what search checks before training
     dims = cfg.describe()
     width = max((len(name) for name, _ in dims), default=0)
-    print(f"{cfg.file}: valid space {cfg.name!r}, {len(dims)} searched dimensions, "
-          f"{'continuous' if cfg.space.size() == float('inf') else int(cfg.space.size())} "
-          f"configurations")
+    size = cfg.space.size()
+    configurations = ("infinitely many configurations (some dimensions are continuous)"
+                      if size == float("inf") else _counted(int(size), "configuration"))
+    print(f"{cfg.file}: valid space {cfg.name!r}, {_counted(len(dims), 'searched dimension')}, "
+          f"{configurations}")
     for name, domain in dims:
         print(f"  {name:<{width}}  {domain}")
     return 0
+
+
+def _counted(number: int, noun: str) -> str:
+    """``1 configuration``, ``12 configurations``."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

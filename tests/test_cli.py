@@ -27,6 +27,17 @@ def test_validate_lists_dimensions(run_cli):
     code, out, err = run_cli("validate", str(ROOT / "search_spaces" / "mnist1d.yaml"))
     assert code == 0, err
     assert "valid space 'mnist1d'" in out and "model.architecture.cnn.filters" in out
+    assert "searched dimensions, infinitely many configurations (some dimensions are " in out
+
+
+def test_validate_counts_a_finite_space(run_cli, tmp_path):
+    space = tmp_path / "one.yaml"
+    space.write_text("name: one\ndata: {source: mnist1d}\n"
+                     "model: {architecture: {choice: {mlp: {layers: 1, units: 16}}}}\n"
+                     "training: {optimizer: adam, epochs: 1}\n")
+    code, out, err = run_cli("validate", str(space))
+    assert code == 0, err
+    assert "valid space 'one', 1 searched dimension, 1 configuration\n" in out
 
 
 def test_validate_accepts_a_builtin_name(run_cli):
