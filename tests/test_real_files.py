@@ -266,6 +266,23 @@ def test_image_folder_quirks(tmp_path, logged, files, image_size, channels, shap
     assert len(logged) == (1 if warnings else 0)       # at most one warning per kind of quirk
 
 
+def test_automl_search_shows_the_data_warnings_on_the_console(tmp_path, run_cli):
+    """The command line sends the libraries' output to a log file; automl's own warnings about
+    the data (here: an unreadable image skipped) still reach the console, and the log."""
+    images = {f"{label}/{i}.png": rgb for label in "ab" for i in range(10)}
+    build_folder(tmp_path / "pics", {**images, "a/bad.png": corrupt})
+    (tmp_path / "space.yaml").write_text(
+        "name: pics\ndata: {images: pics}\n"
+        "model: {architecture: {choice: {mlp: {layers: 1, units: 8}}}}\n"
+        "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1, workers: 0}\n"
+        "select: {top_k: 1}\n")
+    code, _, err = run_cli("search", "space.yaml", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    assert "warning: pics: skipped 1 unreadable image file(s) (a/bad.png: " in err
+    log, = (tmp_path / "automl-runs" / "pics" / "logs").glob("search-*.log")
+    assert "skipped 1 unreadable image file(s)" in log.read_text()
+
+
 def test_pixel_values_survive_each_mode_conversion(tmp_path):
     folder = build_folder(tmp_path / "pics", {"a/grey.png": grey, "a/rgb.png": rgb,
                                               "b/rgba.png": rgba, "b/16bit.png": grey16,

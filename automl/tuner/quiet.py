@@ -119,9 +119,22 @@ def divert_library_output() -> bool:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.setLevel(logging.WARNING)
     sys.stderr = console
+    # automl's own warnings (an unreadable image skipped, a column without a header ignored)
+    # are for the user: on the console, and in the log with the rest
+    shown = logging.StreamHandler(console)
+    shown.setFormatter(_LevelFirst())
+    shown.setLevel(logging.WARNING)
+    logging.getLogger("automl").addHandler(shown)
     _diverted = _Diverted(console=console, handler=handler, temporary=temporary)
     _route_library_logs()
     return True
+
+
+class _LevelFirst(logging.Formatter):
+    """``warning: <message>``, as automl's other console lines read."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 def settle_log(path: Path) -> Path | None:
