@@ -1,7 +1,8 @@
 """Keep the terminal for automl's own lines; what the libraries say goes to a log file.
 
 The console of ``automl search`` and of ``automl worker`` shows the progress display, one line
-per trial (a failed trial's reason on one line) and the summary. Everything else (Optuna's own
+per trial (a failed trial's reason on one line), automl's own warnings about the data (``warning:
+...``) and the summary. Everything else (Optuna's own
 "Trial 0 failed with parameters ..." lines and their tracebacks, TensorFlow's C++ lines,
 TensorFlow, absl, Keras and MLflow warnings, Python warnings) goes to a log file in the run
 folder, ``<run dir>/<study>/logs/``, one a process; the command names that file when something
