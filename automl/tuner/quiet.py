@@ -5,7 +5,8 @@ per trial (a failed trial's reason on one line), automl's own warnings about the
 ...``) and the summary. Everything else (Optuna's own "Trial 0 failed with parameters ..."
 lines and their tracebacks, TensorFlow's C++ lines, TensorFlow, absl, Keras and MLflow warnings,
 Python warnings) goes to a log file in the run folder, ``<run dir>/<study>/logs/``, one a
-process; the command names that file when something fails. ``AUTOML_VERBOSE=1`` leaves it all on the console, as the libraries print it.
+process; the command names that file when something fails. ``AUTOML_VERBOSE=1`` leaves it all
+on the console, as the libraries print it.
 
 How: in a command-line process, :func:`divert_library_output` points file descriptor 2 (where
 C++ code and every library's stderr write) at the log, and ``sys.stderr`` at a copy of the
