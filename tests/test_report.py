@@ -48,6 +48,7 @@ def searched(tmp_path_factory):
         "sgd": {"learning_rate": {"choice": [1e-7, 1e12]}, "momentum": 0.9}}}
     space["search"]["pruner"] = "successive_halving"
     space["search"]["enqueue"] = [STILL, LEARNING, STILL, DIVERGING]
+    space["select"]["top_k"] = 3  # more than the trials that complete: 2 candidates
     result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
                            progress=False)
     study = study_in(root / "runs", "reported")
@@ -94,6 +95,7 @@ def test_the_page_shows_leaderboard_manifest_and_diagnostics(searched):
         assert f"{row.val:.4f}" in board and f"{row.test:.4f}" in board
         assert f"{row.gap:+.4f}" in board
     assert "winner</span>" in board and "candidate</span>" in board
+    assert "The top 2 (candidates) are evaluated" in board  # not select.top_k's 3
     assert "<th>val_loss</th>" in board  # the tie-breaker, beside the objective
     for loss in searched.result.trials["val_loss"].dropna():  # the complete trials
         assert f"<td class='num'>{loss:.4f}</td>" in board

@@ -154,7 +154,7 @@ def leaderboard(data: ReportData) -> str:
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     ties = " (ties: the lower val_loss first)" if losses else ""
     intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first{ties}. "
-             f"The top {data.cfg.select.top_k} (candidates) are evaluated once on the held-out "
+             f"The top {len(candidates)} (candidates) are evaluated once on the held-out "
              "test split; "
              + ("the winner is their average (an ensemble), less any that clearly raised the "
                 "validation loss. " if len(data.members) > 1 else
