@@ -63,10 +63,36 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def beaten(winner_score: float, baselines: list[dict[str, Any]], part: str = "test") -> bool:
-    """Whether the winner's ``part`` score beats every baseline's (higher accuracy, lower MAE)."""
-    scores = [row[part] for row in baselines if row.get(part) is not None]
-    return not scores or beats(winner_score, scores, baselines[0]["metric"])
+def verdict(score: float, baselines: dict[str, float], metric: str,
+            part: str = "test") -> tuple[str, str] | None:
+    """How the winner fares against the simple baselines, for the console and the report.
+
+    Args:
+        score: the winner's ``metric`` on ``part``.
+        baselines: each baseline's score on ``part``, by name (``{"logistic regression": 0.95}``).
+        metric: ``accuracy`` (higher is better) or ``mae`` (lower is better).
+        part: the split the scores come from (``test`` or ``holdout``), named in the sentence.
+
+    Returns:
+        None when the winner beats every baseline; else ``(level, sentence)``: ``"warning"``
+        when a baseline scores as well or better, or ``"note"`` when both are perfect (accuracy
+        1, MAE 0), where the split cannot tell them apart and widening the space would not help.
+
+    Example:
+        >>> verdict(0.94, {"majority class": 0.1, "logistic regression": 0.953}, "accuracy")
+        ('warning', 'the winner (accuracy 0.9400) does not beat logistic regression (0.9530) ...')
+    """
+    if not baselines or beats(score, list(baselines.values()), metric):
+        return None
+    better = max if metric == "accuracy" else min
+    name = better(baselines, key=lambda n: baselines[n])
+    best = baselines[name]
+    if score == best == (1.0 if metric == "accuracy" else 0.0):
+        return "note", (f"{name} also scores a perfect {metric} of {best:.4f} on the {part} "
+                        f"split, as the winner does: this data does not tell them apart, and "
+                        f"the simpler model may be all it needs")
+    return "warning", (f"the winner ({metric} {score:.4f}) does not beat {name} ({best:.4f}) on "
+                       f"the {part} split; widen the space, train longer, or use {name}")
 
 
 def beats(score: float, scores: list[float], metric: str) -> bool:

@@ -473,7 +473,7 @@ def _print_summary(result, cfg) -> None:
 
 def _print_honest_figures(console, result) -> None:
     """The winner's holdout score (or the selection's bias said plainly), and the baselines."""
-    from automl.baselines import baseline_metric, beaten
+    from automl.baselines import baseline_metric, verdict
 
     if not result.baselines:
         return
@@ -489,9 +489,12 @@ def _print_honest_figures(console, result) -> None:
     score = (result.holdout_metrics or result.test_metrics)[metric]
     simple = ", ".join(f"{row['name']} {row[part]:.4f}" for row in result.baselines)
     console.print(f"baselines on the {part} split ({metric}): {simple}")
-    if not beaten(score, result.baselines, part):
-        console.print(f"[bold red]warning:[/bold red] the winner ({metric} {score:.4f}) does not "
-                      f"beat a simple baseline on this data; widen the space or train longer")
+    found = verdict(score, {row["name"]: row[part] for row in result.baselines
+                            if row.get(part) is not None}, metric, part)
+    if found:
+        level, sentence = found
+        style = "bold red" if level == "warning" else "bold"
+        console.print(f"[{style}]{level}:[/{style}] {sentence}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import automl
-from automl.baselines import beaten, beats, fit_baselines
+from automl.baselines import beats, fit_baselines, verdict
 from automl.config import DataConfig
 from automl.data import load_source, make_splits
 
@@ -37,17 +37,33 @@ def test_the_holdout_is_disjoint_from_every_other_split_and_fingerprinted():
 
 def test_baselines_score_the_same_split_for_both_tasks():
     digits = make_splits(load_source("digits"), DataConfig(source="digits", test=0.2))
-    rows = {row["name"]: row for row in fit_baselines(digits)}
-    assert rows["majority class"]["test"] < 0.2 < 0.9 < rows["logistic regression"]["test"]
-    assert beaten(0.99, list(rows.values())) and not beaten(0.5, list(rows.values()))
+    rows = {row["name"]: row["test"] for row in fit_baselines(digits)}
+    assert rows["majority class"] < 0.2 < 0.9 < rows["logistic regression"]
+    assert verdict(0.99, rows, "accuracy") is None
+    level, sentence = verdict(0.5, rows, "accuracy")
+    assert level == "warning" and "does not beat logistic regression (0." in sentence
     diabetes = make_splits(load_source("diabetes"), DataConfig(source="diabetes", test=0.2))
-    rows = {row["name"]: row for row in fit_baselines(diabetes)}
-    assert rows["linear regression"]["metric"] == "mae"
-    assert rows["linear regression"]["test"] < rows["mean"]["test"]   # MAE: lower is better
-    assert beaten(1.0, list(rows.values())) and not beaten(1000.0, list(rows.values()))
-    # a tie does not beat (the console's warning and the report's flag both say so)
+    rows = {row["name"]: row["test"] for row in fit_baselines(diabetes)}
+    assert rows["linear regression"] < rows["mean"]   # MAE: lower is better
+    assert verdict(1.0, rows, "mae") is None
+    assert "does not beat linear regression" in verdict(1000.0, rows, "mae")[1]
+
+
+def test_a_tie_does_not_beat_and_a_perfect_tie_is_no_reason_to_search_more():
     assert not beats(0.95, [0.95, 0.1], "accuracy") and not beats(2.0, [2.0, 3.0], "mae")
     assert beats(0.96, [0.95, 0.1], "accuracy") and beats(1.9, [2.0, 3.0], "mae")
+    level, sentence = verdict(0.95, {"majority class": 0.1, "logistic regression": 0.95},
+                              "accuracy", "holdout")
+    assert level == "warning" and sentence == (
+        "the winner (accuracy 0.9500) does not beat logistic regression (0.9500) on the holdout "
+        "split; widen the space, train longer, or use logistic regression")
+    # wine's 36 test rows: both perfect. Nothing can beat 1.0, so no advice to search more
+    level, sentence = verdict(1.0, {"majority class": 0.39, "logistic regression": 1.0},
+                              "accuracy")
+    assert level == "note" and "widen" not in sentence
+    assert sentence.startswith("logistic regression also scores a perfect accuracy of 1.0000 "
+                               "on the test split")
+    assert verdict(0.0, {"mean": 3.0, "linear regression": 0.0}, "mae")[0] == "note"
 
 
 @pytest.fixture(scope="module")

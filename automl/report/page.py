@@ -186,7 +186,7 @@ def plot_html(plot: Plot) -> str:
 def generalization_html(data: ReportData) -> str:
     """How far to trust the winner's score: the holdout (or the selection's bias said plainly),
     and simple baselines on the same split, with a flag when the winner does not beat them."""
-    from automl.baselines import baseline_metric, beats
+    from automl.baselines import baseline_metric, verdict
 
     if data.won is None:
         return "<p>The winner is not selected yet.</p>"
@@ -213,11 +213,11 @@ def generalization_html(data: ReportData) -> str:
                      f"split ({metric}):</p><table><tr><th>model</th><th>{metric}</th></tr>"
                      f"{rows}<tr><td><b>the winner</b></td><td><b>{_num(score)}</b></td></tr>"
                      f"</table>")
-        if not beats(score, list(baselines.values()), metric):
-            best = max(baselines.values()) if metric == "accuracy" else min(baselines.values())
-            lines.append(f"<p class='flag'>The winner does not beat a simple baseline on this "
-                         f"data ({metric} {_num(score)} against {_num(best)}): widen the space, "
-                         f"train longer, or use the baseline.</p>")
+        found = verdict(score, baselines, metric, part)
+        if found:
+            level, sentence = found
+            css = "flag" if level == "warning" else "note"
+            lines.append(f"<p class='{css}'>{escape(sentence[0].upper() + sentence[1:])}.</p>")
     return "".join(lines)
 
 
