@@ -22,7 +22,7 @@ with a sentence naming the formats that work.
 The MLflow model a search registers (:func:`log_mlflow_model`) holds the same ``.keras`` file,
 an input example and a signature; its ``python_function`` flavor takes a DataFrame of raw
 columns, which is what ``mlflow models serve`` hands it. ``automl predict`` is
-:func:`predict_file`.
+:func:`predict_file`; ``result.predict`` is :func:`predict_examples`.
 
 Example:
     >>> written = export_model(Path("automl-runs/mnist1d/winner.keras"), "out", format="onnx")
@@ -433,25 +433,51 @@ def predict_file(model_file: str | Path, input_path: str | Path,
     if not model_file.is_file():
         raise UsageError(f"no winner model at {model_file}; run automl search first, or give "
                          f"the --run-dir the search used")
-    if not input_path.exists():
-        raise UsageError(f"{input_path} does not exist; give a CSV or Parquet table, an .npz "
-                         f"file or a folder of images")
-    model = load_inference_model(model_file)
-    ids, data = read_examples(model, input_path)
-    if not ids:
-        raise UsageError(f"{input_path} holds no examples to predict")
-    try:
-        x = to_model_inputs(model, data)
-    except ValueError as error:
-        raise UsageError(f"{input_path}: {error}") from None
-    outputs = predict_raw(model, x)
     classes = class_names if class_names is not None else study_class_names(model_file.parent)
-    frame = predictions_frame(outputs, ids, classes)
+    frame = predict_examples(load_inference_model(model_file), input_path, classes)
     out = Path(out_path) if out_path else input_path.parent / (
         _without_suffix(input_path.name) + ".predictions.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     return out, len(frame)
+
+
+def predict_examples(model: "keras.Model", data: Any, class_names: list[str]) -> "pd.DataFrame":
+    """One row per example of ``data`` (see :func:`predictions_frame`): ``id``, ``prediction``
+    and each class's probability.
+
+    Args:
+        model: a model from :func:`load_inference_model`.
+        data: a path (as :func:`predict_file` reads it: a table file, an ``.npz`` or a folder of
+            images; ids are row numbers or image paths), or examples in memory: a DataFrame or a
+            dict of columns for a table (ids: the frame's index), an array for signals and
+            images (ids: row numbers).
+        class_names: the label names (empty for regression).
+
+    Raises:
+        UsageError: a path that does not exist or holds nothing to predict, or examples that do
+            not fit the model's inputs (a missing column, a wrong shape).
+    """
+    import pandas as pd
+
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise UsageError(f"{path} does not exist; give a CSV or Parquet table, an .npz file "
+                             f"or a folder of images")
+        ids, examples = read_examples(model, path)
+        where = str(path)
+    else:
+        examples, where = data, "the examples"
+        count = len(next(iter(data.values()))) if isinstance(data, dict) and data else len(data)
+        ids = list(data.index) if isinstance(data, pd.DataFrame) else list(range(count))
+    if not len(ids):
+        raise UsageError(f"{where} holds no examples to predict")
+    try:
+        x = to_model_inputs(model, examples)
+    except ValueError as error:
+        raise UsageError(f"{where}: {error}") from None
+    return predictions_frame(predict_raw(model, x), ids, class_names)
 
 
 def _without_suffix(name: str) -> str:
@@ -462,8 +488,9 @@ def _without_suffix(name: str) -> str:
     return name
 
 
-def read_examples(model: "keras.Model", path: Path) -> tuple[list[str], Any]:
-    """(one id per example, the examples) from a table file, an ``.npz`` or an image folder."""
+def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
+    """(one id per example: the row number, or the image's path in the folder; the examples)
+    from a table file, an ``.npz`` or an image folder."""
     if path.is_dir():
         return _read_image_folder(model, path)
     name = path.name.lower()
@@ -475,12 +502,12 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list[str], Any]:
         text = [n for n, t in model.input.items() if str(t.dtype) == "string"] \
             if is_table(model) else []
         frame = read_table(path, text_columns=text)
-        return [str(i) for i in range(len(frame))], frame
+        return list(range(len(frame))), frame
     raise UsageError(f"{path}: cannot tell what this file holds; give a .csv or .parquet table, "
                      f"an .npz file or a folder of images")
 
 
-def _read_npz(model: "keras.Model", path: Path) -> tuple[list[str], Any]:
+def _read_npz(model: "keras.Model", path: Path) -> tuple[list, Any]:
     """An ``.npz``: one array per column for a table; else ``x``, ``x_test`` or its only array."""
     with np.load(path, allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
@@ -496,7 +523,7 @@ def _read_npz(model: "keras.Model", path: Path) -> tuple[list[str], Any]:
                              f"examples' array x (np.savez(path, x=examples))")
         data = arrays[key]
         count = len(data)
-    return [str(i) for i in range(count)], data
+    return list(range(count)), data
 
 
 def _read_image_folder(model: "keras.Model", folder: Path) -> tuple[list[str], np.ndarray]:
@@ -523,7 +550,7 @@ def _read_image_folder(model: "keras.Model", folder: Path) -> tuple[list[str], n
     return [str(p.relative_to(folder)) for p in files], pixels
 
 
-def predictions_frame(outputs: np.ndarray, ids: list[str],
+def predictions_frame(outputs: np.ndarray, ids: list,
                       class_names: list[str]) -> "pd.DataFrame":
     """One row per example: ``id``, ``prediction`` (the class name, or the value), and for
     classifiers each class's probability (``p_<class>``)."""

@@ -78,10 +78,38 @@ class SearchResult:
     def model(self):
         """The winning ``keras.Model`` (loaded from the run folder on first use)."""
         if self._model is None:
-            import keras
+            from automl.export import load_inference_model
 
-            self._model = keras.saving.load_model(self.model_path, compile=False)
+            self._model = load_inference_model(self.model_path)
         return self._model
+
+    def predict(self, data: Any) -> "pd.DataFrame":
+        """The winner's predictions, one row per example, as ``automl predict`` writes them.
+
+        Args:
+            data: raw examples, as the search read them: a DataFrame (or a dict of columns)
+                for a table, whose extra columns (the label ...) are ignored; an array for
+                signals and images; or the path of a CSV or Parquet table, an ``.npz`` file or
+                a folder of images.
+
+        Returns:
+            A DataFrame: ``id`` (the frame's index, the row number or the image's path),
+            ``prediction`` (the class name, or the value for regression) and, for
+            classification, ``p_<class>``, each class's probability.
+
+        Raises:
+            UsageError: a missing column, examples of the wrong shape, or a path that does not
+                exist, in one sentence.
+
+        Example:
+            >>> result = automl.load("wine")
+            >>> result.predict(pd.read_csv("new_wines.csv"))[["id", "prediction"]]
+               id   prediction
+            0   0  cultivar A
+        """
+        from automl.export import predict_examples, study_class_names
+
+        return predict_examples(self.model, data, study_class_names(self.model_path.parent))
 
     def export(self, out_dir: str | Path, format: str | Iterable[str] = "keras",
                quiet: bool = False) -> dict[str, Path]:

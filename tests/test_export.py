@@ -260,6 +260,14 @@ def test_automl_predict_an_npz_and_refuses_what_does_not_fit(signal, tmp_path, c
                  str(tmp_path / "bad.npz")]) == 2
     assert "examples of shape (30,) do not fit the model's input shape (40,)" in \
         capsys.readouterr().err
+    # the same rows from Python, for the array itself
+    predicted = signal.predict(x)
+    assert list(predicted["id"]) == list(range(5))
+    assert list(predicted["prediction"]) == [str(i) for i in written["prediction"]]
+    np.testing.assert_allclose(predicted[[f"p_{i}" for i in range(10)]].to_numpy(),
+                               written[[f"p_{i}" for i in range(10)]].to_numpy(), atol=ATOL)
+    with pytest.raises(automl.UsageError, match=r"shape \(30,\) do not fit"):
+        signal.predict(x[:, :30])
 
 
 def test_automl_predict_an_image_folder(tmp_path):

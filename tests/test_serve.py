@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,29 @@ def test_pyfunc_predicts_from_a_pandas_frame_of_raw_columns(champion):
     model = mlflow.keras.load_model(champion.mlflow["alias_uri"])
     np.testing.assert_allclose(model.predict(to_model_inputs(model, frame), verbose=0),
                                expected(champion, frame), atol=ATOL)
+
+
+def test_result_predict_takes_a_frame_or_a_file_as_automl_predict_does(champion, tmp_path):
+    frame = raw_rows(7, seed=3)                   # the label column too: it is ignored
+    frame.index = [f"row {i}" for i in range(7)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = automl.load("shop", run_dir=champion.model_path.parent.parent)
+        predicted = loaded.predict(frame)
+    # "size (cm)" is no layer name, and Keras's loader says so: automl's loads quietly
+    assert not [w for w in caught if "When providing" in str(w.message)]
+    assert list(predicted.columns) == ["id", "prediction", "p_no", "p_yes"]
+    assert list(predicted["id"]) == list(frame.index)
+    probabilities = predicted[["p_no", "p_yes"]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected(champion, frame), atol=ATOL)
+    assert list(predicted["prediction"]) == [("no", "yes")[i] for i in probabilities.argmax(1)]
+    # a file, as `automl predict` reads it: rows numbered
+    frame.to_csv(tmp_path / "new rows.csv", index=False)
+    from_file = loaded.predict(tmp_path / "new rows.csv")
+    assert list(from_file["id"]) == list(range(7))
+    np.testing.assert_allclose(from_file[["p_no", "p_yes"]].to_numpy(), probabilities, atol=ATOL)
+    with pytest.raises(automl.UsageError, match=r"lacks the column\(s\) 'color'"):
+        loaded.predict(frame.drop(columns="color"))
 
 
 def post(port: int, body: dict) -> tuple[int, dict]:
