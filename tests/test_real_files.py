@@ -109,6 +109,29 @@ def test_a_declared_categorical_column_keeps_its_text(tmp_path):
     assert list(table.x_train["zip"]) == ["1.234,5", "2.000,0"]
 
 
+def test_text_columns_with_a_value_per_row_are_warned_of_once_with_the_fix(tmp_path, logged):
+    rows = 60
+    path = tmp_path / "sales export.csv"
+    path.write_text("order id,date sold,region,sku,price,label\n" + "".join(
+        f"A-{i:04d},2024-03-{1 + i % 28:02d} 10:{i:02d},{'north south'.split()[i % 2]},"
+        f"SKU{i},{i}.5,{'yes' if i % 3 else 'no'}\n" for i in range(rows)), encoding="utf-8")
+    table = load_table(path, target="label", column_types={"sku": C}, task=None,
+                       missing="error")
+    assert dict(table.columns)["date sold"] == C     # still loaded: the warning is advice
+    assert len(logged) == 1, logged
+    assert logged[0] == (
+        f"{path}: the text columns 'order id' (60 values in 60 rows), 'date sold' (60 values in "
+        f"60 rows) have a value of their own in most rows, so as categories they tell the model "
+        f"nothing about new rows; leave them out with data.columns: {{'order id': ignore, "
+        f"'date sold': ignore}}, or turn them into numbers (a date into days, say)")
+    # region (2 values) is a category; sku was declared one, so it is what the user asked for
+    assert "region" not in logged[0] and "sku" not in logged[0]
+    logged.clear()
+    load_table(path, target="label", task=None, missing="error",
+               column_types={"order id": "ignore", "date sold": "ignore", "sku": C})
+    assert logged == []
+
+
 def test_a_european_regression_target_is_numeric(tmp_path):
     path = tmp_path / "prices.csv"
     path.write_text("area;price\n"

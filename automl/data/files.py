@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MAX_DATASET_EXAMPLES = 5_000_000
 log = logging.getLogger("automl")
+IDENTIFIER_MIN_VALUES = 20   # a text column with more values, most rows its own, is warned of
 
 
 # ---- tables --------------------------------------------------------------------------------------
@@ -74,9 +75,31 @@ def table_from_frame(frame, *, target: str, column_types: dict[str, str], task: 
         kinds.append((str(name), kind))
     if not columns:
         raise DataError(f"{where}: the table has no feature columns besides the target")
+    _warn_of_identifier_columns(frame, [n for n, k in kinds if k == "categorical"
+                                       and n not in column_types], where)
     check_finite(columns, where)
     return labelled(columns, frame[target].to_numpy(), None, None, modality="table", task=task,
                     where=where, columns=tuple(kinds))
+
+
+def _warn_of_identifier_columns(frame, names: list[str], where: str) -> None:
+    """Warn of inferred categorical columns with a value of their own in most rows (dates, ids,
+    free text): one-hot, such a column tells the model nothing about new rows, whose values it
+    has not seen. One warning names them all, with the setting that leaves them out."""
+    many = {name: frame[name].nunique() for name in names}
+    found = [name for name, count in many.items()
+             if count > IDENTIFIER_MIN_VALUES and count > len(frame) / 2]
+    if not found:
+        return
+    one = len(found) == 1
+    counted = ", ".join(f"{name!r} ({many[name]} values in {len(frame)} rows)" for name in found)
+    ignored = ", ".join(f"{name!r}: ignore" for name in found)
+    it = "it" if one else "them"
+    log.warning(f"{where}: the text column{'' if one else 's'} {counted} "
+                f"{'has a value of its' if one else 'have a value of their'} own in most rows, "
+                f"so as {'a category it tells' if one else 'categories they tell'} the model "
+                f"nothing about new rows; leave {it} out with data.columns: {{{ignored}}}, or "
+                f"turn {it} into numbers (a date into days, say)")
 
 
 def load_table(path: Path, *, target: str, column_types: dict[str, str], task: str | None,
