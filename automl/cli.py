@@ -330,7 +330,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
                         storage=args.storage, reports_dir=Path(args.reports_dir),
                         progress=not args.quiet)
-    _print_summary(result, cfg)
+    _print_summary(result, result.config)  # the space as searched: its task known
     if args.export:
         result.export(args.export)
     print(f"\nBrowse every trial in the MLflow UI:\n  "

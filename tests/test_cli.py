@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,21 +71,31 @@ def test_missing_file_and_bad_option_exit_2(run_cli, tmp_path):
 
 
 def test_search_from_the_command_line(run_cli, tmp_path):
+    """A regression on a CSV as a European Excel writes it (``;``, decimal commas): the task
+    comes from the data, and the console names its metrics (it once said accuracy, then
+    failed on KeyError 'accuracy')."""
+    rng = np.random.default_rng(0)
+    area = rng.uniform(20, 120, 150)
+    rows = "".join(f"{a:.1f};{r};{3000 * a + rng.normal(0, 2e4):.2f}\n".replace(".", ",")
+                   for a, r in zip(area, rng.integers(1, 5, 150)))
+    (tmp_path / "flats.csv").write_text("area (m²);rooms;price (€)\n" + rows, encoding="utf-8")
     space = tmp_path / "cli.yaml"
     space.write_text("""
 name: cli
-data: {source: mnist1d, subsample: {train: 300, test: 100}}
+data: {csv: flats.csv, target: price (€)}
 model: {architecture: {choice: {mlp: {layers: 1, units: {int: [8, 16]}}}}}
 training: {optimizer: adam, batch_size: 64, epochs: 1}
 search: {trials: 2}
 select: {top_k: 1}
-""")
+""", encoding="utf-8")
     # --workers 0: the trials in the search's own process (worker processes: test_interrupt.py)
     code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", "--workers", "0",
                              cwd=tmp_path)
     assert code == 0, err
     assert not list((tmp_path / "automl-runs" / "cli" / "logs").glob("worker-*"))
     assert "winner: trial" in out and "automl ui\n" in out and "/#/experiments/" in out
+    assert "val_loss" in out and "test loss" in out and "accuracy" not in out
+    assert "baselines on the test split (mae): mean " in out
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
     assert (tmp_path / "automl-runs" / "optuna.journal").is_file()
