@@ -473,28 +473,12 @@ def _print_summary(result, cfg) -> None:
 
 def _print_honest_figures(console, result) -> None:
     """The winner's holdout score (or the selection's bias said plainly), and the baselines."""
-    from automl.baselines import baseline_metric, verdict
+    from rich.markup import escape
 
-    if not result.baselines:
-        return
-    metric = baseline_metric("classification" if "accuracy" in result.test_metrics
-                             else "regression")
-    if result.holdout_metrics:
-        console.print(f"estimate: holdout {metric} [bold]{result.holdout_metrics[metric]:.4f}"
-                      f"[/bold] (examples that neither the search nor the selection saw)")
-    elif not result.winner_members:  # an ensemble was chosen without looking at the test split
-        console.print("note: the winner is the best test score of the top trials, so its test "
-                      "score is optimistic; set data.split.holdout: 0.1 for an unbiased estimate")
-    part = "holdout" if result.holdout_metrics else "test"
-    score = (result.holdout_metrics or result.test_metrics)[metric]
-    simple = ", ".join(f"{row['name']} {row[part]:.4f}" for row in result.baselines)
-    console.print(f"baselines on the {part} split ({metric}): {simple}")
-    found = verdict(score, {row["name"]: row[part] for row in result.baselines
-                            if row.get(part) is not None}, metric, part)
-    if found:
-        level, sentence = found
-        style = "bold red" if level == "warning" else "bold"
-        console.print(f"[{style}]{level}:[/{style}] {sentence}")
+    styles = {"warning": "bold red", "note": "bold", "estimate": "bold"}
+    for label, text in result.figures():
+        style = styles.get(label)
+        console.print(f"[{style}]{label}:[/{style}] {escape(text)}" if label else escape(text))
 
 
 def main(argv: list[str] | None = None) -> int:

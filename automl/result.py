@@ -27,7 +27,7 @@ def winner_role(number: int, trial: int, members: list[int]) -> str:
     return "winner" if number == trial else ""
 
 
-@dataclass
+@dataclass(repr=False)
 class SearchResult:
     """The outcome of :func:`automl.search`.
 
@@ -68,6 +68,65 @@ class SearchResult:
     baselines: list[dict[str, Any]] = field(default_factory=list)
     winner_members: list[int] = field(default_factory=list)
     _model: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<SearchResult {self.study_name!r}>\n{self.summary()}"
+
+    def summary(self) -> str:
+        """What the search found, in a few lines, as the command line ends a search.
+
+        Example:
+            >>> print(result.summary())
+            study wine: 20 trials (18 complete, 2 pruned)
+            winner: trial 7, val_accuracy 0.9667, test accuracy 0.9722
+            note: the winner is the best test score of the top trials, so its test score is ...
+            baselines on the test split (accuracy): majority class 0.3889, logistic ...
+            model: automl-runs/wine/winner.keras, registered as models:/wine@champion
+        """
+        objective = next(iter(self.val_metrics), "val_score")
+        metric = objective.removeprefix("val_")
+        states = self.trials["state"].value_counts().to_dict() if len(self.trials) else {}
+        counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+        total = len(self.trials)
+        lines = [f"study {self.study_name}: {total} trial{'' if total == 1 else 's'} ({counts})",
+                 f"winner: {self.winner_name}, {objective} {self.val_metrics.get(objective, 0):.4f}"
+                 + (f", test {metric} {self.test_metrics[metric]:.4f}"
+                    if metric in self.test_metrics else "")]
+        lines += [f"{label}: {text}" if label else text for label, text in self.figures()]
+        lines.append(f"model: {self.model_path}"
+                     + (f", registered as {self.mlflow['alias_uri']}"
+                        if self.mlflow.get("alias_uri") else ""))
+        if self.report_dir:
+            lines.append(f"report: {self.report_dir}/index.html")
+        return "\n".join(lines)
+
+    def figures(self) -> list[tuple[str, str]]:
+        """How far to trust the winner's score, as ``(label, sentence)`` lines: the holdout
+        ``estimate`` (or a ``note`` that the best test score of K is optimistic), the simple
+        ``baselines``, and a ``warning`` (or ``note``) when the winner does not beat them. The
+        console, :meth:`summary` and ``repr`` show them."""
+        from automl.baselines import baseline_metric, verdict
+
+        if not self.baselines:
+            return []
+        metric = baseline_metric("classification" if "accuracy" in self.test_metrics
+                                 else "regression")
+        lines = []
+        if self.holdout_metrics:
+            lines.append(("estimate", f"holdout {metric} {self.holdout_metrics[metric]:.4f} "
+                                      f"(examples that neither the search nor the selection "
+                                      f"saw)"))
+        elif not self.winner_members:  # an ensemble is chosen without looking at the test split
+            lines.append(("note", "the winner is the best test score of the top trials, so its "
+                                  "test score is optimistic; set data.split.holdout: 0.1 for an "
+                                  "unbiased estimate"))
+        part = "holdout" if self.holdout_metrics else "test"
+        score = (self.holdout_metrics or self.test_metrics)[metric]
+        scores = {row["name"]: row[part] for row in self.baselines if row.get(part) is not None}
+        lines.append(("", f"baselines on the {part} split ({metric}): "
+                          + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())))
+        found = verdict(score, scores, metric, part)
+        return lines + [found] if found else lines
 
     @property
     def winner_name(self) -> str:
