@@ -52,7 +52,7 @@ def wait_until(what: str, condition, *processes, timeout: float = 240):
             return found
         for process in processes:
             assert process.poll() is None, f"{what}: {process.communicate()[0]}"
-        time.sleep(0.1)
+        time.sleep(0.25)  # each look may read a whole study: leave the cores to the processes
     raise AssertionError(f"timed out waiting until {what}")
 
 
@@ -153,7 +153,9 @@ def shared_search(tmp_path_factory) -> Path:
             import automl
 
             space = tiny_space(SHARED_STUDY, trials=4)
-            automl.search(space, run_dir=root / "runs", reports_dir=root / "reports",
+            # its trials train here (workers: 0), where TensorFlow is loaded already: worker
+            # processes would each load it again, and test_search_e2e.py tests them
+            automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
                           progress=False)
             (root / "done").write_text("ok")
     return root

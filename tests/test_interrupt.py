@@ -180,7 +180,7 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
                 continue
             killed.append(victim.number)
             ended_at_last_kill = ended
-        time.sleep(0.1)
+        time.sleep(0.25)
     output, _ = proc.communicate(timeout=400)
     assert len(killed) == 3, (killed, output)
     assert proc.returncode == 0, output
