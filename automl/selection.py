@@ -126,9 +126,10 @@ def choose_members(predictions: list[np.ndarray], y_val: np.ndarray, task: str) 
     average of all, the member whose removal lowers the average's validation loss (cross-entropy,
     or mean squared error for regression) most is dropped, again and again, while that removal
     lowers it by at least ``CLEAR_GAIN`` (10%). A trial that failed to learn raises the loss far
-    more than that and goes; smaller differences between decent trials are noise on a few
-    hundred examples, and leaving members out on them scored worse on fresh data (1 or 2 members
-    kept of 5: benchmarks/README.md).
+    more than that and goes. Where the others are confident (validation losses near 0.03), a
+    less sure trial can move the loss by 10% too and go; smaller differences between decent
+    trials are noise on a few hundred examples, and selecting more finely on them (forward
+    selection, strict elimination) scored worse on fresh data (benchmarks/README.md).
 
     Example:
         >>> choose_members([good, also_good, broken], y_val, "classification")
