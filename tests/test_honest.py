@@ -112,4 +112,4 @@ def test_a_search_scores_its_winner_once_on_the_holdout(searched):
     assert f"estimate: holdout accuracy {result.holdout_metrics['accuracy']:.4f} (" in text
     assert "baselines on the holdout split (accuracy): majority class 0." in text
     assert "optimistic" not in text     # the holdout is the figure to quote, not the test score
-    assert len(text.splitlines()) <= 8 and text.endswith(f"registered as models:/honest@champion")
+    assert len(text.splitlines()) <= 8 and text.endswith("registered as models:/honest@champion")
