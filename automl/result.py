@@ -117,9 +117,12 @@ class SearchResult:
                                       f"(examples that neither the search nor the selection "
                                       f"saw)"))
         elif not self.winner_members:  # an ensemble is chosen without looking at the test split
-            lines.append(("note", "the winner is the best test score of the top trials, so its "
-                                  "test score is optimistic; set data.split.holdout: 0.1 for an "
-                                  "unbiased estimate"))
+            # a space file (or dict) names it data.split.holdout; search_hypermodel holdout_split
+            coded = self.config is not None and self.config.tree is None
+            setting = "holdout_split=0.1" if coded else "data.split.holdout: 0.1"
+            lines.append(("note", f"the winner is the best test score of the top trials, so its "
+                                  f"test score is optimistic; set {setting} for an unbiased "
+                                  f"estimate"))
         part = "holdout" if self.holdout_metrics else "test"
         score = (self.holdout_metrics or self.test_metrics)[metric]
         scores = {row["name"]: row[part] for row in self.baselines if row.get(part) is not None}

@@ -96,6 +96,7 @@ select: {top_k: 1}
     assert "winner: trial" in out and "automl ui\n" in out and "/#/experiments/" in out
     assert "val_loss" in out and "test loss" in out and "accuracy" not in out
     assert "baselines on the test split (mae): mean " in out
+    assert "set data.split.holdout: 0.1 for an unbiased estimate" in out.replace("\n", " ")
     assert (tmp_path / "out" / "model.keras").is_file()
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
     assert (tmp_path / "automl-runs" / "optuna.journal").is_file()

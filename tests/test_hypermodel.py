@@ -334,6 +334,8 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
     baselines = {row["name"]: row["test"] for row in result.baselines}
     assert set(baselines) == {"majority class", "logistic regression"}
     assert 0.05 < baselines["majority class"] < 0.2 < baselines["logistic regression"] < 1
+    # the summary names the argument this API takes for a holdout
+    assert "set holdout_split=0.1 for an unbiased estimate" in result.summary()
     parent = child_runs(result)[0].data.tags["mlflow.parentRunId"]
     from mlflow.tracking import MlflowClient
 
