@@ -67,7 +67,8 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
     rows, models = [], {}
-    for trial in top_trials(study, top_k):
+    top = top_trials(study, top_k)
+    for trial in top:
         path = candidate_path(candidates_dir, trial.number)
         if not path.exists() and fetch is not None:
             path = fetch(trial) or path
@@ -82,6 +83,11 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
                      "test": {k: float(v) for k, v in results.items()},
                      "params": dict(trial.params)})
         models[trial.number] = (model, path)
+    if not rows and top:  # trials completed, but their files are gone
+        numbers = ", ".join(str(t.number) for t in top)
+        raise AutomlError(f"the best complete trials ({numbers}) have no model file in "
+                          f"{candidates_dir} (removed by hand?), so there is no winner; search "
+                          f"with another --run-dir (or study name) to train new ones")
     if not rows:
         raise AutomlError("no trial completed with a saved model, so there is no winner; look at "
                           "the failed trials' reasons in the MLflow UI or the trials table")

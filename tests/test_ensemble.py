@@ -117,6 +117,26 @@ def test_when_averaging_does_not_help_one_trial_wins_alone(searched, tmp_path):
     assert not (tmp_path / "ensemble.keras").exists()
 
 
+def test_complete_trials_whose_files_are_gone_say_so(searched, tmp_path):
+    """A study folder removed by hand while the study stays in the storage: the trials did
+    complete, so the error says where their files were, not that none completed."""
+    import optuna
+
+    from automl.selection import select_winner
+
+    result, _ = searched
+    study = optuna.create_study(direction="maximize")
+    for value in (0.9, 0.8):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    with pytest.raises(automl.AutomlError) as raised:
+        select_winner(study, digits_splits(result), tmp_path / "gone", top_k=2,
+                      test_metric="accuracy", ensemble=True)
+    assert str(raised.value) == (
+        f"the best complete trials (0, 1) have no model file in {tmp_path / 'gone'} (removed by "
+        f"hand?), so there is no winner; search with another --run-dir (or study name) to train "
+        f"new ones")
+
+
 def test_only_members_that_clearly_hurt_on_validation_are_left_out():
     y = np.array([0, 1, 1, 0])
     a = np.array([[.9, .1], [.1, .9], [.55, .45], [.9, .1]])    # unsure on the third, wrong
