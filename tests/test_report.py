@@ -203,6 +203,32 @@ def test_a_search_still_running_shows_candidates_without_test_scores(searched, t
     assert "Not drawn" not in html
 
 
+def test_a_space_that_searches_nothing_gets_no_empty_parameter_plots(searched, tmp_path):
+    """A table searched with automl's defaults (no searched parameter, as a space with only
+    data: and search: is): the plots by parameter say why they are not drawn instead of
+    showing empty axes."""
+    from automl.report import write_page
+
+    study = optuna.create_study(direction="maximize", study_name="reported")
+    for key, value in searched.study.user_attrs.items():
+        study.set_user_attr(key, value)
+    for trial in searched.study.trials:
+        if trial.state == TrialState.COMPLETE:
+            study.add_trial(optuna.trial.create_trial(
+                value=trial.value, intermediate_values=trial.intermediate_values,
+                user_attrs=trial.user_attrs))
+    result = searched.result
+    page = write_page(study, result.config, result.mlflow["tracking_uri"],
+                      result.mlflow["parent_run_id"], tmp_path)
+    html = page.read_text(encoding="utf-8")
+    reason = ("Not drawn: the space searches no parameter: every trial trains the same "
+              "configuration.")
+    assert html.count(reason) == 3
+    for key in ("importances", "parallel", "slice"):
+        assert f"id='plot-{key}'" not in html and f'id="plot-{key}"' not in html
+    assert 'id="plot-history"' in html   # the plots by trial are drawn as before
+
+
 # ---- the diagnostics' rules ------------------------------------------------------------------
 
 

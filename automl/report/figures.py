@@ -36,24 +36,33 @@ def all_plots(data: ReportData) -> list[Plot]:
     names = data.cfg.search.objective_names
     target = _target(data)
     complete = data.complete()
+    searched = any(t.params for t in complete)
+
+    def by_parameter(enough: bool, why: str) -> tuple[bool, str]:
+        """The need of a plot by parameter: ``enough`` trials, and a parameter to plot."""
+        if not enough:
+            return False, why
+        return searched, ("the space searches no parameter: every trial trains the same "
+                          "configuration")
+
     plots = [
         _optuna("history", "Optimization history",
                 f"Each complete trial's {data.objective}, and the best so far.",
                 lambda: _whole_numbers(vis.plot_optimization_history(data.study, **target),
                                        "trial", len(data.trials)),
                 need=(len(complete) >= 1, "no trial has completed yet")),
-        importances(data, target, need=(len(complete) >= 2,
-                                        "importances need at least two complete trials")),
+        importances(data, target, need=by_parameter(
+            len(complete) >= 2, "importances need at least two complete trials")),
         _optuna("parallel", "Parallel coordinates",
                 "Each line is a complete trial through its parameter values, coloured by "
                 f"{data.objective}.",
                 lambda: _visible_lines(vis.plot_parallel_coordinate(data.study, **target)),
-                need=(len(complete) >= 1, "no trial has completed yet")),
+                need=by_parameter(len(complete) >= 1, "no trial has completed yet")),
         _optuna("slice", "Slice plots",
                 f"{data.objective} against each parameter on its own, one point per complete "
                 f"trial (darker: later trials).",
                 lambda: _short_titles(vis.plot_slice(data.study, **target)),
-                need=(len(complete) >= 1, "no trial has completed yet")),
+                need=by_parameter(len(complete) >= 1, "no trial has completed yet")),
     ]
     if len(names) == 1:
         has_steps = any(t.intermediate_values for t in data.trials)
