@@ -330,7 +330,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
                         storage=args.storage, reports_dir=Path(args.reports_dir),
                         progress=not args.quiet)
-    _print_summary(result, result.config)  # the space as searched: its task known
+    _print_summary(result)
     if args.export:
         result.export(args.export)
     print(f"\nBrowse every trial in the MLflow UI:\n  "
@@ -441,7 +441,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 
     result = select(args.study, storage=args.storage, tracking_uri=args.tracking_uri,
                     run_dir=args.run_dir, reports_dir=args.reports_dir)
-    _print_summary(result, result.config)
+    _print_summary(result)
     if args.export:
         result.export(args.export)
     print(f"\nBrowse every trial in the MLflow UI:\n  "
@@ -449,11 +449,13 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(result, cfg) -> None:
+def _print_summary(result) -> None:
+    """The candidates' table, then the lines of ``print(result)``."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console, cfg = Console(), result.config  # the space as searched: its task known
     table = Table(title=f"top {len(result.candidates)} by validation, evaluated on the test split")
     for column in ("trial", cfg.search.objective, f"test {cfg.test_metric}", "gap", ""):
         table.add_column(column, justify="right")
@@ -461,24 +463,11 @@ def _print_summary(result, cfg) -> None:
         table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
                       row.role)
     console.print(table)
-    states = result.trials["state"].value_counts().to_dict()
-    console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
-    console.print(f"winner: {result.winner_name}, test {cfg.test_metric} "
-                  f"[bold]{result.test_metrics[cfg.test_metric]:.4f}[/bold], saved to "
-                  f"{result.model_path}, registered as {result.mlflow['alias_uri']}")
-    _print_honest_figures(console, result)
-    if result.report_dir:
-        console.print(f"report: {result.report_dir}/index.html")
-
-
-def _print_honest_figures(console, result) -> None:
-    """The winner's holdout score (or the selection's bias said plainly), and the baselines."""
-    from rich.markup import escape
-
     styles = {"warning": "bold red", "note": "bold", "estimate": "bold"}
-    for label, text in result.figures():
-        style = styles.get(label)
-        console.print(f"[{style}]{label}:[/{style}] {escape(text)}" if label else escape(text))
+    for label, text in result.summary_lines():  # what print(result) shows, styled
+        if label in styles:
+            label = f"[{styles[label]}]{label}[/]"
+        console.print(f"{label}: {escape(text)}" if label else escape(text))
 
 
 def main(argv: list[str] | None = None) -> int:

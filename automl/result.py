@@ -77,34 +77,40 @@ class SearchResult:
 
         Example:
             >>> print(result.summary())
-            study wine: 20 trials (18 complete, 2 pruned)
+            study: wine, 20 trials (18 complete, 2 pruned)
             winner: trial 7, val_accuracy 0.9667, test accuracy 0.9722
             note: the winner is the best test score of the top trials, so its test score is ...
             baselines on the test split (accuracy): majority class 0.3889, logistic ...
             model: automl-runs/wine/winner.keras, registered as models:/wine@champion
         """
+        return "\n".join(f"{label}: {text}" if label else text
+                         for label, text in self.summary_lines())
+
+    def summary_lines(self) -> list[tuple[str, str]]:
+        """:meth:`summary` as ``(label, text)`` lines, for a console that styles the labels."""
         objective = next(iter(self.val_metrics), "val_score")
         metric = objective.removeprefix("val_")
         states = self.trials["state"].value_counts().to_dict() if len(self.trials) else {}
         counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
         total = len(self.trials)
-        lines = [f"study {self.study_name}: {total} trial{'' if total == 1 else 's'} ({counts})",
-                 f"winner: {self.winner_name}, {objective} {self.val_metrics.get(objective, 0):.4f}"
-                 + (f", test {metric} {self.test_metrics[metric]:.4f}"
-                    if metric in self.test_metrics else "")]
-        lines += [f"{label}: {text}" if label else text for label, text in self.figures()]
-        lines.append(f"model: {self.model_path}"
-                     + (f", registered as {self.mlflow['alias_uri']}"
-                        if self.mlflow.get("alias_uri") else ""))
+        winner = f"{self.winner_name}, {objective} {self.val_metrics.get(objective, 0):.4f}"
+        if metric in self.test_metrics:
+            winner += f", test {metric} {self.test_metrics[metric]:.4f}"
+        model = str(self.model_path)
+        if self.mlflow.get("alias_uri"):
+            model += f", registered as {self.mlflow['alias_uri']}"
+        lines = [("study", f"{self.study_name}, {total} trial{'' if total == 1 else 's'} "
+                           f"({counts})"),
+                 ("winner", winner), *self.figures(), ("model", model)]
         if self.report_dir:
-            lines.append(f"report: {self.report_dir}/index.html")
-        return "\n".join(lines)
+            lines.append(("report", f"{self.report_dir}/index.html"))
+        return lines
 
     def figures(self) -> list[tuple[str, str]]:
         """How far to trust the winner's score, as ``(label, sentence)`` lines: the holdout
         ``estimate`` (or a ``note`` that the best test score of K is optimistic), the simple
-        ``baselines``, and a ``warning`` (or ``note``) when the winner does not beat them. The
-        console, :meth:`summary` and ``repr`` show them."""
+        ``baselines``, and a ``warning`` (or ``note``) when the winner does not beat them: the
+        part of :meth:`summary_lines` that says how far to trust the winner's score."""
         from automl.baselines import baseline_metric, verdict
 
         if not self.baselines:

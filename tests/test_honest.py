@@ -107,7 +107,7 @@ def test_a_search_scores_its_winner_once_on_the_holdout(searched):
     assert loaded.baselines == result.baselines
     # and a notebook shows them in a few lines, as the command line ends a search
     text = repr(loaded)
-    assert text.startswith("<SearchResult 'honest'>\nstudy honest: 1 trial (1 complete)\n"
+    assert text.startswith("<SearchResult 'honest'>\nstudy: honest, 1 trial (1 complete)\n"
                            "winner: trial 0, val_accuracy ")
     assert f"estimate: holdout accuracy {result.holdout_metrics['accuracy']:.4f} (" in text
     assert "baselines on the holdout split (accuracy): majority class 0." in text
