@@ -26,13 +26,18 @@ def _signal_ops(augment: dict[str, Any], data_std: float) -> list[Callable]:
     import tensorflow as tf
 
     ops = []
-    if "shift" in augment:  # roll each signal by a random whole number of steps
+    if "shift" in augment:  # move each signal by a random whole number of steps
         max_shift = int(augment["shift"])
 
         def shift(x):
+            # The gap left at one end repeats that end's value. A roll would wrap the other end
+            # into it instead, joining two ends that do not meet: a jump no real signal has
+            # wherever the signal drifts (MNIST-1D's shear). On fresh MNIST-1D signals, 8 seeds of
+            # the ready space's first warm start: 98.84% against 98.72% with a roll
+            # (benchmarks/README.md).
             batch, length = tf.shape(x)[0], tf.shape(x)[1]
             steps = tf.random.uniform([batch], -max_shift, max_shift + 1, dtype=tf.int32)
-            index = tf.math.floormod(tf.range(length)[None, :] - steps[:, None], length)
+            index = tf.clip_by_value(tf.range(length)[None, :] - steps[:, None], 0, length - 1)
             return tf.gather(x, index, batch_dims=1)
 
         ops.append(shift)
