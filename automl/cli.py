@@ -470,6 +470,20 @@ def _print_summary(result) -> None:
         console.print(f"{label}: {escape(text)}" if label else escape(text))
 
 
+def honour_ctrl_c() -> None:
+    """Raise KeyboardInterrupt on SIGINT even where the process started with SIGINT ignored.
+
+    A shell script's background job (``automl search space.yaml &``) starts that way, and Python
+    then never raises KeyboardInterrupt: ``kill -INT`` did nothing, and a worker that its
+    coordinator told to stop trained on until it was killed, its trial failed as a crash instead
+    of recorded as interrupted. SIGINT is how automl's long commands are stopped cleanly.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -488,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         "report", "validate", "export",
                                                         "predict"):
         quiet.divert_library_output()
+    if argv is None and args.command in ("search", "worker"):
+        honour_ctrl_c()
     traceback_here = False
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,

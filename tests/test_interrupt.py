@@ -227,8 +227,11 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     def start(name: str) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
                "AUTOML_TEST_GATE": str(gates[name])}
+        # started as a shell script's background job is (`automl search ... &`): SIGINT
+        # ignored, and its workers inherit that; automl search and worker stop on it all the same
         return subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
     def running(search: subprocess.Popen) -> optuna.trial.FrozenTrial | None:
         """A trial that a worker process of ``search`` runs (a search may start a new worker
@@ -239,17 +242,25 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
                 return t
         return None
 
-    first = start("first")
-    wait_until("the first search created the study", lambda: study_exists(runs, "joined"), first)
-    second = start("second")  # joins a live study; its start overlaps the first one's trial
-    wait_until("the first search runs a trial", lambda: running(first), first, second)
-    found = wait_until("the second search runs a trial", lambda: running(second), first, second)
-    gates["first"].unlink()  # the first trains on; the second's trial stays where it is
-    wait_until("the first search completed a trial", lambda: any(
-        t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
-    second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial (held at the gate)
-    second_out = second.communicate(timeout=300)[0]
-    first_out = first.communicate(timeout=400)[0]
+    first, second = start("first"), None
+    try:
+        wait_until("the first search created the study", lambda: study_exists(runs, "joined"),
+                   first)
+        second = start("second")  # joins a live study; its start overlaps the first one's trial
+        wait_until("the first search runs a trial", lambda: running(first), first, second)
+        found = wait_until("the second search runs a trial", lambda: running(second), first,
+                           second)
+        gates["first"].unlink()  # the first trains on; the second's trial stays where it is
+        wait_until("the first search completed a trial", lambda: any(
+            t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
+        second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial (at the gate)
+        second_out = second.communicate(timeout=300)[0]
+        first_out = first.communicate(timeout=400)[0]
+    finally:  # a failed wait leaves no search running (their workers die with them)
+        for search in (first, second):
+            if search is not None and search.poll() is None:
+                search.kill()
+                search.wait()
     assert first.returncode == 0, first_out
     assert "interrupted" in second_out, second_out
 
