@@ -227,8 +227,8 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
     def start(name: str) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
                "AUTOML_TEST_GATE": str(gates[name])}
-        # started as a shell script's background job is (`automl search ... &`): SIGINT
-        # ignored, and its workers inherit that; automl search and worker stop on it all the same
+        # started the way a shell script starts a background job (`automl search ... &`): with
+        # SIGINT ignored, which its workers inherit; automl search and worker stop on it anyway
         return subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
