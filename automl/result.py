@@ -109,8 +109,8 @@ class SearchResult:
     def figures(self) -> list[tuple[str, str]]:
         """How far to trust the winner's score, as ``(label, sentence)`` lines: the holdout
         ``estimate`` (or a ``note`` that the best test score of K is optimistic), the simple
-        ``baselines``, and a ``warning`` (or ``note``) when the winner does not beat them: the
-        part of :meth:`summary_lines` that says how far to trust the winner's score."""
+        ``baselines``, and a ``warning`` (or ``note``) when the winner does not beat them; part
+        of :meth:`summary_lines`."""
         from automl.baselines import baseline_metric, verdict
 
         if not self.baselines:
