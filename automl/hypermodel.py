@@ -1077,7 +1077,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     retry_interrupted(study, search.max_retries)
 
     display = SearchProgress(search.trials, finished_trials(study), search.objective, epochs,
-                             search.direction == "maximize", progress)
+                             search.direction == "maximize", progress, timeout=timeout)
     objective = HypermodelTrial(hypermodel, data, fit_kwargs, objective=search.objective,
                                 direction=search.direction, executions=executions,
                                 seed=search.seed, tracker=tracker,

@@ -137,3 +137,31 @@ def test_tensorflows_retracing_advice_stays_off_the_console(caplog):
                        "retracing. Tracing is expensive")
         logger.warning("a warning that matters")
     assert [r.getMessage() for r in caplog.records] == ["a warning that matters"]
+
+
+def test_the_eta_never_runs_past_the_timeout():
+    """The trial bar's ETA is the trials left at the rate so far, but a search with a timeout
+    ends then: a 4-minute search of 200 trials showed "ETA 0:41:04" as it ended."""
+    import time
+
+    from rich.progress import TimeRemainingColumn
+
+    from automl.tuner.events import TrialEnded
+    from automl.tuner.progress import SearchProgress
+
+    display = SearchProgress(200, 0, "val_accuracy", 10, timeout=60)
+    with display:
+        for number in range(3):  # 3 trials in 1.8 s or more: rich puts the 197 left at 118 s+
+            time.sleep(0.6)
+            display.on_trial(TrialEnded(number=number, state="COMPLETE", value=0.5, reason="",
+                                        epochs=3, seconds=0.6))
+        task = display.progress.tasks[0]
+        shown = str(display.progress.columns[-1].render(task))
+        by_rate = str(TimeRemainingColumn().render(task))
+
+    def seconds(clock: str) -> int:
+        hours, minutes, secs = (int(part) for part in clock.split(":"))
+        return hours * 3600 + minutes * 60 + secs
+
+    assert seconds(by_rate) > 60  # what rich alone would show
+    assert 50 <= seconds(shown) <= 60, shown  # what is left of the minute

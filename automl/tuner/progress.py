@@ -8,6 +8,7 @@ warn, so there each trial's line carries the count and the best so far instead o
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from automl.tuner.events import EpochEnded, Event, TrialEnded, WorkerStopped
@@ -20,8 +21,10 @@ class SearchProgress:
     """
 
     def __init__(self, total: int, done: int, objective: str, max_epochs: int,
-                 maximize: bool = True, enabled: bool = True) -> None:
+                 maximize: bool = True, enabled: bool = True,
+                 timeout: float | None = None) -> None:
         self.enabled = enabled
+        self.timeout = timeout  # the search's time budget: the ETA never goes past its end
         self.maximize = maximize
         self.objective = objective
         self.max_epochs = max_epochs
@@ -30,19 +33,21 @@ class SearchProgress:
             return
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+                                   TimeElapsedColumn)
 
         self.console = Console(stderr=True, log_path=False)
         self.live = live_display_possible(self.console)
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 TimeElapsedColumn(), TextColumn("ETA"), _remaining_column(),
                                  console=self.console, transient=False)
         self.trials = self.progress.add_task("trials", total=total, completed=done,
-                                             info="best: -")
+                                             info="best: -", deadline=None)
         self.epochs: dict[int, Any] = {}  # running trial -> its epoch bar
 
     def __enter__(self) -> "SearchProgress":
+        if self.enabled and self.timeout is not None:
+            self.progress.update(self.trials, deadline=time.monotonic() + self.timeout)
         if self.enabled and self.live:
             self.progress.__enter__()
         return self
@@ -58,7 +63,7 @@ class SearchProgress:
             return
         if event.trial not in self.epochs:
             self.epochs[event.trial] = self.progress.add_task(
-                f"trial {event.trial}", total=self.max_epochs, info="")
+                f"trial {event.trial}", total=self.max_epochs, info="", deadline=None)
         value = event.metrics.get(self.objective, math.nan)
         self.progress.update(self.epochs[event.trial], completed=event.epoch + 1,
                              info=f"{self.objective} {value:.4f}")
@@ -98,6 +103,26 @@ class SearchProgress:
             self.on_trial(event)
         elif isinstance(event, WorkerStopped) and self.enabled:
             self.console.log(f"[bold red]stopped:[/] {event.message}")
+
+
+def _remaining_column() -> Any:
+    """Rich's time-remaining column, capped by a task's ``deadline`` field: a search with a
+    timeout ends then, however many trials its count still asks for."""
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class BudgetRemainingColumn(TimeRemainingColumn):
+        def render(self, task: Any) -> Text:
+            deadline = task.fields.get("deadline")
+            if deadline is None or task.finished:
+                return super().render(task)
+            left = max(deadline - time.monotonic(), 0.0)
+            estimate = task.time_remaining
+            seconds = int(left if estimate is None else min(estimate, left))
+            return Text(f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+                        style="progress.remaining")
+
+    return BudgetRemainingColumn()
 
 
 def live_display_possible(console: Any) -> bool:

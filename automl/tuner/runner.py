@@ -219,7 +219,8 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     retry_interrupted(study, search_cfg.max_retries)
 
     display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
-                             epochs, search_cfg.direction == "maximize", progress)
+                             epochs, search_cfg.direction == "maximize", progress,
+                             timeout=search_cfg.timeout)
     def next_seed() -> int | None:  # a stream of its own for each process that trains
         return None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
 
