@@ -470,18 +470,22 @@ def _print_summary(result) -> None:
         console.print(f"{label}: {escape(text)}" if label else escape(text))
 
 
-def honour_ctrl_c() -> None:
-    """Raise KeyboardInterrupt on SIGINT even where the process started with SIGINT ignored.
+def stop_cleanly_on_signals() -> None:
+    """Treat SIGINT and SIGTERM as Ctrl-C (KeyboardInterrupt): the running trial is recorded as
+    interrupted and retried when the study resumes, and a search chooses its winner among the
+    trials finished so far.
 
-    A shell script's background job (``automl search space.yaml &``) starts that way, and Python
-    then never raises KeyboardInterrupt: ``kill -INT`` did nothing, and a worker that its
-    coordinator told to stop trained on until it was killed, its trial failed as a crash instead
-    of recorded as interrupted. SIGINT is how automl's long commands are stopped cleanly.
+    SIGINT even where the process started with it ignored: a shell script's background job
+    (``automl search space.yaml &``) starts that way, and Python then never raises
+    KeyboardInterrupt; a worker that its coordinator told to stop trained on until it was
+    killed, its trial failed as a crash. SIGTERM is what ``kill PID``, ``docker stop``,
+    Kubernetes and systemd send; Python's default is to die at once.
     """
     import signal
 
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -503,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         "predict"):
         quiet.divert_library_output()
     if argv is None and args.command in ("search", "worker"):
-        honour_ctrl_c()
+        stop_cleanly_on_signals()
     traceback_here = False
     try:
         commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 import automl
@@ -200,6 +201,33 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     assert "chaos@champion" in result.mlflow["alias_uri"]
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signals_raise_keyboard_interrupt_even_where_sigint_started_ignored(stop):
+    """What `automl search` and `automl worker` install: SIGINT (Ctrl-C, `kill -INT`, a
+    coordinator stopping its workers) and SIGTERM (`kill`, `docker stop`) both end in
+    KeyboardInterrupt, where a trial is recorded as interrupted. The process starts as a shell
+    script's background job does, with SIGINT ignored."""
+    code = ("import time\n"
+            "from automl.cli import stop_cleanly_on_signals\n"
+            "stop_cleanly_on_signals()\n"
+            "print('ready', flush=True)\n"
+            "try:\n"
+            "    time.sleep(60)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], text=True, stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(stop)
+        assert process.communicate(timeout=20)[0] == "interrupted\n"
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+
+
 def parent_of(pid: int) -> int | None:
     """The parent process of ``pid`` (Linux), or None when it has ended."""
     try:
@@ -208,13 +236,14 @@ def parent_of(pid: int) -> int | None:
         return None
 
 
-def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
+def test_a_second_search_joins_and_kill_leaves_the_study_resumable(tmp_path):
     """A second `automl search` on a live study adds its worker instead of failing the first
-    one's trials; Ctrl-C on it records its trial as interrupted, which the first one retries.
+    one's trials; `kill` (SIGTERM, as `docker stop` sends) stops it as Ctrl-C does: its worker
+    records its trial as interrupted, which the first search retries.
 
     The order is fixed by gates (tests/gated_models.py), not by timing: the first search's
     trial waits until the second search is training too, and the second's trial waits (still
-    running) until Ctrl-C has reached it."""
+    running) until the signal has reached it."""
     space = tmp_path / "joined.yaml"
     space.write_text(GATED_SPACE.format(name="joined", trials=4))
     runs = tmp_path / "runs"
@@ -253,7 +282,8 @@ def test_a_second_search_joins_and_ctrl_c_leaves_the_study_resumable(tmp_path):
         gates["first"].unlink()  # the first trains on; the second's trial stays where it is
         wait_until("the first search completed a trial", lambda: any(
             t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
-        second.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of its trial (at the gate)
+        second.send_signal(signal.SIGTERM)  # in the middle of its trial (at the gate); the
+        # search tells its worker to stop with SIGINT, which the worker started ignoring
         second_out = second.communicate(timeout=300)[0]
         first_out = first.communicate(timeout=400)[0]
     finally:  # a failed wait leaves no search running (their workers die with them)
