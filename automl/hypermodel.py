@@ -1036,7 +1036,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     from automl.data.snapshot import digest
     from automl.tracking import Tracker, default_tracking_uri
     from automl.tuner.progress import SearchProgress
-    from automl.tuner.runner import study_settings
+    from automl.tuner.runner import after_interrupt, study_settings
     from automl.tuner.study import (fail_dead_trials, finished_trials, open_storage, open_study,
                                     retry_interrupted)
     from automl.tuner.worker import run_trials
@@ -1095,7 +1095,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         tracker.end_study("FAILED")
         raise AutomlError(stopped)
     if interrupted:
-        print("interrupted: choosing the winner among the trials finished so far")
+        after_interrupt(study, tracker)
     return finish_hypermodel_search(cfg, study, data, tracker, project, reports_dir, hypermodel,
                                     batch_size=fit_kwargs.get("batch_size"))
 

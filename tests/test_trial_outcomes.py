@@ -104,3 +104,44 @@ def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
     artifact = client.download_artifacts(failed.user_attrs["mlflow_run_id"], "traceback.txt",
                                          str(tmp_path))
     assert "ResourceExhaustedError" in Path(artifact).read_text()
+
+
+# builds in the search's dry build (its first call); Ctrl-C lands while the first trial builds
+CTRL_C_BUILDER = """
+import keras
+
+calls = []
+
+def build(params, spec):
+    calls.append(1)
+    if len(calls) > 1:
+        raise KeyboardInterrupt
+    inputs = keras.Input(spec.shape)
+    return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(inputs))
+"""
+
+
+def test_interrupted_before_any_trial_completed_says_how_to_go_on(tmp_path, capsys):
+    """Nothing to choose a winner from: not "no trial completed ... look at the failed trials'
+    reasons" (seen after `kill` on a search in its first minute), but the interruption itself,
+    with the parent run ended as KILLED and the trial queued to run first on resume."""
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    space = tiny_space("stopped", trials=3)
+    space["model"] = {"architecture": {"choice": {"custom": {"builder": "ctrl_c:build"}}}}
+    (tmp_path / "ctrl_c.py").write_text(CTRL_C_BUILDER)
+    (tmp_path / "stopped.yaml").write_text(yaml.safe_dump(space))
+    with pytest.raises(KeyboardInterrupt):
+        automl.search(tmp_path / "stopped.yaml", workers=0, run_dir=tmp_path / "runs",
+                      reports_dir=None, progress=False)
+    assert ("interrupted before any trial completed, so there is no winner yet; the same search "
+            "again resumes the study" in capsys.readouterr().out)
+    study = study_in(tmp_path / "runs", "stopped")
+    first, retry = study.trials
+    assert first.state == optuna.trial.TrialState.FAIL
+    assert first.user_attrs["fail_reason"].startswith("interrupted")
+    assert retry.state == optuna.trial.TrialState.WAITING and retry.params == first.params
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    parent = client.get_run(study.user_attrs["automl"]["parent_run_id"])
+    assert parent.info.status == "KILLED"

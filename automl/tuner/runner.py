@@ -249,8 +249,24 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
         tracker.end_study("FAILED")
         raise
     if not finished:
-        print("interrupted: choosing the winner among the trials finished so far")
+        after_interrupt(study, tracker)
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
+
+
+def after_interrupt(study, tracker) -> None:
+    """Ctrl-C or ``kill`` stopped the training: say what happens next. With a trial complete the
+    search goes on to choose its winner among them; with none there is nothing to choose from,
+    so the parent run ends as KILLED and KeyboardInterrupt goes on up (``automl search`` exits
+    with 130)."""
+    from optuna.trial import TrialState
+
+    if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+        print("interrupted: choosing the winner among the trials finished so far")
+        return
+    tracker.end_study("KILLED")
+    print("interrupted before any trial completed, so there is no winner yet; the same search "
+          "again resumes the study and runs the interrupted trials first")
+    raise KeyboardInterrupt
 
 
 def train_until_spent(study, store, search_cfg, train: Callable[[float | None], bool]) -> bool:
