@@ -86,12 +86,23 @@ class SearchResult:
         return "\n".join(f"{label}: {text}" if label else text
                          for label, text in self.summary_lines())
 
+    def _state_counts(self) -> dict[str, int]:
+        """Trials by state, as words: ``{"complete": 18, "pruned": 2}``. A trial that Ctrl-C or
+        ``kill`` stopped counts as interrupted (it was retried), not among the failed."""
+        if not len(self.trials):
+            return {}
+        states = self.trials["state"].str.lower()
+        if "fail_reason" in self.trials:
+            reasons = self.trials["fail_reason"].fillna("").astype(str)
+            states = states.where(~((states == "fail") & reasons.str.startswith("interrupted")),
+                                  "interrupted")
+        return dict(sorted(states.value_counts().items()))
+
     def summary_lines(self) -> list[tuple[str, str]]:
         """:meth:`summary` as ``(label, text)`` lines, for a console that styles the labels."""
         objective = next(iter(self.val_metrics), "val_score")
         metric = objective.removeprefix("val_")
-        states = self.trials["state"].value_counts().to_dict() if len(self.trials) else {}
-        counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+        counts = ", ".join(f"{n} {state}" for state, n in self._state_counts().items())
         total = len(self.trials)
         winner = f"{self.winner_name}, {objective} {self.val_metrics.get(objective, 0):.4f}"
         if metric in self.test_metrics:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -293,6 +294,9 @@ def test_a_second_search_joins_and_kill_leaves_the_study_resumable(tmp_path):
                 search.wait()
     assert first.returncode == 0, first_out
     assert "interrupted" in second_out, second_out
+    # the first search's summary counts the stopped trial as interrupted, not as failed
+    assert re.search(r"study: joined, \d+ trials \(\d+ complete, 1 interrupted\b", first_out), \
+        first_out
 
     trials = study_in(runs, "joined").trials
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
