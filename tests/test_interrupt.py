@@ -211,8 +211,8 @@ def test_stop_signals_raise_keyboard_interrupt_even_where_sigint_started_ignored
     code = ("import time\n"
             "from automl.cli import stop_cleanly_on_signals\n"
             "stop_cleanly_on_signals()\n"
-            "print('ready', flush=True)\n"
-            "try:\n"
+            "try:\n"  # the signal may land while 'ready' is being printed
+            "    print('ready', flush=True)\n"
             "    time.sleep(60)\n"
             "except KeyboardInterrupt:\n"
             "    print('interrupted', flush=True)\n")
