@@ -147,6 +147,13 @@ def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
             "return performance.getEntriesByType('resource').map(e => e.name)")
         assert not [name for name in loaded if not name.startswith("file:")], loaded
         driver.save_screenshot(str(tmp_path / "report.png"))  # for a look when it fails
+        # a link of the sticky nav lands on its section's heading, not under the nav
+        driver.set_window_size(900, 1000)  # the nav wraps to more lines
+        driver.find_element(By.CSS_SELECTOR, 'nav a[href="#generalization"]').click()
+        heading, nav = driver.execute_script(
+            "return [document.querySelector('#generalization h2').getBoundingClientRect().top,"
+            " document.querySelector('nav').getBoundingClientRect().bottom]")
+        assert heading >= nav, (heading, nav)
     finally:
         driver.quit()
 

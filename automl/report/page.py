@@ -31,6 +31,7 @@ h2 { margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 nav { position: sticky; top: 0; background: #fff; padding: .5em 0; border-bottom: 1px solid #eee;
       z-index: 10; font-size: .92em; display: flex; flex-wrap: wrap; gap: .2em 1.2em; }
 nav a { color: #1f5fa8; text-decoration: none; white-space: nowrap; }
+section { scroll-margin-top: var(--nav-height, 4.5em); }  /* a jump lands below the nav */
 .meta { color: #555; margin: .2em 0; }
 .cards { display: flex; gap: 1em; flex-wrap: wrap; margin: 1em 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; min-width: 10em; }
@@ -50,6 +51,16 @@ tr.winner { background: #eaf6ea; }
 .params { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .88em; color: #333; }
 .plot { min-height: 420px; }
 code { background: #f3f3f3; padding: .05em .3em; border-radius: 3px; }
+"""
+
+# the nav wraps to two or three lines on a narrow window: jumps keep its height clear
+NAV_HEIGHT_JS = """
+function keepNavClear() {
+  const height = document.querySelector("nav").offsetHeight;
+  document.documentElement.style.setProperty("--nav-height", (height + 8) + "px");
+}
+keepNavClear();
+window.addEventListener("resize", keepNavClear);
 """
 
 
@@ -73,7 +84,8 @@ def render(data: ReportData) -> str:
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>automl report: {name}</title><style>{STYLE}</style>"
             f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body><main>"
-            f"{header(data)}<nav>{nav}</nav>{body}{footer(data)}</main></body></html>")
+            f"{header(data)}<nav>{nav}</nav>{body}{footer(data)}</main>"
+            f"<script>{NAV_HEIGHT_JS}</script></body></html>")
 
 
 def header(data: ReportData) -> str:
