@@ -245,6 +245,31 @@ def test_a_running_study_lists_what_is_there(searched, tmp_path):
         automl.load(STUDY, run_dir=tmp_path)
 
 
+def test_the_leaderboard_says_why_trials_failed_and_which_were_interrupted(searched, tmp_path):
+    from optuna.trial import TrialState
+    from rich.console import Console
+
+    from automl.tuner.load import leaderboard, leaderboard_table
+    from automl.tuner.study import INTERRUPTED
+
+    root, _ = searched
+    shutil.copyfile(root / "runs" / "optuna.journal", tmp_path / "optuna.journal")
+    study = study_in(tmp_path, STUDY)
+    diverged = "diverged: the training loss became nan at epoch 1, batch 3"
+    for reason in (INTERRUPTED, diverged):
+        trial = study.ask()
+        trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
+    frame, facts = leaderboard(STUDY, run_dir=tmp_path)
+    assert list(frame["reason"].iloc[-2:]) == [INTERRUPTED, diverged]  # also in --csv, --json
+    assert (frame.loc[frame["state"] == "COMPLETE", "reason"] == "").all()
+    console = Console(record=True, width=120)
+    console.print(leaderboard_table(frame, facts, STUDY))
+    text = console.export_text()
+    assert re.search(r"\d+\s+interrupted\s", text)  # the state column, then the caption:
+    assert "1 interrupted" in text and diverged in text and INTERRUPTED not in text
+
+
 def test_optuna_dashboard_reads_the_journal(searched):
     """The storage stays plain Optuna: optuna-dashboard opens the journal file path as is."""
     dashboard = pytest.importorskip("optuna_dashboard")

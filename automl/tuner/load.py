@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -250,7 +251,8 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
 
     Columns: ``trial``, ``state``, the objective (``val_accuracy`` ...), the test metric and
     ``gap`` (validation minus test; candidates only), ``winner``, the params, ``seconds``
-    (so far, for a running trial). Works while the search runs: running trials show as such.
+    (so far, for a running trial) and ``reason`` (why a trial failed, or why the gradient check
+    pruned it; "" otherwise). Works while the search runs: running trials show as such.
 
     Returns:
         (the table, facts about it: ``objective``, ``direction``, ``test_column``,
@@ -258,6 +260,8 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
         ``storage``).
     """
     import pandas as pd
+
+    from automl.tuner.study import fail_reason
 
     found, url = open_recorded_study(study, storage, run_dir)
     cfg, _ = study_config(found)
@@ -289,9 +293,10 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
             "gap": candidate.get("gap", math.nan),
             "winner": trial.number == record.get("winner_trial"),
             **trial.params,  # dotted names (model.dropout): no clash with the columns above
-            "seconds": _seconds(trial, now)})
+            "seconds": _seconds(trial, now),
+            "reason": fail_reason(trial) or trial.user_attrs.get("prune_reason", "")})
     frame = pd.DataFrame(rows, columns=["trial", "state", objective, test_column, "gap",
-                                        "winner", *params, "seconds"])
+                                        "winner", *params, "seconds", "reason"])
     for name in params:  # whole numbers stay whole beside the trials that lack the param
         values = [row[name] for row in rows if name in row]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -317,12 +322,13 @@ def leaderboard_table(frame: "pd.DataFrame", facts: dict[str, Any], study: str):
     params together in the last column, each by the shortest part of its name that tells it
     apart (``dropout=0.1``, ``adam.learning_rate=0.003``)."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     objective, test_column = facts["objective"], facts["test_column"]
     short = short_names(facts["params"])
-    states = frame["state"].str.lower().value_counts().to_dict() if len(frame) else {}
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials yet"
+    states = [shown_state(row["state"], row["reason"]) for row in frame.to_dict("records")]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(states).items())) or "no trials yet"
     winner = "* the winner" if facts["winner_trial"] is not None else "no winner chosen yet"
     table = Table(title=f"{study}: trials, best {objective} first", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True,
@@ -335,14 +341,26 @@ def leaderboard_table(frame: "pd.DataFrame", facts: dict[str, Any], study: str):
         table.add_column(header, justify="left" if column == "state" else "right",
                          no_wrap=True)
     table.add_column("params", ratio=1, overflow="fold")
-    for row in frame.to_dict("records"):
+    for row, state in zip(frame.to_dict("records"), states):
         params = "  ".join(f"{short[name]}={_short(row[name])}" for name in facts["params"]
                            if not _missing(row[name]))
-        table.add_row(f"{row['trial']}{' *' if row['winner'] else ''}", row["state"].lower(),
+        if row["reason"] and state != "interrupted":  # why it failed, before what it tried
+            params = f"[red]{escape(row['reason'])}[/]\n{escape(params)}"
+        else:
+            params = escape(params)
+        table.add_row(f"{row['trial']}{' *' if row['winner'] else ''}", state,
                       _number(row[objective], "{:.4f}"), _number(row[test_column], "{:.4f}"),
                       _number(row["gap"], "{:+.4f}"), _number(row["seconds"], "{:.1f}"),
                       params)
     return table
+
+
+def shown_state(state: str, reason: str) -> str:
+    """A trial's state as a person reads it: ``complete``, ``pruned``, ``fail``, or
+    ``interrupted`` for a trial that Ctrl-C or ``kill`` stopped (it is retried)."""
+    if state == "FAIL" and reason.startswith("interrupted"):
+        return "interrupted"
+    return state.lower()
 
 
 def leaderboard_json(frame: "pd.DataFrame") -> str:
