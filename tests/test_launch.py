@@ -54,16 +54,51 @@ def assert_searched(proc: subprocess.CompletedProcess, folder: Path) -> None:
     assert "bootstrapping phase" not in proc.stderr  # multiprocessing's re-import error
 
 
-def test_script_without_main_guard(folder):
-    assert_searched(python(folder, "search.py"), folder)
+# the three ways to hand Python the script, each in a folder of its own
+LAUNCHES = {"script": ("search.py",), "stdin": ("-",), "dash_c": ("-c", SCRIPT)}
 
 
-def test_script_fed_on_stdin(folder):
-    assert_searched(python(folder, "-", stdin=SCRIPT), folder)
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory) -> dict:
+    """The three launches, started together: most of a one-trial search is one process waiting
+    for another (a worker's TensorFlow import), so together they take little longer than one."""
+    processes = {}
+    for name, args in LAUNCHES.items():
+        folder = tmp_path_factory.mktemp(name)
+        (folder / "space.yaml").write_text(SPACE)
+        (folder / "search.py").write_text(SCRIPT)
+        processes[name] = folder, subprocess.Popen(
+            [sys.executable, *args], cwd=folder, text=True, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = {}
+    try:
+        for name, (folder, process) in processes.items():
+            stdout, stderr = process.communicate(SCRIPT if name == "stdin" else None,
+                                                 timeout=TIMEOUT)
+            done[name] = folder, subprocess.CompletedProcess(process.args, process.returncode,
+                                                             stdout, stderr)
+    finally:  # a hang fails the tests, not the suite
+        for _, process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return done
 
 
-def test_python_dash_c(folder):
-    assert_searched(python(folder, "-c", SCRIPT), folder)
+def test_script_without_main_guard(launched):
+    folder, proc = launched["script"]
+    assert_searched(proc, folder)
+
+
+def test_script_fed_on_stdin(launched):
+    folder, proc = launched["stdin"]
+    assert_searched(proc, folder)
+
+
+def test_python_dash_c(launched):
+    folder, proc = launched["dash_c"]
+    assert_searched(proc, folder)
 
 
 def test_inside_a_jupyter_kernel(folder):
