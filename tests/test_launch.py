@@ -40,9 +40,8 @@ def folder(tmp_path):
     return tmp_path
 
 
-def python(folder: Path, *args: str, stdin: str | None = None,
-           env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=folder, input=stdin, text=True,
+def python(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=folder, text=True,
                           capture_output=True, timeout=TIMEOUT,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
