@@ -163,7 +163,10 @@ def run_worker(options: WorkerOptions) -> int:
         with display or contextlib.nullcontext():
             stopped = run_trials(study, joined.storage, search, objective, tracker, emit,
                                  quiet.log_path(), max_trials=options.trials, deadline=deadline)
-    except KeyboardInterrupt:  # Ctrl-C: the trial was recorded as interrupted
+    except KeyboardInterrupt:  # Ctrl-C or kill: the trial was recorded as interrupted
+        if display is not None:  # joined by hand: say so (a coordinator's worker has no console)
+            print("interrupted: the trial it was running, if any, is back in the study's "
+                  "queue for any worker to run again", file=sys.stderr)
         return 130
     if stopped:
         emit(WorkerStopped(stopped))
