@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -25,6 +26,14 @@ def winner_role(number: int, trial: int, members: list[int]) -> str:
     if len(members) > 1:
         return "member" if number in members else ""
     return "winner" if number == trial else ""
+
+
+def state_word(state: str, reason: str) -> str:
+    """A trial's state as a person reads it: ``complete``, ``pruned``, ``fail``, or
+    ``interrupted`` for a trial that Ctrl-C or ``kill`` stopped (it is retried)."""
+    if state == "FAIL" and reason.startswith("interrupted"):
+        return "interrupted"
+    return state.lower()
 
 
 @dataclass(repr=False)
@@ -91,12 +100,10 @@ class SearchResult:
         ``kill`` stopped counts as interrupted (it was retried), not among the failed."""
         if not len(self.trials):
             return {}
-        states = self.trials["state"].str.lower()
-        if "fail_reason" in self.trials:
-            reasons = self.trials["fail_reason"].fillna("").astype(str)
-            states = states.where(~((states == "fail") & reasons.str.startswith("interrupted")),
-                                  "interrupted")
-        return dict(sorted(states.value_counts().items()))
+        reasons = self.trials.get("fail_reason", [""] * len(self.trials))
+        words = [state_word(state, reason if isinstance(reason, str) else "")
+                 for state, reason in zip(self.trials["state"], reasons)]
+        return dict(sorted(Counter(words).items()))
 
     def summary_lines(self) -> list[tuple[str, str]]:
         """:meth:`summary` as ``(label, text)`` lines, for a console that styles the labels."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl.errors import UsageError
 from automl.ranking import trial_rank
-from automl.result import SearchResult
+from automl.result import SearchResult, state_word
 from automl.tuner.runner import DEFAULT_RUN_DIR, candidates_frame, trials_frame
 from automl.urls import redact, usable_uri
 
@@ -327,7 +327,7 @@ def leaderboard_table(frame: "pd.DataFrame", facts: dict[str, Any], study: str):
 
     objective, test_column = facts["objective"], facts["test_column"]
     short = short_names(facts["params"])
-    states = [shown_state(row["state"], row["reason"]) for row in frame.to_dict("records")]
+    states = [state_word(row["state"], row["reason"]) for row in frame.to_dict("records")]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(states).items())) or "no trials yet"
     winner = "* the winner" if facts["winner_trial"] is not None else "no winner chosen yet"
     table = Table(title=f"{study}: trials, best {objective} first", box=box.SIMPLE_HEAD,
@@ -353,14 +353,6 @@ def leaderboard_table(frame: "pd.DataFrame", facts: dict[str, Any], study: str):
                       _number(row["gap"], "{:+.4f}"), _number(row["seconds"], "{:.1f}"),
                       params)
     return table
-
-
-def shown_state(state: str, reason: str) -> str:
-    """A trial's state as a person reads it: ``complete``, ``pruned``, ``fail``, or
-    ``interrupted`` for a trial that Ctrl-C or ``kill`` stopped (it is retried)."""
-    if state == "FAIL" and reason.startswith("interrupted"):
-        return "interrupted"
-    return state.lower()
 
 
 def leaderboard_json(frame: "pd.DataFrame") -> str:

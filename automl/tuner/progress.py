@@ -42,7 +42,7 @@ class SearchProgress:
                                  TimeElapsedColumn(), TextColumn("ETA"), _remaining_column(),
                                  console=self.console, transient=False)
         self.trials = self.progress.add_task("trials", total=total, completed=done,
-                                             info="best: -", deadline=None)
+                                             info="best: -")
         self.epochs: dict[int, Any] = {}  # running trial -> its epoch bar
 
     def __enter__(self) -> "SearchProgress":
@@ -63,7 +63,7 @@ class SearchProgress:
             return
         if event.trial not in self.epochs:
             self.epochs[event.trial] = self.progress.add_task(
-                f"trial {event.trial}", total=self.max_epochs, info="", deadline=None)
+                f"trial {event.trial}", total=self.max_epochs, info="")
         value = event.metrics.get(self.objective, math.nan)
         self.progress.update(self.epochs[event.trial], completed=event.epoch + 1,
                              info=f"{self.objective} {value:.4f}")
