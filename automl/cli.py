@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
+
 EXAMPLES = """examples:
   automl spaces                                           list the ready spaces (mnist1d, ...)
   automl search mnist1d                                   run (or resume) a ready space's search
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes on this machine, each training one trial at a time "
                           "(overrides search.workers; auto: one per core, two per GPU; 0: "
                           "trials in this process, where a debugger reaches your builder)")
-    run.add_argument("--run-dir", default="automl-runs",
+    run.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                      help="folder of the Optuna storage, MLflow store and models "
                           "(default: %(default)s)")
     run.add_argument("--tracking-uri", default=os.environ.get("AUTOML_TRACKING_URI"),
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Optuna storage: a journal file or a database URL such as "
                           "postgresql://user:password@host/db (default: $AUTOML_STORAGE, else "
                           "optuna.journal in the run folder)")
-    run.add_argument("--reports-dir", default="reports",
+    run.add_argument("--reports-dir", default=DEFAULT_REPORTS_DIR,
                      help="where <study>/ with summary, trials CSV and plots goes "
                           "(default: %(default)s)")
     run.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate the study's top-K trials on the held-out test split, register "
                     "the winner and write the report: what automl search does at its end.")
     _study_options(pick)
-    pick.add_argument("--reports-dir", default="reports",
+    pick.add_argument("--reports-dir", default=DEFAULT_REPORTS_DIR,
                       help="where <study>/ with the report goes (default: %(default)s)")
     pick.add_argument("--export", metavar="DIR", help="also export the winner to DIR")
 
@@ -146,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keras, savedmodel, tflite or onnx; several joined by commas "
                            "(default: %(default)s)")
     ship.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
-    ship.add_argument("--run-dir", default="automl-runs",
+    ship.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                       help="the search's run folder (default: %(default)s)")
 
     guess = commands.add_parser(
@@ -165,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     guess.add_argument("--study", required=True, help="the study's name (name: in its space)")
     guess.add_argument("--out", metavar="FILE",
                        help="the CSV to write (default: <INPUT>.predictions.csv beside INPUT)")
-    guess.add_argument("--run-dir", default="automl-runs",
+    guess.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                        help="the search's run folder (default: %(default)s)")
 
     page = commands.add_parser(
@@ -177,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "such.",
         epilog="example:\n  automl report --study mnist1d --run-dir automl-runs")
     _study_options(page)
-    page.add_argument("--reports-dir", default="reports",
+    page.add_argument("--reports-dir", default=DEFAULT_REPORTS_DIR,
                       help="where <study>/index.html goes (default: %(default)s)")
 
     board = commands.add_parser(
@@ -190,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                "--csv > trials.csv\n  automl trials --study mnist1d --storage "
                "postgresql://automl@db/optuna --json")
     board.add_argument("--study", required=True, help="the study's name (name: in its space)")
-    board.add_argument("--run-dir", default="automl-runs",
+    board.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                        help="the search's run folder (default: %(default)s)")
     board.add_argument("--storage", default=os.environ.get("AUTOML_STORAGE"),
                        help="the study's Optuna storage (default: $AUTOML_STORAGE, else "
@@ -213,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "stops it. With a tracking server (--tracking-uri http://...), it prints "
                     "the server's address for the study.",
         epilog="examples:\n  automl ui\n  automl ui --run-dir runs/ --study mnist1d --port 5001")
-    browse.add_argument("--run-dir", default="automl-runs",
+    browse.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                         help="the search's run folder (default: %(default)s)")
     browse.add_argument("--study", help="the study to open (default: the one searched last)")
     browse.add_argument("--port", type=int, default=5000,
@@ -259,7 +261,7 @@ def _study_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking-uri", default=os.environ.get("AUTOML_TRACKING_URI"),
                         help="MLflow tracking URI (default: $AUTOML_TRACKING_URI, else the one "
                              "the study recorded)")
-    parser.add_argument("--run-dir", default="automl-runs",
+    parser.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
                         help="local folder for candidate models and data (default: "
                              "%(default)s)")
 

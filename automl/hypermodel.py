@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
+from automl.defaults import DEFAULT_REPORTS_DIR
 from automl.errors import AutomlError, DataError, TrialFailed, UsageError
 from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank
 
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 DEFAULT_OBJECTIVE = "default_objective"   # KerasTuner's name for "the float fit() returns"
-STUDY_ATTR = "automl_hypermodel"          # the project's settings, kept in the study
 HP_VALUES_ATTR = "hp_values"              # a trial's values as its build and fit saw them
 
 # KerasTuner infers the direction of a metric named by a string; these are maximized
@@ -900,7 +900,7 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
                       holdout_split: float | None = None, top_k: int = 5,
                       sampler: str = "tpe", pruner: str = "median", seed: int | None = 0,
                       timeout: float | None = None, tracking_uri: str | None = None,
-                      storage: str | None = None, reports_dir: str | Path | None = "reports",
+                      storage: str | None = None, reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
                       progress: bool = True, **fit_kwargs: Any) -> "SearchResult":
     """Search a KerasTuner-style hypermodel with automl's study, tracking, pruning and selection.
 
@@ -946,7 +946,8 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
     """
     from automl.config import PRUNERS, SAMPLERS
     from automl.tuner.quiet import import_tensorflow_quietly, quiet_libraries
-    from automl.tuner.runner import DEFAULT_RUN_DIR
+    from automl.defaults import DEFAULT_RUN_DIR
+    from automl.tuner.record import project_space
 
     quiet_libraries()
     hypermodel = as_hypermodel(hypermodel)
@@ -975,7 +976,7 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
     project = run_dir / project_name
     if overwrite and project.exists():
         shutil.rmtree(project)
-    cfg = _config(project_name, objective_name, direction, max_trials, sampler, pruner, seed,
+    cfg = project_space(project_name, objective_name, direction, max_trials, sampler, pruner, seed,
                   max_consecutive_failed_trials, top_k, validation_split, test_split,
                   has_test=data_has_test(data), holdout=holdout_split)
     return _run(cfg, hypermodel, prepared, fit_kwargs, executions=executions_per_trial,
@@ -990,23 +991,6 @@ def data_has_test(data: Any) -> bool:
     if isinstance(data, dict):
         return data.get("x_test") is not None
     return isinstance(data, (tuple, list)) and len(data) == 4
-
-
-def _config(name: str, objective: str, direction: str, trials: int, sampler: str, pruner: str,
-            seed: int | None, max_failures: int, top_k: int, validation: float, test: float,
-            has_test: bool, holdout: float | None = None) -> "SpaceConfig":
-    """A :class:`SpaceConfig` for the project: its search settings, and no YAML space (the
-    hypermodel declares its parameters as it runs)."""
-    from automl.config import DataConfig, SearchConfig, SelectConfig, SpaceConfig
-    from automl.space import Group
-
-    search = SearchConfig(sampler=sampler, pruner=pruner, trials=trials, objective=objective,
-                          direction=direction, objective_given=True, seed=seed,
-                          max_consecutive_failures=max_failures)
-    data = DataConfig(source="python", validation=validation,
-                      test="builtin" if has_test else test, holdout=holdout)
-    return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k=top_k),
-                       space=Group(""))
 
 
 def _dry_build(hypermodel: Any) -> None:
@@ -1036,6 +1020,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     from automl.data.snapshot import digest
     from automl.tracking import Tracker, default_tracking_uri
     from automl.tuner.progress import SearchProgress
+    from automl.tuner.record import read_project, write_project
     from automl.tuner.runner import after_interrupt, study_settings
     from automl.tuner.study import (fail_dead_trials, finished_trials, open_storage, open_study,
                                     retry_interrupted)
@@ -1057,7 +1042,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         raise UsageError(f"{error} (for a hypermodel: pass overwrite=True to start the project "
                          f"again, or another project_name)") from None
     sha256 = digest(data.splits)
-    settings = study.user_attrs.get(STUDY_ATTR, {})
+    settings = read_project(study)
     _check_same_project(cfg, settings, sha256)
 
     tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
@@ -1070,8 +1055,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     params = {k: v for k, v in params.items() if not k.startswith("space.")}
     parent = tracker.start_study(cfg.name, settings.get("parent_run_id"), params, None,
                                  {**data.splits.manifest(), "splits_sha256": sha256})
-    study.set_user_attr(STUDY_ATTR, {"parent_run_id": parent, "splits_sha256": sha256,
-                                     **_settings(cfg)})
+    write_project(study, cfg, parent, sha256)
     # what an earlier, killed or interrupted run of this project left behind
     fail_dead_trials(study, store, search.max_retries)
     retry_interrupted(study, search.max_retries)
@@ -1098,35 +1082,6 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         after_interrupt(study, tracker)
     return finish_hypermodel_search(cfg, study, data, tracker, project, reports_dir, hypermodel,
                                     batch_size=fit_kwargs.get("batch_size"))
-
-
-def _settings(cfg: "SpaceConfig") -> dict[str, Any]:
-    """The project's search settings as the study keeps them (see :func:`project_config`)."""
-    search = cfg.search
-    return {"objective": search.objective, "direction": search.direction,
-            "sampler": search.sampler, "pruner": search.pruner, "trials": search.trials,
-            "seed": search.seed, "max_consecutive_failures": search.max_consecutive_failures,
-            "top_k": cfg.select.top_k, "validation": cfg.data.validation,
-            "test": cfg.data.test, "holdout": cfg.data.holdout}
-
-
-def project_config(study: "optuna.Study") -> "SpaceConfig":
-    """The :class:`SpaceConfig` of a project that :func:`search_hypermodel` ran, from its study
-    (what ``automl.load`` needs besides the recorded selection).
-
-    Example:
-        >>> project_config(study).search.objective
-        'val_accuracy'
-    """
-    found = study.user_attrs.get(STUDY_ATTR)
-    if not isinstance(found, dict) or "objective" not in found:
-        raise UsageError(f"the study {study.study_name!r} was not run by search_hypermodel")
-    test = found.get("test", 0.2)
-    return _config(study.study_name, found["objective"], found["direction"], found["trials"],
-                   found["sampler"], found["pruner"], found["seed"],
-                   found["max_consecutive_failures"], found["top_k"], found["validation"],
-                   0.2 if test == "builtin" else test, has_test=test == "builtin",
-                   holdout=found.get("holdout"))
 
 
 def optuna_trials(storage: Any, name: str) -> list | None:
@@ -1167,7 +1122,10 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     from automl.result import SearchResult
     from automl.selection import Selection, top_trials
     from automl.tuner.objective import candidate_path
-    from automl.tuner.runner import CHAMPION_ALIAS, candidates_frame, trial_runs, trials_frame
+    from automl.defaults import CHAMPION_ALIAS
+    from automl.result import candidates_frame, trials_frame
+    from automl.tuner.record import record_selection
+    from automl.tuner.runner import trial_runs
 
     trials = study.get_trials(deepcopy=False)
     runs = trial_runs(trials, tracker)
@@ -1233,19 +1191,10 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
-    _record(study, cfg, data, selection, winner_path, mlflow_info, result.report_dir, baselines)
+    record_selection(study, cfg, data.splits.task, data.splits.modality, selection, winner_path,
+                     mlflow_info, result.report_dir, baselines)
     tracker.end_study()
     return result
-
-
-def _record(study: "optuna.Study", cfg: "SpaceConfig", data: HypermodelData, selection: Any,
-            winner_path: Path, mlflow_info: dict[str, str], report_dir: Path | None,
-            baselines: list[dict[str, Any]]) -> None:
-    """Keep the selection in the study (``automl_selection``), as ``automl.search`` does."""
-    from automl.tuner.load import record_selection
-
-    record_selection(study, cfg, data.splits.task, data.splits.modality, selection,
-                     winner_path, mlflow_info, report_dir, baselines)
 
 
 def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any,

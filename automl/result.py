@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
+    import optuna
     import pandas as pd
+
+    from automl.config import SpaceConfig
 
 
 def winner_name(trial: int, members: list[int]) -> str:
@@ -229,3 +232,44 @@ class SearchResult:
             for kind, path in written.items():
                 print(f"wrote {kind}: {path}")
         return written
+
+
+# ---- the frames a result holds -----------------------------------------------------------
+
+
+def candidates_frame(rows: list[dict[str, Any]], winner: dict[str, Any]) -> "pd.DataFrame":
+    """The top-K trials, best test score first: trial, val, test, gap, and ``role``, each one's
+    part in the winner (``winner``, an ensemble's ``member``, or empty)."""
+    import pandas as pd
+
+    members = winner.get("members", [])
+    frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
+                           "gap": r["gap"],
+                           "role": winner_role(r["trial"], winner["trial"], members)}
+                          for r in rows])
+    return frame.sort_values("test", ascending=False).reset_index(drop=True)
+
+
+def trials_frame(study: "optuna.Study", candidates: list[dict[str, Any]],
+                 cfg: "SpaceConfig") -> "pd.DataFrame":
+    """One row per trial: number, state, objective, test metric (candidates), params, duration."""
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
+                                          "user_attrs"))
+    if frame.empty:
+        return frame
+    names = cfg.search.objective_names
+    frame = frame.rename(columns={"value": names[0],
+                                  **{f"values_{i}": name for i, name in enumerate(names)}})
+    tests = {r["trial"]: r["test_score"] for r in candidates}
+    frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
+    frame["duration"] = frame["duration"].dt.total_seconds()
+    if "user_attrs_worker" in frame:  # host:pid, readable in a table
+        frame["user_attrs_worker"] = frame["user_attrs_worker"].map(
+            lambda w: f"{w['host']}:{w['pid']}" if isinstance(w, dict) else None)
+    # the same figures as columns of their own, or too long for a table (the traceback is in
+    # the trial's MLflow run)
+    frame = frame.drop(columns=["user_attrs_seconds", "user_attrs_traceback"]
+                       + [f"user_attrs_{n}" for n in names], errors="ignore")
+    frame = frame.rename(columns={"duration": "seconds"})
+    frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
+    return frame

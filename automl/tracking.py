@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl.defaults import DEFAULT_RUN_DIR, UI_PORT
 from automl.errors import AutomlError, UsageError
 from automl.result import winner_name, winner_role
 from automl.urls import redact
@@ -54,8 +55,6 @@ KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 VIEW_KEY = "automl"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 MAX_PARAM_LENGTH = 6000
-DEFAULT_RUN_DIR = "automl-runs"
-UI_PORT = 5000
 
 
 def default_tracking_uri(run_root: Path) -> str:

@@ -148,7 +148,8 @@ def test_select_runs_where_no_model_file_is(distributed):
 
 def test_a_worker_gets_the_splits_from_mlflow_and_refuses_others(distributed):
     from automl.errors import DataError
-    from automl.tuner.handoff import load_splits, read_spec
+    from automl.tuner.handoff import load_splits
+    from automl.tuner.record import read_spec
 
     study = optuna.load_study(study_name="dist", storage=distributed["storage"])
     spec = read_spec(study)

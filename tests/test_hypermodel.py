@@ -18,8 +18,8 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from automl.errors import DataError, UsageError
-from automl.hypermodel import (HP_VALUES_ATTR, HyperParameters, objective_of, prepare_data,
-                               project_config)
+from automl.hypermodel import HP_VALUES_ATTR, HyperParameters, objective_of, prepare_data
+from automl.tuner.record import project_config
 
 try:  # a KerasTuner user's import; automl's stand-ins where KerasTuner is not installed
     import keras_tuner as kt

@@ -226,7 +226,8 @@ def test_a_wrong_study_name_is_one_line_and_exit_2(searched):
 
 def test_a_running_study_lists_what_is_there(searched, tmp_path):
     """Before a winner is chosen: trials listed (a running one as running), load refuses."""
-    from automl.tuner.load import SELECTION_ATTR, leaderboard
+    from automl.tuner.load import leaderboard
+    from automl.tuner.record import SELECTION as SELECTION_ATTR
 
     root, _ = searched
     states = states_of(root)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import NetworkRequired
 
 TRANSFER_PARAMS = {"base", "weights", "unfreeze", "fine_tune_lr_factor", "input_size",
@@ -35,7 +36,7 @@ def unfreeze_top(model, count: int) -> int:
     return len(chosen)
 
 
-def resolve_base_path(base: str, run_dir: str | Path = "automl-runs") -> Path | None:
+def resolve_base_path(base: str, run_dir: str | Path = DEFAULT_RUN_DIR) -> Path | None:
     """``study:NAME`` -> that study's winner; a path ending in .keras -> itself; else None
     (a Keras Applications name)."""
     if base.startswith("study:"):

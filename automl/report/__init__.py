@@ -21,6 +21,7 @@ from pathlib import Path
 import optuna
 
 from automl.config import SpaceConfig
+from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
 from automl.result import SearchResult
 
 PAGE = "index.html"
@@ -55,8 +56,8 @@ def write_page(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
 
 
 def rebuild_report(study: str, *, storage: str | None = None, tracking_uri: str | None = None,
-                   run_dir: str | Path = "automl-runs",
-                   reports_dir: str | Path = "reports") -> Path:
+                   run_dir: str | Path = DEFAULT_RUN_DIR,
+                   reports_dir: str | Path = DEFAULT_REPORTS_DIR) -> Path:
     """Rebuild ``<reports_dir>/<study>/index.html`` from storage; return its path.
 
     Works while the search runs (candidates without a test score yet show as such) and after

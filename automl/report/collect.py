@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl.config import SpaceConfig
 from automl.ranking import trial_rank
+from automl.tuner.record import spec_field
 from automl.urls import redact
 
 SELECTION_FILE = "selection.json"
@@ -93,10 +94,9 @@ def collect(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
             parent_run_id: str | None) -> ReportData:
     """Read the study and its MLflow runs into a :class:`ReportData`."""
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-    spec = study.user_attrs.get("automl")
     data = ReportData(study=study, cfg=cfg, trials=trials, tested={}, winner=None, curves={},
                       manifest=None,
-                      run_dir=spec.get("run_dir") if isinstance(spec, dict) else None,
+                      run_dir=spec_field(study, "run_dir"),
                       generated=datetime.now(timezone.utc).astimezone().strftime(
                           "%Y-%m-%d %H:%M %Z"))
     if not tracking_uri or not parent_run_id:

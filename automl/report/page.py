@@ -19,6 +19,7 @@ from automl.report.diagnostics import (OVERFITTING_RULES, Finding, epochs_run, o
                                        stopped)
 from automl.report.figures import Plot, all_plots
 from automl.result import winner_name, winner_role
+from automl.tuner.record import read_selection
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -202,7 +203,7 @@ def generalization_html(data: ReportData) -> str:
 
     if data.won is None:
         return "<p>The winner is not selected yet.</p>"
-    metric = baseline_metric(data.study.user_attrs.get("automl_selection", {}).get("task")
+    metric = baseline_metric(read_selection(data.study).get("task")
                              or ("classification" if "accuracy" in data.won.metrics
                                  else "regression"))
     if data.holdout:

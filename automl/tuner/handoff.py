@@ -1,6 +1,6 @@
-"""What a coordinator leaves in the study so that any worker, on any machine, can join it.
+"""How any worker, on any machine, joins a study that ``automl search`` started.
 
-``automl search`` records a :class:`StudySpec` in the study's user attrs: the space document (with
+``automl search`` records a :class:`~automl.tuner.record.StudySpec` in the study's user attrs: the space document (with
 the command-line overrides applied), where the split snapshot lies (a local path and, with a
 tracking server, an MLflow artifact) and its SHA-256, and the parent MLflow run. ``automl worker
 --study NAME --storage URL`` needs nothing else: it rebuilds the config from the document, gets
@@ -9,56 +9,16 @@ the splits, checks their digest and starts asking the study for trials.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import optuna
 
-from automl.config import SpaceConfig, config_from_tree
+from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import DataError, UsageError
+from automl.tuner.record import StudySpec, read_spec
 from automl.urls import redact, usable_uri
-
-SPEC_ATTR = "automl"
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    space: dict[str, Any]          # {"tree": document, "file": path, "text": the file as written}
-    splits_sha256: str
-    snapshot: str                  # the split snapshot on the coordinator's machine
-    snapshot_artifact: str | None  # the same file in the MLflow artifact store (runs:/...)
-    parent_run_id: str
-    tracking_uri: str              # redacted: a worker given no --tracking-uri uses it if it can
-    run_dir: str                   # the coordinator's run folder (transfer bases, candidates)
-
-    def config(self) -> SpaceConfig:
-        """The space as the coordinator validated it (the data-dependent parts come later)."""
-        return config_from_tree(self.space["tree"], self.space.get("file"),
-                                self.space.get("text"))
-
-
-def publish(study: optuna.Study, spec: StudySpec) -> None:
-    study.set_user_attr(SPEC_ATTR, asdict(spec))
-
-
-def read_spec(study: optuna.Study) -> StudySpec:
-    value = study.user_attrs.get(SPEC_ATTR)
-    if not isinstance(value, dict):
-        raise UsageError(f"the study {study.study_name!r} was not started by automl search (it "
-                         f"has no automl settings); start it with automl search SPACE first")
-    return StudySpec(**value)
-
-
-def check_same_data(study: optuna.Study, sha256: str) -> None:
-    """A study keeps its data: resuming it on other splits would mix incomparable trials."""
-    value = study.user_attrs.get(SPEC_ATTR)
-    if isinstance(value, dict) and value.get("splits_sha256") not in (None, sha256):
-        raise DataError(f"the study {study.study_name!r} was searched on other data (split "
-                        f"sha256 {value['splits_sha256'][:12]}, now {sha256[:12]}); give the "
-                        f"space another name (name: in the file), or restore the data")
-
 
 def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
                 cache_dir: Path) -> tuple[Splits, str]:

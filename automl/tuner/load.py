@@ -1,12 +1,10 @@
 """Trials as data: a study's leaderboard and its :class:`~automl.result.SearchResult`, read back
 from the Optuna storage (and, for a model not on this machine, from MLflow).
 
-When a search (or ``automl select``) has chosen its winner, :func:`record_selection` keeps the
-selection in the study's user attrs (``automl_selection``): the candidates with their test
-metrics, the winner, where its ``.keras`` file lies, its MLflow model and the data's task. So
-:func:`load` rebuilds the result without retraining, re-evaluating or loading the data, and
+:func:`load` rebuilds the result from the selection that the search recorded in the study
+(:mod:`automl.tuner.record`) without retraining, re-evaluating or loading the data, and
 :func:`leaderboard` lists the trials of a study that is still running as well as of one that
-has ended. The storage itself stays plain Optuna: ``optuna-dashboard <storage>`` reads it.
+has ended.
 
 Example:
     >>> result = automl.load("mnist1d", run_dir="automl-runs")
@@ -24,57 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from automl.errors import UsageError
 from automl.ranking import trial_rank
-from automl.result import SearchResult, state_word
-from automl.tuner.runner import DEFAULT_RUN_DIR, candidates_frame, trials_frame
+from automl.defaults import DEFAULT_RUN_DIR
+from automl.result import SearchResult, candidates_frame, state_word, trials_frame
+from automl.tuner.record import plain_json, read_selection, searched_config, study_config
 from automl.urls import redact, usable_uri
 
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-    from automl.config import SpaceConfig
-    from automl.selection import Selection
-    from automl.tuner.handoff import StudySpec
 
-SELECTION_ATTR = "automl_selection"
 # the order of states in a leaderboard: finished and scored first, then what is still going on
 _STATE_ORDER = {"COMPLETE": 0, "RUNNING": 1, "PRUNED": 2, "FAIL": 3, "WAITING": 4}
-
-
-# ---- what a selection leaves in the study -------------------------------------------------------
-
-
-def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modality: str,
-                     selection: "Selection", model_path: Path, mlflow_info: dict[str, str],
-                     report_dir: Path | None, baselines: list[dict[str, Any]] = ()) -> None:
-    """Keep what :func:`load` needs in the study's user attrs (JSON, passwords redacted).
-
-    Args:
-        task, modality: the data's (they decide the objective when the space left it out).
-        selection: the evaluated candidates and the winner.
-        model_path: the winner's ``.keras`` file.
-        mlflow_info: tracking URI, parent run, registered model and version, as logged.
-        report_dir: where the report was written, if it was.
-        baselines: the simple models' scores (:func:`automl.baselines.fit_baselines`).
-    """
-    record = {
-        "task": task, "modality": modality, "objective": cfg.search.objective,
-        "candidates": selection.candidates, "winner_trial": selection.winner["trial"],
-        "winner": selection.winner,
-        "model_path": str(Path(model_path).resolve()),
-        "mlflow": {k: redact(str(v)) for k, v in mlflow_info.items() if v is not None},
-        "report_dir": str(Path(report_dir).resolve()) if report_dir else None,
-        "baselines": list(baselines),
-        "selected_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    study.set_user_attr(SELECTION_ATTR, json.loads(json.dumps(record, default=_plain)))
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and paths as JSON values."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 # ---- opening a study by name ----------------------------------------------------------------
@@ -109,50 +68,6 @@ def open_recorded_study(name: str, storage: str | None = None,
                          f"used") from None
 
 
-def study_config(study: "optuna.Study") -> tuple["SpaceConfig", "StudySpec"]:
-    """The space the study searched, fitted to its data as the search fitted it.
-
-    The objective may depend on the data (``val_loss`` for a regression when the space names
-    none); the data's task comes from the recorded selection or from the split snapshot's
-    header, so the data is never loaded.
-    """
-    from automl.data.checks import fit_space
-    from automl.data.facts import SourceFacts
-    from automl.tuner.handoff import read_spec
-
-    spec = read_spec(study)
-    cfg = spec.config()
-    record = study.user_attrs.get(SELECTION_ATTR) or {}
-    task, modality = record.get("task"), record.get("modality")
-    if task is None:
-        task, modality = _snapshot_task(Path(spec.snapshot))
-    if task is None:  # no selection yet and the snapshot is elsewhere: the space as written
-        return cfg, spec
-    return fit_space(cfg, SourceFacts(modality, task, has_test_split=True),
-                     check_classes=False), spec
-
-
-def _searched_config(study: "optuna.Study") -> "SpaceConfig":
-    """The config of a study that automl.search or automl.search_hypermodel ran."""
-    from automl.hypermodel import STUDY_ATTR, project_config
-
-    if STUDY_ATTR in study.user_attrs:
-        return project_config(study)
-    return study_config(study)[0]
-
-
-def _snapshot_task(path: Path) -> tuple[str | None, str | None]:
-    """(task, modality) from a split snapshot's header, without reading its arrays."""
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["__meta__"]))
-        return meta.get("task"), meta.get("modality")
-    except (OSError, ValueError, KeyError):
-        return None, None
-
-
 # ---- the result of a finished search --------------------------------------------------------
 
 
@@ -180,13 +95,13 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
         >>> result.export("out/")
     """
     found, url = open_recorded_study(study, storage, run_dir)
-    record = found.user_attrs.get(SELECTION_ATTR)
+    record = read_selection(found)
     if not record:
         raise UsageError(f"the study {study!r} in {redact(url)} has no winner yet (its search "
                          f"is still running, or ended before choosing one); automl trials "
                          f"--study {study} lists its trials, automl select --study {study} "
                          f"chooses the winner")
-    cfg = _searched_config(found)
+    cfg = searched_config(found)
     rows = record["candidates"]
     winner = record.get("winner") or next(r for r in rows
                                           if r["trial"] == record["winner_trial"])
@@ -264,8 +179,8 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
     from automl.tuner.study import fail_reason
 
     found, url = open_recorded_study(study, storage, run_dir)
-    cfg, _ = study_config(found)
-    record = found.user_attrs.get(SELECTION_ATTR) or {}
+    cfg = study_config(found)
+    record = read_selection(found)
     scored = {r["trial"]: r for r in record.get("candidates", [])}
     objective, test_column = cfg.search.objective, f"test_{cfg.test_metric}"
     maximize = cfg.search.direction == "maximize"
@@ -359,7 +274,7 @@ def leaderboard_json(frame: "pd.DataFrame") -> str:
     """The leaderboard as a JSON list, one object a trial, every float as recorded (NaN: null)."""
     records = [{k: None if _missing(v) else v for k, v in row.items()}
                for row in frame.to_dict("records")]
-    return json.dumps(records, indent=1, default=_plain)
+    return json.dumps(records, indent=1, default=plain_json)
 
 
 def short_names(names: list[str]) -> dict[str, str]:

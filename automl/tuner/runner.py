@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from automl.config import SpaceConfig, load_space
+from automl.defaults import CHAMPION_ALIAS, DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
 from automl.errors import AutomlError, UsageError
-from automl.result import SearchResult
+from automl.result import SearchResult, candidates_frame, trials_frame
 from automl.tuner.quiet import quiet_libraries
 from automl.tuner.study import default_storage_url
 from automl.urls import redact
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-DEFAULT_RUN_DIR = "automl-runs"
-DEFAULT_REPORTS_DIR = "reports"
-CHAMPION_ALIAS = "champion"
 
 
 def search(space: str | Path | dict, *, data: Any = None, trials: int | None = None,
@@ -166,7 +160,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.data.snapshot import digest, write_snapshot
     from automl.models.transfer import check_pretrained_weights, resolve_study_bases
     from automl.tracking import Tracker, default_tracking_uri
-    from automl.tuner.handoff import StudySpec, check_same_data, publish
+    from automl.tuner.record import StudySpec, check_same_data, parent_run_id, publish
     from automl.tuner.pool import LocalPool, plan_workers
     from automl.tuner.progress import SearchProgress
     from automl.tuner.study import (fail_dead_trials, finished_trials, max_epochs, open_storage,
@@ -195,7 +189,7 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     store = open_storage(storage_url, search_cfg.max_retries, create=True)
     study = open_study(cfg.name, store, storage_url, search_cfg, epochs, cfg.space)
     check_same_data(study, sha256)
-    previous = study.user_attrs.get("automl", {}).get("parent_run_id")
+    previous = parent_run_id(study)
 
     tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
                       run_dir / "mlartifacts")
@@ -389,7 +383,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
-    from automl.tuner.load import record_selection  # read back by automl.load, automl trials
+    from automl.tuner.record import record_selection  # read back by automl.load, automl trials
 
     record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
                      mlflow_info, result.report_dir, baselines)
@@ -409,42 +403,3 @@ def trial_runs(trials: list, tracker) -> dict[int, str]:
                            {runs[t.number]: fail_reason(t) for t in trials
                             if t.number in runs and t.state.name == "FAIL"})
     return runs
-
-
-def candidates_frame(rows: list[dict[str, Any]], winner: dict[str, Any]) -> "pd.DataFrame":
-    """The top-K trials, best test score first: trial, val, test, gap, and ``role``, each one's
-    part in the winner (``winner``, an ensemble's ``member``, or empty)."""
-    import pandas as pd
-
-    from automl.result import winner_role
-
-    members = winner.get("members", [])
-    frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
-                           "gap": r["gap"],
-                           "role": winner_role(r["trial"], winner["trial"], members)}
-                          for r in rows])
-    return frame.sort_values("test", ascending=False).reset_index(drop=True)
-
-
-def trials_frame(study, candidates: list[dict[str, Any]], cfg: SpaceConfig) -> "pd.DataFrame":
-    """One row per trial: number, state, objective, test metric (candidates), params, duration."""
-    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
-                                          "user_attrs"))
-    if frame.empty:
-        return frame
-    names = cfg.search.objective_names
-    frame = frame.rename(columns={"value": names[0],
-                                  **{f"values_{i}": name for i, name in enumerate(names)}})
-    tests = {r["trial"]: r["test_score"] for r in candidates}
-    frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
-    frame["duration"] = frame["duration"].dt.total_seconds()
-    if "user_attrs_worker" in frame:  # host:pid, readable in a table
-        frame["user_attrs_worker"] = frame["user_attrs_worker"].map(
-            lambda w: f"{w['host']}:{w['pid']}" if isinstance(w, dict) else None)
-    # the same figures as columns of their own, or too long for a table (the traceback is in
-    # the trial's MLflow run)
-    frame = frame.drop(columns=["user_attrs_seconds", "user_attrs_traceback"]
-                       + [f"user_attrs_{n}" for n in names], errors="ignore")
-    frame = frame.rename(columns={"duration": "seconds"})
-    frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
-    return frame

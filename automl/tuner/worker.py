@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from automl.defaults import DEFAULT_RUN_DIR
 from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, encode
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class WorkerOptions:
     study: str
     storage: str
     tracking_uri: str | None = None
-    run_dir: Path = Path("automl-runs")
+    run_dir: Path = Path(DEFAULT_RUN_DIR)
     trials: int | None = None      # at most this many trials, then exit (None: until the budget)
     timeout: float | None = None   # seconds: start no trial after this
     seed: int | None = None        # the sampler's seed (None: the space's seed, offset by pid)
