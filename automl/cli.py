@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
+from automl.registry import PRUNERS, SAMPLERS
 
 EXAMPLES = """examples:
   automl spaces                                           list the ready spaces (mnist1d, ...)
@@ -72,9 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "search.trials)")
     run.add_argument("--timeout", help="stop starting trials after this long: 90s, 10m, 1h "
                                        "(overrides search.timeout)")
-    run.add_argument("--sampler", help="tpe or random (overrides search.sampler)")
-    run.add_argument("--pruner", help="median, percentile, successive_halving, hyperband or "
-                                      "none (overrides search.pruner)")
+    run.add_argument("--sampler", help=f"{SAMPLERS.choices_text()} (overrides search.sampler)")
+    run.add_argument("--pruner", help=f"{PRUNERS.choices_text()} (overrides search.pruner)")
     run.add_argument("--seed", type=int, help="sampler seed (overrides search.seed)")
     run.add_argument("--workers", type=_workers, metavar="N|auto",
                      help="worker processes on this machine, each training one trial at a time "
@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check a space file without training")
     check.add_argument("space", help="space file, or the name of a ready space such as mnist1d "
                                      "(automl spaces lists them)")
+    check.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
+                       help="the run folder a search would use: a transfer base study:NAME must "
+                            "have a winner there (default: %(default)s)")
 
     browse = commands.add_parser(
         "ui", help="open the MLflow UI on a run folder's trials",
@@ -278,8 +281,10 @@ def _version() -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     from automl.config import load_space
     from automl.data.checks import preflight
+    from automl.models.transfer import resolve_study_bases
 
     cfg = preflight(load_space(_space_path(args.space)))  # what search checks before training
+    resolve_study_bases(cfg, Path(args.run_dir))            # a base study:NAME has a winner there
     dims = cfg.describe()
     width = max((len(name) for name, _ in dims), default=0)
     size = cfg.space.size()

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -28,10 +27,11 @@ from typing import Any, Callable, Iterable
 
 from automl import domains
 from automl.domains import Domain
-from automl.errors import ConfigError
-from automl.models.builder import ACTIVATIONS, ARCHITECTURES, INITIALIZERS, MODEL_KEYS
+from automl.errors import ConfigError, allowed_list, did_you_mean
+from automl.models.builder import ACTIVATIONS, MODEL_KEYS
+from automl.registry import (AUGMENTATIONS, COMMON_OPTIMIZER_ARGS, FAMILIES, INITIALIZERS,
+                             OPTIMIZERS, PRUNERS, SAMPLERS, SCHEDULES)
 from automl.space import Branch, Choice, Fixed, Group, Node, Range, Sequence, parse_space
-from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 32
@@ -41,12 +41,6 @@ TOP_KEYS = {"name", "description", "data", "model", "training", "search", "selec
 DATA_KEYS = {"source", "csv", "parquet", "images", "npz", "target", "columns", "task", "missing",
              "image_size", "channels", "classes", "split", "seed", "subsample", "augment"}
 SPLIT_KEYS = {"validation", "test", "holdout"}
-# augmentation -> the modalities it applies to
-AUGMENTATIONS = {"shift": {"signal"}, "scale": {"signal"},
-                 "gaussian_noise": {"signal", "image", "table"},
-                 "flip": {"image"}, "rotation": {"image"}, "translation": {"image"},
-                 "zoom": {"image"}, "contrast": {"image"}, "brightness": {"image"},
-                 "crop": {"image"}, "cutout": {"image"}, "mixup": {"image", "signal", "table"}}
 FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
 TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping",
                  "label_smoothing", "loss", "mixed_precision", "jit_compile", "deterministic"}
@@ -56,8 +50,6 @@ LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_cros
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue", "workers", "max_retries", "max_consecutive_failures"}
 SELECT_KEYS = {"top_k", "ensemble"}
-SAMPLERS = {"tpe", "random", "grid", "qmc", "cmaes", "gp", "nsga2"}
-PRUNERS = {"median", "hyperband", "successive_halving", "percentile", "none"}
 BUILTIN_SOURCES = {"mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes", "mnist",
                    "fashion_mnist", "cifar10", "cifar100"}
 BUILTIN_TEST_SPLIT = {"mnist1d", "mnist", "fashion_mnist", "cifar10", "cifar100"}
@@ -279,53 +271,17 @@ def _scalar(kind: str, value: str) -> Any:
 # Validation helpers
 
 
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance: insertions, deletions, substitutions, transpositions."""
-    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[len(a)][len(b)]
-
-
-def did_you_mean(word: Any, allowed: Iterable[str]) -> str:
-    """``"; did you mean 'adam'?"`` for a near miss (a typo or swapped letters), else ``""``."""
-    word = str(word).lower()
-    scored = sorted((_edit_distance(word, name.lower()), name) for name in allowed)
-    if scored and scored[0][0] <= max(1, len(word) // 3):
-        return f"; did you mean {scored[0][1]!r}?"
-    close = difflib.get_close_matches(word, sorted(allowed), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _allowed_list(allowed: Iterable[str], limit: int = 100) -> str:
-    """The allowed names, cut short (with where to find the rest) so a message fits a line."""
-    names = sorted(map(str, allowed))
-    text = ", ".join(names)
-    if len(text) <= limit:
-        return text
-    shown = []
-    for name in names:
-        if len(", ".join(shown + [name])) > limit - 30:
-            break
-        shown.append(name)
-    return f"{', '.join(shown)} and {len(names) - len(shown)} more: automl schema lists them"
-
-
 def _check_keys(doc: _Doc, section: Any, allowed: set[str], path: str) -> dict[str, Any]:
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise doc.error(path, f"expects a mapping of settings ({_allowed_list(allowed)}); "
+        raise doc.error(path, f"expects a mapping of settings ({allowed_list(allowed)}); "
                               f"found {section!r}")
     for key in section:
         if key not in allowed:
             raise doc.error(f"{path}.{key}" if path else str(key),
                             f"unknown key {key!r}{did_you_mean(key, allowed)} (allowed: "
-                            f"{_allowed_list(allowed)})")
+                            f"{allowed_list(allowed)})")
     return section
 
 
@@ -373,14 +329,14 @@ class _Checker:
             return
         allowed = set(allowed)
         if isinstance(node, (Group, Range, Sequence)):
-            raise self.doc.error(node.path, f"expects {what} name ({_allowed_list(allowed)})")
+            raise self.doc.error(node.path, f"expects {what} name ({allowed_list(allowed)})")
         for value in node.possible_values() or []:
             if value not in allowed:
                 # a branch option is a key of its own: point at its line
                 path = f"{node.path}.{value}" if isinstance(node, Branch) else node.path
                 raise self.doc.error(path, f"unknown {what} {value!r}"
                                            f"{did_you_mean(value, allowed)} (allowed: "
-                                           f"{_allowed_list(allowed)})")
+                                           f"{allowed_list(allowed)})")
 
     def options(self, node: Node | None, table: dict[str, set[str]], what: str,
                 domain: Callable[[str, str], Domain], extra_args: set[str] = frozenset(),
@@ -432,11 +388,11 @@ def _check_model(doc: _Doc, model: Group) -> None:
         elif option.path.endswith(".custom"):
             _check_custom(doc, option)
 
-    c.options(model.get("architecture"), ARCHITECTURES, "architecture",
-              lambda family, arg: domains.ARCHITECTURE_ARGS[arg], check=check_arch,
+    c.options(model.get("architecture"), FAMILIES.args(), "architecture",
+              lambda family, arg: FAMILIES[family].args[arg], check=check_arch,
               needs_options={"custom": CUSTOM_FIX, "transfer": TRANSFER_FIX})
-    c.options(model.get("initializer"), INITIALIZERS, "initializer",
-              lambda name, arg: domains.INITIALIZER_ARGS[arg], check=_initializer_check(doc))
+    c.options(model.get("initializer"), INITIALIZERS.args(), "initializer",
+              lambda name, arg: INITIALIZERS[name].args[arg], check=_initializer_check(doc))
     c.names(model.get("activation"), ACTIVATIONS, "activation")
     for key, domain in domains.MODEL_ARGS.items():
         c.value(model.get(key), domain, per_item=key in domains.PER_ITEM)
@@ -514,10 +470,10 @@ def _check_training(doc: _Doc, training: Group) -> None:
             raise doc.error(option.path, "piecewise takes increasing epochs: [10, 20] and one "
                                          "more factor than epochs: [1.0, 0.1, 0.01]")
 
-    c.options(training.get("optimizer"), {k: v[1] for k, v in OPTIMIZERS.items()}, "optimizer",
-              lambda name, arg: domains.OPTIMIZER_ARGS[arg], extra_args=COMMON_OPTIMIZER_ARGS)
-    c.options(training.get("schedule"), SCHEDULES, "schedule", domains.schedule_arg,
-              check=check_schedule)
+    c.options(training.get("optimizer"), OPTIMIZERS.args(), "optimizer",
+              lambda name, arg: OPTIMIZERS[name].args[arg], extra_args=COMMON_OPTIMIZER_ARGS)
+    c.options(training.get("schedule"), SCHEDULES.args(), "schedule",
+              lambda name, arg: SCHEDULES[name].args[arg], check=check_schedule)
     for key, domain in domains.TRAINING_ARGS.items():
         node = training.get(key)
         if key in domains.SWITCHES and node is not None and not isinstance(node, Fixed):
@@ -559,7 +515,7 @@ def _int_setting(doc: _Doc, value: Any, key: str, low: int, high: int = 10**9) -
 def _name_setting(doc: _Doc, value: Any, key: str, allowed: set[str], what: str) -> str:
     if value not in allowed:
         raise doc.error(key, f"unknown {what} {value!r}{did_you_mean(value, allowed)} "
-                             f"(allowed: {_allowed_list(allowed)})")
+                             f"(allowed: {allowed_list(allowed)})")
     return value
 
 
@@ -681,7 +637,7 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
     if objective not in OBJECTIVES:
         raise doc.error("search.objective", f"unknown objective {objective!r}"
                                             f"{did_you_mean(objective, OBJECTIVES)} (allowed: "
-                                            f"{_allowed_list(OBJECTIVES)}, all measured on the "
+                                            f"{allowed_list(OBJECTIVES)}, all measured on the "
                                             f"validation split)")
     direction = search.get("direction", OBJECTIVES.get(objective, "maximize"))
     _name_setting(doc, direction, "search.direction", {"maximize", "minimize"}, "direction")
@@ -704,10 +660,10 @@ def _search_config(doc: _Doc, search: dict[str, Any]) -> SearchConfig:
         raise doc.error("search.workers", f"expects a number of worker processes from 1 to 1024, "
                                           f"0 (trials in this process) or auto; found {workers!r}")
     return SearchConfig(
-        sampler=_name_setting(doc, search.get("sampler", "tpe"), "search.sampler", SAMPLERS,
-                              "sampler"),
-        pruner=_name_setting(doc, search.get("pruner", "median"), "search.pruner", PRUNERS,
-                             "pruner"),
+        sampler=_name_setting(doc, search.get("sampler", SAMPLERS.default), "search.sampler",
+                              SAMPLERS, "sampler"),
+        pruner=_name_setting(doc, search.get("pruner", PRUNERS.default), "search.pruner",
+                             PRUNERS, "pruner"),
         trials=_int_setting(doc, search.get("trials", 30), "search.trials", 1, 1_000_000),
         timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
         objective=objective, direction=direction, seed=seed, enqueue=tuple(enqueue),
@@ -779,7 +735,7 @@ def space_from_tree(doc: _Doc, text: str | None = None) -> SpaceConfig:
     augment = space.children["data"].get("augment")
     if not isinstance(augment, Group):
         raise doc.error("data.augment", f"expects a mapping of augmentations "
-                                        f"({_allowed_list(AUGMENTATIONS)})")
+                                        f"({allowed_list(AUGMENTATIONS)})")
     _check_augment(doc, augment)
     _check_model(doc, space.children["model"])
     _check_training(doc, space.children["training"])

@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Any, Iterable
+
 
 class AutomlError(Exception):
     """Base class of every error automl raises on purpose."""
@@ -69,3 +72,42 @@ class TrialFailed(AutomlError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+# ---- the words of a refusal ------------------------------------------------------------
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, transpositions."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def did_you_mean(word: Any, allowed: Iterable[str]) -> str:
+    """``"; did you mean 'adam'?"`` for a near miss (a typo or swapped letters), else ``""``."""
+    word = str(word).lower()
+    scored = sorted((_edit_distance(word, name.lower()), name) for name in allowed)
+    if scored and scored[0][0] <= max(1, len(word) // 3):
+        return f"; did you mean {scored[0][1]!r}?"
+    close = difflib.get_close_matches(word, sorted(allowed), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def allowed_list(allowed: Iterable[str], limit: int = 100) -> str:
+    """The allowed names, cut short (with where to find the rest) so a message fits a line."""
+    names = sorted(map(str, allowed))
+    text = ", ".join(names)
+    if len(text) <= limit:
+        return text
+    shown = []
+    for name in names:
+        if len(", ".join(shown + [name])) > limit - 30:
+            break
+        shown.append(name)
+    return f"{', '.join(shown)} and {len(names) - len(shown)} more: automl schema lists them"

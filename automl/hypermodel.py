@@ -944,7 +944,7 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
         >>> result.model.predict(x[:5])
         >>> result.export("out/")
     """
-    from automl.config import PRUNERS, SAMPLERS
+    from automl.registry import PRUNERS, SAMPLERS
     from automl.tuner.quiet import import_tensorflow_quietly, quiet_libraries
     from automl.defaults import DEFAULT_RUN_DIR
     from automl.tuner.record import project_space
@@ -958,8 +958,8 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
                         ("top_k", top_k)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UsageError(f"{name} must be a whole number of at least 1; found {value!r}")
-    if sampler not in SAMPLERS - {"grid"}:
-        raise UsageError(f"sampler: choose from {', '.join(sorted(SAMPLERS - {'grid'}))} (a grid "
+    if sampler not in SAMPLERS or sampler == "grid":
+        raise UsageError(f"sampler: choose from {', '.join(sorted(set(SAMPLERS) - {'grid'}))} (a grid "
                          f"needs the space before the first trial, which build_model only "
                          f"declares as it runs); found {sampler!r}")
     if pruner not in PRUNERS:

@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 from automl import config, domains
 from automl.domains import Domain
-from automl.models.builder import ACTIVATIONS, ARCHITECTURES, INITIALIZERS
-from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
+from automl.models.builder import ACTIVATIONS
+from automl.registry import (COMMON_OPTIMIZER_ARGS, FAMILIES, INITIALIZERS, OPTIMIZERS, PRUNERS,
+                             SAMPLERS, SCHEDULES)
 
 NUMBER = {"type": "number"}
 MODIFIERS = {"log": {"type": "boolean"}, "step": {"type": "number", "exclusiveMinimum": 0}}
@@ -126,30 +127,29 @@ def space_schema() -> dict[str, Any]:
                             for key, domain in domains.AUGMENT_ARGS.items()},
                            "training batches only", nullable=True),
     }
-    architecture = named(ARCHITECTURES, _architecture_arg,
+    architecture = named(FAMILIES.args(), _architecture_arg,
                          required={"custom": "builder", "transfer": "base"},
                          open_options={"custom"})
     model = {"architecture": architecture,
-             "initializer": named(INITIALIZERS, lambda _, arg: domains.INITIALIZER_ARGS[arg]),
+             "initializer": named(INITIALIZERS.args(), lambda name, arg: INITIALIZERS[name].args[arg]),
              "activation": searched(domains.enum(*ACTIVATIONS)),
              **{key: searched(domain, per_item=key in domains.PER_ITEM)
                 for key, domain in domains.MODEL_ARGS.items()}}
-    schedule = named(SCHEDULES, _schedule_arg)
+    schedule = named(SCHEDULES.args(), _schedule_arg)
     piecewise = schedule["anyOf"][1]["properties"]["choice"]["properties"]["piecewise"]
     piecewise["properties"]["epochs"] = {"type": "array", "minItems": 1,
                                          "items": {"type": "integer", "exclusiveMinimum": 0}}
     piecewise["properties"]["factors"] = {"type": "array", "minItems": 2,
                                           "items": {"type": "number", "exclusiveMinimum": 0}}
     losses = config.LOSSES["classification"] + config.LOSSES["regression"]
-    training = {"optimizer": named({k: v[1] for k, v in OPTIMIZERS.items()},
-                                   lambda _, arg: domains.OPTIMIZER_ARGS[arg],
+    training = {"optimizer": named(OPTIMIZERS.args(), lambda name, arg: OPTIMIZERS[name].args[arg],
                                    COMMON_OPTIMIZER_ARGS),
                 "schedule": schedule,
                 "loss": searched(domains.enum(*losses)),
                 **{key: (domain.schema() if key in domains.SWITCHES else searched(domain))
                    for key, domain in domains.TRAINING_ARGS.items()}}
-    search = {"sampler": {"enum": sorted(config.SAMPLERS)},
-              "pruner": {"enum": sorted(config.PRUNERS)},
+    search = {"sampler": {"enum": sorted(SAMPLERS)},
+              "pruner": {"enum": sorted(PRUNERS)},
               "trials": whole(1, 1_000_000),
               "timeout": {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                                     {"type": "string",

@@ -24,9 +24,9 @@ from automl import domains
 from automl.config import load_space
 from automl.domains import Domain
 from automl.errors import ConfigError
-from automl.models.builder import ACTIVATIONS, INITIALIZERS
+from automl.models.builder import ACTIVATIONS
+from automl.registry import COMMON_OPTIMIZER_ARGS, INITIALIZERS, OPTIMIZERS, SCHEDULES
 from automl.schema import space_schema
-from automl.training.optimizers import COMMON_OPTIMIZER_ARGS, OPTIMIZERS, SCHEDULES
 
 VALIDATOR = jsonschema.Draft202012Validator(space_schema())
 FAMILIES = {"mlp": {"layers", "units", "shrink"},
@@ -132,16 +132,16 @@ def spaces(draw) -> dict:
             FAMILIES, lambda _, arg: domains.ARCHITECTURE_ARGS[arg]))
     if draw(st.booleans()):
         model["initializer"] = draw(named(
-            INITIALIZERS, lambda _, arg: domains.INITIALIZER_ARGS[arg]))
+            INITIALIZERS.args(), lambda _, arg: domains.INITIALIZER_ARGS[arg]))
     if draw(st.booleans()):
         model["activation"] = draw(value(domains.enum(*ACTIVATIONS)))
     training = draw(section(domains.TRAINING_ARGS))
     if draw(st.booleans()):
-        optimizers = {k: v[1] | COMMON_OPTIMIZER_ARGS for k, v in OPTIMIZERS.items()}
+        optimizers = {k: v | COMMON_OPTIMIZER_ARGS for k, v in OPTIMIZERS.args().items()}
         training["optimizer"] = draw(named(optimizers,
                                            lambda _, arg: domains.OPTIMIZER_ARGS[arg]))
     if draw(st.booleans()):
-        schedules = {k: v for k, v in SCHEDULES.items() if k != "piecewise"}
+        schedules = {k: v for k, v in SCHEDULES.args().items() if k != "piecewise"}
         training["schedule"] = draw(named(schedules, domains.schedule_arg))
     augment = draw(section(domains.AUGMENT_ARGS))
     for key, part in (("model", model), ("training", training)):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from automl.config import (AUGMENTATIONS, LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig,
-                           did_you_mean)
+from automl.config import LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig
 from automl.data.base import Arrays
 from automl.data.facts import SourceFacts, describe_source
-from automl.models.builder import FAMILY_MODALITIES
+from automl.errors import did_you_mean
+from automl.registry import AUGMENTATIONS, FAMILIES
 from automl.space import Branch
 
 
@@ -81,17 +81,17 @@ def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:
     arch = cfg.space.children["model"].get("architecture")
     families = arch.possible_values() if arch is not None else ["mlp"]
     for family in families or []:
-        if modality not in FAMILY_MODALITIES.get(family, set()):
-            fits = sorted(f for f, m in FAMILY_MODALITIES.items() if modality in m)
+        if family not in FAMILIES or not FAMILIES[family].fits(modality):
+            fits = sorted(FAMILIES.names(modality))
             key = f"model.architecture.{family}" if isinstance(arch, Branch) else \
                 "model.architecture"
             raise cfg.error(key, f"the {family} family cannot take {where}; use one of "
                                  f"{', '.join(fits)}")
     for name in cfg.space.children["data"].children["augment"].children:
-        if modality not in AUGMENTATIONS[name]:
+        if not AUGMENTATIONS[name].fits(modality):
             raise cfg.error(f"data.augment.{name}", f"{name} does not apply to {where}; it "
                                                     f"applies to "
-                                                    f"{', '.join(sorted(AUGMENTATIONS[name]))}")
+                                                    f"{', '.join(sorted(AUGMENTATIONS[name].applies_to))}")
 
 
 def _check_columns(cfg: SpaceConfig, columns: tuple[str, ...]) -> None:

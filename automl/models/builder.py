@@ -36,16 +36,6 @@ FAMILY_MODALITIES = {"mlp": {"signal", "image", "table"}, "cnn": {"signal", "ima
                      "cnn1d": {"signal"}, "cnn2d": {"image"},
                      "custom": {"signal", "image", "table"},
                      "transfer": {"signal", "image", "table"}}  # Applications bases: images
-# initializer -> the arguments a space may give it (every one also takes seed)
-INITIALIZERS: dict[str, set[str]] = {
-    "glorot_uniform": set(), "glorot_normal": set(), "he_uniform": set(), "he_normal": set(),
-    "lecun_uniform": set(), "lecun_normal": set(), "orthogonal": {"gain"},
-    "random_normal": {"mean", "stddev"}, "random_uniform": {"minval", "maxval"},
-    "truncated_normal": {"mean", "stddev"}, "variance_scaling": {"scale", "mode", "distribution"},
-    "zeros": set(), "ones": set(), "constant": {"value"}, "identity": {"gain"},
-}
-for _args in INITIALIZERS.values():
-    _args.add("seed")
 ACTIVATIONS = {"relu", "gelu", "swish", "silu", "elu", "selu", "leaky_relu", "tanh"}
 POOLINGS = {"max", "avg", "none"}
 HEADS = {"flatten", "gap"}

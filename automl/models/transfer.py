@@ -128,13 +128,26 @@ def resolve_study_bases(cfg, run_dir: Path):
         return cfg
     path = resolve_base_path(str(base.value), run_dir)
     if not path.is_file():
-        raise cfg.error(base.path, f"the study {base.value[6:]!r} has no winner in {run_dir} "
-                                   f"yet; run its search first (automl search <its space> "
-                                   f"--run-dir {run_dir})")
+        from automl.errors import did_you_mean
+
+        name = str(base.value).removeprefix("study:")
+        held = studies_with_winner(run_dir)
+        holds = f"it holds {', '.join(held)}" if held else "it holds no study with a winner"
+        raise cfg.error(base.path, f"the study {name!r} has no winner in {run_dir}"
+                                   f"{did_you_mean(name, held)} ({holds}); run its "
+                                   f"search first, or give the --run-dir it used")
     cfg = copy.deepcopy(cfg)
     cfg.space.children["model"].children["architecture"].options["transfer"].get(
         "base").value = str(path.resolve())
     return cfg
+
+
+def studies_with_winner(run_dir: Path) -> list[str]:
+    """The studies in a run folder that have chosen a winner (a base ``study:NAME`` can name)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if (p / "winner.keras").is_file())
 
 
 def check_pretrained_weights(cfg) -> None:

@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules by name.
 
-The tables at the top are the vocabulary of the space language (``config.py`` validates against
-them before anything trains); the functions below turn sampled params into Keras objects.
+The names a space may use, with their arguments, are :data:`automl.registry.OPTIMIZERS` and
+:data:`automl.registry.SCHEDULES`; the functions here turn sampled params into Keras objects.
 
 Example:
     >>> opt = build_optimizer({"name": "sgd", "learning_rate": 0.05, "momentum": 0.9},
@@ -13,37 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# name -> (Keras class, the arguments a space may set besides learning_rate)
-OPTIMIZERS: dict[str, tuple[str, set[str]]] = {
-    "adam": ("Adam", {"beta_1", "beta_2", "epsilon", "amsgrad"}),
-    "adamw": ("AdamW", {"weight_decay", "beta_1", "beta_2", "epsilon"}),
-    "sgd": ("SGD", {"momentum", "nesterov"}),
-    "rmsprop": ("RMSprop", {"rho", "momentum", "epsilon", "centered"}),
-    "nadam": ("Nadam", {"beta_1", "beta_2", "epsilon"}),
-    "adamax": ("Adamax", {"beta_1", "beta_2", "epsilon"}),
-    "adagrad": ("Adagrad", {"initial_accumulator_value", "epsilon"}),
-    "lion": ("Lion", {"beta_1", "beta_2"}),
-}
-COMMON_OPTIMIZER_ARGS = {"learning_rate", "clipnorm", "clipvalue"}
 DEFAULT_LEARNING_RATE = 1e-3
-
-# name -> the arguments a schedule option may set (every one may add warmup_epochs)
-SCHEDULES: dict[str, set[str]] = {
-    "constant": set(),
-    "cosine": {"alpha"},
-    "cosine_restarts": {"first_decay_epochs", "t_mul", "m_mul", "alpha"},
-    "step": {"drop", "every_epochs"},
-    "piecewise": {"epochs", "factors"},
-    "exponential": {"decay_rate"},
-    "inverse_time": {"decay_rate"},
-    "polynomial": {"power", "end_factor"},
-    "warmup_cosine": {"alpha"},
-    "one_cycle": {"peak_epoch_fraction", "start_factor"},
-    "reduce_on_plateau": {"factor", "patience", "min_factor"},
-}
-for _name, _args in SCHEDULES.items():
-    if _name != "reduce_on_plateau":  # that one needs a plain rate to lower
-        _args.add("warmup_epochs")
 
 
 def as_named(value: Any) -> dict[str, Any]:
@@ -127,11 +97,10 @@ def build_optimizer(optimizer: Any, schedule: Any = None, *, learning_rate: floa
         total_steps, steps_per_epoch: the length of training, for the schedule.
         lr_scale: multiplies the learning rate (fine-tuning a pretrained base uses 0.1 or so).
     """
-    import keras
+    from automl.registry import OPTIMIZERS
 
     spec = as_named(optimizer)
     name = spec.pop("name")
-    class_name, _ = OPTIMIZERS[name]
     lr = float(spec.pop("learning_rate", learning_rate or DEFAULT_LEARNING_RATE)) * lr_scale
     lr_value = build_schedule(schedule, lr, total_steps, steps_per_epoch)
-    return getattr(keras.optimizers, class_name)(learning_rate=lr_value, **spec)
+    return OPTIMIZERS.create(name, learning_rate=lr_value, **spec)

@@ -1,4 +1,5 @@
-"""Create, join and repair the Optuna study of a space: storage, sampler and pruner by name.
+"""Create, join and repair the Optuna study of a space: storage, sampler and pruner by name
+(the factories are in :mod:`automl.tuner.samplers`).
 
 Storages, by what the URL (or path) names:
 
@@ -108,69 +109,20 @@ class _RetryLost:
 
 def make_sampler(search: SearchConfig, space: Group | None = None,
                  seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """The sampler named in the space; ``space`` is needed by the grid sampler."""
-    samplers = optuna.samplers
-    seed = search.seed if seed is None else seed
-    if search.sampler == "random":
-        return samplers.RandomSampler(seed=seed)
-    if search.sampler == "qmc":  # quasi-random: covers the space evenly
-        return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-    if search.sampler == "nsga2":
-        return samplers.NSGAIISampler(seed=seed)
-    if search.sampler == "grid":
-        return samplers.GridSampler(grid_of(space), seed=seed)
-    if search.sampler == "cmaes":
-        _require("cmaes", "the cmaes sampler", "pip install cmaes")
-        return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if search.sampler == "gp":
-        _require("torch", "the gp sampler", "pip install torch (the CPU build is enough)")
-        return samplers.GPSampler(seed=seed)
-    # multivariate TPE models the parameters jointly, which suits conditional spaces;
-    # group=True keeps it working when branches switch parameters on and off
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          n_startup_trials=min(10, max(search.trials // 3, 2)))
+    """The sampler named in the space (:data:`automl.registry.SAMPLERS`); ``space`` is needed by
+    the grid sampler."""
+    from automl.registry import SAMPLERS
 
-
-def _require(module: str, what: str, how: str) -> None:
-    """Optional samplers need extra packages; say which, instead of failing inside Optuna."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise UsageError(f"{what} needs the {module} package, which is not installed; {how}, "
-                         f"or choose another search.sampler")
-
-
-def grid_of(space: Group | None) -> dict[str, list]:
-    """Every searched value of ``space`` as a list, for the grid sampler."""
-    import numpy as np
-
-    grid: dict[str, list] = {}
-    for param in space.parameters() if space else []:
-        if isinstance(param, Range):
-            step = param.step or 1
-            values = np.arange(param.low, param.high + step / 2, step)
-            grid[param.path] = [int(v) if param.kind == "int" else float(v) for v in values]
-        else:
-            grid[param.path] = list(param.possible_values())
-    return grid
+    return SAMPLERS.create(search.sampler, search, space, search.seed if seed is None else seed)
 
 
 def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePruner:
-    """The pruner named in the space (none in a Pareto search: Optuna cannot prune those)."""
+    """The pruner named in the space (:data:`automl.registry.PRUNERS`); none in a Pareto search:
+    Optuna cannot prune those."""
+    from automl.registry import PRUNERS
+
     warmup = max(max_epochs // 5, 1)
-    if search.more_objectives:
-        return optuna.pruners.NopPruner()
-    if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
-    if search.pruner == "percentile":
-        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=warmup)
-    if search.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup)
-    if search.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=max_epochs)
-    return optuna.pruners.NopPruner()
+    return PRUNERS.create("none" if search.more_objectives else search.pruner, warmup, max_epochs)
 
 
 def open_study(name: str, storage: optuna.storages.BaseStorage, storage_url: str,
