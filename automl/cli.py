@@ -332,7 +332,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                  "pruner": args.pruner, "seed": args.seed, "workers": args.workers}
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
     from automl.tuner.runner import run_search
-    from automl.tracking import ui_command
+    from automl.tracking.store import ui_command
 
     result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
                         storage=args.storage, reports_dir=Path(args.reports_dir),
@@ -350,8 +350,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import socket
 
     from automl.errors import UsageError
-    from automl.tracking import (default_tracking_uri, find_study, is_server,
-                                 serve_until_stopped, start_ui, ui_url)
+    from automl.tracking.store import default_tracking_uri, find_study, is_server, ui_url
+    from automl.tracking.ui import serve_until_stopped, start_ui
     from automl.urls import redact
 
     run_dir = Path(args.run_dir)
@@ -443,7 +443,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from automl.tracking import ui_command
+    from automl.tracking.store import ui_command
     from automl.tuner.runner import select
 
     result = select(args.study, storage=args.storage, tracking_uri=args.tracking_uri,

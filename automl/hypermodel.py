@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from automl.config import SpaceConfig
     from automl.data.splits import Splits
     from automl.result import SearchResult
-    from automl.tracking import Tracker
+    from automl.tracking.tracker import Tracker
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 DEFAULT_OBJECTIVE = "default_objective"   # KerasTuner's name for "the float fit() returns"
@@ -1018,7 +1018,8 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
          progress: bool) -> "SearchResult":
     """Open (or resume) the study and the parent run, run the trials here, choose the winner."""
     from automl.data.snapshot import digest
-    from automl.tracking import Tracker, default_tracking_uri
+    from automl.tracking.store import default_tracking_uri
+    from automl.tracking.tracker import Tracker
     from automl.tuner.progress import SearchProgress
     from automl.tuner.record import read_project, write_project
     from automl.tuner.runner import after_interrupt, study_settings
@@ -1124,6 +1125,7 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     from automl.tuner.objective import candidate_path
     from automl.defaults import CHAMPION_ALIAS
     from automl.result import candidates_frame, trials_frame
+    from automl.tracking.registration import register_winner
     from automl.tuner.record import record_selection
     from automl.tuner.runner import trial_runs
 
@@ -1176,7 +1178,7 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
         **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
            for row in baselines for part in ("test", "holdout") if row[part] is not None}})
     example = take(data.x_val, np.arange(min(5, len(data.splits.y_val))))
-    mlflow_info = tracker.log_winner_model(model, example, cfg.name, CHAMPION_ALIAS)
+    mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
                         "parent_run_id": tracker.parent_run_id,
                         "experiment_id": tracker.experiment_id})

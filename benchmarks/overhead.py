@@ -112,7 +112,8 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
     from automl.config import load_space
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
-    from automl.tracking import Tracker, default_tracking_uri
+    from automl.tracking.store import default_tracking_uri
+    from automl.tracking.tracker import Tracker
     from automl.training import device
     from automl.tuner.objective import Objective
     from automl.tuner.study import max_epochs, open_storage, open_study

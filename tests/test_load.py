@@ -43,7 +43,7 @@ def searched(shared_search):
     import keras
     from mlflow.tracking import MlflowClient
 
-    from automl.tracking import default_tracking_uri
+    from automl.tracking.store import default_tracking_uri
 
     root = shared_search
     reports = root / "reports" / STUDY

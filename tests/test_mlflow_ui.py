@@ -77,7 +77,7 @@ def ui(searched: Path):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    from automl.tracking import port_is_free
+    from automl.tracking.ui import port_is_free
 
     assert port_is_free("127.0.0.1", port), "the MLflow server outlived automl ui"
 

@@ -41,7 +41,8 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
 def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
     from automl.data import load_source, make_splits
     from automl.tuner.objective import Objective
-    from automl.tracking import Tracker, default_tracking_uri
+    from automl.tracking.store import default_tracking_uri
+    from automl.tracking.tracker import Tracker
 
     space = tiny_space("prune", trials=1)
     space["training"]["epochs"] = 3

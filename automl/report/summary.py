@@ -9,7 +9,7 @@ import optuna
 
 from automl.config import SpaceConfig
 from automl.result import SearchResult
-from automl.tracking import ui_command
+from automl.tracking.store import ui_command
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

@@ -16,7 +16,7 @@ from automl.config import SpaceConfig
 from automl.data.splits import Splits
 from automl.errors import TrialFailed, UnhealthyTraining
 from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank
-from automl.tracking import Tracker
+from automl.tracking.tracker import Tracker
 from automl.tuner.events import EpochEnded
 from automl.tuner.study import INTERRUPTED, WorkerId
 

@@ -81,7 +81,7 @@ def select(study: str, *, storage: str | None = None, tracking_uri: str | None =
         >>> automl.select("mnist1d", storage="postgresql://automl@db/optuna",
         ...               tracking_uri="http://mlflow:5000")
     """
-    from automl.tracking import Tracker
+    from automl.tracking.tracker import Tracker
     from automl.tuner.handoff import join_study
 
     run_dir = Path(run_dir)
@@ -159,7 +159,8 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.data.checks import fit_space_to_data, preflight
     from automl.data.snapshot import digest, write_snapshot
     from automl.models.transfer import check_pretrained_weights, resolve_study_bases
-    from automl.tracking import Tracker, default_tracking_uri
+    from automl.tracking.store import default_tracking_uri
+    from automl.tracking.tracker import Tracker
     from automl.tuner.record import StudySpec, check_same_data, parent_run_id, publish
     from automl.tuner.pool import LocalPool, plan_workers
     from automl.tuner.progress import SearchProgress
@@ -342,6 +343,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     from automl.data.base import take
     from automl.baselines import fit_baselines
     from automl.selection import score_holdout, select_winner
+    from automl.tracking.registration import register_winner
 
     trials = study.get_trials(deepcopy=False)
     runs = trial_runs(trials, tracker)
@@ -364,7 +366,7 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
     shutil.copyfile(selection.model_path, winner_path)
     tracker.log_selection(selection.candidates, selection.winner, runs)
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
-    mlflow_info = tracker.log_winner_model(selection.model, example, cfg.name, CHAMPION_ALIAS)
+    mlflow_info = register_winner(tracker, selection.model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
                         "parent_run_id": tracker.parent_run_id,
                         "experiment_id": tracker.experiment_id})

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import optuna
 
     from automl.config import SearchConfig
-    from automl.tracking import Tracker
+    from automl.tracking.tracker import Tracker
 
 STOPPED_EXIT_CODE = 3
 
@@ -133,7 +133,7 @@ def run_worker(options: WorkerOptions) -> int:
     from automl.tuner import quiet
 
     quiet.quiet_libraries()
-    from automl.tracking import Tracker
+    from automl.tracking.tracker import Tracker
     from automl.training import device
     from automl.tuner.handoff import join_study
     from automl.tuner.objective import Objective

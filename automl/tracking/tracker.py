@@ -1,235 +1,38 @@
-"""MLflow tracking: one parent run per study, one nested child run per trial.
+"""The runs of a study: one parent run per study, one nested child run per trial, their params,
+per-epoch metrics (written by a background thread), datasets, tags and the selection.
 
-Only this module talks to MLflow. It uses ``MlflowClient`` with explicit run ids (the fluent API's
-active-run stack is per thread), except to log the winning model, which ``mlflow.keras`` does in
-the context of the parent run.
-
-The default store is embedded: an SQLite file and an artifact folder under the run folder, so a
-search needs no server, and ``automl ui`` browses it (:func:`start_ui`). It works the same against
-a tracking server (``--tracking-uri http://...``).
-
-What a user meets in the MLflow UI: the study's runs table (:func:`ui_url` opens on it, as a model
-training experiment with the trial columns shown), the parent run with the leaderboard as its
-description, child runs named ``trial-3 cnn val_accuracy=0.9812``, the splits in the Dataset
-column, the resolved config and learning curves as artifacts, tags for state, pruned-at epoch,
-failure reason and worker host. Per-epoch metrics go through MLflow's asynchronous logging, so a
-slow store never holds up training.
+It uses ``MlflowClient`` with explicit run ids (the fluent API's active-run stack is per thread).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
-import os
 import queue
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl.defaults import DEFAULT_RUN_DIR, UI_PORT
-from automl.errors import AutomlError, UsageError
+from automl.errors import UsageError
 from automl.result import winner_name, winner_role
+from automl.tracking.store import (
+    KIND_TAG,
+    PARENT_TAG,
+    TRAINING_KIND,
+    VIEW_TAG,
+    first_line,
+    is_server,
+    runs_view,
+)
 from automl.urls import redact
 
 if TYPE_CHECKING:
-    from mlflow.entities import Experiment
-
     from automl.data.splits import Splits
 
-PARENT_TAG = "mlflow.parentRunId"
-# MLflow 3's UI has read this experiment tag to tell a model training experiment from a GenAI
-# one; 3.17's UI no longer does (its JavaScript derives the kind from the GenAI / Model training
-# switch), so ui_url sets that switch with workflowType=machine_learning. The tag stays for the
-# UIs that read it.
-KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
-# a saved view of the runs table (columns to show), as the UI's "Views > Save as new view"
-# stores it; ui_url opens on it
-VIEW_KEY = "automl"
-VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 MAX_PARAM_LENGTH = 6000
-
-
-def default_tracking_uri(run_root: Path) -> str:
-    return f"sqlite:///{(run_root / 'mlflow.db').resolve()}"
-
-
-def is_server(tracking_uri: str) -> bool:
-    """A tracking server (which has a UI of its own), not a store this machine opens."""
-    return tracking_uri.startswith(("http://", "https://"))
-
-
-def ui_url(base_url: str, experiment_id: str) -> str:
-    """The address that opens the MLflow UI on the study's runs table: model training mode
-    (not MLflow 3's GenAI overview), with the trial columns of automl's saved view."""
-    return (f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
-            f"?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}")
-
-
-def ui_command(tracking_uri: str, experiment_id: str | None = None) -> str:
-    """How to browse this tracking store: ``automl ui`` with the run folder (and, given the
-    experiment, the address it will print), or the server's address for a tracking server."""
-    if is_server(tracking_uri):
-        base = redact(tracking_uri)
-        return ui_url(base, experiment_id) if experiment_id else base
-    command = "automl ui"
-    path = Path(tracking_uri.removeprefix("sqlite:///"))
-    if tracking_uri.startswith("sqlite:///") and path.name == "mlflow.db":
-        run_dir = path.parent
-        with contextlib.suppress(ValueError):  # shorten to a path relative to this folder
-            run_dir = run_dir.relative_to(Path.cwd().resolve())
-        if str(run_dir) != DEFAULT_RUN_DIR:
-            command += f" --run-dir {run_dir}"
-    else:
-        command += f" --tracking-uri {redact(tracking_uri)}"
-    if experiment_id is None:
-        return command
-    return f"{command}\n  then open {ui_url(f'http://127.0.0.1:{UI_PORT}', experiment_id)}"
-
-
-def find_study(tracking_uri: str, study: str | None) -> "Experiment":
-    """The study's experiment in this store; without a name, the study searched last."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    try:
-        experiments = [e for e in client.search_experiments() if e.name != "Default"]
-    except Exception as exc:
-        raise UsageError(f"cannot read the MLflow store {redact(tracking_uri)} "
-                         f"({_first_line(exc)})") from None
-    if study is not None:
-        found = [e for e in experiments if e.name == study]
-        if not found:
-            names = ", ".join(sorted(e.name for e in experiments)) or "none"
-            raise UsageError(f"no study named {study!r} in the MLflow store "
-                             f"{redact(tracking_uri)}; studies there: {names}")
-        return found[0]
-    if not experiments:
-        raise UsageError(f"the MLflow store {redact(tracking_uri)} holds no study yet; run "
-                         f"automl search first")
-    latest = client.search_runs([e.experiment_id for e in experiments],
-                                order_by=["attributes.start_time DESC"], max_results=1)
-    if latest:
-        return next(e for e in experiments if e.experiment_id == latest[0].info.experiment_id)
-    return max(experiments, key=lambda e: e.creation_time or 0)
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a server could listen on ``host:port`` now."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def start_ui(tracking_uri: str, host: str, port: int, artifacts: Path, log: Path,
-             wait_s: float = 180) -> subprocess.Popen:
-    """Start ``mlflow ui`` on the store in a process group of its own and wait until it answers.
-
-    Args:
-        tracking_uri: the store (an SQLite file or a database URL).
-        host, port: where it listens; 127.0.0.1 keeps it on this machine.
-        artifacts: where runs created from the UI itself keep their artifacts.
-        log: the server's own output goes here.
-        wait_s: give up after this many seconds.
-
-    Raises:
-        UsageError: the port is taken.
-        AutomlError: the server stopped or did not answer in time.
-    """
-    if not port_is_free(host, port):
-        raise UsageError(f"port {port} on {host} is in use; choose another with --port")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-             "--artifacts-destination", artifacts.resolve().as_uri(), "--host", host,
-             "--port", str(port), "--workers", "1"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            # no job runners (seven processes that serve GenAI evaluation jobs): a UI to browse
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    health = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/health"
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
-            raise AutomlError(f"the MLflow UI stopped at start ({last}); its log is {log}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.5)
-    stop_ui(process)
-    raise AutomlError(f"the MLflow UI did not answer within {wait_s:.0f} s; its log is {log}")
-
-
-def stop_ui(process: subprocess.Popen) -> None:
-    """Stop an ``mlflow ui`` that :func:`start_ui` started, with the workers it spawned (its
-    process group)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):  # whatever of the group is left
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def serve_until_stopped(process: subprocess.Popen) -> int:
-    """Wait while the UI serves; Ctrl-C or SIGTERM stops it. Returns the exit code (0 when
-    stopped on purpose)."""
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        stop_ui(process)
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def runs_view(objective: str) -> dict[str, Any]:
-    """The runs table's columns for a study: the architecture, the objective, the test score
-    and gap of the candidates, epochs and seconds, the Optuna state (MLflow's saved-view state
-    as the UI writes it)."""
-    test = "test_" + objective.removeprefix("val_")
-    return {
-        "searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
-        "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
-        "modelVersionFilter": "All Runs",
-        "selectedColumns": ["attributes.`Dataset`", "attributes.`Models`",
-                            "params.`model.architecture`", f"metrics.`best_{objective}`",
-                            f"metrics.`{test}`", "metrics.`generalization_gap`",
-                            "metrics.`epochs_run`", "metrics.`trial_seconds`",
-                            "tags.`optuna.state`"],
-        "columnOrder": [], "columnWidths": {}, "runsHiddenMode": "FIRST_10_RUNS",
-        "viewMaximized": False, "runListHidden": False, "isAccordionReordered": False,
-        "useGroupedValuesInCharts": True, "hideEmptyCharts": True, "groupBy": None,
-        "groupsExpanded": {},
-        "globalLineChartConfig": {"xAxisKey": "step", "lineSmoothness": 0,
-                                  "selectedXAxisMetricKey": ""}}
-
-
-def _first_line(error: BaseException) -> str:
-    return redact((str(error).strip().splitlines() or [type(error).__name__])[0])[:200]
 
 
 def _rounded(value: float) -> float:
@@ -461,7 +264,7 @@ class Tracker:
             try:
                 self.client.log_batch(run_id, metrics=batch)
             except Exception as error:  # reported by flush, never raised into training
-                self._failures.setdefault(run_id, _first_line(error))
+                self._failures.setdefault(run_id, first_line(error))
             finally:
                 self._queue.task_done()
 
@@ -519,100 +322,11 @@ class Tracker:
                             leaderboard_markdown(table, winner))
         self.client.log_dict(self.parent_run_id, {"candidates": table, "winner": winner},
                              "selection.json")
-        self.log_learning_curves({row["trial"]: trial_runs[row["trial"]] for row in table
-                                  if row["trial"] in trial_runs}, winner["trial"])
+        from automl.report.curves import log_learning_curves
 
-    def log_learning_curves(self, runs: dict[int, str], winner: int | None = None) -> None:
-        """The candidates' learning curves, read back from their runs: all of them on the
-        parent run as ``learning_curves.png``, each on its own run as ``learning_curve.png``."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only, no display
-        import matplotlib.pyplot as plt
-
-        histories = {number: self._history(run_id) for number, run_id in sorted(runs.items())}
-        histories = {number: h for number, h in histories.items() if h}
-        if not histories:
-            return
-        names = sorted({name for h in histories.values() for name in h})
-        shown = [n for n in names if n.startswith("val_") and n.removeprefix("val_") in names]
-        if not shown:
-            return
-        with self._plots() as folder:
-            figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
-                                        squeeze=False)
-            for ax, name in zip(axes[0], shown):
-                for number, history in histories.items():
-                    steps, values = history.get(name, ([], []))
-                    label = f"trial {number}" + (" (winner)" if number == winner else "")
-                    ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
-                            linewidth=2.5 if number == winner else 1.2, label=label)
-                ax.set(title=name, xlabel="epoch")
-                ax.legend(fontsize=8)
-            figure.tight_layout()
-            figure.savefig(folder / "learning_curves.png", dpi=90)
-            plt.close(figure)
-            self.client.log_artifact(self.parent_run_id, str(folder / "learning_curves.png"))
-            for number, history in histories.items():
-                figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
-                                            squeeze=False)
-                for ax, name in zip(axes[0], shown):
-                    for key in (name.removeprefix("val_"), name):
-                        steps, values = history.get(key, ([], []))
-                        ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
-                                label="train" if key != name else "validation")
-                    ax.set(title=f"trial {number}: {name.removeprefix('val_')}",
-                           xlabel="epoch")
-                    ax.legend(fontsize=8)
-                figure.tight_layout()
-                path = folder / f"trial-{number}" / "learning_curve.png"
-                path.parent.mkdir()
-                figure.savefig(path, dpi=90)
-                plt.close(figure)
-                self.client.log_artifact(runs[number], str(path))
-
-    def _history(self, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
-        """The run's per-epoch validation metrics and their training twins: name -> (steps,
-        values)."""
-        names = set(self.client.get_run(run_id).data.metrics)
-        wanted = {n for n in names if n.startswith("val_") and n.removeprefix("val_") in names}
-        histories = {}
-        for name in sorted(wanted | {n.removeprefix("val_") for n in wanted}):
-            points = sorted(self.client.get_metric_history(run_id, name), key=lambda m: m.step)
-            if len(points) > 1:
-                histories[name] = ([m.step for m in points], [m.value for m in points])
-        return histories
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _plots():
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="automl-plots-") as folder:
-            yield Path(folder)
-
-    def log_winner_model(self, model, x_example, registered_name: str,
-                         alias: str = "champion") -> dict[str, str]:
-        """Log the winner as an MLflow model, register it and point ``alias`` at the version.
-
-        The model serves (``mlflow models serve -m models:/<name>@champion``), loads with
-        ``mlflow.pyfunc`` (predicting from a DataFrame of raw columns) and with ``mlflow.keras``;
-        it is logged with an input example (``x_example``: a few raw validation examples) and
-        the signature inferred from it. See :func:`automl.export.log_mlflow_model`.
-        """
-        import mlflow
-
-        from automl.export import log_mlflow_model
-
-        # MLflow prints "Successfully registered model ..." itself: keep the terminal quiet
-        with mlflow.start_run(run_id=self.parent_run_id), \
-                contextlib.redirect_stderr(io.StringIO()):
-            info = log_mlflow_model(model, x_example, registered_name=registered_name,
-                                    pip_requirements=_requirements())
-        version = str(info.registered_model_version)
-        self.client.set_registered_model_alias(registered_name, alias, version)
-        return {"model_uri": info.model_uri, "registered_model": registered_name,
-                "version": version, "alias_uri": f"models:/{registered_name}@{alias}"}
+        log_learning_curves(self.client, self.parent_run_id,
+                            {row["trial"]: trial_runs[row["trial"]] for row in table
+                             if row["trial"] in trial_runs}, winner["trial"])
 
     def log_artifacts(self, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self.parent_run_id, str(folder), artifact_path)
@@ -665,21 +379,3 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
                           name=name)._to_mlflow_entity()
     except Exception:  # arrays MLflow cannot describe (e.g. mixed objects)
         return MetaDataset(origin, name=name)._to_mlflow_entity()
-
-
-def _requirements() -> list[str]:
-    """Pinned requirements of the logged model (given, so MLflow does not spend time guessing):
-    what the served model imports: Keras and the TensorFlow build installed here, NumPy, pandas
-    and cloudpickle (which stored the serving class)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    reqs = []
-    for packages in (("keras",), ("tensorflow-cpu", "tensorflow"), ("numpy",), ("pandas",),
-                     ("cloudpickle",)):
-        for package in packages:  # the first of these that is installed
-            try:
-                reqs.append(f"{package}=={version(package)}")
-                break
-            except PackageNotFoundError:
-                continue
-    return reqs
