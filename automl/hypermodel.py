@@ -36,12 +36,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
 import json
 import math
 import shutil
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -50,7 +48,7 @@ import numpy as np
 
 from automl.defaults import DEFAULT_REPORTS_DIR
 from automl.errors import AutomlError, DataError, TrialFailed, UsageError
-from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank
+from automl.ranking import rank_key
 
 if TYPE_CHECKING:
     import optuna
@@ -59,6 +57,7 @@ if TYPE_CHECKING:
     from automl.data.splits import Splits
     from automl.result import SearchResult
     from automl.tracking.tracker import Tracker
+    from automl.tuner.trial import Trained, TrialRun
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 DEFAULT_OBJECTIVE = "default_objective"   # KerasTuner's name for "the float fit() returns"
@@ -634,19 +633,19 @@ def _best_epoch_callback(monitor: str, maximize: bool) -> Any:
     return BestEpoch()
 
 
-class HypermodelTrial:
-    """The Optuna objective of a hypermodel: build, fit (``executions`` times), record, keep.
+class HypermodelMaker:
+    """Make a trial's model with a KerasTuner hypermodel: ``build(hp)``, then its ``fit``
+    (``executions`` times), the :class:`~automl.tuner.trial.ModelMaker` of
+    :func:`search_hypermodel`.
 
-    One call trains one trial in this process: the child MLflow run gets the trial's values as
-    params and every epoch's metrics; the pruner sees the objective after every epoch of the
-    first execution; the trial's value is the mean over executions of each one's best epoch;
-    the best execution's model is saved when it ranks in the top K so far.
+    The child MLflow run opens at the first epoch, when the values that ``build`` and ``fit``
+    declared are known, so they become the run's params; the pruner sees the objective after
+    every epoch of the first execution; the trial's value is the mean over executions of each
+    one's best epoch; the best execution's model is the one kept.
     """
 
     def __init__(self, hypermodel: Any, data: HypermodelData, fit_kwargs: dict[str, Any], *,
-                 objective: str, direction: str, executions: int, seed: int | None,
-                 tracker: "Tracker", candidates: Path, top_k: int,
-                 on_epoch: Callable[[Any], None] | None = None) -> None:
+                 objective: str, direction: str, executions: int, seed: int | None) -> None:
         self.hypermodel = hypermodel
         self.data = data
         self.fit_kwargs = fit_kwargs
@@ -654,76 +653,42 @@ class HypermodelTrial:
         self.maximize = direction == "maximize"
         self.executions = executions
         self.seed = seed
-        self.tracker = tracker
-        self.candidates = candidates
-        self.top_k = top_k
-        self.on_epoch = on_epoch
+        self.hp = HyperParameters()
 
-    def __call__(self, trial: "optuna.Trial") -> float:
-        import keras
-        import optuna
+    def begin(self, trial: "optuna.Trial", run: "TrialRun") -> None:
+        self.hp = HyperParameters(trial)
 
-        from automl.tuner.objective import short_reason
-        from automl.tuner.study import INTERRUPTED, WorkerId
+    def run_params(self) -> dict[str, Any]:
+        return _jsonable(self.hp.values)
 
-        hp = HyperParameters(trial)
-        worker = WorkerId.this_process()
-        trial.set_user_attr("worker", worker.as_attr())  # a resumed search knows it died
-        run = _TrialRun(self.tracker, trial, hp, worker)
-        started = time.perf_counter()
-        try:
-            values, losses, best, epochs_run = [], [], None, 0
-            for execution in range(self.executions):
-                value, loss, model, epochs = self._execute(trial, hp, run, execution)
-                values.append(value)
-                losses.append(loss)
-                epochs_run += epochs
-                key = rank_key(value, loss, execution, maximize=self.maximize)
-                if best is None or key < best[0]:
-                    best = (key, model)
-            best_model = best[1]
-            mean = float(np.mean(values))
-            trial.set_user_attr("execution_values", values)
-            trial.set_user_attr("params_count", int(best_model.count_params()))
-            trial.set_user_attr("epochs_run", epochs_run)
-            # the tie-breaker of trials with the same value (automl.ranking), where every
-            # execution's value is a best epoch with a val_loss logged
-            val_loss = None if None in losses else float(np.mean(losses))
-            if val_loss is not None:
-                trial.set_user_attr(VAL_LOSS_ATTR, val_loss)
-            self._keep_if_candidate(trial, mean, val_loss, best_model)
-            run.end("COMPLETE", started, {f"best_{self.objective}": mean,
-                                          "params_count": float(best_model.count_params()),
-                                          "epochs_run": float(epochs_run)},
-                    outcome=f"{self.objective}={mean:.4f}")
-            return mean
-        except KeyboardInterrupt:  # Ctrl-C: retried when the search resumes
-            trial.set_user_attr("fail_reason", INTERRUPTED)
-            run.end("FAIL", started, reason=INTERRUPTED)
-            raise
-        except optuna.TrialPruned as pruned:
-            run.tag(pruned_at_epoch=run.epochs)
-            run.end("PRUNED", started, reason=f"pruned: {pruned}",
-                    outcome=f"pruned at epoch {run.epochs}")
-            raise
-        except TrialFailed as failed:
-            trial.set_user_attr("fail_reason", failed.reason)
-            run.end("FAIL", started, reason=failed.reason, outcome="failed")
-            raise
-        except Exception as error:  # a configuration Keras cannot train: recorded, search goes on
-            reason = short_reason(error)
-            trial.set_user_attr("fail_reason", reason)
-            trial.set_user_attr("traceback", traceback.format_exc())
-            run.end("FAIL", started, reason=reason, outcome="failed",
-                    text=(traceback.format_exc(), "traceback.txt"))
-            raise TrialFailed(reason) from error
-        finally:
-            trial.set_user_attr(HP_VALUES_ATTR, _jsonable(hp.values))
-            keras.backend.clear_session()  # no layers or graphs leak into the next trial
-            gc.collect()
+    def train(self, trial: "optuna.Trial", run: "TrialRun", prune: bool) -> "Trained":
+        from automl.tuner.trial import Trained
 
-    def _execute(self, trial: "optuna.Trial", hp: HyperParameters, run: "_TrialRun",
-                 execution: int) -> tuple[float, float | None, Any, int]:
+        values, losses, best, epochs_run = [], [], None, 0
+        for execution in range(self.executions):
+            value, loss, model, epochs = self._execute(trial, run, execution, prune)
+            values.append(value)
+            losses.append(loss)
+            epochs_run += epochs
+            key = rank_key(value, loss, execution, maximize=self.maximize)
+            if best is None or key < best[0]:
+                best = (key, model)
+        best_model = best[1]
+        mean = float(np.mean(values))
+        # the tie-breaker of trials with the same value (automl.ranking), where every
+        # execution's value is a best epoch with a val_loss logged
+        val_loss = None if None in losses else float(np.mean(losses))
+        return Trained(values=mean, value=mean, val_loss=val_loss, model=best_model,
+                       epochs_run=epochs_run,
+                       metrics={f"best_{self.objective}": mean,
+                                "params_count": float(best_model.count_params()),
+                                "epochs_run": float(epochs_run)},
+                       attrs={"execution_values": values,
+                              "params_count": int(best_model.count_params()),
+                              "epochs_run": epochs_run})
+
+    def _execute(self, trial: "optuna.Trial", run: "TrialRun", execution: int,
+                 prune: bool) -> tuple[float, float | None, Any, int]:
         """Build and fit one model; return its objective value, its val_loss at the best epoch
         (None where ``fit`` returned the value itself, or logged no val_loss), the model and its
         epochs."""
@@ -734,25 +699,21 @@ class HypermodelTrial:
 
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed + trial.number * self.executions + execution)
-        model = _built(self.hypermodel, hp)
+        model = _built(self.hypermodel, self.hp)
         guard = DivergenceGuard()
         best = _best_epoch_callback(self.objective, self.maximize)
         offset = run.epochs  # the epochs of earlier executions: MLflow steps run on
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
-            run.log(metrics, step=offset + epoch)
-            if self.on_epoch is not None and execution == 0:
-                from automl.tuner.events import EpochEnded
-
-                self.on_epoch(EpochEnded(trial.number, epoch, dict(metrics)))
+            run.epoch(offset + epoch, metrics, epoch if execution == 0 else None)
 
         metric = self.objective.removeprefix("val_")
         callbacks = [guard, best, EpochReporter(report, metric)]
-        if execution == 0 and self.objective != DEFAULT_OBJECTIVE:  # Optuna: one report a step
+        if prune and execution == 0 and self.objective != DEFAULT_OBJECTIVE:  # one report a step
             callbacks.append(KerasPruningCallback(trial, self.objective))
         kwargs = dict(self.fit_kwargs)
         callbacks += _copies(kwargs.pop("callbacks", None) or [])
-        results = self.hypermodel.fit(hp, model, self.data.x_train, self.data.y_train,
+        results = self.hypermodel.fit(self.hp, model, self.data.x_train, self.data.y_train,
                                       validation_data=(self.data.x_val, self.data.y_val),
                                       callbacks=callbacks, **kwargs)
         if guard.reason:
@@ -763,72 +724,18 @@ class HypermodelTrial:
         loss = best.best_loss if value == best.best else None  # the value is that epoch's
         return value, loss, model, run.epochs - offset
 
-    def _keep_if_candidate(self, trial: "optuna.Trial", value: float, val_loss: float | None,
-                           model: Any) -> None:
-        """Save the model when it ranks in the top K so far; delete the files pushed out."""
-        from optuna.trial import TrialState
+    def save(self, model: Any, path: Path) -> None:
+        """The model as the user compiled it: the selection evaluates it with their metrics."""
+        try:
+            model.save(path)
+        except Exception as error:
+            raise TrialFailed(f"the model cannot be saved as a .keras file ({error}); "
+                              f"custom layers need @keras.saving.register_keras_serializable()"
+                              ) from error
 
-        from automl.tuner.objective import candidate_path
-
-        complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        ranked = sorted([trial_rank(t, maximize=self.maximize) for t in complete]
-                        + [rank_key(value, val_loss, trial.number, maximize=self.maximize)])
-        keep = {number for *_, number in ranked[:self.top_k]}
-        self.candidates.mkdir(parents=True, exist_ok=True)
-        if trial.number in keep:
-            try:
-                model.save(candidate_path(self.candidates, trial.number))
-            except Exception as error:
-                raise TrialFailed(f"the model cannot be saved as a .keras file ({error}); "
-                                  f"custom layers need @keras.saving.register_keras_serializable()"
-                                  ) from error
-        ended = {t.number for t in complete}
-        for path in self.candidates.glob("trial-*.keras"):
-            number = int(path.stem.split("-")[1])
-            if number in ended and number not in keep:
-                path.unlink(missing_ok=True)
-
-
-class _TrialRun:
-    """A trial's child MLflow run, opened at its first epoch (when the values that ``build``
-    and ``fit`` declared are known, so they become the run's params)."""
-
-    def __init__(self, tracker: "Tracker", trial: "optuna.Trial", hp: HyperParameters,
-                 worker: Any) -> None:
-        self.tracker, self.trial, self.hp, self.worker = tracker, trial, hp, worker
-        self.run_id: str | None = None
-        self.epochs = 0
-
-    def open(self) -> str:
-        if self.run_id is None:
-            self.run_id = self.tracker.start_trial(self.trial.number, _jsonable(self.hp.values))
-            self.trial.set_user_attr("mlflow_run_id", self.run_id)
-            self.tracker.tag_trial(self.run_id, worker=f"{self.worker.host}:{self.worker.pid}",
-                                   retry_of=self.trial.user_attrs.get("retry_of"))
-        return self.run_id
-
-    def log(self, metrics: dict[str, float], step: int) -> None:
-        self.epochs = max(self.epochs, step + 1)
-        self.tracker.log_metrics(self.open(), metrics, step=step)
-
-    def tag(self, **tags: object) -> None:
-        self.tracker.tag_trial(self.open(), **tags)
-
-    def end(self, state: str, started: float, metrics: dict[str, float] | None = None,
-            reason: str | None = None, outcome: str | None = None,
-            text: tuple[str, str] | None = None) -> None:
-        from automl.tuner.objective import rss_mb
-
-        seconds = time.perf_counter() - started
-        self.trial.set_user_attr("seconds", round(seconds, 2))
-        run_id = self.open()
-        self.tracker.log_text(run_id, json.dumps(_jsonable(self.hp.values), indent=2),
-                              "hyperparameters.json")
-        if text:
-            self.tracker.log_text(run_id, *text)
-        self.tracker.end_trial(run_id, state, reason, {**(metrics or {}),
-                                                       "trial_seconds": seconds,
-                                                       "rss_mb": rss_mb()}, outcome)
+    def closing(self, trial: "optuna.Trial", run: "TrialRun") -> None:
+        trial.set_user_attr(HP_VALUES_ATTR, _jsonable(self.hp.values))
+        run.log_text(json.dumps(_jsonable(self.hp.values), indent=2), "hyperparameters.json")
 
 
 def _built(hypermodel: Any, hp: HyperParameters) -> Any:
@@ -1003,7 +910,7 @@ def _dry_build(hypermodel: Any) -> None:
     except UsageError:
         raise
     except Exception as error:
-        from automl.tuner.objective import short_reason
+        from automl.tuner.trial import short_reason
 
         raise UsageError(f"build(hp) fails with every hyperparameter at its default, before any "
                          f"trial: {short_reason(error)}") from error
@@ -1022,6 +929,7 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
     from automl.tracking.tracker import Tracker
     from automl.tuner.progress import SearchProgress
     from automl.tuner.record import read_project, write_project
+    from automl.tuner.trial import TrialLifecycle
     from automl.tuner.runner import after_interrupt, study_settings
     from automl.tuner.study import (fail_dead_trials, finished_trials, open_storage, open_study,
                                     retry_interrupted)
@@ -1063,11 +971,11 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
 
     display = SearchProgress(search.trials, finished_trials(study), search.objective, epochs,
                              search.direction == "maximize", progress, timeout=timeout)
-    objective = HypermodelTrial(hypermodel, data, fit_kwargs, objective=search.objective,
-                                direction=search.direction, executions=executions,
-                                seed=search.seed, tracker=tracker,
-                                candidates=project / "candidates", top_k=cfg.select.top_k,
-                                on_epoch=display.on_epoch)
+    maker = HypermodelMaker(hypermodel, data, fit_kwargs, objective=search.objective,
+                            direction=search.direction, executions=executions, seed=search.seed)
+    objective = TrialLifecycle(maker, tracker, project / "candidates", objective=search.objective,
+                               direction=search.direction, top_k=cfg.select.top_k,
+                               on_epoch=display.on_epoch)
     started = time.monotonic()
     interrupted = False
     try:
@@ -1116,18 +1024,13 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     """The top-K trials on the test split, the winner saved, logged, registered, reported.
 
     As ``automl.tuner.runner.finish_search``, except that each candidate is evaluated with the
-    user's own compile settings on the test labels as the user gave them.
+    user's own compile settings on the test labels as the user gave them; what follows the
+    choice is :func:`automl.tuner.runner.conclude_search`, the same for both.
     """
-    from automl.baselines import fit_baselines
     from automl.data.base import take
-    from automl.result import SearchResult
     from automl.selection import Selection, top_trials
-    from automl.tuner.objective import candidate_path
-    from automl.defaults import CHAMPION_ALIAS
-    from automl.result import candidates_frame, trials_frame
-    from automl.tracking.registration import register_winner
-    from automl.tuner.record import record_selection
-    from automl.tuner.runner import trial_runs
+    from automl.tuner.runner import conclude_search, trial_runs
+    from automl.tuner.trial import candidate_path
 
     trials = study.get_trials(deepcopy=False)
     runs = trial_runs(trials, tracker)
@@ -1170,33 +1073,8 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     winner_path = project / "winner.keras"
     model = _with_input(model, take(data.x_test, np.arange(1)))
     model.save(winner_path)
-    tracker.log_selection(rows, winner, runs)
-    # what simple models score on the same split, beside the winner (as automl.search does)
-    baselines = fit_baselines(data.splits, seed=cfg.data.seed)
-    tracker.log_metrics(tracker.parent_run_id, {
-        **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
-        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
-           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
-    example = take(data.x_val, np.arange(min(5, len(data.splits.y_val))))
-    mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
-    mlflow_info.update({"tracking_uri": tracker.tracking_uri,
-                        "parent_run_id": tracker.parent_run_id,
-                        "experiment_id": tracker.experiment_id})
-    result = SearchResult(
-        study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
-        val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
-        candidates=candidates_frame(rows, winner), trials=trials_frame(study, rows, cfg),
-        model_path=winner_path, mlflow=mlflow_info, config=cfg, _model=model,
-        holdout_metrics=winner["holdout"], baselines=baselines)
-    if reports_dir is not None and metric in result.test_metrics:
-        from automl.report import write_report
-
-        result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
-        tracker.log_artifacts(result.report_dir, "report")
-    record_selection(study, cfg, data.splits.task, data.splits.modality, selection, winner_path,
-                     mlflow_info, result.report_dir, baselines)
-    tracker.end_study()
-    return result
+    return conclude_search(cfg, study, data.splits, tracker, selection, runs, winner_path, model,
+                           reports_dir, report=metric in winner["test"])
 
 
 def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any,

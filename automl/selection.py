@@ -23,7 +23,7 @@ from automl.data.pipeline import eval_dataset
 from automl.data.splits import Splits
 from automl.errors import AutomlError
 from automl.ranking import trial_rank
-from automl.tuner.objective import candidate_path
+from automl.tuner.trial import candidate_path
 
 
 @dataclass

@@ -38,7 +38,7 @@ import gc, json, keras
 from automl.config import DataConfig
 from automl.data import load_source, make_splits
 from automl.training.fit import fit_trial
-from automl.tuner.objective import rss_mb
+from automl.tuner.trial import rss_mb
 params = {PARAMS!r}
 params["training"]["epochs"] = {epochs}
 splits = make_splits(load_source("mnist1d"), DataConfig())

@@ -336,14 +336,11 @@ def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir
 
 def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
                   reports_dir: Path | None) -> SearchResult:
-    """The top-K trials on the test split, the winner saved, logged, registered, reported."""
+    """The top-K trials on the test split, the winner saved, then :func:`conclude_search`."""
     from automl.training import device
 
     device.configure()
-    from automl.data.base import take
-    from automl.baselines import fit_baselines
     from automl.selection import score_holdout, select_winner
-    from automl.tracking.registration import register_winner
 
     trials = study.get_trials(deepcopy=False)
     runs = trial_runs(trials, tracker)
@@ -355,38 +352,57 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
 
     selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
                               cfg.test_metric, fetch=fetch, ensemble=cfg.select.ensemble)
-    # the honest figures: the holdout no selection saw, and what simple models score
+    # the honest figure: the holdout no selection saw
     selection.winner["holdout"] = score_holdout(selection.model, splits)
-    baselines = fit_baselines(splits, seed=cfg.data.seed)
-    tracker.log_metrics(tracker.parent_run_id, {
-        **{f"holdout_{k}": v for k, v in selection.winner["holdout"].items()},
-        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
-           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
     winner_path = study_dir / "winner.keras"
     shutil.copyfile(selection.model_path, winner_path)
-    tracker.log_selection(selection.candidates, selection.winner, runs)
+    return conclude_search(cfg, study, splits, tracker, selection, runs, winner_path,
+                           selection.model, reports_dir)
+
+
+def conclude_search(cfg: SpaceConfig, study, splits, tracker, selection, runs: dict[int, str],
+                    winner_path: Path, model, reports_dir: Path | None,
+                    report: bool = True) -> SearchResult:
+    """After the winner is chosen, for every search alike: the baselines beside it, the
+    selection logged, the winner registered, the result, its report, the record in the study.
+
+    Args:
+        selection: the evaluated candidates and the winner (its ``holdout`` scored).
+        runs: each trial's MLflow run, by number.
+        winner_path: where the winner's ``.keras`` file was written.
+        model: the winner, as registered in MLflow.
+        report: write the report (a hypermodel whose test metrics lack the objective: not).
+    """
+    from automl.baselines import fit_baselines
+    from automl.data.base import take
+    from automl.tracking.registration import register_winner
+    from automl.tuner.record import record_selection  # read back by automl.load, automl trials
+
+    winner = selection.winner
+    baselines = fit_baselines(splits, seed=cfg.data.seed)  # what simple models score, beside it
+    tracker.log_metrics(tracker.parent_run_id, {
+        **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
+        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
+           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
+    tracker.log_selection(selection.candidates, winner, runs)
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
-    mlflow_info = register_winner(tracker, selection.model, example, cfg.name, CHAMPION_ALIAS)
+    mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update({"tracking_uri": tracker.tracking_uri,
                         "parent_run_id": tracker.parent_run_id,
                         "experiment_id": tracker.experiment_id})
-
-    winner = selection.winner
     result = SearchResult(
         study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
         winner_members=winner.get("members", []),
         val_metrics={cfg.search.objective: winner["val_score"]},
         test_metrics=winner["test"], candidates=candidates_frame(selection.candidates, winner),
         trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
-        mlflow=mlflow_info, config=cfg, _model=selection.model,
+        mlflow=mlflow_info, config=cfg, _model=model,
         holdout_metrics=winner["holdout"], baselines=baselines)
-    if reports_dir is not None:
+    if reports_dir is not None and report:
         from automl.report import write_report
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
-    from automl.tuner.record import record_selection  # read back by automl.load, automl trials
-
     record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
                      mlflow_info, result.report_dir, baselines)
     tracker.end_study()
