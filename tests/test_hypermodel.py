@@ -358,7 +358,7 @@ def test_of_tied_epochs_the_one_with_the_lower_validation_loss_is_kept():
     is kept. Without a val_loss logged, the first tied epoch, as KerasTuner keeps it."""
     import keras
 
-    from automl.hypermodel import _best_epoch_callback
+    from automl.hypermodel.maker import _best_epoch_callback
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     epochs = [(0.90, 0.50), (0.95, 0.30), (0.95, 0.20), (0.95, 0.25), (0.94, 0.10)]
