@@ -93,22 +93,25 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
         # a class too small to stratify (one example): split without stratifying, as Keras does
         index = make_splits(Arrays(rows.x_train, rows.y_train, rows.x_test, rows.y_test,
                                    "regression", "signal"), cfg)
-    train, val = index.x_train, index.x_val
+    # every part of ``index`` holds row numbers (one array each)
+    train, val = np.asarray(index.x_train), np.asarray(index.x_val)
+    test_rows = np.asarray(index.x_test)
     if validation_data is not None:  # the carved-off validation rows go back to training
         train = np.sort(np.concatenate([train, val]))
     test_x, test_y = (x_test, y_test) if has_test else (x, y)
     test_labels = by_part[1] if has_test else by_part[0]
     if validation_data is not None:
+        assert x_val is not None  # given with validation_data
         xv, yv, val_labels = x_val, y_val, by_part[2]
     else:
         xv, yv, val_labels = take(x, val), y[val], by_part[0][val]
-    held = index.x_holdout  # row numbers of x, as train's are (None: no holdout)
+    held = None if index.x_holdout is None else np.asarray(index.x_holdout)  # rows of x
     splits = Splits(take(x, train), by_part[0][train], xv, val_labels,
-                    take(test_x, index.x_test), test_labels[index.x_test], task,
+                    take(test_x, test_rows), test_labels[test_rows], task,
                     _modality(x), class_names,
                     x_holdout=None if held is None else take(x, held),
                     y_holdout=None if held is None else by_part[0][held])
-    return HypermodelData(y[train], yv, test_y[index.x_test], splits,
+    return HypermodelData(y[train], yv, test_y[test_rows], splits,
                           None if held is None else y[held])
 
 
@@ -128,7 +131,7 @@ def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
     x, y, x_test, y_test = (*data, None, None)[:4]
     if (x_test is None) != (y_test is None):
         raise DataError(f"{where}: give both x_test and y_test, or neither")
-    out = []
+    out: list[Any] = []
     for name, features, labels in (("", x, y), ("test ", x_test, y_test)):
         if features is None:
             out += [None, None]

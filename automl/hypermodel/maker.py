@@ -91,7 +91,10 @@ class HypermodelMaker:
     def train(self, trial: "optuna.Trial", run: "TrialRun", prune: bool) -> "Trained":
         from automl.tuner.trial import Trained
 
-        values, losses, best, epochs_run = [], [], None, 0
+        values: list[float] = []
+        losses: list[float | None] = []
+        best: tuple[tuple, Any] | None = None
+        epochs_run = 0
         for execution in range(self.executions):
             value, loss, model, epochs = self._execute(trial, run, execution, prune)
             values.append(value)
@@ -100,11 +103,13 @@ class HypermodelMaker:
             key = rank_key(value, loss, execution, maximize=self.maximize)
             if best is None or key < best[0]:
                 best = (key, model)
+        assert best is not None  # executions >= 1
         best_model = best[1]
         mean = float(np.mean(values))
         # the tie-breaker of trials with the same value (automl.ranking), where every
         # execution's value is a best epoch with a val_loss logged
-        val_loss = None if None in losses else float(np.mean(losses))
+        known = [loss for loss in losses if loss is not None]
+        val_loss = float(np.mean(known)) if len(known) == len(losses) else None
         return Trained(values=mean, value=mean, val_loss=val_loss, model=best_model,
                        epochs_run=epochs_run,
                        metrics={f"best_{self.objective}": mean,

@@ -105,10 +105,10 @@ class _Numeric:
     """An ``hp.Int`` or ``hp.Float`` as KerasTuner defines it, and how Optuna samples it."""
 
     name: str
-    kind: type                 # int or float
-    low: float
-    high: float
-    step: float | None
+    kind: type                 # int or float: the bounds and step are of that kind
+    low: Any
+    high: Any
+    step: Any                  # None: no step
     sampling: str
     default: Any
 
@@ -160,10 +160,8 @@ class _Numeric:
             return trial.suggest_float(name, self.low, high, step=self.step)
         # log, or reverse_log: Optuna samples the mirror image log-uniformly (its params hold
         # min + max - value), so that values crowd towards max_value as KerasTuner's do
-        if self.kind is int:
-            value = trial.suggest_int(name, self.low, self.high, log=True)
-        else:
-            value = trial.suggest_float(name, self.low, self.high, log=True)
+        value: float = (trial.suggest_int(name, self.low, self.high, log=True) if self.kind is int
+                        else trial.suggest_float(name, self.low, self.high, log=True))
         return value if self.sampling == "log" else self.kind(self.low + self.high - value)
 
 
@@ -201,7 +199,7 @@ class HyperParameters:
         {'units': 64, 'model_type': 'mlp'}
     """
 
-    def __init__(self, trial: "optuna.Trial | None" = None) -> None:
+    def __init__(self, trial: "optuna.trial.BaseTrial | None" = None) -> None:
         self.trial = trial
         self.values: dict[str, Any] = {}
         self._declared: dict[str, str] = {}     # every name declared so far -> its kind

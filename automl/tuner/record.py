@@ -26,7 +26,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from automl.errors import DataError, UsageError
 from automl.urls import redact
@@ -168,7 +168,7 @@ def parent_run_id(study: "optuna.Study") -> str | None:
 
 def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modality: str,
                      selection: "Selection", model_path: Path, mlflow_info: dict[str, str],
-                     report_dir: Path | None, baselines: list[dict[str, Any]] = ()) -> None:
+                     report_dir: Path | None, baselines: Sequence[dict[str, Any]] = ()) -> None:
     """Keep what :func:`automl.load` needs in the study's user attrs (JSON, passwords redacted).
 
     Args:

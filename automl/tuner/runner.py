@@ -225,13 +225,17 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
                             display.on_event, next_seed(), seconds_left)
     else:
         plan = plan_workers(search_cfg.workers)
+
+        def on_crash(worker, code: int) -> None:  # its trial is failed as killed, and retried
+            fail_dead_trials(study, store, search_cfg.max_retries, dead=worker,
+                             why=f"exit code {code}")
+
         pool = LocalPool(
             study_name=cfg.name, storage_url=storage_url, tracking_uri=tracker.tracking_uri,
             run_dir=run_dir.resolve(), workers=plan.workers, threads=plan.threads,
             gpus=plan.gpus, on_event=display.on_event,
             budget_left=lambda: trials_to_start(study, search_cfg.trials),
-            on_crash=lambda worker, code: fail_dead_trials(
-                study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"),
+            on_crash=on_crash,
             seed=next_seed())
 
         def train(seconds_left: float | None) -> bool:
