@@ -145,7 +145,7 @@ def load_inference_model(model_file: str | Path) -> "keras.Model":
 
     with warnings.catch_warnings():
         # a table whose column names are no layer names ("price ($)") keeps them as its input
-        # keys behind safe layer names (see automl.models.builder.layer_names): as intended
+        # keys behind safe layer names (see automl.modalities.table.layer_names): as intended
         warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
         return keras.saving.load_model(model_file, compile=False)
 

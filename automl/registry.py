@@ -54,11 +54,13 @@ class Entry:
     needs: str | None = None
 
     def load(self) -> Any:
-        """The factory itself (its module imported now)."""
+        """The factory itself (its module imported now): ``module:attribute``, or a whole
+        module (a modality's)."""
         if self.factory is None:
             raise LookupError(f"{self.name} has no factory")
         module, _, attribute = self.factory.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        loaded = importlib.import_module(module)
+        return getattr(loaded, attribute) if attribute else loaded
 
     def fits(self, modality: str) -> bool:
         return not self.applies_to or modality in self.applies_to
@@ -277,3 +279,13 @@ FAMILIES = Registry("family", "model.architecture", [
     Entry("custom", "your own builder, module:function(params, spec) -> keras.Model", None,
           {"builder": domains.TEXT}),
 ], default="mlp")
+
+
+# ---- modalities: what kind of examples a source holds -----------------------------------------
+
+MODALITIES = Registry("modality", "data", [
+    Entry("table", "columns of numbers and categories (CSV, Parquet, a DataFrame)",
+          "automl.modalities.table"),
+    Entry("signal", "1-D signals: arrays of shape (examples, length)", "automl.modalities.signal"),
+    Entry("image", "images: (examples, height, width[, channels])", "automl.modalities.image"),
+])

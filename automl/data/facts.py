@@ -128,6 +128,8 @@ def _npz_facts(path: Path, task: str | None) -> SourceFacts:
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: cannot read this .npz file ({error}); save it with "
                         f"numpy.savez(path, x=..., y=...)") from None
-    modality = {2: "signal", 3: "image", 4: "image"}.get(len(shape))
+    from automl.modalities import of_shape
+
+    modality = of_shape(tuple(shape))
     task, classes = _labels_facts(y, task)
     return SourceFacts(modality, task, classes, has_test_split="x_test" in names)

@@ -166,6 +166,6 @@ def _class_labels(ys: list[np.ndarray]) -> tuple[list[np.ndarray], str, tuple[st
 
 
 def _modality(x: Any) -> str:
-    if isinstance(x, dict):
-        return "table"
-    return "image" if np.ndim(x) >= 3 else "signal"
+    from automl.modalities import detect
+
+    return detect(x) or "signal"  # a hypermodel takes any array; automl's own checks do not

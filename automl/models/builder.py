@@ -20,22 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable
 
-# family -> the params a space may set for it
-CNN_PARAMS = {"blocks", "filters", "kernel_size", "pooling", "head", "dense_units", "residual"}
-ARCHITECTURES: dict[str, set[str]] = {
-    "mlp": {"layers", "units", "shrink"},
-    "cnn": CNN_PARAMS,      # 1-D convolutions for signals, 2-D for images
-    "cnn1d": CNN_PARAMS,
-    "cnn2d": CNN_PARAMS,
-    "custom": {"builder"},  # plus any params of the user's own builder
-    "transfer": {"base", "weights", "unfreeze", "fine_tune_lr_factor", "input_size",
-                 "features_layer"},
-}
-# family -> the modalities it can take
-FAMILY_MODALITIES = {"mlp": {"signal", "image", "table"}, "cnn": {"signal", "image"},
-                     "cnn1d": {"signal"}, "cnn2d": {"image"},
-                     "custom": {"signal", "image", "table"},
-                     "transfer": {"signal", "image", "table"}}  # Applications bases: images
 ACTIVATIONS = {"relu", "gelu", "swish", "silu", "elu", "selu", "leaky_relu", "tanh"}
 POOLINGS = {"max", "avg", "none"}
 HEADS = {"flatten", "gap"}
@@ -58,6 +42,13 @@ class InputSpec:
     target_mean: float = 0.0      # regression: the target's statistics, undone in the output
     target_std: float = 1.0
     value_range: tuple[float, float] = (0.0, 255.0)  # images: raw pixel range, for augmentation
+
+    @property
+    def modality(self) -> str:
+        """``table`` (columns), else ``image`` or ``signal`` by the example's shape."""
+        from automl.modalities import of_shape
+
+        return "table" if self.columns else (of_shape((0, *self.shape)) or "signal")
 
 
 @dataclass
@@ -146,56 +137,6 @@ class Techniques:
         return keras.layers.Dropout(rate)(x)
 
 
-def _mlp(arch: dict[str, Any], t: Techniques, x):
-    import keras
-
-    if len(x.shape) > 2:
-        x = keras.layers.Flatten()(x)
-    units, shrink = int(arch.get("units", 128)), float(arch.get("shrink", 1.0))
-    for i in range(int(arch.get("layers", 2))):  # shrink < 1: each layer narrower than the last
-        x = t.drop(t.dense(max(1, round(units * shrink**i)), x))
-    return x
-
-
-def _cnn(arch: dict[str, Any], t: Techniques, x):
-    """Blocks of convolution (+ pooling, dropout): 1-D for signals, 2-D for images."""
-    import keras
-
-    if len(x.shape) == 2:  # a 1-D signal: add a channel axis
-        x = keras.layers.Reshape((x.shape[1], 1))(x)
-    two_d = len(x.shape) == 4
-    pooling = arch.get("pooling", "max")
-    residual = bool(arch.get("residual", False))
-    filters = int(arch.get("filters", 32))
-    for _ in range(int(arch.get("blocks", 2))):
-        shortcut = x
-        x = t.conv(filters, arch.get("kernel_size", 3 if two_d else 5), x)
-        if residual:  # add the block's input back (projected when the channels differ)
-            if shortcut.shape[-1] != filters:
-                shortcut = (keras.layers.Conv2D if two_d else keras.layers.Conv1D)(
-                    filters, 1, padding="same")(shortcut)
-            x = keras.layers.Add()([x, shortcut])
-        if pooling != "none" and min(x.shape[1:-1]) >= 2:
-            if two_d:
-                pool = keras.layers.MaxPooling2D if pooling == "max" else \
-                    keras.layers.AveragePooling2D
-            else:
-                pool = keras.layers.MaxPooling1D if pooling == "max" else \
-                    keras.layers.AveragePooling1D
-            x = pool(2)(x)
-        x = t.drop(x)
-    if arch.get("head", "flatten") == "flatten":
-        x = keras.layers.Flatten()(x)
-    else:
-        x = (keras.layers.GlobalAveragePooling2D if two_d else keras.layers.GlobalAveragePooling1D)()(x)
-    if int(arch.get("dense_units", 0)) > 0:
-        x = t.drop(t.dense(arch["dense_units"], x))
-    return x
-
-
-FAMILIES = {"mlp": _mlp, "cnn": _cnn, "cnn1d": _cnn, "cnn2d": _cnn}
-
-
 def import_builder(path: str, search_dirs: Iterable[str | Path] = ()) -> Callable[..., Any]:
     """The function a ``custom`` architecture names as ``module:function``.
 
@@ -279,25 +220,19 @@ def build_model(params: dict[str, Any], spec: InputSpec,
         return import_builder(arch["builder"])(options, spec)
     techniques = Techniques(**{k: v for k, v in params.items() if k != "architecture"})
 
-    if spec.columns:
-        inputs, x = _table_inputs(spec)
-    else:
-        from automl.models.augment import augmentation_layers
+    from automl.modalities import module
 
-        inputs = keras.Input(shape=spec.shape, name="inputs")
-        x = inputs
-        if len(spec.shape) == 3:  # images
-            for layer in augmentation_layers(augment, spec.value_range):
-                x = layer(x)
-        raw = x
-        x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
-                                       name="normalize")(x)
+    # the modality's input layers, with its preprocessing inside the model (normalization,
+    # lookups, in-model augmentation): an exported model takes raw inputs
+    inputs, raw, x = module(spec.modality).model_inputs(spec, augment)
     if arch["name"] == "transfer":
         from automl.models.transfer import build_features
 
         x = techniques.drop(build_features(arch, raw, x, spec.shape[-1]))
     else:
-        x = FAMILIES[arch["name"]](arch, techniques, x)
+        from automl.registry import FAMILIES
+
+        x = FAMILIES.create(arch["name"], arch, techniques, x)
     # float32 outputs, so mixed precision never makes the softmax overflow
     if spec.num_classes:
         outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",
@@ -310,65 +245,6 @@ def build_model(params: dict[str, Any], spec: InputSpec,
                                          dtype="float32", name="predictions")(x)
     with warnings.catch_warnings():
         # a table's inputs are keyed by the user's column names, their layers named for Keras
-        # (layer_names): Keras warns about the difference, which is meant
+        # (automl.modalities.table.layer_names): Keras warns about the difference, which is meant
         warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
         return keras.Model(inputs, outputs, name=f"automl_{arch['name']}")
-
-
-def layer_names(columns: list[str]) -> dict[str, str]:
-    """Column name -> a name Keras and SavedModel signatures accept, unique, still readable.
-
-    Column names are user data (``od280/od315_of_diluted_wines``, ``price ($)``, ``Größe``,
-    ``1st floor``); layer names may not hold ``/`` and signatures want ASCII. The model's inputs
-    stay keyed by the user's names: only the layers inside are renamed.
-
-    Example:
-        >>> layer_names(["price ($)", "Größe", "1st floor", "a/b", "a_b"])
-        {'price ($)': 'price', 'Größe': 'Grosse', '1st floor': 'c_1st_floor', 'a/b': 'a_b', 'a_b': 'a_b_2'}
-    """
-    import re
-    import unicodedata
-
-    out: dict[str, str] = {}
-    taken: set[str] = set()
-    for column in columns:
-        ascii_name = unicodedata.normalize("NFKD", str(column).replace("ß", "ss")).encode(
-            "ascii", "ignore").decode()
-        slug = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_") or "column"
-        if not slug[0].isalpha():
-            slug = f"c_{slug}"
-        name, n = slug, 2
-        while name in taken:
-            name, n = f"{slug}_{n}", n + 1
-        taken.add(name)
-        out[column] = name
-    return out
-
-
-def _table_inputs(spec: InputSpec):
-    """One input per column, keyed by the column's own name: numeric ones normalized,
-    categorical ones one-hot."""
-    import keras
-
-    inputs, numeric, encoded = {}, [], []
-    safe = layer_names([name for name, _, _ in spec.columns])
-    for name, kind, stats in spec.columns:
-        if kind == "numeric":
-            inputs[name] = keras.Input(shape=(), name=safe[name], dtype="float32")
-            numeric.append((keras.layers.Reshape((1,))(inputs[name]), stats))
-        else:
-            strings = any(isinstance(v, str) for v in stats)
-            inputs[name] = keras.Input(shape=(), name=safe[name],
-                                       dtype="string" if strings else "int64")
-            lookup = keras.layers.StringLookup if strings else keras.layers.IntegerLookup
-            encoded.append(lookup(vocabulary=list(stats), output_mode="one_hot",
-                                  name=f"onehot_{safe[name]}")(inputs[name]))
-    if numeric:
-        stacked = keras.layers.Concatenate()([n for n, _ in numeric]) if len(numeric) > 1 \
-            else numeric[0][0]
-        stacked = keras.layers.Normalization(mean=[m for _, (m, _) in numeric],
-                                             variance=[v for _, (_, v) in numeric],
-                                             name="normalize")(stacked)
-        encoded.insert(0, stacked)
-    x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
-    return inputs, x
