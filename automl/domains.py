@@ -204,3 +204,16 @@ AUGMENT_ARGS: dict[str, Domain] = {
 def schedule_arg(schedule: str, argument: str) -> Domain:
     """The domain of one schedule's argument (``decay_rate`` means two things)."""
     return SCHEDULE_ARG_OVERRIDES.get((schedule, argument), SCHEDULE_ARGS[argument])
+
+
+# ---- the fixed settings of data:, search: and select: (config.sections and the schema) --------
+STUDY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"            # name: (a study, an experiment)
+DURATION = r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*"              # search.timeout: 90, 90s, 10m, 1h
+IMAGE_SIDE = integer(1, 4096)                               # data.image_size: [height, width]
+CHANNELS = (1, 3, 4)                                        # data.channels: grey, RGB, RGBA
+SUBSAMPLE = integer(10, 10**9)                              # data.subsample.train / .test
+TRIALS = integer(1, 1_000_000)                              # search.trials
+WORKERS = integer(0, 1024)                                  # search.workers (or auto)
+MAX_RETRIES = integer(0, 100)                               # search.max_retries
+MAX_FAILURES = integer(1, 10**6)                            # search.max_consecutive_failures
+TOP_K = integer(1, 1000)                                    # select.top_k

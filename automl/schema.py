@@ -10,13 +10,13 @@ that the data fits the architecture.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import AbstractSet, Any, Callable
 
 from automl import config, domains
 from automl.domains import Domain
 from automl.models.builder import ACTIVATIONS
 from automl.registry import (COMMON_OPTIMIZER_ARGS, FAMILIES, INITIALIZERS, OPTIMIZERS, PRUNERS,
-                             SAMPLERS, SCHEDULES)
+                             SAMPLERS, SCHEDULES, Registry)
 
 NUMBER = {"type": "number"}
 MODIFIERS = {"log": {"type": "boolean"}, "step": {"type": "number", "exclusiveMinimum": 0}}
@@ -62,8 +62,8 @@ def searched(domain: Domain, per_item: bool = False) -> dict[str, Any]:
 
 
 def named(table: dict[str, set[str]], domain: Callable[[str, str], Domain],
-          extra: set[str] = frozenset(), required: dict[str, str] | None = None,
-          open_options: set[str] = frozenset()) -> dict[str, Any]:
+          extra: AbstractSet[str] = frozenset(), required: dict[str, str] | None = None,
+          open_options: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     """A name from ``table``, a choice of names, or a branch of named options with arguments.
 
     Args:
@@ -97,6 +97,17 @@ def _schedule_arg(name: str, arg: str) -> Domain:
     return domains.schedule_arg(name, arg)
 
 
+def _registered_arg(registry: Registry) -> Callable[[str, str], Domain]:
+    """``(name, argument) -> Domain`` read from a registry whose arguments all have a domain."""
+    def domain(name: str, arg: str) -> Domain:
+        found = registry[name].args[arg]
+        # None is for a list or value checked on its own (schedules); initializer and optimizer
+        # arguments all have a domain
+        assert found is not None, f"{registry.kind} {name}: {arg} has no domain"
+        return found
+    return domain
+
+
 def _architecture_arg(family: str, arg: str) -> Domain:
     return domains.TEXT if arg in ("base", "builder") else domains.ARCHITECTURE_ARGS[arg]
 
@@ -104,7 +115,6 @@ def _architecture_arg(family: str, arg: str) -> Domain:
 def space_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a space file."""
     fraction = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
-    whole = lambda low, high: {"type": "integer", "minimum": low, "maximum": high}  # noqa: E731
     data = {
         "source": {"enum": sorted(config.BUILTIN_SOURCES | {"python"})},
         **{key: {"type": "string", "minLength": 1, "description": text}
@@ -114,14 +124,15 @@ def space_schema() -> dict[str, Any]:
                     "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]}},
         "task": {"enum": ["classification", "regression"]},
         "missing": {"enum": ["refuse", "drop"]},
-        "image_size": _pair(whole(1, 4096)),
-        "channels": {"enum": [1, 3, 4]},
+        "image_size": _pair(domains.IMAGE_SIDE.schema()),
+        "channels": {"enum": list(domains.CHANNELS)},
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
         "split": _object({"validation": fraction,
                           "test": {"anyOf": [{"const": "builtin"}, fraction]},
                           "holdout": fraction}, nullable=True),
-        "seed": whole(0, 2**32 - 1),
-        "subsample": _object({"train": whole(10, 10**9), "test": whole(10, 10**9)},
+        "seed": domains.SEED.schema(),
+        "subsample": _object({"train": domains.SUBSAMPLE.schema(),
+                              "test": domains.SUBSAMPLE.schema()},
                              nullable=True),
         "augment": _object({key: searched(domain)
                             for key, domain in domains.AUGMENT_ARGS.items()},
@@ -131,7 +142,7 @@ def space_schema() -> dict[str, Any]:
                          required={"custom": "builder", "transfer": "base"},
                          open_options={"custom"})
     model = {"architecture": architecture,
-             "initializer": named(INITIALIZERS.args(), lambda name, arg: INITIALIZERS[name].args[arg]),
+             "initializer": named(INITIALIZERS.args(), _registered_arg(INITIALIZERS)),
              "activation": searched(domains.enum(*ACTIVATIONS)),
              **{key: searched(domain, per_item=key in domains.PER_ITEM)
                 for key, domain in domains.MODEL_ARGS.items()}}
@@ -142,7 +153,7 @@ def space_schema() -> dict[str, Any]:
     piecewise["properties"]["factors"] = {"type": "array", "minItems": 2,
                                           "items": {"type": "number", "exclusiveMinimum": 0}}
     losses = config.LOSSES["classification"] + config.LOSSES["regression"]
-    training = {"optimizer": named(OPTIMIZERS.args(), lambda name, arg: OPTIMIZERS[name].args[arg],
+    training = {"optimizer": named(OPTIMIZERS.args(), _registered_arg(OPTIMIZERS),
                                    COMMON_OPTIMIZER_ARGS),
                 "schedule": schedule,
                 "loss": searched(domains.enum(*losses)),
@@ -150,10 +161,10 @@ def space_schema() -> dict[str, Any]:
                    for key, domain in domains.TRAINING_ARGS.items()}}
     search = {"sampler": {"enum": sorted(SAMPLERS)},
               "pruner": {"enum": sorted(PRUNERS)},
-              "trials": whole(1, 1_000_000),
+              "trials": domains.TRIALS.schema(),
               "timeout": {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                                     {"type": "string",
-                                     "pattern": r"^\s*\d+(\.\d+)?\s*[smh]?\s*$"}]},
+                                     "pattern": f"^{domains.DURATION}$"}]},
               "objective": {"anyOf": [{"enum": sorted(config.OBJECTIVES)},
                                       {"type": "array", "minItems": 2, "uniqueItems": True,
                                        "prefixItems": [{"enum": sorted(config.OBJECTIVES)}],
@@ -161,24 +172,24 @@ def space_schema() -> dict[str, Any]:
               "direction": {"anyOf": [{"enum": ["maximize", "minimize"]},
                                       {"type": "array", "items": {
                                           "enum": ["maximize", "minimize", None]}}]},
-              "seed": {"anyOf": [whole(0, 2**32 - 1), {"type": "null"}]},
+              "seed": {"anyOf": [domains.SEED.schema(), {"type": "null"}]},
               "enqueue": {"type": "array", "items": {"type": "object"}},
-              "workers": {"anyOf": [whole(0, 1024), {"const": "auto"}]},
-              "max_retries": whole(0, 100),
-              "max_consecutive_failures": whole(1, 10**6)}
+              "workers": {"anyOf": [domains.WORKERS.schema(), {"const": "auto"}]},
+              "max_retries": domains.MAX_RETRIES.schema(),
+              "max_consecutive_failures": domains.MAX_FAILURES.schema()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "automl search space",
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
+            "name": {"type": "string", "pattern": f"^{domains.STUDY_NAME}$"},
             "description": {"type": "string"},
             "data": _object(data, nullable=True),
             "model": _object(model, nullable=True),
             "training": _object(training, nullable=True),
             "search": _object(search, nullable=True),
-            "select": _object({"top_k": whole(1, 1000), "ensemble": {"type": "boolean"}},
+            "select": _object({"top_k": domains.TOP_K.schema(), "ensemble": {"type": "boolean"}},
                               nullable=True),
         },
     }
