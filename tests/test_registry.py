@@ -10,7 +10,7 @@ import pytest
 
 from automl.config import load_space
 from automl.errors import ConfigError
-from automl.registry import (AUGMENTATIONS, INITIALIZERS, OPTIMIZERS, PRUNERS, SAMPLERS,
+from automl.registry import (AUGMENTATIONS, FAMILIES, INITIALIZERS, OPTIMIZERS, PRUNERS, SAMPLERS,
                              SCHEDULES, Registry)
 from automl.schema import space_schema
 
@@ -100,3 +100,55 @@ def test_validate_refuses_a_transfer_base_the_run_folder_lacks(run_cli, tmp_path
     space.write_text(space.read_text().replace("study:digits-bsae", "study:digits-base"))
     code, out, err = run_cli("validate", "t.yaml", "--run-dir", "runs", cwd=tmp_path)
     assert code == 0, err
+
+
+# ---- the docs' tables of names list exactly the registries' names ---------------------------
+
+DOC = ROOT / "docs" / "search-spaces.md"
+MODALITY_WORDS = {"signals": {"signal"}, "images": {"image"}, "tables": {"table"},
+                  "all": {"signal", "image", "table"}}
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading + "\n")
+    level = heading.split(" ")[0]
+    rest = text[start + len(heading):]
+    ends = [i for i in (rest.find(f"\n{'#' * n} ") for n in range(1, len(level) + 1)) if i >= 0]
+    return rest[:min(ends)] if ends else rest
+
+
+def _rows(section: str) -> list[list[str]]:
+    rows = [[cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            for line in section.splitlines() if line.startswith("| ")]
+    return rows[1:]  # without the header
+
+
+def _names(cell: str) -> set[str]:
+    """The backticked names of a cell, without what parentheses say about them."""
+    import re
+
+    return set(re.findall(r"`([a-z0-9_]+)`", re.sub(r"\([^)]*\)", "", cell)))
+
+
+def _row(section: str, key: str) -> list[str]:
+    return next(row for row in _rows(section) if row[0] == f"`{key}`")
+
+
+def test_the_docs_list_exactly_the_registries_names():
+    text = DOC.read_text(encoding="utf-8")
+    augment = _rows(_section(text, "### `data.augment`"))
+    assert set().union(*(_names(row[0]) for row in augment)) == set(AUGMENTATIONS)
+    for row in augment:  # and what each applies to
+        fits = set().union(*(MODALITY_WORDS.get(w.strip(), set()) for w in row[1].split(",")))
+        for name in _names(row[0]):
+            assert fits == (AUGMENTATIONS[name].applies_to or MODALITY_WORDS["all"]), (name, row[1])
+    families = _rows(_section(text, "### `model.architecture`"))
+    assert set().union(*(_names(row[0]) for row in families)) == set(FAMILIES)
+    model, training = _section(text, "## `model`"), _section(text, "## `training`")
+    assert _names(_row(model, "initializer")[2]) == set(INITIALIZERS)
+    assert _names(_row(training, "optimizer")[2]) == set(OPTIMIZERS)
+    schedules = _rows(_section(text, "### `training.schedule`"))
+    assert {row[0].strip("`") for row in schedules} == set(SCHEDULES)
+    search = _section(text, "## `search`")
+    assert _names(_row(search, "sampler")[2]) == set(SAMPLERS)
+    assert _names(_row(search, "pruner")[2]) == set(PRUNERS)
