@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -59,7 +59,8 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
             "name": name, "metric": metric,
             "test": _score(model, encode(splits.x_test), splits.y_test, metric),
             "holdout": _score(model, encode(splits.x_holdout), splits.y_holdout, metric)
-            if splits.has_holdout else None})
+            if splits.x_holdout is not None and splits.y_holdout is not None  # has_holdout
+            else None})
     return rows
 
 
@@ -111,7 +112,7 @@ def _score(model, x: np.ndarray, y: np.ndarray, metric: str) -> float:
 def _concat(parts: list[Features]) -> Features:
     if isinstance(parts[0], dict):
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    return np.concatenate(parts)
+    return np.concatenate(cast("list[np.ndarray]", parts))  # all arrays, as the first is
 
 
 class _Encoder:

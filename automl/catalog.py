@@ -76,7 +76,8 @@ def _describe(name: str, path: Path) -> ReadySpace:
     tree = YAML(typ="safe", pure=True).load(text)
     tree = tree if isinstance(tree, dict) else {}
     description = str(tree.get("description") or _first_comment(text) or "")
-    data = tree.get("data") if isinstance(tree.get("data"), dict) else {}
+    data = tree.get("data")
+    data = data if isinstance(data, dict) else {}
     source = next((f"{key} file" for key in ("csv", "parquet", "images", "npz") if key in data),
                   str(data.get("source", "?")))
     return ReadySpace(name=name, path=path, description=" ".join(description.split()),

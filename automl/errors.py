@@ -105,7 +105,7 @@ def allowed_list(allowed: Iterable[str], limit: int = 100) -> str:
     text = ", ".join(names)
     if len(text) <= limit:
         return text
-    shown = []
+    shown: list[str] = []
     for name in names:
         if len(", ".join(shown + [name])) > limit - 30:
             break

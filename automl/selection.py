@@ -44,7 +44,7 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
 
 def score_holdout(model, splits: Splits) -> dict[str, float]:
     """The winner's metrics on the holdout split, evaluated once ({} without a holdout)."""
-    if not splits.has_holdout:
+    if splits.x_holdout is None or splits.y_holdout is None:  # not has_holdout
         return {}
     holdout = eval_dataset(splits.x_holdout, splits.y_holdout, num_classes=splits.num_classes)
     return {k: float(v) for k, v in model.evaluate(holdout, verbose=0, return_dict=True).items()}
@@ -66,7 +66,8 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
 
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
-    rows, models = [], {}
+    rows: list[dict[str, Any]] = []
+    models: dict[int, tuple[Any, Path]] = {}  # trial number -> (its keras.Model, its file)
     top = top_trials(study, top_k)
     for trial in top:
         path = candidate_path(candidates_dir, trial.number)

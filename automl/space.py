@@ -173,6 +173,15 @@ class Group(Node):
     def get(self, key: str) -> Node | None:
         return self.children.get(key)
 
+    def group(self, key: str) -> Group:
+        """The child ``key``, a group (a space's ``model``, ``training`` and ``data.augment``
+        always are: the config checks them)."""
+        child = self.children[key]
+        if not isinstance(child, Group):
+            raise TypeError(f"{child_path(self.path, key)} is a {type(child).__name__}, "
+                            f"not a group")
+        return child
+
     def size(self) -> float:
         return _group_size(self)
 

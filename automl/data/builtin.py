@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import pickle
@@ -133,5 +134,5 @@ BUILTIN: dict[str, Callable[[], Arrays]] = {
     "wine": _sklearn_table("wine", "classification"),
     "iris": _sklearn_table("iris", "classification"),
     "diabetes": _sklearn_table("diabetes", "regression"),
-    **{name: (lambda n=name: _load_keras(n)) for name in KERAS_FILES},
+    **{name: functools.partial(_load_keras, name) for name in KERAS_FILES},
 }

@@ -16,6 +16,7 @@ from dataclasses import replace
 from automl.config import LOSSES, OBJECTIVES, TASK_OBJECTIVES, SpaceConfig
 from automl.data.base import Arrays
 from automl.data.facts import SourceFacts, describe_source
+from automl.data.splits import Splits
 from automl.errors import did_you_mean
 from automl.registry import AUGMENTATIONS, FAMILIES
 from automl.space import Branch
@@ -31,7 +32,7 @@ def preflight(cfg: SpaceConfig) -> SpaceConfig:
     return fit_space(cfg, describe_source(cfg.data))
 
 
-def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays) -> SpaceConfig:
+def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays | Splits) -> SpaceConfig:
     """The same checks on loaded data (data passed from Python has no facts before)."""
     columns = tuple(name for name, _ in arrays.columns) if arrays.columns else None
     facts = SourceFacts(arrays.modality, arrays.task, arrays.class_names or None, None,
@@ -78,7 +79,7 @@ def _own_test_split(cfg: SpaceConfig) -> SpaceConfig:
 
 
 def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:
-    arch = cfg.space.children["model"].get("architecture")
+    arch = cfg.space.group("model").get("architecture")
     families = arch.possible_values() if arch is not None else ["mlp"]
     for family in families or []:
         if family not in FAMILIES or not FAMILIES[family].fits(modality):
@@ -87,7 +88,7 @@ def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:
                 "model.architecture"
             raise cfg.error(key, f"the {family} family cannot take {where}; use one of "
                                  f"{', '.join(fits)}")
-    for name in cfg.space.children["data"].children["augment"].children:
+    for name in cfg.space.group("data").group("augment").children:
         if not AUGMENTATIONS[name].fits(modality):
             raise cfg.error(f"data.augment.{name}", f"{name} does not apply to {where}; it "
                                                     f"applies to "
@@ -107,7 +108,7 @@ def _check_columns(cfg: SpaceConfig, columns: tuple[str, ...]) -> None:
 
 
 def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
-    training = cfg.space.children["training"]
+    training = cfg.space.group("training")
     loss = training.get("loss")
     for name in (loss.possible_values() or []) if loss is not None else []:
         if name not in LOSSES[task]:

@@ -80,7 +80,8 @@ def write_snapshot(splits: Splits, folder: Path, sha256: str | None = None) -> P
     meta = _meta(splits)
     meta["object_arrays"] = [k for k, a in _arrays(splits).items() if np.asarray(a).dtype == object]
     partial = path.with_suffix(".partial.npz")
-    np.savez(partial, __meta__=np.array(json.dumps(meta)), **arrays)
+    # numpy's stub matches **arrays against its allow_pickle: bool; the keys are _PARTS names
+    np.savez(partial, __meta__=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
     partial.replace(path)  # atomic: a reader never sees half a file
     return path
 
@@ -103,7 +104,14 @@ def read_snapshot(path: Path) -> Splits:
             return arrays.get(name)
         return {column: arrays[f"{name}.{i}"] for i, column in enumerate(names)}
 
-    return Splits(part("x_train"), arrays["y_train"], part("x_val"), arrays["y_val"],
-                  part("x_test"), arrays["y_test"], meta["task"], meta["modality"],
+    def needed(name: str) -> Features:
+        found = part(name)
+        if found is None:
+            raise DataError(f"{path}: not a splits snapshot (it has no {name}); delete it and "
+                            f"run the search again to rewrite it")
+        return found
+
+    return Splits(needed("x_train"), arrays["y_train"], needed("x_val"), arrays["y_val"],
+                  needed("x_test"), arrays["y_test"], meta["task"], meta["modality"],
                   tuple(meta["class_names"]), tuple(tuple(c) for c in meta["columns"]),
                   part("x_holdout"), arrays.get("y_holdout"))

@@ -50,7 +50,8 @@ class Splits:
                     "test_size": len(self.y_test),
                     "test_sha256": _fingerprint(self.x_test, self.y_test)}
         parts = [("train", self.y_train), ("val", self.y_val), ("test", self.y_test)]
-        if self.has_holdout:
+        if self.y_holdout is not None:  # has_holdout
+            assert self.x_holdout is not None  # the holdout's examples come with its labels
             manifest["holdout_size"] = len(self.y_holdout)
             manifest["holdout_sha256"] = _fingerprint(self.x_holdout, self.y_holdout)
             parts.append(("holdout", self.y_holdout))
@@ -104,6 +105,7 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
         if not arrays.has_test_split:
             raise DataError(f"data.split.test: the {cfg.source} source has no test split of its "
                             f"own; give a fraction such as 0.2")
+        assert arrays.x_test is not None and arrays.y_test is not None  # has_test_split
         x_test, y_test = arrays.x_test, arrays.y_test
     else:
         kept, test_index = _split(y, float(cfg.test), cfg.seed, stratify, "test")

@@ -127,6 +127,7 @@ def resolve_study_bases(cfg, run_dir: Path):
     if not (isinstance(base, Fixed) and str(base.value).startswith("study:")):
         return cfg
     path = resolve_base_path(str(base.value), run_dir)
+    assert path is not None  # a study:NAME base always resolves to that study's winner file
     if not path.is_file():
         from automl.errors import did_you_mean
 
@@ -159,8 +160,9 @@ def check_pretrained_weights(cfg) -> None:
         return
     option = arch.options["transfer"]
     base, weights = option.get("base"), option.get("weights")
-    names = [str(v) for v in base.possible_values()] if base is not None else []
-    wanted = weights.possible_values() if weights is not None else ["imagenet"]
+    # base and weights are fixed or chosen (config checks it), so they list their values
+    names = [str(v) for v in base.possible_values() or []] if base is not None else []
+    wanted = (weights.possible_values() or []) if weights is not None else ["imagenet"]
     if "imagenet" not in wanted:
         return
     for name in names:

@@ -100,12 +100,12 @@ def overfitting(data: ReportData) -> list[Finding]:
         curves = data.curves.get(trial.number)
         if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED) or not curves:
             continue
-        signs = []
+        checked: list[str | None] = []  # each rule's sign, or None where it sees none
         if higher_is_better:
-            signs.append(train_above_val(curves.get(metric, []), curves.get(f"val_{metric}", []),
-                                         metric))
-        signs.append(val_loss_rising(curves.get("loss", []), curves.get("val_loss", [])))
-        signs = [s for s in signs if s]
+            checked.append(train_above_val(curves.get(metric, []), curves.get(f"val_{metric}", []),
+                                           metric))
+        checked.append(val_loss_rising(curves.get("loss", []), curves.get("val_loss", [])))
+        signs = [s for s in checked if s]
         if signs:
             found.append(Finding(trial.number, trial.state.name, "over-fitting",
                                  "; ".join(signs), epochs_run(trial)))

@@ -145,7 +145,9 @@ def leaderboard(data: ReportData) -> str:
             test, gap = "not tested yet", ""
         else:
             test, gap = "", ""
-        role = winner_role(trial.number, data.winner, data.members)
+        # no winner before a selection (an ensemble's members come with its winner)
+        role = winner_role(trial.number, data.winner, data.members) \
+            if data.winner is not None else ""
         badges = ""
         if role == "member":
             badges = "<span class='badge win'>in the winner</span>"

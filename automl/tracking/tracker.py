@@ -303,33 +303,38 @@ class Tracker:
     def log_selection(self, table: list[dict[str, Any]], winner: dict[str, Any],
                       trial_runs: dict[int, str]) -> None:
         """Record each candidate's test metrics and gap, and the winner, on the parent run."""
+        parent = self._parent()
         for row in table:
             number = row["trial"]
             metrics = {f"test_{k}": v for k, v in row["test"].items()}
             metrics["generalization_gap"] = row["gap"]
             if number in trial_runs:
                 self.log_metrics(trial_runs[number], metrics)
-            self.log_metrics(self.parent_run_id, {f"candidate_{number}_gap": row["gap"],
-                                                  f"candidate_{number}_test": row["test_score"]})
-        self.log_metrics(self.parent_run_id, {
+            self.log_metrics(parent, {f"candidate_{number}_gap": row["gap"],
+                                      f"candidate_{number}_test": row["test_score"]})
+        self.log_metrics(parent, {
             "winner_val": winner["val_score"], "winner_test": winner["test_score"],
             **{f"winner_test_{k}": v for k, v in winner["test"].items()}})
-        self.client.set_tag(self.parent_run_id, "automl.winner_trial", str(winner["trial"]))
+        self.client.set_tag(parent, "automl.winner_trial", str(winner["trial"]))
         if len(winner.get("members", [])) > 1:
-            self.client.set_tag(self.parent_run_id, "automl.winner_ensemble",
+            self.client.set_tag(parent, "automl.winner_ensemble",
                                 ",".join(map(str, winner["members"])))
-        self.client.set_tag(self.parent_run_id, "mlflow.note.content",
-                            leaderboard_markdown(table, winner))
-        self.client.log_dict(self.parent_run_id, {"candidates": table, "winner": winner},
-                             "selection.json")
+        self.client.set_tag(parent, "mlflow.note.content", leaderboard_markdown(table, winner))
+        self.client.log_dict(parent, {"candidates": table, "winner": winner}, "selection.json")
         from automl.report.curves import log_learning_curves
 
-        log_learning_curves(self.client, self.parent_run_id,
+        log_learning_curves(self.client, parent,
                             {row["trial"]: trial_runs[row["trial"]] for row in table
                              if row["trial"] in trial_runs}, winner["trial"])
 
     def log_artifacts(self, folder: Path, artifact_path: str) -> None:
-        self.client.log_artifacts(self.parent_run_id, str(folder), artifact_path)
+        self.client.log_artifacts(self._parent(), str(folder), artifact_path)
+
+    def _parent(self) -> str:
+        """The parent run's id: :meth:`start_study` opened it before anything is logged there."""
+        if self.parent_run_id is None:
+            raise RuntimeError("no study run: call start_study first")
+        return self.parent_run_id
 
 
 def leaderboard_markdown(table: list[dict[str, Any]], winner: dict[str, Any]) -> str:
@@ -358,10 +363,11 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
     can describe the arrays (else name and source only)."""
     import numpy as np
     from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source import DatasetSource
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.numpy_dataset import from_numpy
 
-    origin = CodeDatasetSource({})
+    origin: DatasetSource = CodeDatasetSource({})
     if source:
         import warnings
 
@@ -378,4 +384,6 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
         return from_numpy(features, source=origin, targets=np.asarray(y),
                           name=name)._to_mlflow_entity()
     except Exception:  # arrays MLflow cannot describe (e.g. mixed objects)
-        return MetaDataset(origin, name=name)._to_mlflow_entity()
+        # MLflow's MetaDataset leaves Dataset.profile abstract in its annotations; Dataset is no
+        # ABC, so it instantiates (and its profile is None)
+        return MetaDataset(origin, name=name)._to_mlflow_entity()  # type: ignore[abstract]

@@ -47,7 +47,7 @@ class FirstValues:
 
 def configurations(cfg: SpaceConfig) -> list[tuple[str, str, dict[str, Any]]]:
     """``(key, label, forced params)``: one per architecture branch, one per enqueued entry."""
-    arch = cfg.space.children["model"].get("architecture")
+    arch = cfg.space.group("model").get("architecture")
     out = []
     if isinstance(arch, Branch):
         for name in arch.options:

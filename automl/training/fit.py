@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
@@ -33,11 +33,18 @@ class FitOutcome:
         return float(max(values) if direction == "maximize" else min(values))
 
 
+class _TargetStats(TypedDict, total=False):
+    """A regression target's statistics, as :class:`InputSpec` takes them."""
+
+    target_mean: float
+    target_std: float
+
+
 def input_spec(splits: Splits) -> InputSpec:
     """Shapes and normalization statistics, from the training split only."""
     import numpy as np
 
-    target = {}
+    target: _TargetStats = {}
     if splits.task == "regression":
         target = {"target_mean": float(splits.y_train.mean()),
                   "target_std": float(splits.y_train.std()) or 1.0}

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from automl.errors import AutomlError
 from automl.tuner import quiet
@@ -37,7 +37,7 @@ STOP_GRACE_SECONDS = 60     # after Ctrl-C, how long workers get to record their
 @dataclass
 class _Worker:
     process: subprocess.Popen
-    reader: object                 # the pipe's read end (a file object)
+    reader: TextIO                 # the pipe's read end (a file object)
     log: Path
     ready: bool = False
     buffer: str = ""

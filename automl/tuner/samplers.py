@@ -81,7 +81,9 @@ def grid_of(space: Group | None) -> dict[str, list]:
             values = np.arange(param.low, param.high + step / 2, step)
             values_of[param.path] = [int(v) if param.kind == "int" else float(v) for v in values]
         else:
-            values_of[param.path] = list(param.possible_values())
+            choices = param.possible_values()
+            assert choices is not None  # parameters() gives ranges (above), choices and branches
+            values_of[param.path] = list(choices)
     return values_of
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from automl.config import SearchConfig, SpaceConfig
@@ -46,7 +47,7 @@ def max_epochs(cfg: SpaceConfig) -> int:
     from automl.space import Choice, Fixed
     from automl.training.fit import DEFAULT_EPOCHS
 
-    node = cfg.space.children["training"].get("epochs")
+    node = cfg.space.group("training").get("epochs")
     if isinstance(node, Range):
         return int(node.high)
     if isinstance(node, (Fixed, Choice)):
@@ -145,7 +146,8 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, storage_url: str
             raise UsageError(f"the storage {redact(storage_url)} has no study {name!r}; start "
                              f"it with automl search, or check --study and --storage") from None
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                directions=search.directions, sampler=sampler, pruner=pruner)
+                                directions=[StudyDirection[d.upper()] for d in search.directions],
+                                sampler=sampler, pruner=pruner)
     found = [d.name.lower() for d in study.directions]
     if found != search.directions:
         raise UsageError(f"the study {name!r} in {redact(storage_url)} was created to "
@@ -173,6 +175,8 @@ class WorkerId:
     @classmethod
     def of(cls, trial: FrozenTrial) -> "WorkerId | None":
         value = trial.user_attrs.get("worker")
+        if not isinstance(value, dict):
+            return None
         try:
             return cls(value["host"], int(value["pid"]), int(value["started"]))
         except (TypeError, KeyError, ValueError):
@@ -310,9 +314,9 @@ def fail_reason(trial: FrozenTrial) -> str:
 def consecutive_failures(study: optuna.Study, limit: int) -> str | None:
     """A message when the last ``limit`` trials to end all failed with errors (not divergence,
     not a killed worker): the space, the data or the code is broken for every configuration."""
-    ended = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()
-             and t.datetime_complete is not None]
-    ended.sort(key=lambda t: t.datetime_complete)
+    completed = [(t.datetime_complete, t) for t in study.get_trials(deepcopy=False)
+                 if t.state.is_finished() and t.datetime_complete is not None]
+    ended = [t for _, t in sorted(completed, key=lambda pair: pair[0])]
     last = [t for t in ended if not fail_reason(t).startswith(("diverged", "interrupted",
                                                                "killed", "lost"))][-limit:]
     if len(last) < limit or any(t.state != TrialState.FAIL for t in last):

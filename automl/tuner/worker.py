@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from automl.config import SearchConfig
     from automl.tracking.tracker import Tracker
+    from automl.tuner.progress import SearchProgress
 
 STOPPED_EXIT_CODE = 3
 
@@ -79,7 +80,7 @@ def _die_with_parent() -> None:
 
 
 def _emitter(options: WorkerOptions, total: int, done: int, objective: str, epochs: int,
-             maximize: bool) -> tuple[Callable[[Event], None], object]:
+             maximize: bool) -> tuple[Callable[[Event], None], SearchProgress | None]:
     """Where events go: the coordinator's pipe, or a progress display on this console."""
     if options.events_fd is not None:
         pipe = os.fdopen(options.events_fd, "w", buffering=1)
