@@ -197,7 +197,8 @@ def save_keras(model: "keras.Model", path: Path) -> Path:
 def save_savedmodel(model: "keras.Model", path: Path) -> Path:
     """A TensorFlow SavedModel folder whose ``serve`` endpoint takes the raw inputs."""
     with _quiet_converters():
-        model.export(str(path), format="tf_saved_model", verbose=False)
+        model.export(str(path), format="tf_saved_model", verbose=False,
+                     input_signature=export_signature(model))
     return path
 
 
@@ -207,6 +208,7 @@ def save_tflite(model: "keras.Model", path: Path) -> Path:
 
     with _quiet_converters(), _conversion_failure("tflite"):
         model.export(str(path), format="litert", verbose=False,
+                     input_signature=export_signature(model),
                      target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
     return path
 
@@ -294,11 +296,58 @@ def input_specs(model: "keras.Model") -> Any:
     return tf.TensorSpec(tensor.shape, tensor.dtype, name="inputs")
 
 
+def signature_names(model: "keras.Model") -> dict[str, str]:
+    """A table's column name -> the name its input takes in the SavedModel ``serving_default``
+    and TFLite signatures: the input layer's name, made a Python identifier that is no keyword
+    and not ``self``, unique.
+
+    Those signatures take one keyword argument per input (TensorFlow calls them as
+    ``function(self, **inputs)``), so a column named ``self`` or ``class`` cannot be one as it
+    is. Column names are user data: ``signature.json`` maps them to these.
+
+    Example:
+        >>> signature_names(model)  # columns self, class, 1st, a/b  # doctest: +SKIP
+        {'self': 'self_', 'class': 'class_', '1st': 'c_1st', 'a/b': 'a_b'}
+    """
+    import keyword
+    import re
+
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for column, tensor in model.input.items():
+        base = re.sub(r"[^A-Za-z0-9_]+", "_", str(tensor.name or column)).strip("_") or "input"
+        if base[0].isdigit():
+            base = f"c_{base}"
+        if keyword.iskeyword(base) or base == "self":
+            base = f"{base}_"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        out[column] = name
+    return out
+
+
+def export_signature(model: "keras.Model") -> Any:
+    """The input signature SavedModel and TFLite exports take: for a table, one spec per column,
+    keyed by the user's column name (what ``serve`` takes) and named by
+    :func:`signature_names` (what ``serving_default`` and TFLite take); ``None`` (Keras's own)
+    for signals and images."""
+    import tensorflow as tf
+
+    if not is_table(model):
+        return None
+    names = signature_names(model)
+    return [{column: tf.TensorSpec(tensor.shape, tensor.dtype, name=names[column])
+             for column, tensor in model.input.items()}]
+
+
 def describe(model: "keras.Model", class_names: list[str]) -> dict[str, Any]:
     """``signature.json``: each input's name, dtype and shape per example, and the output."""
-    if is_table(model):  # TFLite and serving_default signatures key inputs by layer name
+    if is_table(model):  # TFLite and serving_default key inputs by signature_names
+        keys = signature_names(model)
         inputs = [{"name": name, "dtype": str(tensor.dtype), "shape": list(tensor.shape[1:]),
-                   "signature_key": tensor.name} for name, tensor in model.input.items()]
+                   "signature_key": keys[name]} for name, tensor in model.input.items()]
     else:
         tensor = model.inputs[0]
         inputs = [{"name": "inputs", "dtype": str(tensor.dtype),

@@ -18,7 +18,8 @@ import pytest
 import automl
 from automl.cli import main
 from automl.errors import UsageError
-from automl.export import FORMATS, export_model, predictions_frame, to_model_inputs
+from automl.export import (FORMATS, export_model, load_inference_model, predictions_frame,
+                           to_model_inputs)
 from conftest import SHARED_STUDY as SIGNAL
 
 # float32 graphs, reordered by each converter: probabilities agree to this (seen: below 1e-7)
@@ -200,6 +201,51 @@ def test_a_table_of_numbers_exports_everywhere_keyed_by_its_own_column_names(tmp
     runner = Interpreter(model_path=str(written["tflite"])).get_signature_runner()
     outputs = runner(**{keys[name]: values for name, values in x.items()})
     np.testing.assert_allclose(outputs["output_0"], expected, atol=ATOL)
+
+
+# Keras notes that the builder keys inputs by column names its layers cannot have (as intended)
+@pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
+def test_columns_named_self_a_keyword_or_odd_characters_export_to_every_format(tmp_path):
+    """Survey and finance tables have a column ``self``: SavedModel's serving_default and
+    TFLite's signature take one keyword argument per input, so ``self`` (and ``class``, ``1st``,
+    ``od280/od315 of wines``) reach them as sanitized names, which signature.json maps the user's
+    column names to; ``serve`` and ONNX keep the user's names."""
+    import onnxruntime
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from automl.models.builder import InputSpec, build_model
+
+    names = ("self", "od280/od315 of wines", "1st", "class", "self_")
+    columns = tuple((name, "numeric", (float(i), 1.0 + i)) for i, name in enumerate(names))
+    model = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 8}},
+                        InputSpec(shape=(len(names),), num_classes=3, columns=columns))
+    (tmp_path / "runs" / "survey").mkdir(parents=True)
+    model.save(tmp_path / "runs" / "survey" / "winner.keras")
+    assert main(["export", "--study", "survey", "--run-dir", str(tmp_path / "runs"), "--format",
+                 ",".join(FORMATS), "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    rng = np.random.default_rng(1)
+    x = {name: rng.normal(i, 1.0, 6).astype("float32") for i, name in enumerate(names)}
+    expected = np.asarray(model.predict_on_batch(x))
+
+    keys = {i["name"]: i["signature_key"]
+            for i in json.loads((out / "signature.json").read_text())["inputs"]}
+    assert list(keys) == list(names)                      # the user's names, in their order
+    assert all(key.isidentifier() and key != "self" and key not in ("class",)
+               for key in keys.values()) and len(set(keys.values())) == len(names)
+    saved = tf.saved_model.load(str(out / "saved_model"))
+    np.testing.assert_allclose(saved.serve(x).numpy(), expected, atol=ATOL)
+    serving = saved.signatures["serving_default"]
+    served = serving(**{keys[name]: tf.constant(values) for name, values in x.items()})
+    np.testing.assert_allclose(served["output_0"].numpy(), expected, atol=ATOL)
+    runner = Interpreter(model_path=str(out / "model.tflite")).get_signature_runner()
+    outputs = runner(**{keys[name]: values for name, values in x.items()})
+    np.testing.assert_allclose(outputs["output_0"], expected, atol=ATOL)
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    np.testing.assert_allclose(session.run(["predictions"], x)[0], expected, atol=ATOL)
+    reloaded = load_inference_model(out / "model.keras")
+    np.testing.assert_allclose(reloaded.predict_on_batch(x), expected, atol=ATOL)
 
 
 def test_unknown_format_and_missing_model_are_one_sentence(signal, tmp_path):
