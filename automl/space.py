@@ -61,6 +61,10 @@ class Node:
         """Every value this node can take, or None for a continuous range."""
         return None
 
+    def describe(self) -> str:
+        """The values this node takes, in words (the searched nodes say it their way)."""
+        return repr(self.possible_values())
+
 
 @dataclass
 class Fixed(Node):

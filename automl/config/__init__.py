@@ -65,13 +65,13 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
             raise doc.error(key, f"expects a mapping of settings; found {searched[key]!r}")
     space = parse_space(searched, "", doc.error)
     assert isinstance(space, Group)
-    augment = space.children["data"].get("augment")
+    augment = space.group("data").get("augment")
     if not isinstance(augment, Group):
         raise doc.error("data.augment", f"expects a mapping of augmentations "
                                         f"({allowed_list(AUGMENTATIONS)})")
     check_augment(doc, augment)
-    check_model(doc, space.children["model"])
-    check_training(doc, space.children["training"])
+    check_model(doc, space.group("model"))
+    check_training(doc, space.group("training"))
 
     search = search_config(doc, tree.get("search"))
     check_enqueue(doc, space, search.enqueue)

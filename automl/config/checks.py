@@ -4,7 +4,7 @@ against its registry, every fixed or searched value against its domain."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import AbstractSet, Callable, Iterable
 
 from automl import domains
 from automl.config.reader import Document
@@ -54,7 +54,7 @@ class _Checker:
                                                 f"({node.kind}:) cannot search it, use choice:")
             if domain.kind == "integer" and node.kind != "int":
                 raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
-        values = list(node.bounds) if isinstance(node, Range) else node.possible_values()
+        values = list(node.bounds) if isinstance(node, Range) else node.possible_values() or []
         for value in values:
             problem = domain.problem(value)
             if problem:
@@ -78,28 +78,31 @@ class _Checker:
                                            f"{allowed_list(allowed)})")
 
     def options(self, node: Node | None, table: dict[str, set[str]], what: str,
-                domain: Callable[[str, str], Domain], extra_args: set[str] = frozenset(),
+                domain: Callable[[str, str], Domain | None],
+                extra_args: AbstractSet[str] = frozenset(),
                 check: Callable[[Group], None] | None = None,
                 needs_options: dict[str, str] | None = None) -> None:
         """A name from ``table``, or a branch whose options are such names with arguments.
 
         Args:
-            domain: ``(option, argument) -> Domain`` of each argument an option sets.
+            domain: ``(option, argument) -> Domain`` of each argument an option sets (None:
+                an argument that ``check`` looks at itself).
             needs_options: option names that cannot stand alone -> the fix to suggest.
         """
         if node is None:
             return
         self.names(node, table, what)
+        needs = needs_options or {}
         if not isinstance(node, Branch):
             for name in node.possible_values() or []:
-                if name in (needs_options or {}):
+                if name in needs:
                     raise self.doc.error(node.path, f"{name} needs options of its own: "
-                                                    f"{needs_options[name]}")
+                                                    f"{needs[name]}")
             return
         for name, option in node.options.items():
-            if name in (needs_options or {}) and not option.children:
+            if name in needs and not option.children:
                 raise self.doc.error(option.path, f"{name} needs options of its own: "
-                                                  f"{needs_options[name]}")
+                                                  f"{needs[name]}")
             if name == "custom":  # a custom builder takes params of its own
                 if check:
                     check(option)
@@ -107,8 +110,9 @@ class _Checker:
             check_keys(self.doc, {k: None for k in option.children},
                         table[name] | set(extra_args), option.path)
             for argument, child in option.children.items():
-                if argument not in ("epochs", "factors", "base"):  # checked by ``check``
-                    self.value(child, domain(name, argument))
+                found = domain(name, argument)
+                if found is not None and argument != "base":  # the others: checked by ``check``
+                    self.value(child, found)
             if check:
                 check(option)
 

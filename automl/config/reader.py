@@ -84,7 +84,7 @@ def read_yaml(text: str, file: str | None = None) -> Document:
         kind = node.tag.rpartition(":")[2]
         stack = stack + (id(node),)
         if kind == "map":
-            result: dict[str, Any] = {}
+            result: dict[Any, Any] = {}  # keys as YAML reads them; checked below
             for key_node, value_node in node.value:
                 key = build(key_node, path, depth + 1, stack)
                 if not isinstance(key, (str, int, float, bool)) or key is None:

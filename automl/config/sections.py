@@ -26,7 +26,7 @@ from automl.registry import PRUNERS, SAMPLERS
 from automl.space import Group, Range
 
 
-def data_config(doc: Document, data: dict[str, Any]) -> DataConfig:
+def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
     data = check_keys(doc, data, DATA_KEYS, "data")
     files = [key for key in FILE_SOURCES if key in data]
     if len(files) > 1 or (files and "source" in data):
@@ -105,7 +105,7 @@ def data_config(doc: Document, data: dict[str, Any]) -> DataConfig:
                       subsample=dict(subsample))
 
 
-def search_config(doc: Document, search: dict[str, Any]) -> SearchConfig:
+def search_config(doc: Document, search: dict[str, Any] | None) -> SearchConfig:
     search = check_keys(doc, search, SEARCH_KEYS, "search")
     objective = search.get("objective", "val_accuracy")
     more: list[tuple[str, str]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from automl import domains
 from automl.config.reader import Document
@@ -32,7 +32,8 @@ def int_setting(doc: Document, value: Any, key: str, domain: domains.Domain) -> 
     return int(value)
 
 
-def name_setting(doc: Document, value: Any, key: str, allowed: set[str], what: str) -> str:
+def name_setting(doc: Document, value: Any, key: str, allowed: Collection[str],
+                 what: str) -> str:
     if value not in allowed:
         raise doc.error(key, f"unknown {what} {value!r}{did_you_mean(value, allowed)} "
                              f"(allowed: {allowed_list(allowed)})")
