@@ -44,6 +44,8 @@ class Entry:
             value with a check of its own).
         applies_to: the modalities it can take (empty: all of them).
         needs: the optional package it needs, for a message that says what to install.
+        details: what else the kind of entry declares (a data source: its task, classes,
+            whether it has a test split of its own, whether it is a file).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Entry:
     args: Mapping[str, Domain | None] = field(default_factory=dict)
     applies_to: frozenset[str] = frozenset()
     needs: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def load(self) -> Any:
         """The factory itself (its module imported now): ``module:attribute``, or a whole
@@ -289,3 +292,47 @@ MODALITIES = Registry("modality", "data", [
     Entry("signal", "1-D signals: arrays of shape (examples, length)", "automl.modalities.signal"),
     Entry("image", "images: (examples, height, width[, channels])", "automl.modalities.image"),
 ])
+
+
+# ---- data: where the examples come from -----------------------------------------------------
+
+
+def _builtin(name: str, summary: str, modality: str, task: str, classes: int,
+             test_split: bool) -> Entry:
+    return Entry(name, summary, f"automl.data.builtin:load_{name}", applies_to=frozenset({modality}),
+                 details={"task": task, "classes": classes, "test_split": test_split})
+
+
+def _file(key: str, summary: str, *modalities: str, test_split: bool = False) -> Entry:
+    return Entry(key, summary, f"automl.data.sources:read_{key}", applies_to=frozenset(modalities),
+                 details={"file": True, "test_split": test_split})
+
+
+SOURCES = Registry("data source", "data.source", [
+    _builtin("mnist1d", "MNIST-1D signals, generated offline (4,000 train, 1,000 test)", SIGNAL,
+             "classification", 10, True),
+    _builtin("digits", "scikit-learn's 1,797 handwritten digits, 8x8 pixels", IMAGE,
+             "classification", 10, False),
+    _builtin("breast_cancer", "scikit-learn's breast cancer table (30 numeric columns)", TABLE,
+             "classification", 2, False),
+    _builtin("wine", "scikit-learn's wine table (13 numeric columns)", TABLE,
+             "classification", 3, False),
+    _builtin("iris", "scikit-learn's iris table (4 numeric columns)", TABLE,
+             "classification", 3, False),
+    _builtin("diabetes", "scikit-learn's diabetes table (10 numeric columns)", TABLE,
+             "regression", 0, False),
+    _builtin("mnist", "MNIST digits, from the Keras cache only", IMAGE, "classification", 10,
+             True),
+    _builtin("fashion_mnist", "Fashion-MNIST, from the Keras cache only", IMAGE,
+             "classification", 10, True),
+    _builtin("cifar10", "CIFAR-10, from the Keras cache only", IMAGE, "classification", 10, True),
+    _builtin("cifar100", "CIFAR-100, from the Keras cache only", IMAGE, "classification", 100,
+             True),
+    _file("csv", "a .csv file", TABLE),
+    _file("parquet", "a .parquet file", TABLE),
+    _file("images", "a folder with one sub-folder of images per class", IMAGE),
+    _file("npz", "an .npz file with arrays x and y", SIGNAL, IMAGE, test_split=True),
+    Entry("python", "objects passed to automl.search(space, data=...)", None,
+          details={"test_split": True}),
+], default="mnist1d")
+

@@ -10,12 +10,13 @@ import pytest
 
 from automl.config import load_space
 from automl.errors import ConfigError
-from automl.registry import (AUGMENTATIONS, FAMILIES, INITIALIZERS, OPTIMIZERS, PRUNERS, SAMPLERS,
-                             SCHEDULES, Registry)
+from automl.registry import (AUGMENTATIONS, FAMILIES, INITIALIZERS, OPTIMIZERS,
+                             PRUNERS, SAMPLERS, SCHEDULES, SOURCES, Registry)
 from automl.schema import space_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = [SAMPLERS, PRUNERS, OPTIMIZERS, SCHEDULES, INITIALIZERS, AUGMENTATIONS]
+TABLES = [SAMPLERS, PRUNERS, OPTIMIZERS, SCHEDULES, INITIALIZERS, AUGMENTATIONS, FAMILIES,
+          SOURCES]
 
 
 def _space(search: str = "", augment: str = "") -> dict:
@@ -50,6 +51,9 @@ def test_help_names_every_sampler_and_pruner_the_validator_accepts(run_cli):
 
 def test_the_schema_lists_the_tables_names():
     schema = space_schema()
+    data = schema["properties"]["data"]["properties"]
+    files = {name for name, entry in SOURCES.items() if entry.details.get("file")}
+    assert set(data["source"]["enum"]) == set(SOURCES) - files and files <= set(data)
     search = schema["properties"]["search"]["properties"]
     assert search["sampler"]["enum"] == sorted(SAMPLERS)
     assert search["pruner"]["enum"] == sorted(PRUNERS)

@@ -8,6 +8,7 @@ from typing import Any
 
 from automl.config.reader import Document
 from automl.errors import ConfigError
+from automl.registry import SOURCES
 from automl.space import Group
 
 TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
@@ -23,13 +24,12 @@ LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_cros
 SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
                "enqueue", "workers", "max_retries", "max_consecutive_failures"}
 SELECT_KEYS = {"top_k", "ensemble"}
-BUILTIN_SOURCES = {"mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes", "mnist",
-                   "fashion_mnist", "cifar10", "cifar100"}
-BUILTIN_TEST_SPLIT = {"mnist1d", "mnist", "fashion_mnist", "cifar10", "cifar100"}
-FILE_SOURCES = {"csv": "a .csv file", "parquet": "a .parquet file",
-                "images": "a folder with one sub-folder of images per class",
-                "npz": "an .npz file with arrays x and y"}
-# objective -> its direction; which task has it
+# data sources, from automl.registry.SOURCES: the built-in sets, the file kinds (key -> what the
+# path names), those with a test split of their own
+BUILTIN_SOURCES = {name for name, e in SOURCES.items() if e.factory and not e.details.get("file")}
+FILE_SOURCES = {name: e.summary for name, e in SOURCES.items() if e.details.get("file")}
+OWN_TEST_SPLIT = {name for name, e in SOURCES.items() if e.details.get("test_split")}
+BUILTIN_TEST_SPLIT = BUILTIN_SOURCES & OWN_TEST_SPLIT
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize", "val_mae": "minimize"}
 # more objectives a Pareto search may add after the first (validation) one
 SECONDARY_OBJECTIVES = {**OBJECTIVES, "params_count": "minimize", "trial_seconds": "minimize"}

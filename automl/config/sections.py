@@ -10,9 +10,9 @@ from automl import domains
 from automl.config.reader import Document
 from automl.config.records import (
     BUILTIN_SOURCES,
-    BUILTIN_TEST_SPLIT,
     DATA_KEYS,
     FILE_SOURCES,
+    OWN_TEST_SPLIT,
     OBJECTIVES,
     SEARCH_KEYS,
     SECONDARY_OBJECTIVES,
@@ -76,10 +76,10 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
             or not 0 < validation < 1:
         raise doc.error("data.split.validation", f"expects a fraction between 0 and 1 (e.g. "
                                                  f"0.1); found {validation!r}")
-    has_own_test = source in BUILTIN_TEST_SPLIT or source in ("npz", "python")
+    has_own_test = source in OWN_TEST_SPLIT
     test = split.get("test", "builtin" if has_own_test else 0.2)
     if test == "builtin":
-        if source not in BUILTIN_TEST_SPLIT and source not in ("npz", "python"):
+        if source not in OWN_TEST_SPLIT:
             raise doc.error("data.split.test", f"the {source} source has no test split of its "
                                                f"own; give a fraction such as 0.2")
     elif isinstance(test, bool) or not isinstance(test, (int, float)) or not 0 < test < 1 \

@@ -127,12 +127,12 @@ def _load_keras(name: str) -> Arrays:
     return labelled(x, y, xt, yt, modality="image", task="classification", where=name)
 
 
-BUILTIN: dict[str, Callable[[], Arrays]] = {
-    "mnist1d": load_mnist1d,
-    "digits": load_digits,
-    "breast_cancer": _sklearn_table("breast_cancer", "classification"),
-    "wine": _sklearn_table("wine", "classification"),
-    "iris": _sklearn_table("iris", "classification"),
-    "diabetes": _sklearn_table("diabetes", "regression"),
-    **{name: functools.partial(_load_keras, name) for name in KERAS_FILES},
-}
+# one loader per built-in source; automl.registry.SOURCES names them (load_<name>)
+load_breast_cancer = _sklearn_table("breast_cancer", "classification")
+load_wine = _sklearn_table("wine", "classification")
+load_iris = _sklearn_table("iris", "classification")
+load_diabetes = _sklearn_table("diabetes", "regression")
+load_mnist = functools.partial(_load_keras, "mnist")
+load_fashion_mnist = functools.partial(_load_keras, "fashion_mnist")
+load_cifar10 = functools.partial(_load_keras, "cifar10")
+load_cifar100 = functools.partial(_load_keras, "cifar100")

@@ -22,6 +22,7 @@ import numpy as np
 
 from automl.config import DataConfig
 from automl.errors import DataError
+from automl.registry import SOURCES
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,13 @@ def _numbered(count: int) -> tuple[str, ...]:
     return tuple(str(i) for i in range(count))
 
 
-# built-in source -> its facts (tests/test_preflight.py checks them against the loaded data)
+# built-in source -> its facts, as automl.registry.SOURCES declares them (tests/test_preflight.py
+# checks them against the loaded data)
 BUILTIN_FACTS: dict[str, SourceFacts] = {
-    "mnist1d": SourceFacts("signal", "classification", _numbered(10), has_test_split=True),
-    "digits": SourceFacts("image", "classification", _numbered(10)),
-    "breast_cancer": SourceFacts("table", "classification", _numbered(2)),
-    "wine": SourceFacts("table", "classification", _numbered(3)),
-    "iris": SourceFacts("table", "classification", _numbered(3)),
-    "diabetes": SourceFacts("table", "regression"),
-    "mnist": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
-    "fashion_mnist": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
-    "cifar10": SourceFacts("image", "classification", _numbered(10), has_test_split=True),
-    "cifar100": SourceFacts("image", "classification", _numbered(100), has_test_split=True),
-}
+    name: SourceFacts(next(iter(entry.applies_to)), entry.details["task"],
+                      _numbered(entry.details["classes"]) if entry.details["classes"] else None,
+                      has_test_split=True if entry.details["test_split"] else None)
+    for name, entry in SOURCES.items() if "task" in entry.details}
 
 
 def describe_source(cfg: DataConfig) -> SourceFacts:

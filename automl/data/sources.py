@@ -7,12 +7,8 @@ from typing import Any
 
 from automl.config import DataConfig
 from automl.data.base import Arrays
-from automl.data.builtin import BUILTIN
 from automl.data.files import from_python, load_image_folder, load_npz, load_table
 from automl.errors import DataError
-
-FILE_SOURCES = ("csv", "parquet", "images", "npz")
-
 
 def load_source(cfg: DataConfig | str, python_data: Any = None) -> Arrays:
     """The examples ``cfg`` names (a :class:`DataConfig`, or just a built-in source's name)."""
@@ -45,23 +41,40 @@ def keep_classes(arrays: Arrays, classes: tuple[str, ...]) -> Arrays:
 
 
 def _load(cfg: DataConfig, python_data: Any) -> Arrays:
+    from automl.registry import SOURCES
+
     if python_data is not None:
         return from_python(python_data, target=cfg.target, column_types=dict(cfg.columns),
                            task=cfg.task, missing=cfg.missing)
-    if cfg.source in BUILTIN:
-        arrays = BUILTIN[cfg.source]()
-        if cfg.task and cfg.task != arrays.task:
-            raise DataError(f"data.task: {cfg.source} is a {arrays.task} data set; remove "
-                            f"data.task or set it to {arrays.task}")
-        return arrays
     if cfg.source == "python":
         raise DataError("data.source is python: pass the data to automl.search(space, data=...)")
-    path = Path(cfg.path or "")
-    if cfg.source in ("csv", "parquet"):
-        return load_table(path, target=cfg.target or "", column_types=dict(cfg.columns),
-                          task=cfg.task, missing=cfg.missing)
-    if cfg.source == "images":
-        return load_image_folder(path, image_size=cfg.image_size, channels=cfg.channels)
-    if cfg.source == "npz":
-        return load_npz(path, task=cfg.task)
-    raise DataError(f"unknown data source {cfg.source!r}")
+    if cfg.source not in SOURCES:
+        raise DataError(f"unknown data source {cfg.source!r}")
+    entry = SOURCES[cfg.source]
+    if entry.details.get("file"):
+        return entry.load()(cfg)
+    arrays = entry.load()()
+    if cfg.task and cfg.task != arrays.task:
+        raise DataError(f"data.task: {cfg.source} is a {arrays.task} data set; remove "
+                        f"data.task or set it to {arrays.task}")
+    return arrays
+
+
+# ---- the file kinds, each read from its data config (automl.registry.SOURCES names them) ------
+
+
+def read_csv(cfg: DataConfig) -> Arrays:
+    return load_table(Path(cfg.path or ""), target=cfg.target or "",
+                      column_types=dict(cfg.columns), task=cfg.task, missing=cfg.missing)
+
+
+read_parquet = read_csv  # load_table reads either by the file's suffix
+
+
+def read_images(cfg: DataConfig) -> Arrays:
+    return load_image_folder(Path(cfg.path or ""), image_size=cfg.image_size,
+                             channels=cfg.channels)
+
+
+def read_npz(cfg: DataConfig) -> Arrays:
+    return load_npz(Path(cfg.path or ""), task=cfg.task)
