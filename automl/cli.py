@@ -331,8 +331,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     overrides = {"trials": args.trials, "timeout": args.timeout, "sampler": args.sampler,
                  "pruner": args.pruner, "seed": args.seed, "workers": args.workers}
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
-    from automl.tuner.runner import run_search
     from automl.tracking.store import ui_command
+    from automl.tuner.runner import run_search
 
     result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
                         storage=args.storage, reports_dir=Path(args.reports_dir),

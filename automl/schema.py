@@ -10,13 +10,22 @@ that the data fits the architecture.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Any, Callable
+from collections.abc import Callable, Set
+from typing import Any
 
 from automl import config, domains
 from automl.domains import Domain
 from automl.models.builder import ACTIVATIONS
-from automl.registry import (COMMON_OPTIMIZER_ARGS, FAMILIES, INITIALIZERS, OPTIMIZERS, PRUNERS,
-                             SAMPLERS, SCHEDULES, Registry)
+from automl.registry import (
+    COMMON_OPTIMIZER_ARGS,
+    FAMILIES,
+    INITIALIZERS,
+    OPTIMIZERS,
+    PRUNERS,
+    SAMPLERS,
+    SCHEDULES,
+    Registry,
+)
 
 NUMBER = {"type": "number"}
 MODIFIERS = {"log": {"type": "boolean"}, "step": {"type": "number", "exclusiveMinimum": 0}}
@@ -62,8 +71,8 @@ def searched(domain: Domain, per_item: bool = False) -> dict[str, Any]:
 
 
 def named(table: dict[str, set[str]], domain: Callable[[str, str], Domain],
-          extra: AbstractSet[str] = frozenset(), required: dict[str, str] | None = None,
-          open_options: AbstractSet[str] = frozenset()) -> dict[str, Any]:
+          extra: Set[str] = frozenset(), required: dict[str, str] | None = None,
+          open_options: Set[str] = frozenset()) -> dict[str, Any]:
     """A name from ``table``, a choice of names, or a branch of named options with arguments.
 
     Args:

@@ -57,7 +57,7 @@ def run(deterministic: bool, epochs: int) -> dict:
     proc = subprocess.run([sys.executable, "-c", DRIVER, "1" if deterministic else "0",
                            str(epochs)], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if not line:
         raise SystemExit(proc.stderr[-3000:])
     return json.loads(line[0].removeprefix("RESULT "))

@@ -62,7 +62,7 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
 
     from automl.config import DataConfig
     from automl.data import load_source, make_splits
-    from automl.data.pipeline import train_dataset, _labels
+    from automl.data.pipeline import _labels, train_dataset
     from automl.modalities.image import LAYER_AUGMENTATIONS, augmentation_layers
     from automl.models.builder import build_model
     from automl.training.fit import compile_model, data_scale, input_spec

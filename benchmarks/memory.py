@@ -57,8 +57,9 @@ print(json.dumps(out))
 
 
 def with_workers(trials: int, epochs: int) -> list[float]:
-    import automl
     from mlflow.tracking import MlflowClient
+
+    import automl
 
     space = {"name": "memory",
              "data": {"source": "mnist1d", "augment": {"shift": 2, "gaussian_noise": 0.05}},

@@ -77,7 +77,7 @@ def run(driver: str, *args: object) -> dict:
         proc = subprocess.run([sys.executable, "-c", driver, *map(str, args), folder],
                               capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not line:
         raise SystemExit(f"{args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(line[0].removeprefix("RESULT "))

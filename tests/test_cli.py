@@ -118,6 +118,7 @@ def test_schema_accepts_every_ready_space_and_rejects_a_typo(run_cli):
     import json
 
     import jsonschema
+
     from automl.config import read_yaml
 
     code, out, _ = run_cli("schema")

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections import Counter
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import optuna
 import pytest
-from optuna.trial import TrialState
-
 from conftest import wait_until
+from optuna.trial import TrialState
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import tiny_space
 
 import automl
 from automl.config import load_space
@@ -23,7 +24,6 @@ from automl.errors import ConfigError
 from automl.export import FORMATS
 from automl.result import winner_name
 from automl.selection import CLEAR_GAIN, choose_members, validation_loss
-from conftest import tiny_space
 
 ATOL = 1e-5  # float32 graphs, reordered by each converter
 BROKEN = 2   # the third trial, enqueued with a learning rate that learns nothing
@@ -182,7 +182,6 @@ def test_load_and_the_report_name_the_ensemble(searched):
 
 def test_the_ensemble_exports_to_every_format(searched, tmp_path):
     import tensorflow as tf
-
     from test_export import assert_tflite_and_onnx_predict
 
     result, _ = searched

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import fit_first
 
 from automl.config import load_space
 from automl.data.checks import preflight
 from automl.errors import NetworkRequired
-from conftest import fit_first
 
 
 def write_files(folder):

@@ -7,10 +7,10 @@ saying why.
 from __future__ import annotations
 
 import pytest
+from conftest import study_in, tiny_space
 
 import automl
 from automl.tuner.pool import plan_workers, visible_gpus
-from conftest import study_in, tiny_space
 
 pytestmark = pytest.mark.skipif(not visible_gpus(), reason="no NVIDIA GPU on this machine "
                                                            "(nvidia-smi lists none)")

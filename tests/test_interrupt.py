@@ -15,10 +15,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import study_in, wait_until
 from optuna.trial import TrialState
 
 import automl
-from conftest import study_in, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = """

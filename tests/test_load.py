@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT, SHARED_STUDY, study_in
 
 import automl
-from conftest import ROOT, SHARED_STUDY, study_in
 
 STUDY = SHARED_STUDY
 

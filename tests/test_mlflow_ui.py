@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED_STUDY, study_in
 from servers import free_port
 

@@ -10,8 +10,17 @@ import pytest
 
 from automl.config import load_space
 from automl.errors import ConfigError
-from automl.registry import (AUGMENTATIONS, FAMILIES, INITIALIZERS, OPTIMIZERS,
-                             PRUNERS, SAMPLERS, SCHEDULES, SOURCES, Registry)
+from automl.registry import (
+    AUGMENTATIONS,
+    FAMILIES,
+    INITIALIZERS,
+    OPTIMIZERS,
+    PRUNERS,
+    SAMPLERS,
+    SCHEDULES,
+    SOURCES,
+    Registry,
+)
 from automl.schema import space_schema
 
 ROOT = Path(__file__).resolve().parent.parent

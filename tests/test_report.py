@@ -17,10 +17,10 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
+from conftest import study_in, tiny_space
 from optuna.trial import TrialState
 
 import automl
-from conftest import study_in, tiny_space
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PLOTS = {"history", "importances", "parallel", "slice", "intermediate", "curves", "valtest"}

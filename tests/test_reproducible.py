@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import tiny_space
 
 import automl
-from conftest import tiny_space
 
 ROOT = Path(__file__).resolve().parent.parent
 

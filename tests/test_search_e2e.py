@@ -8,9 +8,9 @@ import re
 import numpy as np
 import optuna
 import pytest
+from conftest import study_in, tiny_space
 
 import automl
-from conftest import study_in, tiny_space
 
 TRIALS = 3
 

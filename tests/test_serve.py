@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from servers import free_port
+from test_export import ATOL, silently
 
 import automl
 from automl.export import to_model_inputs
-from servers import free_port
-from test_export import ATOL, silently
 
 SERVE_START_TIMEOUT = 300  # seconds: the server imports TensorFlow and loads the model first
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import fit_first
 
 import automl
 from automl.config import DataConfig, load_space
 from automl.data import load_source, make_splits
 from automl.errors import ConfigError, DataError, NetworkRequired
-from conftest import fit_first
 
 
 def tiny_table(n: int = 120, seed: int = 0) -> pd.DataFrame:

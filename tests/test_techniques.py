@@ -11,15 +11,15 @@ import keras
 import numpy as np
 import optuna
 import pytest
+from conftest import fit_first, study_in, tiny_space
 
 import automl
 from automl.config import load_space
 from automl.errors import ConfigError, UsageError
 from automl.models.builder import InputSpec, build_model
+from automl.training.dry_build import FirstValues
 from automl.training.optimizers import build_optimizer
 from automl.tuner.study import make_sampler
-from automl.training.dry_build import FirstValues
-from conftest import fit_first, study_in, tiny_space
 
 SIGNAL = InputSpec(shape=(40,), num_classes=10)
 IMAGE = InputSpec(shape=(8, 8, 1), num_classes=10)

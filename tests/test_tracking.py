@@ -11,14 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from servers import start_mlflow_server
 
 from automl.data.splits import Splits
 from automl.errors import UsageError
-from automl.tracking.store import (TRAINING_KIND, VIEW_TAG, default_tracking_uri, find_study,
-                                   ui_command, ui_url)
+from automl.tracking.store import (
+    TRAINING_KIND,
+    VIEW_TAG,
+    default_tracking_uri,
+    find_study,
+    ui_command,
+    ui_url,
+)
 from automl.tracking.tracker import Tracker
 from automl.tracking.ui import start_ui
-from servers import start_mlflow_server
 
 
 @dataclass

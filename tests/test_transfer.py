@@ -6,11 +6,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from test_ready_spaces import quick
 
 import automl
 from automl.errors import NetworkRequired
 from automl.models.builder import InputSpec, build_model
-from test_ready_spaces import quick
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 

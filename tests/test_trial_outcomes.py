@@ -7,10 +7,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import study_in, tiny_space
 
 import automl
 from automl.config import load_space
-from conftest import study_in, tiny_space
 
 
 def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
@@ -40,9 +40,9 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
 
 def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
     from automl.data import load_source, make_splits
-    from automl.tuner.objective import Objective
     from automl.tracking.store import default_tracking_uri
     from automl.tracking.tracker import Tracker
+    from automl.tuner.objective import Objective
 
     space = tiny_space("prune", trials=1)
     space["training"]["epochs"] = 3

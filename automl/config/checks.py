@@ -3,8 +3,8 @@ against its registry, every fixed or searched value against its domain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Set
 from pathlib import Path
-from typing import AbstractSet, Callable, Iterable
 
 from automl import domains
 from automl.config.reader import Document
@@ -79,7 +79,7 @@ class _Checker:
 
     def options(self, node: Node | None, table: dict[str, set[str]], what: str,
                 domain: Callable[[str, str], Domain | None],
-                extra_args: AbstractSet[str] = frozenset(),
+                extra_args: Set[str] = frozenset(),
                 check: Callable[[Group], None] | None = None,
                 needs_options: dict[str, str] | None = None) -> None:
         """A name from ``table``, or a branch whose options are such names with arguments.

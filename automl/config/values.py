@@ -4,8 +4,9 @@ number in range, a name from a table, a path that exists, a duration."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 from automl import domains
 from automl.config.reader import Document

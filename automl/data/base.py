@@ -8,13 +8,12 @@ inside the model. Tables are a dict of columns (name -> 1-D array); signals and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
 from automl.errors import DataError
 
-Features = Union[np.ndarray, dict[str, np.ndarray]]
+Features = np.ndarray | dict[str, np.ndarray]
 TASKS = ("classification", "regression")
 MODALITIES = ("signal", "image", "table")
 MAX_CLASSES = 1000

@@ -14,8 +14,8 @@ import functools
 import gzip
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -12,7 +12,8 @@ Labels of a classification task are one-hot, so that mixup and label smoothing c
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -10,6 +10,7 @@ from automl.data.base import Arrays
 from automl.data.files import from_python, load_image_folder, load_npz, load_table
 from automl.errors import DataError
 
+
 def load_source(cfg: DataConfig | str, python_data: Any = None) -> Arrays:
     """The examples ``cfg`` names (a :class:`DataConfig`, or just a built-in source's name)."""
     if isinstance(cfg, str):

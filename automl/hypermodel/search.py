@@ -347,7 +347,7 @@ def _with_input(model: Any, example: Any) -> Any:
     import keras
 
     try:
-        model.input
+        _ = model.input  # raises where the model has no input yet
         return model
     except (AttributeError, ValueError):
         pass

@@ -8,7 +8,8 @@ input_pipeline.md``), then normalization by the training split's mean and varian
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 NAME = "image"
 LAYER_AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "contrast", "brightness")

@@ -6,7 +6,8 @@ mean and variance as the first layer, so an exported model takes raw signals.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 NAME = "signal"
 

@@ -9,7 +9,8 @@ an exported model takes the raw columns.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 NAME = "table"
 

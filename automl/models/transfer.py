@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import NetworkRequired

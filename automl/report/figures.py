@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from automl.report.collect import ReportData
 
@@ -147,8 +148,7 @@ def importances(data: ReportData, target: dict[str, Any], need: tuple[bool, str]
     """Parameter importances by fANOVA; by the random forest's impurity decrease where fANOVA
     finds no variance to explain (a few complete trials), which the page then says."""
     from optuna import visualization as vis
-    from optuna.importance import (FanovaImportanceEvaluator,
-                                   MeanDecreaseImpurityImportanceEvaluator)
+    from optuna.importance import FanovaImportanceEvaluator, MeanDecreaseImpurityImportanceEvaluator
 
     about = (f"How much of the variation in {data.objective} each parameter explains, over the "
              f"complete trials (parameters present in every one of them), by ")
@@ -190,8 +190,8 @@ def _optuna(key: str, title: str, about: str, draw: Callable[[], Any],
 
 def learning_curves(data: ReportData) -> Plot:
     """Training (solid) and validation (dashed) loss and metric per epoch, per candidate."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     metric = data.cfg.test_metric
     about = (f"Per epoch, from each candidate's MLflow run: loss and {metric}, training solid, "

@@ -15,8 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl.ranking import VAL_LOSS_ATTR
 from automl.report.collect import ReportData
-from automl.report.diagnostics import (OVERFITTING_RULES, Finding, epochs_run, overfitting,
-                                       stopped)
+from automl.report.diagnostics import OVERFITTING_RULES, Finding, epochs_run, overfitting, stopped
 from automl.report.figures import Plot, all_plots
 from automl.result import winner_name, winner_role
 from automl.tuner.record import read_selection

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, TypedDict
+from typing import Any, TypedDict
 
 from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
@@ -219,8 +220,7 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     """
     import keras
 
-    from automl.training.callbacks import (DivergenceGuard, GradientHealth,
-                                           TieBreakingEarlyStopping)
+    from automl.training.callbacks import DivergenceGuard, GradientHealth, TieBreakingEarlyStopping
 
     keras.utils.set_random_seed(seed)
     training = params.get("training", {})

@@ -20,6 +20,7 @@ from automl.errors import DataError, UsageError
 from automl.tuner.record import StudySpec, read_spec
 from automl.urls import redact, usable_uri
 
+
 def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
                 cache_dir: Path) -> tuple[Splits, str]:
     """The study's splits, checked against its digest: (splits, where they came from).

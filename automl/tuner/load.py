@@ -20,9 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import UsageError
 from automl.ranking import trial_rank
-from automl.defaults import DEFAULT_RUN_DIR
 from automl.result import SearchResult, candidates_frame, state_word, trials_frame
 from automl.tuner.record import plain_json, read_selection, searched_config, study_config
 from automl.urls import redact, usable_uri

@@ -8,8 +8,9 @@ trial's lifecycle (MLflow run, pruning, outcome, kept models) is :mod:`automl.tu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 

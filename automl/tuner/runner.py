@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -161,11 +162,18 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     from automl.models.transfer import check_pretrained_weights, resolve_study_bases
     from automl.tracking.store import default_tracking_uri
     from automl.tracking.tracker import Tracker
-    from automl.tuner.record import StudySpec, check_same_data, parent_run_id, publish
     from automl.tuner.pool import LocalPool, plan_workers
     from automl.tuner.progress import SearchProgress
-    from automl.tuner.study import (fail_dead_trials, finished_trials, max_epochs, open_storage,
-                                    open_study, retry_interrupted, trials_to_start)
+    from automl.tuner.record import StudySpec, check_same_data, parent_run_id, publish
+    from automl.tuner.study import (
+        fail_dead_trials,
+        finished_trials,
+        max_epochs,
+        open_storage,
+        open_study,
+        retry_interrupted,
+        trials_to_start,
+    )
 
     cfg = resolve_study_bases(cfg, run_dir)
     check_pretrained_weights(cfg)

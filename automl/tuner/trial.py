@@ -26,9 +26,10 @@ import math
 import resource
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from automl.errors import TrialFailed, UnhealthyTraining
 from automl.ranking import VAL_LOSS_ATTR, rank_key, trial_rank

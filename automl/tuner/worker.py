@@ -28,9 +28,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, encode
@@ -199,12 +200,16 @@ def run_trials(study: "optuna.Study", storage: "optuna.storages.BaseStorage",
         KeyboardInterrupt: Ctrl-C; the objective recorded its trial as interrupted and it is
             queued for a retry.
     """
-    import optuna
 
     from automl.errors import TrialFailed
     from automl.tuner import quiet
-    from automl.tuner.study import (consecutive_failures, fail_dead_trials, fail_reason,
-                                    retry_interrupted, trials_to_start)
+    from automl.tuner.study import (
+        consecutive_failures,
+        fail_dead_trials,
+        fail_reason,
+        retry_interrupted,
+        trials_to_start,
+    )
 
     stopped: list[str] = []
     log_start = [quiet.log_size(log)]
