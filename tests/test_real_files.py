@@ -306,6 +306,52 @@ def test_automl_search_shows_the_data_warnings_on_the_console(tmp_path, run_cli)
     assert "skipped 1 unreadable image file(s)" in log.read_text()
 
 
+INDEX_WARNING = "ignored column(s) 1 as they have no header; give them a name in the header row"
+
+
+def table_with_its_index(folder: Path) -> Path:
+    """A space on a CSV written by pandas' ``to_csv`` with its default ``index=True``."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"size": rng.normal(size=60), "label": rng.choice(["a", "b"], 60)}).to_csv(
+        folder / "t.csv")
+    (folder / "space.yaml").write_text(
+        "name: idx\ndata: {csv: t.csv, target: label}\n"
+        "model: {architecture: {choice: {mlp: {layers: 1, units: 8}}}}\n"
+        "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1, workers: 0}\n"
+        "select: {top_k: 1}\n")
+    return folder / "space.yaml"
+
+
+def test_the_index_column_of_a_csv_is_warned_of_once_a_command(tmp_path, run_cli):
+    """The search reads the table twice (its facts for the preflight, then its data): the
+    warning about the pandas index column comes once, for automl validate and automl search."""
+    table_with_its_index(tmp_path)
+    code, _, err = run_cli("validate", "space.yaml", cwd=tmp_path)
+    assert code == 0, err
+    assert err.count(INDEX_WARNING) == 1, err
+    code, _, err = run_cli("search", "space.yaml", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    assert err.count(INDEX_WARNING) == 1, err
+
+
+def test_each_search_from_python_warns_of_the_index_column_once(tmp_path, logged,
+                                                                monkeypatch):
+    """What a search reads before training (the preflight's facts, then the data), twice in one
+    process: one warning each time."""
+    from automl.config import load_space
+    from automl.data import load_source
+    from automl.data.checks import preflight
+
+    monkeypatch.chdir(tmp_path)
+    space = table_with_its_index(tmp_path)
+    for search in (1, 2):
+        load_source(preflight(load_space(space)).data)
+        assert [m for m in logged if INDEX_WARNING in m] == \
+            [f"t.csv: {INDEX_WARNING} to use them"] * search, logged
+
+
 def test_pixel_values_survive_each_mode_conversion(tmp_path):
     folder = build_folder(tmp_path / "pics", {"a/grey.png": grey, "a/rgb.png": rgb,
                                               "b/rgba.png": rgba, "b/16bit.png": grey16,

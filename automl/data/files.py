@@ -106,7 +106,10 @@ def load_table(path: Path, *, target: str, column_types: dict[str, str], task: s
                missing: str) -> Arrays:
     """A CSV or Parquet file -> a table (see :func:`read_table` for what a CSV may look like)."""
     text_columns = [name for name, kind in column_types.items() if kind != "numeric"]
-    frame = read_table(path, text_columns=text_columns)
+    try:
+        frame = read_table(path, text_columns=text_columns)
+    finally:  # the data is loaded: the next search (in this process too) warns again
+        _UNNAMED_WARNED.discard(_file_version(path))
     return table_from_frame(frame, target=target, column_types=column_types, task=task,
                             missing=missing, where=str(path))
 
@@ -273,12 +276,30 @@ def _is_unnamed(name: Any, position: int) -> bool:
     return name == f"Unnamed: {position}"
 
 
+# the versions of table files whose headerless columns were warned of: a search reads its table
+# twice (its facts for the preflight, then the data: automl.data.facts, load_table), and says so
+# once; load_table forgets the file, so the next search warns again
+_UNNAMED_WARNED: set[tuple[str, int, int]] = set()
+
+
+def _file_version(path: Path) -> tuple[str, int, int]:
+    """A file's identity and version: its absolute path, modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
 def _drop_unnamed_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Drop columns without a header: a trailing separator's empty column, or the row index
-    pandas writes by default (that one with a warning, as it holds values)."""
+    pandas writes by default (that one with a warning, as it holds values; once for the reads
+    of one search, see :data:`_UNNAMED_WARNED`)."""
     unnamed = [name for i, name in enumerate(frame.columns) if _is_unnamed(name, i)]
     with_values = [name for name in unnamed if frame[name].notna().any()]
-    if with_values:
+    version = _file_version(path) if with_values else None
+    if with_values and version not in _UNNAMED_WARNED:
+        _UNNAMED_WARNED.add(version)
         positions = ", ".join(str(list(frame.columns).index(n) + 1) for n in with_values)
         log.warning(f"{path}: ignored column(s) {positions} as they have no header; give them "
                     f"a name in the header row to use them")
