@@ -83,3 +83,37 @@ def test_schedules_give_the_expected_learning_rate():
     warm = build_optimizer("adam", {"name": "warmup_cosine", "warmup_epochs": 1},
                            learning_rate=0.1, total_steps=100, steps_per_epoch=10)._learning_rate
     assert lr_at(warm, 0) == pytest.approx(0.0) and lr_at(warm, 10) == pytest.approx(0.1)
+
+
+def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path, monkeypatch):
+    """The folders the module was looked for in show relative to the current folder, so the
+    sentence (file, line, key, what is missing and where to put it) stays short."""
+    from automl.cli import main
+    from automl.config import load_space
+    from automl.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spaces").mkdir()
+    space = tmp_path / "spaces" / "space.yaml"
+    space.write_text("name: cust\ndata: {source: mnist1d}\n"
+                     "model: {architecture: {choice: {custom: {builder: 'my_models:build'}}}}\n"
+                     "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_space(str(space))                   # the space file named by its absolute path
+    message = str(refused.value)
+    assert len(message) <= 300, (len(message), message)
+    assert "\n" not in message
+    assert message.startswith(f"{space}, line 3: model.architecture.custom.builder: ")
+    assert "cannot find module my_models in the current folder, spaces or on the import " \
+           "path; put my_models.py in one of those folders" in message
+    assert str(tmp_path) not in message.partition(": model.architecture")[2]
+    # from the command line, as a user types it
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["validate", "spaces/space.yaml"]) == 2
+    assert len(err.getvalue().strip()) <= 300 + len("automl: error: "), err.getvalue()
+    assert "spaces/space.yaml, line 3: model.architecture.custom.builder: cannot find module " \
+           "my_models in the current folder, spaces or" in err.getvalue()

@@ -161,8 +161,8 @@ def _check_custom(doc: Document, option: Group) -> None:
                                                   f"as builder: module:function; {CUSTOM_FIX}")
     try:
         import_builder(builder.value, search_dirs=_space_dirs(doc))
-    except ValueError as error:
-        raise doc.error(f"{option.path}.builder", str(error)) from None
+    except ValueError as error:  # a BuilderError's short form shows its paths relative to cwd
+        raise doc.error(f"{option.path}.builder", getattr(error, "short", str(error))) from None
 
 
 def _space_dirs(doc: Document) -> list[str]:

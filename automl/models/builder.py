@@ -150,7 +150,9 @@ def import_builder(path: str, search_dirs: Iterable[str | Path] = ()) -> Callabl
     are class probabilities (or the regression target).
 
     Raises:
-        ValueError: one sentence naming the module and the folders it was looked for in.
+        ValueError: one sentence naming the module and the folders it was looked for in (a
+            :class:`BuilderError`, with a ``short`` form, when the module or function is
+            missing).
     """
     module_name, _, function = str(path).partition(":")
     dotted = all(part.isidentifier() for part in module_name.split("."))
@@ -160,9 +162,45 @@ def import_builder(path: str, search_dirs: Iterable[str | Path] = ()) -> Callabl
     folders = _builder_folders(search_dirs)
     module = _import_from(module_name, folders)
     if not callable(getattr(module, function, None)):
-        raise ValueError(f"module {module_name} ({getattr(module, '__file__', '?')}) has no "
-                         f"function {function!r}; define def {function}(params, spec) in it")
+        where = getattr(module, "__file__", None)
+        fix = f"has no function {function!r}; define def {function}(params, spec) in it"
+        raise BuilderError(f"module {module_name} ({where or '?'}) {fix}",
+                           short=f"module {module_name} ({shown_path(where) if where else '?'}) "
+                                 f"{fix}")
     return getattr(module, function)
+
+
+class BuilderError(ValueError):
+    """A builder that cannot be imported: ``str()`` names its folders in full; ``short``, the
+    same sentence with the paths as :func:`shown_path` shows them, is what a space file's
+    message uses (its file, line and key come first, and the whole stays under 300 characters).
+    """
+
+    def __init__(self, message: str, *, short: str | None = None) -> None:
+        super().__init__(message)
+        self.short = short or message
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as a message shows it: ``the current folder``, relative to the current folder
+    when under it (``spaces/my_models.py``), under ``~`` when in the home folder, else absolute.
+
+    Example:
+        >>> shown_path(Path.cwd() / "spaces")
+        'spaces'
+    """
+    import os
+
+    absolute = Path(path).resolve()
+    here = Path.cwd().resolve()
+    if absolute == here:
+        return "the current folder"
+    if absolute.is_relative_to(here):
+        return os.path.relpath(absolute, here)
+    home = Path.home().resolve()
+    if absolute.is_relative_to(home) and home != Path(absolute.anchor):
+        return str(Path("~", absolute.relative_to(home)))
+    return str(absolute)
 
 
 _IMPORT_LOCK = threading.RLock()  # sys.path is process-wide: one temporary change at a time
@@ -191,8 +229,11 @@ def _import_from(module_name: str, folders: list[str]) -> ModuleType:
             if error.name not in (top, module_name):
                 raise ValueError(f"importing {module_name} failed: {error}; install the "
                                  f"module it needs") from None
-            raise ValueError(f"cannot find module {module_name} in {', '.join(folders)} or on "
-                             f"the import path; put {top}.py in one of those folders") from None
+            fix = f"or on the import path; put {top}.py in one of those folders"
+            raise BuilderError(
+                f"cannot find module {module_name} in {', '.join(folders)} {fix}",
+                short=f"cannot find module {module_name} in "
+                      f"{', '.join(shown_path(f) for f in folders)} {fix}") from None
         except Exception as error:  # the user's module itself is broken
             raise ValueError(f"importing {module_name} failed with {type(error).__name__}: "
                              f"{error}") from None
