@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
-from automl.registry import PRUNERS, SAMPLERS
+from automl.registry import EXPORT_FORMATS, PRUNERS, SAMPLERS
 
 EXAMPLES = """examples:
   automl spaces                                           list the ready spaces (mnist1d, ...)
@@ -136,16 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write a study's winner in formats other runtimes load",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write the winner of a finished study (<run-dir>/<study>/winner.keras) to "
-                    "--out as keras (model.keras), savedmodel (saved_model/), tflite "
-                    "(model.tflite) or onnx (model.onnx), with signature.json naming its inputs "
+                    "--out as " + "; ".join(f"{name} ({entry.summary})" for name, entry in
+                                             EXPORT_FORMATS.items()) +
+                    ", with signature.json naming its inputs "
                     "and classes. Every format takes raw inputs: normalization and categorical "
                     "lookups are inside. TFLite and ONNX cannot hold a table's categorical "
                     "columns. onnx needs pip install 'automl[export]'.",
         epilog="examples:\n  automl export --study mnist1d --format onnx --out out/\n"
                "  automl export --study mnist1d --format keras,savedmodel,tflite,onnx --out out/")
     ship.add_argument("--study", required=True, help="the study's name (name: in its space)")
-    ship.add_argument("--format", default="keras",
-                      help="keras, savedmodel, tflite or onnx; several joined by commas "
+    ship.add_argument("--format", default=EXPORT_FORMATS.default,
+                      help=f"{', '.join(EXPORT_FORMATS)}; several joined by commas "
                            "(default: %(default)s)")
     ship.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
     ship.add_argument("--run-dir", default=DEFAULT_RUN_DIR,

@@ -337,3 +337,18 @@ SOURCES = Registry("data source", "data.source", [
           details={"test_split": True}),
 ], default="mnist1d")
 
+
+
+# ---- export: the formats a winner is written in ----------------------------------------------
+
+_EXPORT = "automl.export.formats:"
+EXPORT_FORMATS = Registry("export format", "--format", [
+    Entry("keras", "model.keras: keras.saving.load_model", _EXPORT + "save_keras",
+          details={"written": ("model", "model.keras")}),
+    Entry("savedmodel", "saved_model/: TensorFlow and TF Serving", _EXPORT + "save_savedmodel",
+          details={"written": ("savedmodel", "saved_model")}),
+    Entry("tflite", "model.tflite: the LiteRT / TFLite interpreter", _EXPORT + "save_tflite",
+          details={"written": ("tflite", "model.tflite")}),
+    Entry("onnx", "model.onnx: onnxruntime", _EXPORT + "save_onnx", needs="tf2onnx",
+          details={"written": ("onnx", "model.onnx")}),
+], default="keras")
