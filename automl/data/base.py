@@ -15,7 +15,6 @@ from automl.errors import DataError
 
 Features = np.ndarray | dict[str, np.ndarray]
 TASKS = ("classification", "regression")
-MODALITIES = ("signal", "image", "table")
 MAX_CLASSES = 1000
 
 
