@@ -14,13 +14,18 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_STUDY as SIGNAL
 
 import automl
 from automl.cli import main
 from automl.errors import UsageError
-from automl.export import (FORMATS, export_model, load_inference_model, predictions_frame,
-                           to_model_inputs)
-from conftest import SHARED_STUDY as SIGNAL
+from automl.export import (
+    FORMATS,
+    export_model,
+    load_inference_model,
+    predictions_frame,
+    to_model_inputs,
+)
 
 # float32 graphs, reordered by each converter: probabilities agree to this (seen: below 1e-7)
 ATOL = 1e-5
@@ -321,7 +326,7 @@ def test_automl_predict_an_image_folder(tmp_path):
     resized to the model's input; ids are the paths."""
     from PIL import Image
 
-    from automl.data.files import _pixels, decode_image
+    from automl.data.images import _pixels, decode_image
     from automl.models.builder import InputSpec, build_model
 
     model = build_model({"architecture": {"name": "cnn", "blocks": 1, "filters": 4}},

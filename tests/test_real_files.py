@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from automl.data.files import (image_classes, load_image_folder, load_table, read_table,
-                               table_columns)
+from automl.data.images import image_classes, load_image_folder
+from automl.data.tables import load_table, read_table, table_columns
 from automl.errors import DataError
 
 

@@ -8,6 +8,7 @@ inside the model. Tables are a dict of columns (name -> 1-D array); signals and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -124,3 +125,11 @@ def check_finite(x: Features, where: str) -> None:
             raise DataError(f"{where}: {bad} examples have NaN or infinite features; clean them "
                             f"before the search")
 
+
+def error_words(error: Exception, path: Path | None = None) -> str:
+    """An exception's own words on one line, short, naming ``path`` by its name only (the
+    message around it names it in full)."""
+    words = " ".join(str(error).split()) or type(error).__name__
+    if path is not None:
+        words = words.replace(str(path), path.name)
+    return words if len(words) <= 120 else words[:117] + "..."

@@ -66,7 +66,7 @@ def describe_source(cfg: DataConfig) -> SourceFacts:
     if cfg.source in ("csv", "parquet"):
         return _table_facts(path, cfg)
     if cfg.source == "images":
-        from automl.data.files import image_classes
+        from automl.data.images import image_classes
 
         return SourceFacts("image", "classification", tuple(image_classes(path)))
     if cfg.source == "npz":
@@ -75,7 +75,7 @@ def describe_source(cfg: DataConfig) -> SourceFacts:
 
 
 def _table_facts(path: Path, cfg: DataConfig) -> SourceFacts:
-    from automl.data.files import read_table, table_columns
+    from automl.data.tables import read_table, table_columns
 
     columns = tuple(table_columns(path))
     task, classes = cfg.task, None

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from automl.config import DataConfig
+from automl.data.arrays import from_python, load_npz
 from automl.data.base import Arrays
-from automl.data.files import from_python, load_image_folder, load_npz, load_table
+from automl.data.images import load_image_folder
+from automl.data.tables import load_table
 from automl.errors import DataError
 
 

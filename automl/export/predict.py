@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from automl.data.images import IMAGE_SUFFIXES
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import UsageError
 from automl.export.formats import load_inference_model
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     import keras
     import pandas as pd
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
                   ".csv.xz")
 
@@ -130,7 +130,7 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
     if name.endswith(".npz"):
         return _read_npz(model, path)
     if name.endswith(TABLE_SUFFIXES):
-        from automl.data.files import read_table
+        from automl.data.tables import read_table
 
         text = [n for n, t in model.input.items() if str(t.dtype) == "string"] \
             if is_table(model) else []
@@ -162,7 +162,7 @@ def _read_npz(model: "keras.Model", path: Path) -> tuple[list, Any]:
 def _read_image_folder(model: "keras.Model", folder: Path) -> tuple[list[str], np.ndarray]:
     """Every image under ``folder`` (hidden files skipped), upright, at the model's input size
     and channels, as float32 pixels 0-255; ids are the paths relative to the folder."""
-    from automl.data.files import _pixels, decode_image
+    from automl.data.images import _pixels, decode_image
 
     shape = tuple(model.inputs[0].shape[1:]) if not is_table(model) else ()
     if len(shape) != 3:
