@@ -262,13 +262,13 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
                              hypermodel: Any, batch_size: int | None = None) -> "SearchResult":
     """The top-K trials on the test split, the winner saved, logged, registered, reported.
 
-    As ``automl.tuner.runner.finish_search``, except that each candidate is evaluated with the
+    As ``automl.tuner.conclude.finish_search``, except that each candidate is evaluated with the
     user's own compile settings on the test labels as the user gave them; what follows the
-    choice is :func:`automl.tuner.runner.conclude_search`, the same for both.
+    choice is :func:`automl.tuner.conclude.conclude_search`, the same for both.
     """
     from automl.data.base import take
     from automl.selection import Selection, top_trials
-    from automl.tuner.runner import conclude_search, trial_runs
+    from automl.tuner.conclude import conclude_search, trial_runs
     from automl.tuner.trial import candidate_path
 
     trials = study.get_trials(deepcopy=False)

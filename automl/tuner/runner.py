@@ -5,17 +5,14 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from automl.config import SpaceConfig, load_space
-from automl.defaults import CHAMPION_ALIAS, DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
+from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
 from automl.errors import AutomlError, UsageError
-from automl.result import SearchResult, candidates_frame, trials_frame
+from automl.result import SearchResult
 from automl.tuner.quiet import quiet_libraries
 from automl.tuner.study import default_storage_url
 from automl.urls import redact
@@ -89,6 +86,8 @@ def select(study: str, *, storage: str | None = None, tracking_uri: str | None =
     joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
     tracker = Tracker(joined.tracking_uri, joined.cfg.name)
     tracker.parent_run_id = joined.spec.parent_run_id
+    from automl.tuner.conclude import finish_search
+
     return finish_search(joined.cfg, joined.study, joined.splits, tracker,
                          run_dir / joined.cfg.name,
                          Path(reports_dir) if reports_dir is not None else None)
@@ -257,6 +256,8 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
         raise
     if not finished:
         after_interrupt(study, tracker)
+    from automl.tuner.conclude import finish_search
+
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
 
 
@@ -344,92 +345,3 @@ def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir
     if stopped:
         raise AutomlError(stopped)
     return True
-
-
-def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
-                  reports_dir: Path | None) -> SearchResult:
-    """The top-K trials on the test split, the winner saved, then :func:`conclude_search`."""
-    from automl.training import device
-
-    device.configure()
-    from automl.selection import score_holdout, select_winner
-
-    trials = study.get_trials(deepcopy=False)
-    runs = trial_runs(trials, tracker)
-
-    def fetch(trial) -> Path | None:  # a candidate saved by a worker on another machine
-        if not tracker.is_remote or trial.number not in runs:
-            return None
-        return tracker.download_candidate(runs[trial.number], study_dir / "candidates")
-
-    selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
-                              cfg.test_metric, fetch=fetch, ensemble=cfg.select.ensemble)
-    # the honest figure: the holdout no selection saw
-    selection.winner["holdout"] = score_holdout(selection.model, splits)
-    winner_path = study_dir / "winner.keras"
-    shutil.copyfile(selection.model_path, winner_path)
-    return conclude_search(cfg, study, splits, tracker, selection, runs, winner_path,
-                           selection.model, reports_dir)
-
-
-def conclude_search(cfg: SpaceConfig, study, splits, tracker, selection, runs: dict[int, str],
-                    winner_path: Path, model, reports_dir: Path | None,
-                    report: bool = True) -> SearchResult:
-    """After the winner is chosen, for every search alike: the baselines beside it, the
-    selection logged, the winner registered, the result, its report, the record in the study.
-
-    Args:
-        selection: the evaluated candidates and the winner (its ``holdout`` scored).
-        runs: each trial's MLflow run, by number.
-        winner_path: where the winner's ``.keras`` file was written.
-        model: the winner, as registered in MLflow.
-        report: write the report (a hypermodel whose test metrics lack the objective: not).
-    """
-    from automl.baselines import fit_baselines
-    from automl.data.base import take
-    from automl.tracking.registration import register_winner
-    from automl.tuner.record import record_selection  # read back by automl.load, automl trials
-
-    winner = selection.winner
-    baselines = fit_baselines(splits, seed=cfg.data.seed)  # what simple models score, beside it
-    tracker.log_metrics(tracker.parent_run_id, {
-        **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
-        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
-           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
-    tracker.log_selection(selection.candidates, winner, runs)
-    example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
-    mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
-    mlflow_info.update({"tracking_uri": tracker.tracking_uri,
-                        "parent_run_id": tracker.parent_run_id,
-                        "experiment_id": tracker.experiment_id})
-    result = SearchResult(
-        study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
-        winner_members=winner.get("members", []),
-        val_metrics={cfg.search.objective: winner["val_score"]},
-        test_metrics=winner["test"], candidates=candidates_frame(selection.candidates, winner),
-        trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
-        mlflow=mlflow_info, config=cfg, _model=model,
-        holdout_metrics=winner["holdout"], baselines=baselines)
-    if reports_dir is not None and report:
-        from automl.report import write_report
-
-        result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
-        tracker.log_artifacts(result.report_dir, "report")
-    record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
-                     mlflow_info, result.report_dir, baselines)
-    tracker.end_study()
-    return result
-
-
-def trial_runs(trials: list, tracker) -> dict[int, str]:
-    """Each trial's MLflow run id, by trial number. MLflow has no heartbeat: the runs that
-    killed workers left RUNNING are ended here, with the reason the study recorded."""
-    from automl.tuner.study import fail_reason
-
-    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
-            if "mlflow_run_id" in t.user_attrs}
-    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
-                            and t.state.name == "RUNNING"},
-                           {runs[t.number]: fail_reason(t) for t in trials
-                            if t.number in runs and t.state.name == "FAIL"})
-    return runs
