@@ -40,32 +40,44 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
     y = np.concatenate([splits.y_train, splits.y_val])
     if len(y) > MAX_EXAMPLES:
         keep = np.random.default_rng(seed).choice(len(y), MAX_EXAMPLES, replace=False)
-        train, y = {k: v[keep] for k, v in train.items()} if isinstance(train, dict) \
-            else train[keep], y[keep]
+        train, y = (
+            {k: v[keep] for k, v in train.items()} if isinstance(train, dict) else train[keep],
+            y[keep],
+        )
     encode = _Encoder(train)
     x = encode(train)
     if splits.task == "classification":
-        models = {"majority class": DummyClassifier(strategy="most_frequent"),
-                  "logistic regression": make_pipeline(
-                      StandardScaler(), LogisticRegression(max_iter=300, random_state=seed))}
+        models = {
+            "majority class": DummyClassifier(strategy="most_frequent"),
+            "logistic regression": make_pipeline(
+                StandardScaler(), LogisticRegression(max_iter=300, random_state=seed)
+            ),
+        }
     else:
-        models = {"mean": DummyRegressor(strategy="mean"),
-                  "linear regression": make_pipeline(StandardScaler(), Ridge(alpha=1.0))}
+        models = {
+            "mean": DummyRegressor(strategy="mean"),
+            "linear regression": make_pipeline(StandardScaler(), Ridge(alpha=1.0)),
+        }
     metric = baseline_metric(splits.task)
     rows = []
     for name, model in models.items():
         model.fit(x, y)
-        rows.append({
-            "name": name, "metric": metric,
-            "test": _score(model, encode(splits.x_test), splits.y_test, metric),
-            "holdout": _score(model, encode(splits.x_holdout), splits.y_holdout, metric)
-            if splits.x_holdout is not None and splits.y_holdout is not None  # has_holdout
-            else None})
+        rows.append(
+            {
+                "name": name,
+                "metric": metric,
+                "test": _score(model, encode(splits.x_test), splits.y_test, metric),
+                "holdout": _score(model, encode(splits.x_holdout), splits.y_holdout, metric)
+                if splits.x_holdout is not None and splits.y_holdout is not None  # has_holdout
+                else None,
+            }
+        )
     return rows
 
 
-def verdict(score: float, baselines: dict[str, float], metric: str,
-            part: str = "test") -> tuple[str, str] | None:
+def verdict(
+    score: float, baselines: dict[str, float], metric: str, part: str = "test"
+) -> tuple[str, str] | None:
     """How the winner fares against the simple baselines, for the console and the report.
 
     Args:
@@ -89,11 +101,15 @@ def verdict(score: float, baselines: dict[str, float], metric: str,
     name = better(baselines, key=lambda n: baselines[n])
     best = baselines[name]
     if score == best == (1.0 if metric == "accuracy" else 0.0):
-        return "note", (f"{name} also scores a perfect {metric} of {best:.4f} on the {part} "
-                        f"split, as the winner does: this data does not tell them apart, and "
-                        f"the simpler model may be all it needs")
-    return "warning", (f"the winner ({metric} {score:.4f}) does not beat {name} ({best:.4f}) on "
-                       f"the {part} split; widen the space, train longer, or use {name}")
+        return "note", (
+            f"{name} also scores a perfect {metric} of {best:.4f} on the {part} "
+            f"split, as the winner does: this data does not tell them apart, and "
+            f"the simpler model may be all it needs"
+        )
+    return "warning", (
+        f"the winner ({metric} {score:.4f}) does not beat {name} ({best:.4f}) on "
+        f"the {part} split; widen the space, train longer, or use {name}"
+    )
 
 
 def beats(score: float, scores: list[float], metric: str) -> bool:
@@ -132,8 +148,11 @@ class _Encoder:
         columns = []
         for name, values in x.items():
             if name in self.categories:
-                columns.append((values.astype(str)[:, None] == self.categories[name][None, :])
-                               .astype("float32"))
+                columns.append(
+                    (values.astype(str)[:, None] == self.categories[name][None, :]).astype(
+                        "float32"
+                    )
+                )
             else:
                 columns.append(np.asarray(values, dtype="float32")[:, None])
         return np.concatenate(columns, axis=1)

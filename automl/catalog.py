@@ -25,10 +25,10 @@ CHECKOUT_FOLDER = Path(__file__).resolve().parent.parent / "search_spaces"
 class ReadySpace:
     """One ready space, as ``automl spaces`` lists it."""
 
-    name: str          # what ``automl search NAME`` takes: the file's stem
+    name: str  # what ``automl search NAME`` takes: the file's stem
     path: Path
-    description: str   # the file's ``description:``, else its first comment line
-    source: str        # ``data.source`` (or the kind of file the data comes from)
+    description: str  # the file's ``description:``, else its first comment line
+    source: str  # ``data.source`` (or the kind of file the data comes from)
 
     @property
     def command(self) -> str:
@@ -78,10 +78,13 @@ def _describe(name: str, path: Path) -> ReadySpace:
     description = str(tree.get("description") or _first_comment(text) or "")
     data = tree.get("data")
     data = data if isinstance(data, dict) else {}
-    source = next((f"{key} file" for key in ("csv", "parquet", "images", "npz") if key in data),
-                  str(data.get("source", "?")))
-    return ReadySpace(name=name, path=path, description=" ".join(description.split()),
-                      source=source)
+    source = next(
+        (f"{key} file" for key in ("csv", "parquet", "images", "npz") if key in data),
+        str(data.get("source", "?")),
+    )
+    return ReadySpace(
+        name=name, path=path, description=" ".join(description.split()), source=source
+    )
 
 
 def _first_comment(text: str) -> str | None:

@@ -33,8 +33,10 @@ def _space_path(value: str) -> str:
     if close:
         from automl.errors import UsageError
 
-        raise UsageError(f"no space file or ready space named {value!r}; did you mean {close!r}? "
-                         f"(automl spaces lists them)")
+        raise UsageError(
+            f"no space file or ready space named {value!r}; did you mean {close!r}? "
+            f"(automl spaces lists them)"
+        )
     return value
 
 
@@ -44,14 +46,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from automl.models.transfer import resolve_study_bases
 
     cfg = preflight(load_space(_space_path(args.space)))  # what search checks before training
-    resolve_study_bases(cfg, Path(args.run_dir))            # a base study:NAME has a winner there
+    resolve_study_bases(cfg, Path(args.run_dir))  # a base study:NAME has a winner there
     dims = cfg.describe()
     width = max((len(name) for name, _ in dims), default=0)
     size = cfg.space.size()
-    configurations = ("infinitely many configurations (some dimensions are continuous)"
-                      if size == float("inf") else _counted(int(size), "configuration"))
-    print(f"{cfg.file}: valid space {cfg.name!r}, {_counted(len(dims), 'searched dimension')}, "
-          f"{configurations}")
+    configurations = (
+        "infinitely many configurations (some dimensions are continuous)"
+        if size == float("inf")
+        else _counted(int(size), "configuration")
+    )
+    print(
+        f"{cfg.file}: valid space {cfg.name!r}, {_counted(len(dims), 'searched dimension')}, "
+        f"{configurations}"
+    )
     for name, domain in dims:
         print(f"  {name:<{width}}  {domain}")
     return 0
@@ -80,28 +87,43 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     for space in spaces:
         print(f"{space.name:<{width}}{space.description}")
         print(f"{'':<{width}}data: {space.source}; run: {space.command}")
-    print(f"\n{len(spaces)} ready spaces, in {spaces_folder()}\n"
-          f"give a name wherever a space file goes, or copy a file to start your own")
+    print(
+        f"\n{len(spaces)} ready spaces, in {spaces_folder()}\n"
+        f"give a name wherever a space file goes, or copy a file to start your own"
+    )
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from automl.config import load_space
 
-    overrides = {"trials": args.trials, "timeout": args.timeout, "sampler": args.sampler,
-                 "pruner": args.pruner, "seed": args.seed, "workers": args.workers}
+    overrides = {
+        "trials": args.trials,
+        "timeout": args.timeout,
+        "sampler": args.sampler,
+        "pruner": args.pruner,
+        "seed": args.seed,
+        "workers": args.workers,
+    }
     cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
     from automl.tracking.store import ui_command
     from automl.tuner.runner import run_search
 
-    result = run_search(cfg, run_dir=Path(args.run_dir), tracking_uri=args.tracking_uri,
-                        storage=args.storage, reports_dir=Path(args.reports_dir),
-                        progress=not args.quiet)
+    result = run_search(
+        cfg,
+        run_dir=Path(args.run_dir),
+        tracking_uri=args.tracking_uri,
+        storage=args.storage,
+        reports_dir=Path(args.reports_dir),
+        progress=not args.quiet,
+    )
     _print_summary(result)
     if args.export:
         result.export(args.export)
-    print(f"\nBrowse every trial in the MLflow UI:\n  "
-          f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}")
+    print(
+        f"\nBrowse every trial in the MLflow UI:\n  "
+        f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}"
+    )
     return 0
 
 
@@ -117,17 +139,27 @@ def cmd_ui(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     uri = args.tracking_uri or default_tracking_uri(run_dir)
     if not args.tracking_uri and not (run_dir / "mlflow.db").is_file():
-        raise UsageError(f"no MLflow store in {run_dir}/ (mlflow.db is missing); run automl "
-                         f"search first, or pass --run-dir or --tracking-uri")
+        raise UsageError(
+            f"no MLflow store in {run_dir}/ (mlflow.db is missing); run automl "
+            f"search first, or pass --run-dir or --tracking-uri"
+        )
     study = find_study(uri, args.study)
     if is_server(uri):  # it has a UI of its own
         print(f"study {study.name}: {ui_url(redact(uri), study.experiment_id)}")
         return 0
-    process = start_ui(uri, args.host, args.port, run_dir / "mlartifacts",
-                       run_dir / study.name / "logs" / "mlflow-ui.log")
+    process = start_ui(
+        uri,
+        args.host,
+        args.port,
+        run_dir / "mlartifacts",
+        run_dir / study.name / "logs" / "mlflow-ui.log",
+    )
     host = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
-    print(f"MLflow UI on {run_dir}/, study {study.name} (Ctrl-C stops it):\n"
-          f"  {ui_url(f'http://{host}:{args.port}', study.experiment_id)}", flush=True)
+    print(
+        f"MLflow UI on {run_dir}/, study {study.name} (Ctrl-C stops it):\n"
+        f"  {ui_url(f'http://{host}:{args.port}', study.experiment_id)}",
+        flush=True,
+    )
     return serve_until_stopped(process)
 
 
@@ -136,19 +168,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from automl.tuner.worker import WorkerOptions, run_worker
 
     run_dir = Path(args.run_dir)
-    return run_worker(WorkerOptions(
-        study=args.study, storage=args.storage or default_storage_url(run_dir),
-        tracking_uri=args.tracking_uri, run_dir=run_dir, trials=args.trials,
-        timeout=args.timeout, seed=args.seed, threads=args.threads, events_fd=args.events_fd))
+    return run_worker(
+        WorkerOptions(
+            study=args.study,
+            storage=args.storage or default_storage_url(run_dir),
+            tracking_uri=args.tracking_uri,
+            run_dir=run_dir,
+            trials=args.trials,
+            timeout=args.timeout,
+            seed=args.seed,
+            threads=args.threads,
+            events_fd=args.events_fd,
+        )
+    )
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     from automl.tuner.runner import rerun
 
-    out = rerun(args.study, args.trial, storage=args.storage, tracking_uri=args.tracking_uri,
-                run_dir=args.run_dir)
-    print(f"trial {out['trial']}: {out['objective']} recorded {out['recorded']:.6f}, "
-          f"rerun {out['rerun']:.6f} (difference {out['difference']:+.2e})")
+    out = rerun(
+        args.study,
+        args.trial,
+        storage=args.storage,
+        tracking_uri=args.tracking_uri,
+        run_dir=args.run_dir,
+    )
+    print(
+        f"trial {out['trial']}: {out['objective']} recorded {out['recorded']:.6f}, "
+        f"rerun {out['rerun']:.6f} (difference {out['difference']:+.2e})"
+    )
     return 0
 
 
@@ -196,8 +244,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the study's report page and print where it is."""
     from automl.report import rebuild_report
 
-    page = rebuild_report(args.study, storage=args.storage, tracking_uri=args.tracking_uri,
-                          run_dir=args.run_dir, reports_dir=args.reports_dir)
+    page = rebuild_report(
+        args.study,
+        storage=args.storage,
+        tracking_uri=args.tracking_uri,
+        run_dir=args.run_dir,
+        reports_dir=args.reports_dir,
+    )
     print(f"report: {page}")
     return 0
 
@@ -206,13 +259,20 @@ def cmd_select(args: argparse.Namespace) -> int:
     from automl.tracking.store import ui_command
     from automl.tuner.runner import select
 
-    result = select(args.study, storage=args.storage, tracking_uri=args.tracking_uri,
-                    run_dir=args.run_dir, reports_dir=args.reports_dir)
+    result = select(
+        args.study,
+        storage=args.storage,
+        tracking_uri=args.tracking_uri,
+        run_dir=args.run_dir,
+        reports_dir=args.reports_dir,
+    )
     _print_summary(result)
     if args.export:
         result.export(args.export)
-    print(f"\nBrowse every trial in the MLflow UI:\n  "
-          f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}")
+    print(
+        f"\nBrowse every trial in the MLflow UI:\n  "
+        f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}"
+    )
     return 0
 
 
@@ -227,8 +287,9 @@ def _print_summary(result) -> None:
     for column in ("trial", cfg.search.objective, f"test {cfg.test_metric}", "gap", ""):
         table.add_column(column, justify="right")
     for row in result.candidates.itertuples():
-        table.add_row(str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}",
-                      row.role)
+        table.add_row(
+            str(row.trial), f"{row.val:.4f}", f"{row.test:.4f}", f"{row.gap:+.4f}", row.role
+        )
     console.print(table)
     styles = {"warning": "bold red", "note": "bold", "estimate": "bold"}
     for label, text in result.summary_lines():  # what print(result) shows, styled
@@ -269,19 +330,31 @@ def main(argv: list[str] | None = None) -> int:
     # as the process's own command only (main(argv) called from Python leaves stderr alone).
     # A worker that automl search started has no console: its whole output is its log.
     on_console = getattr(args, "events_fd", None) is None
-    if on_console and argv is None and args.command in ("search", "worker", "select", "rerun",
-                                                        "report", "validate", "export",
-                                                        "predict"):
+    if (
+        on_console
+        and argv is None
+        and args.command
+        in ("search", "worker", "select", "rerun", "report", "validate", "export", "predict")
+    ):
         quiet.divert_library_output()
     if argv is None and args.command in ("search", "worker"):
         stop_cleanly_on_signals()
     traceback_here = False
     try:
-        commands = {"search": cmd_search, "worker": cmd_worker, "select": cmd_select,
-                    "rerun": cmd_rerun, "report": cmd_report, "validate": cmd_validate,
-                    "schema": cmd_schema,
-                    "spaces": cmd_spaces, "trials": cmd_trials, "ui": cmd_ui,
-                    "export": cmd_export, "predict": cmd_predict}
+        commands = {
+            "search": cmd_search,
+            "worker": cmd_worker,
+            "select": cmd_select,
+            "rerun": cmd_rerun,
+            "report": cmd_report,
+            "validate": cmd_validate,
+            "schema": cmd_schema,
+            "spaces": cmd_spaces,
+            "trials": cmd_trials,
+            "ui": cmd_ui,
+            "export": cmd_export,
+            "predict": cmd_predict,
+        }
         code = commands[args.command](args)
     except UsageError as error:
         print(f"automl: error: {redact(str(error))}", file=sys.stderr)
@@ -296,11 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         if not quiet.diverted():
             raise
         quiet.log_exception(error, args.command)
-        print(f"automl: {args.command} failed unexpectedly: "
-              f"{redact(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+        print(
+            f"automl: {args.command} failed unexpectedly: "
+            f"{redact(f'{type(error).__name__}: {error}')}",
+            file=sys.stderr,
+        )
         code, traceback_here = 1, True
-    where = on_console and quiet.where_to_look(args.command, failed=code != 0,
-                                               traceback_here=traceback_here)
+    where = on_console and quiet.where_to_look(
+        args.command, failed=code != 0, traceback_here=traceback_here
+    )
     if where:  # the console's last line: which log file to read
         print(where, file=sys.stderr)
     return code

@@ -101,8 +101,14 @@ def _show(bound: float) -> int | float:
     return int(bound) if float(bound).is_integer() else bound
 
 
-def number(low: float = -math.inf, high: float = math.inf, *, low_open: bool = False,
-           high_open: bool = False, hint: str = "") -> Domain:
+def number(
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> Domain:
     return Domain("number", low, high, low_open, high_open, hint=hint)
 
 
@@ -119,34 +125,49 @@ TEXT = Domain("text")
 FINITE = number()
 POSITIVE = number(0, low_open=True)
 NON_NEGATIVE = number(0)
-FRACTION = number(0, 1)                       # [0, 1]
-OPEN_FRACTION = number(0, 1, low_open=True, high_open=True)   # (0, 1)
-PROPER_FRACTION = number(0, 1, high_open=True)                # [0, 1)
-SHARE = number(0, 1, low_open=True)                           # (0, 1]
-LEARNING_RATE = number(0, low_open=True, hint="; a learning rate is above 0, typically 1e-4 "
-                                              "to 1e-1")
+FRACTION = number(0, 1)  # [0, 1]
+OPEN_FRACTION = number(0, 1, low_open=True, high_open=True)  # (0, 1)
+PROPER_FRACTION = number(0, 1, high_open=True)  # [0, 1)
+SHARE = number(0, 1, low_open=True)  # (0, 1]
+LEARNING_RATE = number(
+    0, low_open=True, hint="; a learning rate is above 0, typically 1e-4 to 1e-1"
+)
 SEED = integer(0, 2**32 - 1)
 
 # ---- training.optimizer: <name>: {argument: value} -------------------------------------------
 OPTIMIZER_ARGS: dict[str, Domain] = {
     "learning_rate": LEARNING_RATE,
-    "clipnorm": POSITIVE, "clipvalue": POSITIVE,
-    "beta_1": PROPER_FRACTION, "beta_2": PROPER_FRACTION,
-    "epsilon": number(0, 1, low_open=True), "amsgrad": BOOL,
-    "weight_decay": number(0, 1), "momentum": PROPER_FRACTION, "nesterov": BOOL,
-    "rho": PROPER_FRACTION, "centered": BOOL, "initial_accumulator_value": NON_NEGATIVE,
+    "clipnorm": POSITIVE,
+    "clipvalue": POSITIVE,
+    "beta_1": PROPER_FRACTION,
+    "beta_2": PROPER_FRACTION,
+    "epsilon": number(0, 1, low_open=True),
+    "amsgrad": BOOL,
+    "weight_decay": number(0, 1),
+    "momentum": PROPER_FRACTION,
+    "nesterov": BOOL,
+    "rho": PROPER_FRACTION,
+    "centered": BOOL,
+    "initial_accumulator_value": NON_NEGATIVE,
 }
 
 # ---- training.schedule: <name>: {argument: value}; some names mean different things ----------
 SCHEDULE_ARGS: dict[str, Domain] = {
     "warmup_epochs": integer(0, 10_000),
-    "alpha": FRACTION,                       # the final rate as a fraction of the first
-    "first_decay_epochs": integer(1, 10_000), "t_mul": number(0, 100, low_open=True), "m_mul": SHARE,
-    "drop": SHARE, "every_epochs": integer(1, 10_000),
-    "decay_rate": SHARE,                     # exponential: the factor per epoch
-    "power": number(0, 100, low_open=True), "end_factor": FRACTION,
-    "peak_epoch_fraction": OPEN_FRACTION, "start_factor": SHARE,
-    "factor": OPEN_FRACTION, "patience": integer(1, 10_000), "min_factor": SHARE,
+    "alpha": FRACTION,  # the final rate as a fraction of the first
+    "first_decay_epochs": integer(1, 10_000),
+    "t_mul": number(0, 100, low_open=True),
+    "m_mul": SHARE,
+    "drop": SHARE,
+    "every_epochs": integer(1, 10_000),
+    "decay_rate": SHARE,  # exponential: the factor per epoch
+    "power": number(0, 100, low_open=True),
+    "end_factor": FRACTION,
+    "peak_epoch_fraction": OPEN_FRACTION,
+    "start_factor": SHARE,
+    "factor": OPEN_FRACTION,
+    "patience": integer(1, 10_000),
+    "min_factor": SHARE,
 }
 # (schedule, argument) pairs whose domain differs from the table above
 SCHEDULE_ARG_OVERRIDES: dict[tuple[str, str], Domain] = {
@@ -155,48 +176,80 @@ SCHEDULE_ARG_OVERRIDES: dict[tuple[str, str], Domain] = {
 
 # ---- model.initializer: <name>: {argument: value} ----------------------------------------------
 INITIALIZER_ARGS: dict[str, Domain] = {
-    "gain": POSITIVE, "mean": FINITE, "stddev": POSITIVE, "minval": FINITE, "maxval": FINITE,
-    "scale": POSITIVE, "mode": enum("fan_in", "fan_out", "fan_avg"),
+    "gain": POSITIVE,
+    "mean": FINITE,
+    "stddev": POSITIVE,
+    "minval": FINITE,
+    "maxval": FINITE,
+    "scale": POSITIVE,
+    "mode": enum("fan_in", "fan_out", "fan_avg"),
     "distribution": enum("truncated_normal", "untruncated_normal", "uniform"),
-    "value": FINITE, "seed": SEED,
+    "value": FINITE,
+    "seed": SEED,
 }
 
 # ---- model.architecture: <family>: {argument: value} -------------------------------------------
 ARCHITECTURE_ARGS: dict[str, Domain] = {
-    "layers": integer(1, 1000), "units": integer(1, 1_000_000), "shrink": SHARE,
-    "blocks": integer(1, 1000), "filters": integer(1, 1_000_000),
-    "kernel_size": integer(1, 1000), "dense_units": integer(0, 1_000_000),
-    "pooling": enum("max", "avg", "none"), "head": enum("flatten", "gap"), "residual": BOOL,
+    "layers": integer(1, 1000),
+    "units": integer(1, 1_000_000),
+    "shrink": SHARE,
+    "blocks": integer(1, 1000),
+    "filters": integer(1, 1_000_000),
+    "kernel_size": integer(1, 1000),
+    "dense_units": integer(0, 1_000_000),
+    "pooling": enum("max", "avg", "none"),
+    "head": enum("flatten", "gap"),
+    "residual": BOOL,
     # transfer
-    "weights": enum("imagenet", "none"), "unfreeze": integer(0, 100_000),
-    "fine_tune_lr_factor": SHARE, "input_size": integer(32, 1024), "features_layer": TEXT,
+    "weights": enum("imagenet", "none"),
+    "unfreeze": integer(0, 100_000),
+    "fine_tune_lr_factor": SHARE,
+    "input_size": integer(32, 1024),
+    "features_layer": TEXT,
 }
 
 # ---- model: key: value (``per_item``: also a list, one value per block) ------------------------
 MODEL_ARGS: dict[str, Domain] = {
-    "dropout": PROPER_FRACTION, "spatial_dropout": BOOL,
-    "l1": number(0, 1), "l2": number(0, 1), "bias_l1": number(0, 1), "bias_l2": number(0, 1),
-    "activity_l1": number(0, 1), "activity_l2": number(0, 1),
-    "batch_norm": BOOL, "batch_norm_position": enum("before", "after"),
+    "dropout": PROPER_FRACTION,
+    "spatial_dropout": BOOL,
+    "l1": number(0, 1),
+    "l2": number(0, 1),
+    "bias_l1": number(0, 1),
+    "bias_l2": number(0, 1),
+    "activity_l1": number(0, 1),
+    "activity_l2": number(0, 1),
+    "batch_norm": BOOL,
+    "batch_norm_position": enum("before", "after"),
     "batch_norm_momentum": PROPER_FRACTION,
 }
 PER_ITEM = {"dropout"}  # dropout: [0.1, 0.2, 0.3] sets each block's own rate
 
 # ---- training: key: value --------------------------------------------------------------------
 TRAINING_ARGS: dict[str, Domain] = {
-    "learning_rate": LEARNING_RATE, "batch_size": integer(1, 1 << 20),
-    "epochs": integer(1, 100_000), "early_stopping": integer(0, 100_000),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": integer(1, 1 << 20),
+    "epochs": integer(1, 100_000),
+    "early_stopping": integer(0, 100_000),
     "label_smoothing": PROPER_FRACTION,
-    "mixed_precision": BOOL, "jit_compile": BOOL, "deterministic": BOOL,
+    "mixed_precision": BOOL,
+    "jit_compile": BOOL,
+    "deterministic": BOOL,
 }
 SWITCHES = ("mixed_precision", "jit_compile", "deterministic")  # fixed for a whole search
 
 # ---- data.augment: key: value ------------------------------------------------------------------
 AUGMENT_ARGS: dict[str, Domain] = {
-    "shift": integer(0, 10_000), "crop": integer(0, 10_000),
-    "scale": FRACTION, "rotation": FRACTION, "translation": FRACTION, "zoom": FRACTION,
-    "contrast": FRACTION, "brightness": FRACTION, "cutout": FRACTION,
-    "gaussian_noise": number(0, 100), "mixup": number(0, 10),
+    "shift": integer(0, 10_000),
+    "crop": integer(0, 10_000),
+    "scale": FRACTION,
+    "rotation": FRACTION,
+    "translation": FRACTION,
+    "zoom": FRACTION,
+    "contrast": FRACTION,
+    "brightness": FRACTION,
+    "cutout": FRACTION,
+    "gaussian_noise": number(0, 100),
+    "mixup": number(0, 10),
     "flip": enum("horizontal", "vertical", "horizontal_and_vertical", "none"),
 }
 
@@ -207,13 +260,13 @@ def schedule_arg(schedule: str, argument: str) -> Domain:
 
 
 # ---- the fixed settings of data:, search: and select: (config.sections and the schema) --------
-STUDY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"            # name: (a study, an experiment)
-DURATION = r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*"              # search.timeout: 90, 90s, 10m, 1h
-IMAGE_SIDE = integer(1, 4096)                               # data.image_size: [height, width]
-CHANNELS = (1, 3, 4)                                        # data.channels: grey, RGB, RGBA
-SUBSAMPLE = integer(10, 10**9)                              # data.subsample.train / .test
-TRIALS = integer(1, 1_000_000)                              # search.trials
-WORKERS = integer(0, 1024)                                  # search.workers (or auto)
-MAX_RETRIES = integer(0, 100)                               # search.max_retries
-MAX_FAILURES = integer(1, 10**6)                            # search.max_consecutive_failures
-TOP_K = integer(1, 1000)                                    # select.top_k
+STUDY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"  # name: (a study, an experiment)
+DURATION = r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*"  # search.timeout: 90, 90s, 10m, 1h
+IMAGE_SIDE = integer(1, 4096)  # data.image_size: [height, width]
+CHANNELS = (1, 3, 4)  # data.channels: grey, RGB, RGBA
+SUBSAMPLE = integer(10, 10**9)  # data.subsample.train / .test
+TRIALS = integer(1, 1_000_000)  # search.trials
+WORKERS = integer(0, 1024)  # search.workers (or auto)
+MAX_RETRIES = integer(0, 100)  # search.max_retries
+MAX_FAILURES = integer(1, 10**6)  # search.max_consecutive_failures
+TOP_K = integer(1, 1000)  # select.top_k

@@ -33,7 +33,7 @@ def seed_sqlite_store(tracking_uri: str) -> None:
     """
     if not tracking_uri.startswith(SQLITE_PREFIX):
         return
-    target = Path(tracking_uri[len(SQLITE_PREFIX):])
+    target = Path(tracking_uri[len(SQLITE_PREFIX) :])
     if target.exists() or not target.parent.is_dir():
         return
     try:
@@ -85,6 +85,9 @@ def _create_with_mlflow(path: Path, cwd: Path) -> None:
 
 def _point_default_experiment(store: Path, made_in: str, here: str) -> None:
     with sqlite3.connect(store) as db:
-        db.execute("UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?) "
-                   "WHERE experiment_id = 0", (made_in, here))
+        db.execute(
+            "UPDATE experiments SET artifact_location = replace(artifact_location, ?, ?) "
+            "WHERE experiment_id = 0",
+            (made_in, here),
+        )
     db.close()

@@ -32,8 +32,14 @@ class ConfigError(UsageError):
         line: the 1-based line of that value in the file, when known.
     """
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
-                 line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.message = message
         self.file = file
         self.key = key

@@ -30,5 +30,6 @@ def rank_key(value: float, val_loss: float | None, number: int, *, maximize: boo
 
 def trial_rank(trial: Any, *, maximize: bool) -> tuple:
     """:func:`rank_key` of a complete Optuna trial (its first objective value)."""
-    return rank_key(trial.values[0], trial.user_attrs.get(VAL_LOSS_ATTR), trial.number,
-                    maximize=maximize)
+    return rank_key(
+        trial.values[0], trial.user_attrs.get(VAL_LOSS_ATTR), trial.number, maximize=maximize
+    )

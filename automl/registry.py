@@ -80,8 +80,9 @@ class Registry(Mapping[str, Entry]):
         default: the name used when a space names none.
     """
 
-    def __init__(self, kind: str, key: str, entries: Iterable[Entry],
-                 default: str | None = None) -> None:
+    def __init__(
+        self, kind: str, key: str, entries: Iterable[Entry], default: str | None = None
+    ) -> None:
         self.kind, self.key, self.default = kind, key, default
         self._entries = {entry.name: entry for entry in entries}
         if default is not None and default not in self._entries:
@@ -98,8 +99,11 @@ class Registry(Mapping[str, Entry]):
 
     def names(self, modality: str | None = None) -> tuple[str, ...]:
         """Every name, or those that apply to ``modality``."""
-        return tuple(name for name, entry in self._entries.items()
-                     if modality is None or entry.fits(modality))
+        return tuple(
+            name
+            for name, entry in self._entries.items()
+            if modality is None or entry.fits(modality)
+        )
 
     def args(self) -> dict[str, set[str]]:
         """name -> the argument names it takes (the validator's table)."""
@@ -132,79 +136,161 @@ def _args(table: Mapping[str, Domain], *names: str) -> dict[str, Domain]:
 # ---- search: how the next trial is drawn, and which trials stop early ------------------------
 
 _SAMPLER = "automl.tuner.samplers:"
-SAMPLERS = Registry("sampler", "search.sampler", [
-    Entry("tpe", "multivariate TPE: models the parameters jointly, handles branches",
-          _SAMPLER + "tpe"),
-    Entry("random", "independent uniform draws", _SAMPLER + "random"),
-    Entry("grid", "every combination (every searched value discrete)", _SAMPLER + "grid"),
-    Entry("qmc", "quasi-random: covers the space evenly", _SAMPLER + "qmc"),
-    Entry("nsga2", "genetic, for several objectives", _SAMPLER + "nsga2"),
-    Entry("cmaes", "CMA-ES, for continuous spaces", _SAMPLER + "cmaes", needs="cmaes"),
-    Entry("gp", "Gaussian-process Bayesian optimization", _SAMPLER + "gp", needs="torch"),
-], default="tpe")
+SAMPLERS = Registry(
+    "sampler",
+    "search.sampler",
+    [
+        Entry(
+            "tpe",
+            "multivariate TPE: models the parameters jointly, handles branches",
+            _SAMPLER + "tpe",
+        ),
+        Entry("random", "independent uniform draws", _SAMPLER + "random"),
+        Entry("grid", "every combination (every searched value discrete)", _SAMPLER + "grid"),
+        Entry("qmc", "quasi-random: covers the space evenly", _SAMPLER + "qmc"),
+        Entry("nsga2", "genetic, for several objectives", _SAMPLER + "nsga2"),
+        Entry("cmaes", "CMA-ES, for continuous spaces", _SAMPLER + "cmaes", needs="cmaes"),
+        Entry("gp", "Gaussian-process Bayesian optimization", _SAMPLER + "gp", needs="torch"),
+    ],
+    default="tpe",
+)
 
-PRUNERS = Registry("pruner", "search.pruner", [
-    Entry("median", "stops a trial below the median of earlier trials at the same epoch",
-          _SAMPLER + "median"),
-    Entry("percentile", "stops a trial in the bottom 25% at the same epoch",
-          _SAMPLER + "percentile"),
-    Entry("successive_halving", "keeps the best share of trials at each rung",
-          _SAMPLER + "successive_halving"),
-    Entry("hyperband", "successive halving over several budgets", _SAMPLER + "hyperband"),
-    Entry("none", "every trial runs all its epochs", _SAMPLER + "nop"),
-], default="median")
+PRUNERS = Registry(
+    "pruner",
+    "search.pruner",
+    [
+        Entry(
+            "median",
+            "stops a trial below the median of earlier trials at the same epoch",
+            _SAMPLER + "median",
+        ),
+        Entry(
+            "percentile",
+            "stops a trial in the bottom 25% at the same epoch",
+            _SAMPLER + "percentile",
+        ),
+        Entry(
+            "successive_halving",
+            "keeps the best share of trials at each rung",
+            _SAMPLER + "successive_halving",
+        ),
+        Entry("hyperband", "successive halving over several budgets", _SAMPLER + "hyperband"),
+        Entry("none", "every trial runs all its epochs", _SAMPLER + "nop"),
+    ],
+    default="median",
+)
 
 
 # ---- training: optimizers and learning-rate schedules ---------------------------------------
 
 _OPT = domains.OPTIMIZER_ARGS
 _COMMON = ("learning_rate", "clipnorm", "clipvalue")
-OPTIMIZERS = Registry("optimizer", "training.optimizer", [
-    Entry("adam", "Adam", "keras.optimizers:Adam",
-          _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon", "amsgrad")),
-    Entry("adamw", "Adam with decoupled weight decay", "keras.optimizers:AdamW",
-          _args(_OPT, *_COMMON, "weight_decay", "beta_1", "beta_2", "epsilon")),
-    Entry("sgd", "stochastic gradient descent, with momentum", "keras.optimizers:SGD",
-          _args(_OPT, *_COMMON, "momentum", "nesterov")),
-    Entry("rmsprop", "RMSprop", "keras.optimizers:RMSprop",
-          _args(_OPT, *_COMMON, "rho", "momentum", "epsilon", "centered")),
-    Entry("nadam", "Adam with Nesterov momentum", "keras.optimizers:Nadam",
-          _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon")),
-    Entry("adamax", "Adam on the infinity norm", "keras.optimizers:Adamax",
-          _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon")),
-    Entry("adagrad", "per-parameter rates from past gradients", "keras.optimizers:Adagrad",
-          _args(_OPT, *_COMMON, "initial_accumulator_value", "epsilon")),
-    Entry("lion", "sign-based, memory-light", "keras.optimizers:Lion",
-          _args(_OPT, *_COMMON, "beta_1", "beta_2")),
-], default="adam")
+OPTIMIZERS = Registry(
+    "optimizer",
+    "training.optimizer",
+    [
+        Entry(
+            "adam",
+            "Adam",
+            "keras.optimizers:Adam",
+            _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon", "amsgrad"),
+        ),
+        Entry(
+            "adamw",
+            "Adam with decoupled weight decay",
+            "keras.optimizers:AdamW",
+            _args(_OPT, *_COMMON, "weight_decay", "beta_1", "beta_2", "epsilon"),
+        ),
+        Entry(
+            "sgd",
+            "stochastic gradient descent, with momentum",
+            "keras.optimizers:SGD",
+            _args(_OPT, *_COMMON, "momentum", "nesterov"),
+        ),
+        Entry(
+            "rmsprop",
+            "RMSprop",
+            "keras.optimizers:RMSprop",
+            _args(_OPT, *_COMMON, "rho", "momentum", "epsilon", "centered"),
+        ),
+        Entry(
+            "nadam",
+            "Adam with Nesterov momentum",
+            "keras.optimizers:Nadam",
+            _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon"),
+        ),
+        Entry(
+            "adamax",
+            "Adam on the infinity norm",
+            "keras.optimizers:Adamax",
+            _args(_OPT, *_COMMON, "beta_1", "beta_2", "epsilon"),
+        ),
+        Entry(
+            "adagrad",
+            "per-parameter rates from past gradients",
+            "keras.optimizers:Adagrad",
+            _args(_OPT, *_COMMON, "initial_accumulator_value", "epsilon"),
+        ),
+        Entry(
+            "lion",
+            "sign-based, memory-light",
+            "keras.optimizers:Lion",
+            _args(_OPT, *_COMMON, "beta_1", "beta_2"),
+        ),
+    ],
+    default="adam",
+)
 COMMON_OPTIMIZER_ARGS = set(_COMMON)
 
 
 def _schedule(name: str, summary: str, *names: str, warmup: bool = True) -> Entry:
     # piecewise's epochs and factors are lists, checked by a rule of their own (None here)
-    args = {arg: domains.schedule_arg(name, arg) if arg in domains.SCHEDULE_ARGS else None
-            for arg in names}
+    args = {
+        arg: domains.schedule_arg(name, arg) if arg in domains.SCHEDULE_ARGS else None
+        for arg in names
+    }
     if warmup:  # warmup_epochs ramps any schedule but one that lowers a plain rate
         args["warmup_epochs"] = domains.SCHEDULE_ARGS["warmup_epochs"]
     return Entry(name, summary, "automl.training.optimizers:build_schedule", args)
 
 
-SCHEDULES = Registry("schedule", "training.schedule", [
-    _schedule("constant", "the same rate throughout"),
-    _schedule("cosine", "cosine decay to alpha x the rate", "alpha"),
-    _schedule("cosine_restarts", "cosine decay with warm restarts",
-              "first_decay_epochs", "t_mul", "m_mul", "alpha"),
-    _schedule("step", "times drop every few epochs", "drop", "every_epochs"),
-    _schedule("piecewise", "set factors from given epochs on", "epochs", "factors"),
-    _schedule("exponential", "times decay_rate each epoch", "decay_rate"),
-    _schedule("inverse_time", "rate / (1 + decay_rate x epoch)", "decay_rate"),
-    _schedule("polynomial", "polynomial decay to end_factor x the rate", "power", "end_factor"),
-    _schedule("warmup_cosine", "linear warmup, then cosine decay", "alpha"),
-    _schedule("one_cycle", "up to the rate, then down (Smith's one-cycle)",
-              "peak_epoch_fraction", "start_factor"),
-    _schedule("reduce_on_plateau", "lowered when the validation loss stalls",
-              "factor", "patience", "min_factor", warmup=False),
-], default="constant")
+SCHEDULES = Registry(
+    "schedule",
+    "training.schedule",
+    [
+        _schedule("constant", "the same rate throughout"),
+        _schedule("cosine", "cosine decay to alpha x the rate", "alpha"),
+        _schedule(
+            "cosine_restarts",
+            "cosine decay with warm restarts",
+            "first_decay_epochs",
+            "t_mul",
+            "m_mul",
+            "alpha",
+        ),
+        _schedule("step", "times drop every few epochs", "drop", "every_epochs"),
+        _schedule("piecewise", "set factors from given epochs on", "epochs", "factors"),
+        _schedule("exponential", "times decay_rate each epoch", "decay_rate"),
+        _schedule("inverse_time", "rate / (1 + decay_rate x epoch)", "decay_rate"),
+        _schedule("polynomial", "polynomial decay to end_factor x the rate", "power", "end_factor"),
+        _schedule("warmup_cosine", "linear warmup, then cosine decay", "alpha"),
+        _schedule(
+            "one_cycle",
+            "up to the rate, then down (Smith's one-cycle)",
+            "peak_epoch_fraction",
+            "start_factor",
+        ),
+        _schedule(
+            "reduce_on_plateau",
+            "lowered when the validation loss stalls",
+            "factor",
+            "patience",
+            "min_factor",
+            warmup=False,
+        ),
+    ],
+    default="constant",
+)
 
 
 # ---- model: weight initializers --------------------------------------------------------------
@@ -216,24 +302,30 @@ def _initializer(name: str, summary: str, *names: str) -> Entry:
     return Entry(name, summary, "keras.initializers:get", _args(_INIT, *names, "seed"))
 
 
-INITIALIZERS = Registry("initializer", "model.initializer", [
-    _initializer("glorot_uniform", "Glorot (Xavier) uniform"),
-    _initializer("glorot_normal", "Glorot (Xavier) normal"),
-    _initializer("he_uniform", "He uniform, for ReLU"),
-    _initializer("he_normal", "He normal, for ReLU"),
-    _initializer("lecun_uniform", "LeCun uniform"),
-    _initializer("lecun_normal", "LeCun normal, for SELU"),
-    _initializer("orthogonal", "an orthogonal matrix", "gain"),
-    _initializer("random_normal", "a normal distribution", "mean", "stddev"),
-    _initializer("random_uniform", "a uniform distribution", "minval", "maxval"),
-    _initializer("truncated_normal", "a normal cut at two deviations", "mean", "stddev"),
-    _initializer("variance_scaling", "scaled to the layer's fan", "scale", "mode",
-                 "distribution"),
-    _initializer("zeros", "all zeros"),
-    _initializer("ones", "all ones"),
-    _initializer("constant", "one value", "value"),
-    _initializer("identity", "the identity matrix", "gain"),
-], default="glorot_uniform")
+INITIALIZERS = Registry(
+    "initializer",
+    "model.initializer",
+    [
+        _initializer("glorot_uniform", "Glorot (Xavier) uniform"),
+        _initializer("glorot_normal", "Glorot (Xavier) normal"),
+        _initializer("he_uniform", "He uniform, for ReLU"),
+        _initializer("he_normal", "He normal, for ReLU"),
+        _initializer("lecun_uniform", "LeCun uniform"),
+        _initializer("lecun_normal", "LeCun normal, for SELU"),
+        _initializer("orthogonal", "an orthogonal matrix", "gain"),
+        _initializer("random_normal", "a normal distribution", "mean", "stddev"),
+        _initializer("random_uniform", "a uniform distribution", "minval", "maxval"),
+        _initializer("truncated_normal", "a normal cut at two deviations", "mean", "stddev"),
+        _initializer(
+            "variance_scaling", "scaled to the layer's fan", "scale", "mode", "distribution"
+        ),
+        _initializer("zeros", "all zeros"),
+        _initializer("ones", "all ones"),
+        _initializer("constant", "one value", "value"),
+        _initializer("identity", "the identity matrix", "gain"),
+    ],
+    default="glorot_uniform",
+)
 
 
 # ---- data.augment: what training batches go through ------------------------------------------
@@ -245,110 +337,259 @@ def _augmentation(name: str, summary: str, *modalities: str) -> Entry:
     return Entry(name, summary, None, {name: _AUG[name]}, frozenset(modalities))
 
 
-AUGMENTATIONS = Registry("augmentation", "data.augment", [
-    _augmentation("shift", "moves each signal by up to N steps, its edge value repeated", SIGNAL),
-    _augmentation("scale", "multiplies each signal by a factor in [1 - s, 1 + s]", SIGNAL),
-    _augmentation("gaussian_noise", "noise of this fraction of the data's standard deviation",
-                  SIGNAL, IMAGE, TABLE),
-    _augmentation("flip", "mirrors images (a Keras layer inside the model)", IMAGE),
-    _augmentation("rotation", "rotates images by up to the fraction of a turn", IMAGE),
-    _augmentation("translation", "moves images by up to the fraction of their size", IMAGE),
-    _augmentation("zoom", "zooms images in or out by up to the fraction", IMAGE),
-    _augmentation("contrast", "changes contrast by up to the fraction", IMAGE),
-    _augmentation("brightness", "changes brightness by up to the fraction", IMAGE),
-    _augmentation("crop", "pads by N pixels and crops back at random", IMAGE),
-    _augmentation("cutout", "blanks a square of the fraction of the image side", IMAGE),
-    _augmentation("mixup", "mixes pairs of examples and their labels (Beta(a, a))",
-                  SIGNAL, IMAGE),
-])
+AUGMENTATIONS = Registry(
+    "augmentation",
+    "data.augment",
+    [
+        _augmentation(
+            "shift", "moves each signal by up to N steps, its edge value repeated", SIGNAL
+        ),
+        _augmentation("scale", "multiplies each signal by a factor in [1 - s, 1 + s]", SIGNAL),
+        _augmentation(
+            "gaussian_noise",
+            "noise of this fraction of the data's standard deviation",
+            SIGNAL,
+            IMAGE,
+            TABLE,
+        ),
+        _augmentation("flip", "mirrors images (a Keras layer inside the model)", IMAGE),
+        _augmentation("rotation", "rotates images by up to the fraction of a turn", IMAGE),
+        _augmentation("translation", "moves images by up to the fraction of their size", IMAGE),
+        _augmentation("zoom", "zooms images in or out by up to the fraction", IMAGE),
+        _augmentation("contrast", "changes contrast by up to the fraction", IMAGE),
+        _augmentation("brightness", "changes brightness by up to the fraction", IMAGE),
+        _augmentation("crop", "pads by N pixels and crops back at random", IMAGE),
+        _augmentation("cutout", "blanks a square of the fraction of the image side", IMAGE),
+        _augmentation(
+            "mixup", "mixes pairs of examples and their labels (Beta(a, a))", SIGNAL, IMAGE
+        ),
+    ],
+)
 
 
 # ---- model.architecture: model families ------------------------------------------------------
 
 _ARCH = domains.ARCHITECTURE_ARGS
 _CNN = ("blocks", "filters", "kernel_size", "pooling", "head", "dense_units", "residual")
-FAMILIES = Registry("family", "model.architecture", [
-    Entry("mlp", "dense layers, each optionally narrower than the last",
-          "automl.models.families.mlp:build", _args(_ARCH, "layers", "units", "shrink")),
-    Entry("cnn", "convolution blocks: 1-D for signals, 2-D for images",
-          "automl.models.families.cnn:build", _args(_ARCH, *_CNN), frozenset({SIGNAL, IMAGE})),
-    Entry("cnn1d", "1-D convolution blocks", "automl.models.families.cnn:build",
-          _args(_ARCH, *_CNN), frozenset({SIGNAL})),
-    Entry("cnn2d", "2-D convolution blocks", "automl.models.families.cnn:build",
-          _args(_ARCH, *_CNN), frozenset({IMAGE})),
-    Entry("transfer", "a pretrained base (study:NAME, a .keras file or a Keras Application), "
-                      "frozen, then its top layers fine-tuned", None,
-          {"base": domains.TEXT, **_args(_ARCH, "weights", "unfreeze", "fine_tune_lr_factor",
-                                         "input_size", "features_layer")}),
-    Entry("custom", "your own builder, module:function(params, spec) -> keras.Model", None,
-          {"builder": domains.TEXT}),
-], default="mlp")
+FAMILIES = Registry(
+    "family",
+    "model.architecture",
+    [
+        Entry(
+            "mlp",
+            "dense layers, each optionally narrower than the last",
+            "automl.models.families.mlp:build",
+            _args(_ARCH, "layers", "units", "shrink"),
+        ),
+        Entry(
+            "cnn",
+            "convolution blocks: 1-D for signals, 2-D for images",
+            "automl.models.families.cnn:build",
+            _args(_ARCH, *_CNN),
+            frozenset({SIGNAL, IMAGE}),
+        ),
+        Entry(
+            "cnn1d",
+            "1-D convolution blocks",
+            "automl.models.families.cnn:build",
+            _args(_ARCH, *_CNN),
+            frozenset({SIGNAL}),
+        ),
+        Entry(
+            "cnn2d",
+            "2-D convolution blocks",
+            "automl.models.families.cnn:build",
+            _args(_ARCH, *_CNN),
+            frozenset({IMAGE}),
+        ),
+        Entry(
+            "transfer",
+            "a pretrained base (study:NAME, a .keras file or a Keras Application), "
+            "frozen, then its top layers fine-tuned",
+            None,
+            {
+                "base": domains.TEXT,
+                **_args(
+                    _ARCH,
+                    "weights",
+                    "unfreeze",
+                    "fine_tune_lr_factor",
+                    "input_size",
+                    "features_layer",
+                ),
+            },
+        ),
+        Entry(
+            "custom",
+            "your own builder, module:function(params, spec) -> keras.Model",
+            None,
+            {"builder": domains.TEXT},
+        ),
+    ],
+    default="mlp",
+)
 
 
 # ---- modalities: what kind of examples a source holds -----------------------------------------
 
-MODALITIES = Registry("modality", "data", [
-    Entry("table", "columns of numbers and categories (CSV, Parquet, a DataFrame)",
-          "automl.modalities.table"),
-    Entry("signal", "1-D signals: arrays of shape (examples, length)", "automl.modalities.signal"),
-    Entry("image", "images: (examples, height, width[, channels])", "automl.modalities.image"),
-])
+MODALITIES = Registry(
+    "modality",
+    "data",
+    [
+        Entry(
+            "table",
+            "columns of numbers and categories (CSV, Parquet, a DataFrame)",
+            "automl.modalities.table",
+        ),
+        Entry(
+            "signal", "1-D signals: arrays of shape (examples, length)", "automl.modalities.signal"
+        ),
+        Entry("image", "images: (examples, height, width[, channels])", "automl.modalities.image"),
+    ],
+)
 
 
 # ---- data: where the examples come from -----------------------------------------------------
 
 
-def _builtin(name: str, summary: str, modality: str, task: str, classes: int,
-             test_split: bool) -> Entry:
-    return Entry(name, summary, f"automl.data.builtin:load_{name}", applies_to=frozenset({modality}),
-                 details={"task": task, "classes": classes, "test_split": test_split})
+def _builtin(
+    name: str, summary: str, modality: str, task: str, classes: int, test_split: bool
+) -> Entry:
+    return Entry(
+        name,
+        summary,
+        f"automl.data.builtin:load_{name}",
+        applies_to=frozenset({modality}),
+        details={"task": task, "classes": classes, "test_split": test_split},
+    )
 
 
 def _file(key: str, summary: str, *modalities: str, test_split: bool = False) -> Entry:
-    return Entry(key, summary, f"automl.data.sources:read_{key}", applies_to=frozenset(modalities),
-                 details={"file": True, "test_split": test_split})
+    return Entry(
+        key,
+        summary,
+        f"automl.data.sources:read_{key}",
+        applies_to=frozenset(modalities),
+        details={"file": True, "test_split": test_split},
+    )
 
 
-SOURCES = Registry("data source", "data.source", [
-    _builtin("mnist1d", "MNIST-1D signals, generated offline (4,000 train, 1,000 test)", SIGNAL,
-             "classification", 10, True),
-    _builtin("digits", "scikit-learn's 1,797 handwritten digits, 8x8 pixels", IMAGE,
-             "classification", 10, False),
-    _builtin("breast_cancer", "scikit-learn's breast cancer table (30 numeric columns)", TABLE,
-             "classification", 2, False),
-    _builtin("wine", "scikit-learn's wine table (13 numeric columns)", TABLE,
-             "classification", 3, False),
-    _builtin("iris", "scikit-learn's iris table (4 numeric columns)", TABLE,
-             "classification", 3, False),
-    _builtin("diabetes", "scikit-learn's diabetes table (10 numeric columns)", TABLE,
-             "regression", 0, False),
-    _builtin("mnist", "MNIST digits, from the Keras cache only", IMAGE, "classification", 10,
-             True),
-    _builtin("fashion_mnist", "Fashion-MNIST, from the Keras cache only", IMAGE,
-             "classification", 10, True),
-    _builtin("cifar10", "CIFAR-10, from the Keras cache only", IMAGE, "classification", 10, True),
-    _builtin("cifar100", "CIFAR-100, from the Keras cache only", IMAGE, "classification", 100,
-             True),
-    _file("csv", "a .csv file", TABLE),
-    _file("parquet", "a .parquet file", TABLE),
-    _file("images", "a folder with one sub-folder of images per class", IMAGE),
-    _file("npz", "an .npz file with arrays x and y", SIGNAL, IMAGE, test_split=True),
-    Entry("python", "objects passed to automl.search(space, data=...)", None,
-          details={"test_split": True}),
-], default="mnist1d")
-
+SOURCES = Registry(
+    "data source",
+    "data.source",
+    [
+        _builtin(
+            "mnist1d",
+            "MNIST-1D signals, generated offline (4,000 train, 1,000 test)",
+            SIGNAL,
+            "classification",
+            10,
+            True,
+        ),
+        _builtin(
+            "digits",
+            "scikit-learn's 1,797 handwritten digits, 8x8 pixels",
+            IMAGE,
+            "classification",
+            10,
+            False,
+        ),
+        _builtin(
+            "breast_cancer",
+            "scikit-learn's breast cancer table (30 numeric columns)",
+            TABLE,
+            "classification",
+            2,
+            False,
+        ),
+        _builtin(
+            "wine",
+            "scikit-learn's wine table (13 numeric columns)",
+            TABLE,
+            "classification",
+            3,
+            False,
+        ),
+        _builtin(
+            "iris",
+            "scikit-learn's iris table (4 numeric columns)",
+            TABLE,
+            "classification",
+            3,
+            False,
+        ),
+        _builtin(
+            "diabetes",
+            "scikit-learn's diabetes table (10 numeric columns)",
+            TABLE,
+            "regression",
+            0,
+            False,
+        ),
+        _builtin(
+            "mnist", "MNIST digits, from the Keras cache only", IMAGE, "classification", 10, True
+        ),
+        _builtin(
+            "fashion_mnist",
+            "Fashion-MNIST, from the Keras cache only",
+            IMAGE,
+            "classification",
+            10,
+            True,
+        ),
+        _builtin(
+            "cifar10", "CIFAR-10, from the Keras cache only", IMAGE, "classification", 10, True
+        ),
+        _builtin(
+            "cifar100", "CIFAR-100, from the Keras cache only", IMAGE, "classification", 100, True
+        ),
+        _file("csv", "a .csv file", TABLE),
+        _file("parquet", "a .parquet file", TABLE),
+        _file("images", "a folder with one sub-folder of images per class", IMAGE),
+        _file("npz", "an .npz file with arrays x and y", SIGNAL, IMAGE, test_split=True),
+        Entry(
+            "python",
+            "objects passed to automl.search(space, data=...)",
+            None,
+            details={"test_split": True},
+        ),
+    ],
+    default="mnist1d",
+)
 
 
 # ---- export: the formats a winner is written in ----------------------------------------------
 
 _EXPORT = "automl.export.formats:"
-EXPORT_FORMATS = Registry("export format", "--format", [
-    Entry("keras", "model.keras: keras.saving.load_model", _EXPORT + "save_keras",
-          details={"written": ("model", "model.keras")}),
-    Entry("savedmodel", "saved_model/: TensorFlow and TF Serving", _EXPORT + "save_savedmodel",
-          details={"written": ("savedmodel", "saved_model")}),
-    Entry("tflite", "model.tflite: the LiteRT / TFLite interpreter", _EXPORT + "save_tflite",
-          details={"written": ("tflite", "model.tflite")}),
-    Entry("onnx", "model.onnx: onnxruntime", _EXPORT + "save_onnx", needs="tf2onnx",
-          details={"written": ("onnx", "model.onnx")}),
-], default="keras")
+EXPORT_FORMATS = Registry(
+    "export format",
+    "--format",
+    [
+        Entry(
+            "keras",
+            "model.keras: keras.saving.load_model",
+            _EXPORT + "save_keras",
+            details={"written": ("model", "model.keras")},
+        ),
+        Entry(
+            "savedmodel",
+            "saved_model/: TensorFlow and TF Serving",
+            _EXPORT + "save_savedmodel",
+            details={"written": ("savedmodel", "saved_model")},
+        ),
+        Entry(
+            "tflite",
+            "model.tflite: the LiteRT / TFLite interpreter",
+            _EXPORT + "save_tflite",
+            details={"written": ("tflite", "model.tflite")},
+        ),
+        Entry(
+            "onnx",
+            "model.onnx: onnxruntime",
+            _EXPORT + "save_onnx",
+            needs="tf2onnx",
+            details={"written": ("onnx", "model.onnx")},
+        ),
+    ],
+    default="keras",
+)

@@ -74,7 +74,7 @@ class SearchResult:
     model_path: Path
     report_dir: Path | None = None
     mlflow: dict[str, str] = field(default_factory=dict)
-    config: Any = field(default=None, repr=False)   # the SpaceConfig that was searched
+    config: Any = field(default=None, repr=False)  # the SpaceConfig that was searched
     # the winner on data.split.holdout, which neither the search nor the selection saw
     holdout_metrics: dict[str, float] = field(default_factory=dict)
     # simple models on the same split: [{"name", "metric", "test", "holdout"}]
@@ -96,8 +96,9 @@ class SearchResult:
             baselines on the test split (accuracy): majority class 0.3889, logistic ...
             model: automl-runs/wine/winner.keras, registered as models:/wine@champion
         """
-        return "\n".join(f"{label}: {text}" if label else text
-                         for label, text in self.summary_lines())
+        return "\n".join(
+            f"{label}: {text}" if label else text for label, text in self.summary_lines()
+        )
 
     def _state_counts(self) -> dict[str, int]:
         """Trials by state, as words: ``{"complete": 18, "pruned": 2}``. A trial that Ctrl-C or
@@ -105,8 +106,10 @@ class SearchResult:
         if not len(self.trials):
             return {}
         reasons = self.trials.get("fail_reason", [""] * len(self.trials))
-        words = [state_word(state, reason if isinstance(reason, str) else "")
-                 for state, reason in zip(self.trials["state"], reasons)]
+        words = [
+            state_word(state, reason if isinstance(reason, str) else "")
+            for state, reason in zip(self.trials["state"], reasons)
+        ]
         return dict(sorted(Counter(words).items()))
 
     def summary_lines(self) -> list[tuple[str, str]]:
@@ -121,9 +124,12 @@ class SearchResult:
         model = str(self.model_path)
         if self.mlflow.get("alias_uri"):
             model += f", registered as {self.mlflow['alias_uri']}"
-        lines = [("study", f"{self.study_name}, {total} trial{'' if total == 1 else 's'} "
-                           f"({counts})"),
-                 ("winner", winner), *self.figures(), ("model", model)]
+        lines = [
+            ("study", f"{self.study_name}, {total} trial{'' if total == 1 else 's'} ({counts})"),
+            ("winner", winner),
+            *self.figures(),
+            ("model", model),
+        ]
         if self.report_dir:
             lines.append(("report", f"{self.report_dir}/index.html"))
         return lines
@@ -137,25 +143,41 @@ class SearchResult:
 
         if not self.baselines:
             return []
-        metric = baseline_metric("classification" if "accuracy" in self.test_metrics
-                                 else "regression")
+        metric = baseline_metric(
+            "classification" if "accuracy" in self.test_metrics else "regression"
+        )
         lines = []
         if self.holdout_metrics:
-            lines.append(("estimate", f"holdout {metric} {self.holdout_metrics[metric]:.4f} "
-                                      f"(examples that neither the search nor the selection "
-                                      f"saw)"))
+            lines.append(
+                (
+                    "estimate",
+                    f"holdout {metric} {self.holdout_metrics[metric]:.4f} "
+                    f"(examples that neither the search nor the selection "
+                    f"saw)",
+                )
+            )
         elif not self.winner_members:  # an ensemble is chosen without looking at the test split
             # a space file (or dict) names it data.split.holdout; search_hypermodel holdout_split
             coded = self.config is not None and self.config.tree is None
             setting = "holdout_split=0.1" if coded else "data.split.holdout: 0.1"
-            lines.append(("note", f"the winner is the best test score of the top trials, so its "
-                                  f"test score is optimistic; set {setting} for an unbiased "
-                                  f"estimate"))
+            lines.append(
+                (
+                    "note",
+                    f"the winner is the best test score of the top trials, so its "
+                    f"test score is optimistic; set {setting} for an unbiased "
+                    f"estimate",
+                )
+            )
         part = "holdout" if self.holdout_metrics else "test"
         score = (self.holdout_metrics or self.test_metrics)[metric]
         scores = {row["name"]: row[part] for row in self.baselines if row.get(part) is not None}
-        lines.append(("", f"baselines on the {part} split ({metric}): "
-                          + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())))
+        lines.append(
+            (
+                "",
+                f"baselines on the {part} split ({metric}): "
+                + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()),
+            )
+        )
         found = verdict(score, scores, metric, part)
         return lines + [found] if found else lines
 
@@ -201,8 +223,9 @@ class SearchResult:
 
         return predict_examples(self.model, data, study_class_names(self.model_path.parent))
 
-    def export(self, out_dir: str | Path, format: str | Iterable[str] = "keras",
-               quiet: bool = False) -> dict[str, Path]:
+    def export(
+        self, out_dir: str | Path, format: str | Iterable[str] = "keras", quiet: bool = False
+    ) -> dict[str, Path]:
         """Write the winner to ``out_dir`` in one or more formats, with ``signature.json``,
         ``params.json`` and ``metrics.json`` beside it. Every format takes raw inputs.
 
@@ -223,12 +246,17 @@ class SearchResult:
         """
         from automl.export import export_model
 
-        metrics = {"trial": self.winner_trial, "validation": self.val_metrics,
-                   "test": self.test_metrics, "mlflow": self.mlflow}
+        metrics = {
+            "trial": self.winner_trial,
+            "validation": self.val_metrics,
+            "test": self.test_metrics,
+            "mlflow": self.mlflow,
+        }
         if len(self.winner_members) > 1:  # an ensemble: "trial" is its best member
             metrics["ensemble_of_trials"] = self.winner_members
-        written = export_model(self.model_path, out_dir, format=format,
-                               params=self.best_params, metrics=metrics)
+        written = export_model(
+            self.model_path, out_dir, format=format, params=self.best_params, metrics=metrics
+        )
         if not quiet:
             for kind, path in written.items():
                 print(f"wrote {kind}: {path}")
@@ -244,33 +272,47 @@ def candidates_frame(rows: list[dict[str, Any]], winner: dict[str, Any]) -> "pd.
     import pandas as pd
 
     members = winner.get("members", [])
-    frame = pd.DataFrame([{"trial": r["trial"], "val": r["val_score"], "test": r["test_score"],
-                           "gap": r["gap"],
-                           "role": winner_role(r["trial"], winner["trial"], members)}
-                          for r in rows])
+    frame = pd.DataFrame(
+        [
+            {
+                "trial": r["trial"],
+                "val": r["val_score"],
+                "test": r["test_score"],
+                "gap": r["gap"],
+                "role": winner_role(r["trial"], winner["trial"], members),
+            }
+            for r in rows
+        ]
+    )
     return frame.sort_values("test", ascending=False).reset_index(drop=True)
 
 
-def trials_frame(study: "optuna.Study", candidates: list[dict[str, Any]],
-                 cfg: "SpaceConfig") -> "pd.DataFrame":
+def trials_frame(
+    study: "optuna.Study", candidates: list[dict[str, Any]], cfg: "SpaceConfig"
+) -> "pd.DataFrame":
     """One row per trial: number, state, objective, test metric (candidates), params, duration."""
-    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
-                                          "user_attrs"))
+    frame = study.trials_dataframe(
+        attrs=("number", "state", "value", "duration", "params", "user_attrs")
+    )
     if frame.empty:
         return frame
     names = cfg.search.objective_names
-    frame = frame.rename(columns={"value": names[0],
-                                  **{f"values_{i}": name for i, name in enumerate(names)}})
+    frame = frame.rename(
+        columns={"value": names[0], **{f"values_{i}": name for i, name in enumerate(names)}}
+    )
     tests = {r["trial"]: r["test_score"] for r in candidates}
     frame.insert(3, f"test_{cfg.test_metric}", frame["number"].map(tests).astype(float))
     frame["duration"] = frame["duration"].dt.total_seconds()
     if "user_attrs_worker" in frame:  # host:pid, readable in a table
         frame["user_attrs_worker"] = frame["user_attrs_worker"].map(
-            lambda w: f"{w['host']}:{w['pid']}" if isinstance(w, dict) else None)
+            lambda w: f"{w['host']}:{w['pid']}" if isinstance(w, dict) else None
+        )
     # the same figures as columns of their own, or too long for a table (the traceback is in
     # the trial's MLflow run)
-    frame = frame.drop(columns=["user_attrs_seconds", "user_attrs_traceback"]
-                       + [f"user_attrs_{n}" for n in names], errors="ignore")
+    frame = frame.drop(
+        columns=["user_attrs_seconds", "user_attrs_traceback"] + [f"user_attrs_{n}" for n in names],
+        errors="ignore",
+    )
     frame = frame.rename(columns={"duration": "seconds"})
     frame.columns = [c.removeprefix("user_attrs_") for c in frame.columns]
     return frame

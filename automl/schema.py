@@ -31,12 +31,17 @@ NUMBER = {"type": "number"}
 MODIFIERS = {"log": {"type": "boolean"}, "step": {"type": "number", "exclusiveMinimum": 0}}
 
 
-def _object(properties: dict[str, Any], description: str = "", nullable: bool = False,
-            **more: Any) -> dict[str, Any]:
+def _object(
+    properties: dict[str, Any], description: str = "", nullable: bool = False, **more: Any
+) -> dict[str, Any]:
     """A mapping of exactly these keys (``nullable``: or an empty ``key:``, which YAML reads as
     null and a space file treats as no settings)."""
-    out = {"type": ["object", "null"] if nullable else "object", "additionalProperties": False,
-           "properties": properties, **more}
+    out = {
+        "type": ["object", "null"] if nullable else "object",
+        "additionalProperties": False,
+        "properties": properties,
+        **more,
+    }
     if description:
         out["description"] = description
     return out
@@ -55,14 +60,33 @@ def searched(domain: Domain, per_item: bool = False) -> dict[str, Any]:
     forms = [domain.schema()]
     if domain.numeric:
         whole = {**domain.schema(), "type": "integer"}
-        forms.append(_object({"int": _pair(whole), **MODIFIERS,
-                              "step": {"type": "integer", "exclusiveMinimum": 0}},
-                             required=["int"]))
+        forms.append(
+            _object(
+                {
+                    "int": _pair(whole),
+                    **MODIFIERS,
+                    "step": {"type": "integer", "exclusiveMinimum": 0},
+                },
+                required=["int"],
+            )
+        )
         if domain.kind == "number":
-            forms.append(_object({"float": _pair(domain.schema()), **MODIFIERS},
-                                 required=["float"]))
-    forms.append(_object({"choice": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                     "items": domain.schema()}}, required=["choice"]))
+            forms.append(
+                _object({"float": _pair(domain.schema()), **MODIFIERS}, required=["float"])
+            )
+    forms.append(
+        _object(
+            {
+                "choice": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": domain.schema(),
+                }
+            },
+            required=["choice"],
+        )
+    )
     if domain.kind == "bool":
         forms.append(_object({"bool": {"const": True}}, required=["bool"]))
     if per_item:
@@ -70,9 +94,13 @@ def searched(domain: Domain, per_item: bool = False) -> dict[str, Any]:
     return {"anyOf": forms}
 
 
-def named(table: dict[str, set[str]], domain: Callable[[str, str], Domain],
-          extra: Set[str] = frozenset(), required: dict[str, str] | None = None,
-          open_options: Set[str] = frozenset()) -> dict[str, Any]:
+def named(
+    table: dict[str, set[str]],
+    domain: Callable[[str, str], Domain],
+    extra: Set[str] = frozenset(),
+    required: dict[str, str] | None = None,
+    open_options: Set[str] = frozenset(),
+) -> dict[str, Any]:
     """A name from ``table``, a choice of names, or a branch of named options with arguments.
 
     Args:
@@ -108,12 +136,14 @@ def _schedule_arg(name: str, arg: str) -> Domain:
 
 def _registered_arg(registry: Registry) -> Callable[[str, str], Domain]:
     """``(name, argument) -> Domain`` read from a registry whose arguments all have a domain."""
+
     def domain(name: str, arg: str) -> Domain:
         found = registry[name].args[arg]
         # None is for a list or value checked on its own (schedules); initializer and optimizer
         # arguments all have a domain
         assert found is not None, f"{registry.kind} {name}: {arg} has no domain"
         return found
+
     return domain
 
 
@@ -126,66 +156,109 @@ def space_schema() -> dict[str, Any]:
     fraction = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
     data = {
         "source": {"enum": sorted(config.BUILTIN_SOURCES | {"python"})},
-        **{key: {"type": "string", "minLength": 1, "description": text}
-           for key, text in config.FILE_SOURCES.items()},
+        **{
+            key: {"type": "string", "minLength": 1, "description": text}
+            for key, text in config.FILE_SOURCES.items()
+        },
         "target": {"type": "string"},
-        "columns": {"type": ["object", "null"],
-                    "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]}},
+        "columns": {
+            "type": ["object", "null"],
+            "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]},
+        },
         "task": {"enum": ["classification", "regression"]},
         "missing": {"enum": ["refuse", "drop"]},
         "image_size": _pair(domains.IMAGE_SIDE.schema()),
         "channels": {"enum": list(domains.CHANNELS)},
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
-        "split": _object({"validation": fraction,
-                          "test": {"anyOf": [{"const": "builtin"}, fraction]},
-                          "holdout": fraction}, nullable=True),
+        "split": _object(
+            {
+                "validation": fraction,
+                "test": {"anyOf": [{"const": "builtin"}, fraction]},
+                "holdout": fraction,
+            },
+            nullable=True,
+        ),
         "seed": domains.SEED.schema(),
-        "subsample": _object({"train": domains.SUBSAMPLE.schema(),
-                              "test": domains.SUBSAMPLE.schema()},
-                             nullable=True),
-        "augment": _object({key: searched(domain)
-                            for key, domain in domains.AUGMENT_ARGS.items()},
-                           "training batches only", nullable=True),
+        "subsample": _object(
+            {"train": domains.SUBSAMPLE.schema(), "test": domains.SUBSAMPLE.schema()}, nullable=True
+        ),
+        "augment": _object(
+            {key: searched(domain) for key, domain in domains.AUGMENT_ARGS.items()},
+            "training batches only",
+            nullable=True,
+        ),
     }
-    architecture = named(FAMILIES.args(), _architecture_arg,
-                         required={"custom": "builder", "transfer": "base"},
-                         open_options={"custom"})
-    model = {"architecture": architecture,
-             "initializer": named(INITIALIZERS.args(), _registered_arg(INITIALIZERS)),
-             "activation": searched(domains.enum(*ACTIVATIONS)),
-             **{key: searched(domain, per_item=key in domains.PER_ITEM)
-                for key, domain in domains.MODEL_ARGS.items()}}
+    architecture = named(
+        FAMILIES.args(),
+        _architecture_arg,
+        required={"custom": "builder", "transfer": "base"},
+        open_options={"custom"},
+    )
+    model = {
+        "architecture": architecture,
+        "initializer": named(INITIALIZERS.args(), _registered_arg(INITIALIZERS)),
+        "activation": searched(domains.enum(*ACTIVATIONS)),
+        **{
+            key: searched(domain, per_item=key in domains.PER_ITEM)
+            for key, domain in domains.MODEL_ARGS.items()
+        },
+    }
     schedule = named(SCHEDULES.args(), _schedule_arg)
     piecewise = schedule["anyOf"][1]["properties"]["choice"]["properties"]["piecewise"]
-    piecewise["properties"]["epochs"] = {"type": "array", "minItems": 1,
-                                         "items": {"type": "integer", "exclusiveMinimum": 0}}
-    piecewise["properties"]["factors"] = {"type": "array", "minItems": 2,
-                                          "items": {"type": "number", "exclusiveMinimum": 0}}
+    piecewise["properties"]["epochs"] = {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "integer", "exclusiveMinimum": 0},
+    }
+    piecewise["properties"]["factors"] = {
+        "type": "array",
+        "minItems": 2,
+        "items": {"type": "number", "exclusiveMinimum": 0},
+    }
     losses = config.LOSSES["classification"] + config.LOSSES["regression"]
-    training = {"optimizer": named(OPTIMIZERS.args(), _registered_arg(OPTIMIZERS),
-                                   COMMON_OPTIMIZER_ARGS),
-                "schedule": schedule,
-                "loss": searched(domains.enum(*losses)),
-                **{key: (domain.schema() if key in domains.SWITCHES else searched(domain))
-                   for key, domain in domains.TRAINING_ARGS.items()}}
-    search = {"sampler": {"enum": sorted(SAMPLERS)},
-              "pruner": {"enum": sorted(PRUNERS)},
-              "trials": domains.TRIALS.schema(),
-              "timeout": {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                                    {"type": "string",
-                                     "pattern": f"^{domains.DURATION}$"}]},
-              "objective": {"anyOf": [{"enum": sorted(config.OBJECTIVES)},
-                                      {"type": "array", "minItems": 2, "uniqueItems": True,
-                                       "prefixItems": [{"enum": sorted(config.OBJECTIVES)}],
-                                       "items": {"enum": sorted(config.SECONDARY_OBJECTIVES)}}]},
-              "direction": {"anyOf": [{"enum": ["maximize", "minimize"]},
-                                      {"type": "array", "items": {
-                                          "enum": ["maximize", "minimize", None]}}]},
-              "seed": {"anyOf": [domains.SEED.schema(), {"type": "null"}]},
-              "enqueue": {"type": "array", "items": {"type": "object"}},
-              "workers": {"anyOf": [domains.WORKERS.schema(), {"const": "auto"}]},
-              "max_retries": domains.MAX_RETRIES.schema(),
-              "max_consecutive_failures": domains.MAX_FAILURES.schema()}
+    training = {
+        "optimizer": named(OPTIMIZERS.args(), _registered_arg(OPTIMIZERS), COMMON_OPTIMIZER_ARGS),
+        "schedule": schedule,
+        "loss": searched(domains.enum(*losses)),
+        **{
+            key: (domain.schema() if key in domains.SWITCHES else searched(domain))
+            for key, domain in domains.TRAINING_ARGS.items()
+        },
+    }
+    search = {
+        "sampler": {"enum": sorted(SAMPLERS)},
+        "pruner": {"enum": sorted(PRUNERS)},
+        "trials": domains.TRIALS.schema(),
+        "timeout": {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": f"^{domains.DURATION}$"},
+            ]
+        },
+        "objective": {
+            "anyOf": [
+                {"enum": sorted(config.OBJECTIVES)},
+                {
+                    "type": "array",
+                    "minItems": 2,
+                    "uniqueItems": True,
+                    "prefixItems": [{"enum": sorted(config.OBJECTIVES)}],
+                    "items": {"enum": sorted(config.SECONDARY_OBJECTIVES)},
+                },
+            ]
+        },
+        "direction": {
+            "anyOf": [
+                {"enum": ["maximize", "minimize"]},
+                {"type": "array", "items": {"enum": ["maximize", "minimize", None]}},
+            ]
+        },
+        "seed": {"anyOf": [domains.SEED.schema(), {"type": "null"}]},
+        "enqueue": {"type": "array", "items": {"type": "object"}},
+        "workers": {"anyOf": [domains.WORKERS.schema(), {"const": "auto"}]},
+        "max_retries": domains.MAX_RETRIES.schema(),
+        "max_consecutive_failures": domains.MAX_FAILURES.schema(),
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "automl search space",
@@ -198,7 +271,8 @@ def space_schema() -> dict[str, Any]:
             "model": _object(model, nullable=True),
             "training": _object(training, nullable=True),
             "search": _object(search, nullable=True),
-            "select": _object({"top_k": domains.TOP_K.schema(), "ensemble": {"type": "boolean"}},
-                              nullable=True),
+            "select": _object(
+                {"top_k": domains.TOP_K.schema(), "ensemble": {"type": "boolean"}}, nullable=True
+            ),
         },
     }

@@ -31,7 +31,7 @@ from automl.tuner.trial import candidate_path
 class Selection:
     candidates: list[dict[str, Any]]  # one per evaluated candidate, best validation first
     winner: dict[str, Any]
-    model: Any                        # the winner's keras.Model
+    model: Any  # the winner's keras.Model
     model_path: Path
 
 
@@ -51,10 +51,15 @@ def score_holdout(model, splits: Splits) -> dict[str, float]:
     return {k: float(v) for k, v in model.evaluate(holdout, verbose=0, return_dict=True).items()}
 
 
-def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top_k: int,
-                  test_metric: str,
-                  fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None,
-                  ensemble: bool = False) -> Selection:
+def select_winner(
+    study: optuna.Study,
+    splits: Splits,
+    candidates_dir: Path,
+    top_k: int,
+    test_metric: str,
+    fetch: Callable[[optuna.trial.FrozenTrial], Path | None] | None = None,
+    ensemble: bool = False,
+) -> Selection:
     """Evaluate the top-K trials on the test split and return the best one.
 
     ``fetch`` gets the model of a trial whose file is not in ``candidates_dir`` (one that a
@@ -80,25 +85,41 @@ def select_winner(study: optuna.Study, splits: Splits, candidates_dir: Path, top
         results = model.evaluate(test, verbose=0, return_dict=True)
         test_score = float(results[test_metric])
         val_score = float(trial.values[0])
-        rows.append({"trial": trial.number, "val_score": val_score,
-                     "test_score": test_score, "gap": val_score - test_score,
-                     "test": {k: float(v) for k, v in results.items()},
-                     "params": dict(trial.params)})
+        rows.append(
+            {
+                "trial": trial.number,
+                "val_score": val_score,
+                "test_score": test_score,
+                "gap": val_score - test_score,
+                "test": {k: float(v) for k, v in results.items()},
+                "params": dict(trial.params),
+            }
+        )
         models[trial.number] = (model, path)
     if not rows and top:  # trials completed, but their files are gone
         numbers = ", ".join(str(t.number) for t in top)
-        raise AutomlError(f"the best complete trials ({numbers}) have no model file in "
-                          f"{candidates_dir} (removed by hand?), so there is no winner; search "
-                          f"with another --run-dir (or study name) to train new ones")
+        raise AutomlError(
+            f"the best complete trials ({numbers}) have no model file in "
+            f"{candidates_dir} (removed by hand?), so there is no winner; search "
+            f"with another --run-dir (or study name) to train new ones"
+        )
     if not rows:
-        raise AutomlError("no trial completed with a saved model, so there is no winner; look at "
-                          "the failed trials' reasons in the MLflow UI or the trials table")
+        raise AutomlError(
+            "no trial completed with a saved model, so there is no winner; look at "
+            "the failed trials' reasons in the MLflow UI or the trials table"
+        )
     if ensemble and len(rows) > 1:
-        return _ensemble_selection(rows, [models[r["trial"]][0] for r in rows], splits,
-                                   candidates_dir, test_metric)
+        return _ensemble_selection(
+            rows, [models[r["trial"]][0] for r in rows], splits, candidates_dir, test_metric
+        )
     # best test score wins; the better validation score breaks ties
-    winner = max(rows, key=lambda r: ((r["test_score"] if maximize else -r["test_score"]),
-                                      (r["val_score"] if maximize else -r["val_score"])))
+    winner = max(
+        rows,
+        key=lambda r: (
+            (r["test_score"] if maximize else -r["test_score"]),
+            (r["val_score"] if maximize else -r["val_score"]),
+        ),
+    )
     model, path = models[winner["trial"]]
     return Selection(rows, winner, model, path)
 
@@ -117,7 +138,8 @@ def average_models(models: list, name: str = "ensemble"):
 
     template = models[0].input  # one input tensor, or a dict of them (table columns)
     inputs = keras.tree.map_structure(
-        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name), template)
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name), template
+    )
     for i, model in enumerate(models):
         model.name = f"member_{i}"  # a model's layers need distinct names
     outputs = keras.layers.Average(name="average")([model(inputs) for model in models])
@@ -167,31 +189,38 @@ def validation_loss(mean: np.ndarray, y: np.ndarray, task: str) -> float:
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
 
 
-def _ensemble_selection(rows: list[dict[str, Any]], models: list, splits: Splits,
-                        candidates_dir: Path, test_metric: str) -> Selection:
+def _ensemble_selection(
+    rows: list[dict[str, Any]], models: list, splits: Splits, candidates_dir: Path, test_metric: str
+) -> Selection:
     """The average of the candidates that :func:`choose_members` keeps, as the winner: scored
     once on validation and once on test. When it keeps one alone, that model wins."""
     from automl.training.fit import compile_model, save_loadable, target_scale
 
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
-    kept = choose_members([model.predict(val, verbose=0) for model in models], splits.y_val,
-                          splits.task)
+    kept = choose_members(
+        [model.predict(val, verbose=0) for model in models], splits.y_val, splits.task
+    )
     members = [rows[i]["trial"] for i in kept]
     best = rows[kept[0]]  # rows come best validation first
     if len(kept) == 1:
         winner = {**best, "members": members}
-        return Selection(rows, winner, models[kept[0]], candidate_path(candidates_dir,
-                                                                        best["trial"]))
+        return Selection(
+            rows, winner, models[kept[0]], candidate_path(candidates_dir, best["trial"])
+        )
     ensemble = average_models([models[i] for i in kept])
     compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
     val_score = float(ensemble.evaluate(val, verbose=0, return_dict=True)[test_metric])
-    results = {k: float(v) for k, v in ensemble.evaluate(test, verbose=0,
-                                                          return_dict=True).items()}
-    winner = {"trial": best["trial"], "members": members,
-              "val_score": val_score, "test_score": results[test_metric],
-              "gap": val_score - results[test_metric], "test": results,
-              "params": dict(best["params"])}
+    results = {k: float(v) for k, v in ensemble.evaluate(test, verbose=0, return_dict=True).items()}
+    winner = {
+        "trial": best["trial"],
+        "members": members,
+        "val_score": val_score,
+        "test_score": results[test_metric],
+        "gap": val_score - results[test_metric],
+        "test": results,
+        "params": dict(best["params"]),
+    }
     path = candidates_dir / "ensemble.keras"
     save_loadable(ensemble, path)
     return Selection(rows, winner, ensemble, path)

@@ -111,10 +111,12 @@ class Range(Node):
 
     def sample(self, trial: Any) -> Any:
         if self.kind == "int":
-            return trial.suggest_int(self.path, int(self.low), int(self.high),
-                                     step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.path, float(self.low), float(self.high),
-                                   step=self.step, log=self.log)
+            return trial.suggest_int(
+                self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
+            )
+        return trial.suggest_float(
+            self.path, float(self.low), float(self.high), step=self.step, log=self.log
+        )
 
     def parameters(self) -> Iterator[Node]:
         yield self
@@ -183,8 +185,9 @@ class Group(Node):
         always are: the config checks them)."""
         child = self.children[key]
         if not isinstance(child, Group):
-            raise TypeError(f"{child_path(self.path, key)} is a {type(child).__name__}, "
-                            f"not a group")
+            raise TypeError(
+                f"{child_path(self.path, key)} is a {type(child).__name__}, not a group"
+            )
         return child
 
     def size(self) -> float:
@@ -235,8 +238,9 @@ def parse_space(tree: Any, path: str = "", error: ErrorFactory = _plain_error) -
     if isinstance(tree, dict):
         if any(key in tree for key in SEARCH_KEYS):
             return _parse_searched(tree, path, error)
-        return Group(path, {str(k): parse_space(v, child_path(path, str(k)), error)
-                            for k, v in tree.items()})
+        return Group(
+            path, {str(k): parse_space(v, child_path(path, str(k)), error) for k, v in tree.items()}
+        )
     if isinstance(tree, list) and any(isinstance(v, dict) for v in tree):
         return Sequence(path, [parse_space(v, f"{path}[{i}]", error) for i, v in enumerate(tree)])
     return Fixed(path, tree)
@@ -245,13 +249,19 @@ def parse_space(tree: Any, path: str = "", error: ErrorFactory = _plain_error) -
 def _parse_searched(spec: dict, path: str, error: ErrorFactory) -> Node:
     kinds = [key for key in SEARCH_KEYS if key in spec]
     if len(kinds) > 1:
-        raise error(path, f"has both {kinds[0]!r} and {kinds[1]!r}; a searched value uses exactly one "
-                          f"of {', '.join(SEARCH_KEYS)}")
+        raise error(
+            path,
+            f"has both {kinds[0]!r} and {kinds[1]!r}; a searched value uses exactly one "
+            f"of {', '.join(SEARCH_KEYS)}",
+        )
     kind = kinds[0]
     unknown = [key for key in spec if key not in SEARCH_KEYS + MODIFIER_KEYS]
     if unknown:
-        raise error(path, f"unknown key {unknown[0]!r} next to {kind!r}; a searched value may "
-                          f"only add 'log' and 'step'")
+        raise error(
+            path,
+            f"unknown key {unknown[0]!r} next to {kind!r}; a searched value may "
+            f"only add 'log' and 'step'",
+        )
     body = spec[kind]
     if kind in ("int", "float"):
         return _parse_range(kind, body, spec.get("log", False), spec.get("step"), path, error)
@@ -259,8 +269,11 @@ def _parse_searched(spec: dict, path: str, error: ErrorFactory) -> Node:
         raise error(path, f"'log' and 'step' apply to int and float ranges, not to {kind!r}")
     if kind == "bool":
         if body is not True:
-            raise error(path, "write 'bool: true' to search True and False (or give a fixed "
-                              "true/false value instead)")
+            raise error(
+                path,
+                "write 'bool: true' to search True and False (or give a fixed "
+                "true/false value instead)",
+            )
         return Choice(path, [True, False])
     if isinstance(body, dict):
         return _parse_branch(body, path, error)
@@ -271,21 +284,28 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _parse_range(kind: str, body: Any, log: Any, step: Any, path: str,
-                 error: ErrorFactory) -> Range:
+def _parse_range(
+    kind: str, body: Any, log: Any, step: Any, path: str, error: ErrorFactory
+) -> Range:
     example = "[16, 128]" if kind == "int" else "[1.0e-4, 1.0e-2]"
     if not (isinstance(body, list) and len(body) == 2 and all(_is_number(b) for b in body)):
-        raise error(path, f"{kind} expects a list of two numbers [low, high], e.g. {kind}: "
-                          f"{example}; found {body!r}")
+        raise error(
+            path,
+            f"{kind} expects a list of two numbers [low, high], e.g. {kind}: "
+            f"{example}; found {body!r}",
+        )
     low, high = body
     if kind == "int":  # [1.0, 8.0]: whole numbers, as JSON counts them
-        low, high, step = (int(v) if isinstance(v, float) and v.is_integer() else v
-                           for v in (low, high, step))
+        low, high, step = (
+            int(v) if isinstance(v, float) and v.is_integer() else v for v in (low, high, step)
+        )
     if not all(math.isfinite(b) for b in (low, high)):
         raise error(path, f"{kind} bounds must be finite numbers; found {body!r}")
     if kind == "int" and not all(isinstance(b, int) for b in (low, high)):
-        raise error(path, f"int bounds must be whole numbers; found {body!r} (use float: for "
-                          f"fractional values)")
+        raise error(
+            path,
+            f"int bounds must be whole numbers; found {body!r} (use float: for fractional values)",
+        )
     if kind == "int" and max(abs(low), abs(high)) > MAX_INT:
         raise error(path, f"int bounds must lie within ±2**53; found {body!r}")
     if low > high:
@@ -303,24 +323,39 @@ def _parse_range(kind: str, body: Any, log: Any, step: Any, path: str,
             raise error(path, f"an int range needs a whole-number step; found {step!r}")
         spans = (high - low) / step
         if abs(spans - round(spans)) > 1e-9:
-            raise error(path, f"step {step} does not divide the range [{low}, {high}]; choose a "
-                              f"step that does, or bounds that are a whole number of steps apart")
+            raise error(
+                path,
+                f"step {step} does not divide the range [{low}, {high}]; choose a "
+                f"step that does, or bounds that are a whole number of steps apart",
+            )
     return Range(path, kind, low, high, log, step)
 
 
 def _parse_choice(body: Any, path: str, error: ErrorFactory) -> Choice:
     if not isinstance(body, list) or not body:
-        raise error(path, f"choice expects a non-empty list of values (or a mapping of named "
-                          f"options); found {body!r}")
+        raise error(
+            path,
+            f"choice expects a non-empty list of values (or a mapping of named "
+            f"options); found {body!r}",
+        )
     for value in body:
         if not (value is None or isinstance(value, (bool, int, float, str))):
-            raise error(path, f"choice values must be plain scalars; found {value!r} (to choose "
-                              f"between mappings, give choice a mapping of named options)")
-    kinds = {"bool" if isinstance(v, bool) else "number" if _is_number(v) else type(v).__name__
-             for v in body if v is not None}
+            raise error(
+                path,
+                f"choice values must be plain scalars; found {value!r} (to choose "
+                f"between mappings, give choice a mapping of named options)",
+            )
+    kinds = {
+        "bool" if isinstance(v, bool) else "number" if _is_number(v) else type(v).__name__
+        for v in body
+        if v is not None
+    }
     if len(kinds) > 1:
-        raise error(path, f"choice mixes value types ({', '.join(sorted(kinds))}): {body!r}; "
-                          f"keep the options of one type")
+        raise error(
+            path,
+            f"choice mixes value types ({', '.join(sorted(kinds))}): {body!r}; "
+            f"keep the options of one type",
+        )
     if len(set(map(repr, body))) != len(body):
         raise error(path, f"choice lists a value twice: {body!r}")
     return Choice(path, list(body))
@@ -335,13 +370,17 @@ def _parse_branch(body: dict, path: str, error: ErrorFactory) -> Branch:
         if sub is None:
             sub = {}
         if not isinstance(sub, dict) or any(key in sub for key in SEARCH_KEYS):
-            raise error(sub_path, "each option of a branch choice is a mapping of its own "
-                                  "parameters (write {} for an option without parameters)")
+            raise error(
+                sub_path,
+                "each option of a branch choice is a mapping of its own "
+                "parameters (write {} for an option without parameters)",
+            )
         if "name" in sub:
-            raise error(child_path(sub_path, "name"), "'name' is reserved for the chosen option's "
-                                                       "name; rename this parameter")
+            raise error(
+                child_path(sub_path, "name"),
+                "'name' is reserved for the chosen option's name; rename this parameter",
+            )
         node = parse_space(sub, sub_path, error)
         assert isinstance(node, Group)
         options[str(name)] = node
     return Branch(path, options)
-

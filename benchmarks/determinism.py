@@ -54,9 +54,13 @@ print("RESULT " + json.dumps({"seconds": time.perf_counter() - started,
 
 
 def run(deterministic: bool, epochs: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", DRIVER, "1" if deterministic else "0",
-                           str(epochs)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, "1" if deterministic else "0", str(epochs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if not line:
         raise SystemExit(proc.stderr[-3000:])
@@ -76,17 +80,22 @@ def main() -> None:
     off = statistics.median(r["seconds"] for r in results[False])
     on = statistics.median(r["seconds"] for r in results[True])
     repeats = {r["val_accuracy"] for r in results[True]}
-    lines = ["# The cost of deterministic ops", "",
-             f"`python benchmarks/determinism.py` ({args.runs} runs per setting, in turns, "
-             f"{args.epochs} epochs of one configuration of the default MNIST-1D space: a 3-block "
-             f"CNN with 32 filters, Adam, batch 64; 2 CPU cores).", "",
-             "| training.deterministic | median seconds | validation accuracies |",
-             "|---|---|---|",
-             f"| false | {off:.1f} | {sorted({r['val_accuracy'] for r in results[False]})} |",
-             f"| true | {on:.1f} | {sorted(repeats)} |", "",
-             f"Deterministic ops cost {on / off - 1:+.0%} of training time here; the "
-             f"deterministic runs gave {len(repeats)} distinct validation "
-             f"accurac{'y' if len(repeats) == 1 else 'ies'}."]
+    lines = [
+        "# The cost of deterministic ops",
+        "",
+        f"`python benchmarks/determinism.py` ({args.runs} runs per setting, in turns, "
+        f"{args.epochs} epochs of one configuration of the default MNIST-1D space: a 3-block "
+        f"CNN with 32 filters, Adam, batch 64; 2 CPU cores).",
+        "",
+        "| training.deterministic | median seconds | validation accuracies |",
+        "|---|---|---|",
+        f"| false | {off:.1f} | {sorted({r['val_accuracy'] for r in results[False]})} |",
+        f"| true | {on:.1f} | {sorted(repeats)} |",
+        "",
+        f"Deterministic ops cost {on / off - 1:+.0%} of training time here; the "
+        f"deterministic runs gave {len(repeats)} distinct validation "
+        f"accurac{'y' if len(repeats) == 1 else 'ies'}.",
+    ]
     OUT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

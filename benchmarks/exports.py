@@ -50,26 +50,43 @@ def signal_cnn(folder: Path, calls: int) -> dict:
     from automl.models.builder import InputSpec, build_model
 
     spec = InputSpec(shape=(40,), num_classes=10, mean=0.0, variance=1.0)
-    model = build_model({"architecture": {"name": "cnn", "blocks": 2, "filters": 32,
-                                          "kernel_size": 5, "dense_units": 64},
-                         "batch_norm": True, "dropout": 0.1}, spec)
+    model = build_model(
+        {
+            "architecture": {
+                "name": "cnn",
+                "blocks": 2,
+                "filters": 32,
+                "kernel_size": 5,
+                "dense_units": 64,
+            },
+            "batch_norm": True,
+            "dropout": 0.1,
+        },
+        spec,
+    )
     model.save(folder / "cnn.keras")
-    written = export_model(folder / "cnn.keras", folder / "cnn",
-                           format="keras,savedmodel,tflite,onnx")
+    written = export_model(
+        folder / "cnn.keras", folder / "cnn", format="keras,savedmodel,tflite,onnx"
+    )
     x = np.random.default_rng(0).normal(size=(1, 40)).astype("float32")
     loaded = keras.saving.load_model(written["model"], compile=False)
     served = tf.saved_model.load(str(written["savedmodel"]))
     tensor = tf.constant(x)
     lite = Interpreter(model_path=str(written["tflite"])).get_signature_runner()
     onnx = onnxruntime.InferenceSession(str(written["onnx"]))
-    runs = {"keras": (written["model"], lambda: loaded.predict_on_batch(x)),
-            "savedmodel": (written["savedmodel"], lambda: served.serve(tensor)),
-            "tflite": (written["tflite"], lambda: lite(inputs=x)),
-            "onnx": (written["onnx"], lambda: onnx.run(None, {"inputs": x}))}
-    return {"params": model.count_params(),
-            "formats": {name: {"bytes": size_bytes(Path(path)),
-                               "ms": round(median_ms(call, calls), 4)}
-                        for name, (path, call) in runs.items()}}
+    runs = {
+        "keras": (written["model"], lambda: loaded.predict_on_batch(x)),
+        "savedmodel": (written["savedmodel"], lambda: served.serve(tensor)),
+        "tflite": (written["tflite"], lambda: lite(inputs=x)),
+        "onnx": (written["onnx"], lambda: onnx.run(None, {"inputs": x})),
+    }
+    return {
+        "params": model.count_params(),
+        "formats": {
+            name: {"bytes": size_bytes(Path(path)), "ms": round(median_ms(call, calls), 4)}
+            for name, (path, call) in runs.items()
+        },
+    }
 
 
 def table_mlp(folder: Path, calls: int) -> dict:
@@ -80,23 +97,37 @@ def table_mlp(folder: Path, calls: int) -> dict:
     from automl.export import export_model, to_model_inputs
     from automl.models.builder import InputSpec, build_model
 
-    spec = InputSpec(shape=(3,), num_classes=2, columns=(
-        ("size", "numeric", (10.0, 9.0)), ("color", "categorical", ("red", "green", "blue")),
-        ("count", "categorical", (0, 1, 2, 3, 4))))
+    spec = InputSpec(
+        shape=(3,),
+        num_classes=2,
+        columns=(
+            ("size", "numeric", (10.0, 9.0)),
+            ("color", "categorical", ("red", "green", "blue")),
+            ("count", "categorical", (0, 1, 2, 3, 4)),
+        ),
+    )
     model = build_model({"architecture": {"name": "mlp", "layers": 2, "units": 64}}, spec)
     model.save(folder / "mlp.keras")
     written = export_model(folder / "mlp.keras", folder / "mlp", format="keras,savedmodel")
     loaded = keras.saving.load_model(written["model"], compile=False)
     x = to_model_inputs(loaded, pd.DataFrame({"size": [9.5], "color": ["red"], "count": [2]}))
     served = tf.saved_model.load(str(written["savedmodel"]))
-    tensors = {"size": tf.constant([9.5], tf.float32), "color": tf.constant(["red"]),
-               "count": tf.constant([2], tf.int64)}
-    runs = {"keras": (written["model"], lambda: loaded.predict_on_batch(x)),
-            "savedmodel": (written["savedmodel"], lambda: served.serve(tensors))}
-    return {"params": model.count_params(),
-            "formats": {name: {"bytes": size_bytes(Path(path)),
-                               "ms": round(median_ms(call, calls), 4)}
-                        for name, (path, call) in runs.items()}}
+    tensors = {
+        "size": tf.constant([9.5], tf.float32),
+        "color": tf.constant(["red"]),
+        "count": tf.constant([2], tf.int64),
+    }
+    runs = {
+        "keras": (written["model"], lambda: loaded.predict_on_batch(x)),
+        "savedmodel": (written["savedmodel"], lambda: served.serve(tensors)),
+    }
+    return {
+        "params": model.count_params(),
+        "formats": {
+            name: {"bytes": size_bytes(Path(path)), "ms": round(median_ms(call, calls), 4)}
+            for name, (path, call) in runs.items()
+        },
+    }
 
 
 def main() -> None:
@@ -105,8 +136,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the figures as JSON here too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        figures = {"signal_cnn": signal_cnn(Path(tmp), args.calls),
-                   "table_mlp": table_mlp(Path(tmp), args.calls), "cpu_cores": os.cpu_count()}
+        figures = {
+            "signal_cnn": signal_cnn(Path(tmp), args.calls),
+            "table_mlp": table_mlp(Path(tmp), args.calls),
+            "cpu_cores": os.cpu_count(),
+        }
     for model, part in figures.items():
         if isinstance(part, dict):
             for name, row in part["formats"].items():

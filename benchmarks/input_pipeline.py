@@ -22,19 +22,46 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CASES = {
     "mnist1d": {
-        "model": {"architecture": {"name": "cnn", "blocks": 3, "filters": 32, "kernel_size": 5,
-                                   "pooling": "max"}, "batch_norm": True},
-        "augmentations": {"shift": {"shift": 3}, "scale": {"scale": 0.1},
-                          "gaussian_noise": {"gaussian_noise": 0.05}, "mixup": {"mixup": 0.2}},
+        "model": {
+            "architecture": {
+                "name": "cnn",
+                "blocks": 3,
+                "filters": 32,
+                "kernel_size": 5,
+                "pooling": "max",
+            },
+            "batch_norm": True,
+        },
+        "augmentations": {
+            "shift": {"shift": 3},
+            "scale": {"scale": 0.1},
+            "gaussian_noise": {"gaussian_noise": 0.05},
+            "mixup": {"mixup": 0.2},
+        },
     },
     "digits": {
-        "model": {"architecture": {"name": "cnn", "blocks": 2, "filters": 16, "kernel_size": 3,
-                                   "pooling": "max"}, "batch_norm": True},
-        "augmentations": {"flip": {"flip": "horizontal"}, "rotation": {"rotation": 0.1},
-                          "translation": {"translation": 0.1}, "zoom": {"zoom": 0.1},
-                          "contrast": {"contrast": 0.2}, "brightness": {"brightness": 0.2},
-                          "crop": {"crop": 1}, "gaussian_noise": {"gaussian_noise": 0.05},
-                          "cutout": {"cutout": 0.25}, "mixup": {"mixup": 0.2}},
+        "model": {
+            "architecture": {
+                "name": "cnn",
+                "blocks": 2,
+                "filters": 16,
+                "kernel_size": 3,
+                "pooling": "max",
+            },
+            "batch_norm": True,
+        },
+        "augmentations": {
+            "flip": {"flip": "horizontal"},
+            "rotation": {"rotation": 0.1},
+            "translation": {"translation": 0.1},
+            "zoom": {"zoom": 0.1},
+            "contrast": {"contrast": 0.2},
+            "brightness": {"brightness": 0.2},
+            "crop": {"crop": 1},
+            "gaussian_noise": {"gaussian_noise": 0.05},
+            "cutout": {"cutout": 0.25},
+            "mixup": {"mixup": 0.2},
+        },
     },
 }
 
@@ -68,8 +95,9 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
     from automl.training.fit import compile_model, data_scale, input_spec
 
     case = CASES[name]
-    splits = make_splits(load_source(name), DataConfig(source=name, test="builtin" if name ==
-                                                       "mnist1d" else 0.2))
+    splits = make_splits(
+        load_source(name), DataConfig(source=name, test="builtin" if name == "mnist1d" else 0.2)
+    )
     spec = input_spec(splits)
     data_std, _ = data_scale(splits, spec)
     steps = int(np.ceil(len(splits.y_train) / batch_size))
@@ -88,9 +116,16 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
 
     def pipeline(augment, mapped_layers=None):
         def feed(m, callbacks, n):
-            ds = train_dataset(splits.x_train, splits.y_train, batch_size, augment, 0,
-                               num_classes=splits.num_classes, modality=splits.modality,
-                               data_std=data_std)
+            ds = train_dataset(
+                splits.x_train,
+                splits.y_train,
+                batch_size,
+                augment,
+                0,
+                num_classes=splits.num_classes,
+                modality=splits.modality,
+                data_std=data_std,
+            )
             if mapped_layers:  # the alternative automl did not choose: the layers in tf.data
                 layers = augmentation_layers(mapped_layers, spec.value_range)
 
@@ -101,11 +136,14 @@ def measure(name: str, epochs: int, repeats: int, batch_size: int) -> list[tuple
 
                 ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
             m.fit(ds, epochs=n, callbacks=callbacks, shuffle=False, verbose=0)
+
         return feed
 
     # label -> (how to build the model, how to feed it)
-    feeds = {"in-memory tensors": (model, tensors),
-             "pipeline, no augmentation": (model, pipeline(None))}
+    feeds = {
+        "in-memory tensors": (model, tensors),
+        "pipeline, no augmentation": (model, pipeline(None)),
+    }
     for name, augment in case["augmentations"].items():
         if name in LAYER_AUGMENTATIONS:  # automl puts these inside the model
             feeds[f"model + {name}"] = (lambda a=augment: model(a), pipeline(None))
@@ -132,22 +170,32 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    lines = ["# Input pipeline: steps per second", "",
-             f"`python benchmarks/input_pipeline.py --epochs {args.epochs} --repeats "
-             f"{args.repeats} --batch-size {args.batch_size}` on {os.cpu_count()} CPU cores; "
-             f"median training steps/s (first epoch dropped), ratio to in-memory tensors.", ""]
+    lines = [
+        "# Input pipeline: steps per second",
+        "",
+        f"`python benchmarks/input_pipeline.py --epochs {args.epochs} --repeats "
+        f"{args.repeats} --batch-size {args.batch_size}` on {os.cpu_count()} CPU cores; "
+        f"median training steps/s (first epoch dropped), ratio to in-memory tensors.",
+        "",
+    ]
     for name in CASES:
         rows = measure(name, args.epochs, args.repeats, args.batch_size)
         base = rows[0][1]
         plain = rows[1][1]
-        lines += [f"## {name}", "", "| feed | steps/s | vs tensors | augmentation cost |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"## {name}",
+            "",
+            "| feed | steps/s | vs tensors | augmentation cost |",
+            "|---|---|---|---|",
+        ]
         for label, value in rows:
             cost = f"{(1 - value / plain):+.0%}" if "+" in label else ""
             lines.append(f"| {label} | {value:.1f} | {value / base:.2f} | {cost} |")
         lines.append("")
-    lines.append("Augmentation cost: the share of pipeline throughput an augmentation takes "
-                 "(negative: noise in the measurement).")
+    lines.append(
+        "Augmentation cost: the share of pipeline throughput an augmentation takes "
+        "(negative: noise in the measurement)."
+    )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -24,12 +24,26 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
-PARAMS = {"data": {"augment": {"shift": 2, "gaussian_noise": 0.05}},
-          "model": {"architecture": {"name": "cnn", "blocks": 3, "filters": 32, "kernel_size": 5,
-                                     "pooling": "max", "head": "flatten"},
-                    "batch_norm": True, "dropout": 0.1},
-          "training": {"optimizer": {"name": "adam", "learning_rate": 1e-3}, "schedule": "cosine",
-                       "batch_size": 64}}
+PARAMS = {
+    "data": {"augment": {"shift": 2, "gaussian_noise": 0.05}},
+    "model": {
+        "architecture": {
+            "name": "cnn",
+            "blocks": 3,
+            "filters": 32,
+            "kernel_size": 5,
+            "pooling": "max",
+            "head": "flatten",
+        },
+        "batch_norm": True,
+        "dropout": 0.1,
+    },
+    "training": {
+        "optimizer": {"name": "adam", "learning_rate": 1e-3},
+        "schedule": "cosine",
+        "batch_size": 64,
+    },
+}
 
 
 def in_process(trials: int, epochs: int) -> list[float]:
@@ -49,8 +63,9 @@ for i in range({trials}):
     out.append(rss_mb())
 print(json.dumps(out))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     import json
 
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -61,21 +76,44 @@ def with_workers(trials: int, epochs: int) -> list[float]:
 
     import automl
 
-    space = {"name": "memory",
-             "data": {"source": "mnist1d", "augment": {"shift": 2, "gaussian_noise": 0.05}},
-             "model": {"architecture": {"choice": {"cnn": {
-                 "blocks": 3, "filters": 32, "kernel_size": 5, "pooling": "max",
-                 "head": "flatten"}}}, "batch_norm": True, "dropout": {"float": [0.1, 0.1001]}},
-             "training": {"optimizer": "adam", "learning_rate": 1e-3, "schedule": "cosine",
-                          "batch_size": 64, "epochs": epochs, "early_stopping": 0},
-             "search": {"trials": trials, "pruner": "none"}, "select": {"top_k": 1}}
+    space = {
+        "name": "memory",
+        "data": {"source": "mnist1d", "augment": {"shift": 2, "gaussian_noise": 0.05}},
+        "model": {
+            "architecture": {
+                "choice": {
+                    "cnn": {
+                        "blocks": 3,
+                        "filters": 32,
+                        "kernel_size": 5,
+                        "pooling": "max",
+                        "head": "flatten",
+                    }
+                }
+            },
+            "batch_norm": True,
+            "dropout": {"float": [0.1, 0.1001]},
+        },
+        "training": {
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "schedule": "cosine",
+            "batch_size": 64,
+            "epochs": epochs,
+            "early_stopping": 0,
+        },
+        "search": {"trials": trials, "pruner": "none"},
+        "select": {"top_k": 1},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         result = automl.search(space, run_dir=tmp, reports_dir=None, progress=False)
         client = MlflowClient(result.mlflow["tracking_uri"])
-        runs = client.search_runs([result.mlflow["experiment_id"]],
-                                  filter_string="tags.`automl.kind` = 'trial'")
-        by_trial = sorted((int(r.data.tags["optuna.trial_number"]), r.data.metrics["rss_mb"])
-                          for r in runs)
+        runs = client.search_runs(
+            [result.mlflow["experiment_id"]], filter_string="tags.`automl.kind` = 'trial'"
+        )
+        by_trial = sorted(
+            (int(r.data.tags["optuna.trial_number"]), r.data.metrics["rss_mb"]) for r in runs
+        )
         return [rss for _, rss in by_trial]
 
 
@@ -89,7 +127,7 @@ def peak_growth(rss: list[float], start: int = 5) -> float:
     """How far the peak RSS from trial ``start`` on rises above trial ``start``'s, as a fraction
     (the target: under 10% from trial 5 to trial 50)."""
     base = rss[min(start, len(rss)) - 1]
-    return max(rss[start - 1:] or [base]) / base - 1
+    return max(rss[start - 1 :] or [base]) / base - 1
 
 
 def main() -> None:

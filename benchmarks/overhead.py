@@ -52,6 +52,7 @@ class Clock:
 
     def timed(self, kind: str, function: Callable) -> Callable:
         """``function`` that adds its duration to ``kind`` (outermost call only)."""
+
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             self.depth[kind] += 1
@@ -62,6 +63,7 @@ class Clock:
                 self.depth[kind] -= 1
                 if self.depth[kind] == 0:
                     self.trial[kind] += time.perf_counter() - started
+
         return wrapper
 
     def take(self) -> dict[str, float]:
@@ -133,8 +135,9 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
         run_dir = Path(folder)
         uri = tracking_uri or default_tracking_uri(run_dir)
         tracker = Tracker(uri, f"overhead-{os.getpid()}", run_dir / "mlartifacts")
-        tracker.start_study(cfg.name, None, {"search.objective": cfg.search.objective}, None,
-                            splits.manifest())
+        tracker.start_study(
+            cfg.name, None, {"search.objective": cfg.search.objective}, None, splits.manifest()
+        )
         tracker.log_splits(tracker.parent_run_id, splits)
         url = str(run_dir / "optuna.journal")
         storage = open_storage(url, create=True)
@@ -151,8 +154,9 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
                 return objective(trial)
             finally:
                 seconds = clock.take()
-                rows.append({"trial": trial.number, "seconds": time.perf_counter() - started,
-                             **seconds})
+                rows.append(
+                    {"trial": trial.number, "seconds": time.perf_counter() - started, **seconds}
+                )
 
         started = time.perf_counter()
         study.optimize(timed_objective, n_trials=trials, gc_after_trial=True)  # as a worker
@@ -163,8 +167,12 @@ def run(space: str, trials: int, epochs: int, tracking_uri: str | None) -> dict[
         row["pure_fit"] = row.get("fit", 0.0) - row.get("callbacks", 0.0)
         row["bookkeeping"] = row.get("mlflow", 0.0) + row.get("storage", 0.0)
         row["ratio"] = row["seconds"] / row["pure_fit"]
-    return {"rows": rows, "wall": wall, "complete": states.count(TrialState.COMPLETE),
-            "tracking": "MLflow server" if tracking_uri else "embedded MLflow store (SQLite)"}
+    return {
+        "rows": rows,
+        "wall": wall,
+        "complete": states.count(TrialState.COMPLETE),
+        "tracking": "MLflow server" if tracking_uri else "embedded MLflow store (SQLite)",
+    }
 
 
 def report(result: dict[str, Any], args: argparse.Namespace) -> str:
@@ -176,19 +184,23 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     cleanup = sum(r.get("clear_session", 0.0) + r.get("gc", 0.0) for r in rows)
     load = os.getloadavg()[0]
     lines = [
-        "# What bookkeeping costs a study", "",
+        "# What bookkeeping costs a study",
+        "",
         f"`python benchmarks/overhead.py --trials {args.trials} --epochs {args.epochs}` "
         f"(space {args.space}, pruning off, {result['tracking']} and the Optuna journal storage "
         f"on; {os.cpu_count()} CPU cores shared with other work: load average {load:.1f} "
-        f"at the end, so the seconds are noisy).", "",
+        f"at the end, so the seconds are noisy).",
+        "",
         f"- **Median trial time / pure `model.fit` time: {median:.3f}** (target at most 1.05).",
         f"- Study wall time / sum of pure `model.fit` time: "
         f"{result['wall'] / pure:.3f} ({result['wall']:.1f} s / {pure:.1f} s).",
         f"- Of which MLflow and Optuna storage calls: {bookkeeping:.2f} s in all, "
         f"{100 * bookkeeping / pure:.1f}% of pure training time "
         f"({bookkeeping / len(rows):.2f} s a trial). The rest, per trial: "
-        + ", ".join(f"{kind} {statistics.median(r.get(kind, 0.0) for r in rows):.2f} s"
-                    for kind in WORK) + " (medians).",
+        + ", ".join(
+            f"{kind} {statistics.median(r.get(kind, 0.0) for r in rows):.2f} s" for kind in WORK
+        )
+        + " (medians).",
         f"- Clean-up after each trial (`keras.backend.clear_session()` and `gc.collect()` in "
         f"the objective) is {100 * cleanup / pure:.1f}% of pure training time, the largest "
         f"part of the gap; the study's wall time also holds Optuna's own `gc_after_trial` "
@@ -198,13 +210,18 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         "winner).",
         "",
         "| trial | trial s | pure fit s | in-fit callbacks s | MLflow s | storage s | "
-        + " | ".join(f"{kind} s" for kind in WORK) + " | ratio |",
-        "|---" * (7 + len(WORK)) + "|"]
-    lines += [f"| {r['trial']} | {r['seconds']:.2f} | {r['pure_fit']:.2f} | "
-              f"{r.get('callbacks', 0):.3f} | {r.get('mlflow', 0):.3f} | "
-              f"{r.get('storage', 0):.3f} | "
-              + " | ".join(f"{r.get(kind, 0):.2f}" for kind in WORK)
-              + f" | {r['ratio']:.3f} |" for r in rows]
+        + " | ".join(f"{kind} s" for kind in WORK)
+        + " | ratio |",
+        "|---" * (7 + len(WORK)) + "|",
+    ]
+    lines += [
+        f"| {r['trial']} | {r['seconds']:.2f} | {r['pure_fit']:.2f} | "
+        f"{r.get('callbacks', 0):.3f} | {r.get('mlflow', 0):.3f} | "
+        f"{r.get('storage', 0):.3f} | "
+        + " | ".join(f"{r.get(kind, 0):.2f}" for kind in WORK)
+        + f" | {r['ratio']:.3f} |"
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -51,14 +51,15 @@ def searched(tree: dict, run_dir: Path, workers: int | str) -> dict:
     import automl
 
     started = time.monotonic()
-    result = automl.search(tree, run_dir=run_dir, reports_dir=None, progress=False,
-                           workers=workers)
+    result = automl.search(tree, run_dir=run_dir, reports_dir=None, progress=False, workers=workers)
     baselines = {row["name"]: row["test"] for row in result.baselines}
-    return {"test": result.test_metrics["accuracy"],
-            "logistic": baselines.get("logistic regression"),
-            "majority": baselines.get("majority class"),
-            "trials": int((result.trials["state"] == "COMPLETE").sum()),
-            "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "test": result.test_metrics["accuracy"],
+        "logistic": baselines.get("logistic regression"),
+        "majority": baselines.get("majority class"),
+        "trials": int((result.trials["state"] == "COMPLETE").sum()),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def run_seed(seed: int, budget: float | None, workers: int | str) -> dict:
@@ -74,19 +75,28 @@ def median(rows: list[dict], task: str, key: str) -> float:
 def markdown(record: dict) -> str:
     rows = record["runs"]
     lines = [
-        "# Small image sets: the ready digits space against a baseline", "",
+        "# Small image sets: the ready digits space against a baseline",
+        "",
         f"Command: `{record['command']}`  ",
         f"Machine: {record['cores']} CPU cores (shared); workers per search: "
-        f"{record['workers']}; each search {record['budget']}.", "",
-        "## digits.yaml (ten digits, 8x8): winner against logistic regression, same split", "",
+        f"{record['workers']}; each search {record['budget']}.",
+        "",
+        "## digits.yaml (ten digits, 8x8): winner against logistic regression, same split",
+        "",
         "| seed | winner test accuracy | logistic regression | margin | trials complete |",
-        "|---:|---:|---:|---:|---:|"]
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         d = r["digits"]
-        lines.append(f"| {r['seed']} | {d['test']:.4f} | {d['logistic']:.4f} | "
-                     f"{d['test'] - d['logistic']:+.4f} | {d['trials']} |")
-    lines += [f"| **median** | **{median(rows, 'digits', 'test'):.4f}** | "
-              f"**{median(rows, 'digits', 'logistic'):.4f}** | | |", ""]
+        lines.append(
+            f"| {r['seed']} | {d['test']:.4f} | {d['logistic']:.4f} | "
+            f"{d['test'] - d['logistic']:+.4f} | {d['trials']} |"
+        )
+    lines += [
+        f"| **median** | **{median(rows, 'digits', 'test'):.4f}** | "
+        f"**{median(rows, 'digits', 'logistic'):.4f}** | | |",
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -94,8 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     from search_quality import parse_budget  # beside this file
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", type=parse_budget, default="4m",
-                        help="wall clock of each search (90s, 4m, ...; default 4m)")
+    parser.add_argument(
+        "--budget",
+        type=parse_budget,
+        default="4m",
+        help="wall clock of each search (90s, 4m, ...; default 4m)",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--workers", default="1", help="per search (default 1, as the spaces)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
@@ -107,9 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_seed(seed, args.budget, workers))
         print(json.dumps(rows[-1]), flush=True)
     argv = list(sys.argv[1:] if argv is None else argv)
-    record = {"command": " ".join(["python benchmarks/small_images.py", *argv]),
-              "cores": os.cpu_count(), "workers": args.workers, "budget": f"{args.budget:.0f} s",
-              "runs": rows}
+    record = {
+        "command": " ".join(["python benchmarks/small_images.py", *argv]),
+        "cores": os.cpu_count(),
+        "workers": args.workers,
+        "budget": f"{args.budget:.0f} s",
+        "runs": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "small_images.json").write_text(json.dumps(record, indent=1))
     (args.out / "small_images.md").write_text(markdown(record))

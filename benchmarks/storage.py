@@ -39,8 +39,11 @@ def writer(kind: str, folder: str, trials: int, seed: int, results) -> None:
     errors = 0
     started = time.perf_counter()
     done = 0
-    study = optuna.load_study(study_name="bench", storage=open_storage(kind, Path(folder)),
-                              sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.load_study(
+        study_name="bench",
+        storage=open_storage(kind, Path(folder)),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
     for _ in range(trials):
         try:
             trial = study.ask()
@@ -67,19 +70,29 @@ def run(kind: str, writers: int, trials: int) -> dict:
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         started = time.perf_counter()
-        processes = [context.Process(target=writer, args=(kind, folder, trials, i, results))
-                     for i in range(writers)]
+        processes = [
+            context.Process(target=writer, args=(kind, folder, trials, i, results))
+            for i in range(writers)
+        ]
         for p in processes:
             p.start()
         outcomes = [results.get() for _ in processes]
         for p in processes:
             p.join()
         wall = time.perf_counter() - started
-        stored = len(optuna.load_study(study_name="bench",
-                                       storage=open_storage(kind, Path(folder))).trials)
+        stored = len(
+            optuna.load_study(study_name="bench", storage=open_storage(kind, Path(folder))).trials
+        )
     done = sum(o[0] for o in outcomes)
-    return {"kind": kind, "writers": writers, "trials": done, "errors": sum(o[1] for o in outcomes),
-            "stored": stored, "wall": wall, "per_s": done / wall}
+    return {
+        "kind": kind,
+        "writers": writers,
+        "trials": done,
+        "errors": sum(o[1] for o in outcomes),
+        "stored": stored,
+        "wall": wall,
+        "per_s": done / wall,
+    }
 
 
 def main() -> None:
@@ -92,14 +105,24 @@ def main() -> None:
     for writers in args.writers:
         for kind in ("journal", "sqlite"):
             runs = [run(kind, writers, args.trials) for _ in range(args.repeats)]
-            rows.append({**runs[0], "per_s": statistics.median(r["per_s"] for r in runs),
-                         "errors": sum(r["errors"] for r in runs)})
+            rows.append(
+                {
+                    **runs[0],
+                    "per_s": statistics.median(r["per_s"] for r in runs),
+                    "errors": sum(r["errors"] for r in runs),
+                }
+            )
             print(rows[-1])
-    lines = ["# Optuna storage under several writers", "",
-             f"`python benchmarks/storage.py` ({args.trials} trials per writer, median of "
-             f"{args.repeats} runs; each trial: ask with TPE, 10 intermediate values, 4 user "
-             "attrs, tell; no training). Machine: 2 CPU cores.", "",
-             "| writers | storage | trials/s (median) | errors (all runs) |", "|---|---|---|---|"]
+    lines = [
+        "# Optuna storage under several writers",
+        "",
+        f"`python benchmarks/storage.py` ({args.trials} trials per writer, median of "
+        f"{args.repeats} runs; each trial: ask with TPE, 10 intermediate values, 4 user "
+        "attrs, tell; no training). Machine: 2 CPU cores.",
+        "",
+        "| writers | storage | trials/s (median) | errors (all runs) |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {r['writers']} | {r['kind']} | {r['per_s']:.1f} | {r['errors']} |" for r in rows]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")

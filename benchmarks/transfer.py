@@ -63,23 +63,32 @@ def markdown(record: dict) -> str:
         return statistics.median(r[task][key] for r in rows)
 
     lines = [
-        "# Transfer learning: fine-tuned base against scratch and logistic regression", "",
+        "# Transfer learning: fine-tuned base against scratch and logistic regression",
+        "",
         f"Command: `{record['command']}`  ",
         f"Machine: {record['cores']} CPU cores (shared); workers per search: "
-        f"{record['workers']}; transfer and scratch searches {record['budget']} each.", "",
+        f"{record['workers']}; transfer and scratch searches {record['budget']} each.",
+        "",
         "MNIST-1D digits 5-9 from 200 signals (160 train, 40 validation); test: the package's "
-        "own test signals of 5-9. The base learned digits 0-4 (all their training signals).", "",
+        "own test signals of 5-9. The base learned digits 0-4 (all their training signals).",
+        "",
         "| seed | transfer | from scratch | logistic regression | transfer - scratch | "
         "base (0-4) | transfer trials | scratch trials |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         t, s, b = r["transfer"], r["scratch"], r["base"]
-        lines.append(f"| {r['seed']} | {t['test']:.4f} | {s['test']:.4f} | {t['logistic']:.4f} "
-                     f"| {t['test'] - s['test']:+.4f} | {b['test']:.4f} | {t['trials']} | "
-                     f"{s['trials']} |")
-    lines += [f"| **median** | **{middle('transfer', 'test'):.4f}** | "
-              f"**{middle('scratch', 'test'):.4f}** | **{middle('transfer', 'logistic'):.4f}** "
-              f"| | {middle('base', 'test'):.4f} | | |", ""]
+        lines.append(
+            f"| {r['seed']} | {t['test']:.4f} | {s['test']:.4f} | {t['logistic']:.4f} "
+            f"| {t['test'] - s['test']:+.4f} | {b['test']:.4f} | {t['trials']} | "
+            f"{s['trials']} |"
+        )
+    lines += [
+        f"| **median** | **{middle('transfer', 'test'):.4f}** | "
+        f"**{middle('scratch', 'test'):.4f}** | **{middle('transfer', 'logistic'):.4f}** "
+        f"| | {middle('base', 'test'):.4f} | | |",
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     from search_quality import parse_budget
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", type=parse_budget, default=None,
-                        help="wall clock of the transfer and scratch searches (90s, 4m, ...; "
-                             "default: transfer.yaml's timeout); the base runs as its space says")
+    parser.add_argument(
+        "--budget",
+        type=parse_budget,
+        default=None,
+        help="wall clock of the transfer and scratch searches (90s, 4m, ...; "
+        "default: transfer.yaml's timeout); the base runs as its space says",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--workers", default="1", help="per search (default 1)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
@@ -102,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_seed(seed, budget, workers))
         print(json.dumps(rows[-1]), flush=True)
     argv = list(sys.argv[1:] if argv is None else argv)
-    record = {"command": " ".join(["python benchmarks/transfer.py", *argv]),
-              "cores": os.cpu_count(), "workers": args.workers, "budget": f"{budget:.0f} s",
-              "runs": rows}
+    record = {
+        "command": " ".join(["python benchmarks/transfer.py", *argv]),
+        "cores": os.cpu_count(),
+        "workers": args.workers,
+        "budget": f"{budget:.0f} s",
+        "runs": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "transfer.json").write_text(json.dumps(record, indent=1))
     (args.out / "transfer.md").write_text(markdown(record))

@@ -74,9 +74,12 @@ print("RESULT " + json.dumps({"workers": workers, "trials": trials,
 
 def run(driver: str, *args: object) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        proc = subprocess.run([sys.executable, "-c", driver, *map(str, args), folder],
-                              capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            [sys.executable, "-c", driver, *map(str, args), folder],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not line:
         raise SystemExit(f"{args} failed:\n{proc.stderr[-3000:]}")
@@ -97,37 +100,60 @@ def main() -> None:
     rows = []
     for workers in args.workers:
         started = time.time()
-        rows.append(run(DRIVER, ROOT / "search_spaces" / "mnist1d.yaml", workers, args.minutes,
-                        args.seed))
+        rows.append(
+            run(DRIVER, ROOT / "search_spaces" / "mnist1d.yaml", workers, args.minutes, args.seed)
+        )
         print(rows[-1], f"({time.time() - started:.0f} s)", flush=True)
     base = rows[0]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    lines = [f"# Workers on one machine: {args.minutes:g} minutes of the default MNIST-1D search",
-             "", f"`python benchmarks/workers.py --minutes {args.minutes:g}` on {machine}; seed "
-             f"{args.seed}; one run per configuration, run one after the other.", "",
-             "## The search", "",
-             "| workers | trials finished (complete + pruned) | vs 1 worker | complete vs 1 "
-             "worker | failed | winner's test accuracy | wall time |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Workers on one machine: {args.minutes:g} minutes of the default MNIST-1D search",
+        "",
+        f"`python benchmarks/workers.py --minutes {args.minutes:g}` on {machine}; seed "
+        f"{args.seed}; one run per configuration, run one after the other.",
+        "",
+        "## The search",
+        "",
+        "| workers | trials finished (complete + pruned) | vs 1 worker | complete vs 1 "
+        "worker | failed | winner's test accuracy | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         done = r["complete"] + r["pruned"]
         ratio = done / max(base["complete"] + base["pruned"], 1)
-        lines.append(f"| {r['workers']} | {done} ({r['complete']} + {r['pruned']}) | "
-                     f"{ratio:.2f}x | {r['complete'] / max(base['complete'], 1):.2f}x | "
-                     f"{r['failed']} {r['fail_reasons'] or ''} | {r['test_accuracy']:.4f} | "
-                     f"{r['wall_s']:.0f} s |")
-    lines += ["", f"## Throughput: one fixed configuration, {args.fixed_trials} trials", "",
-              "| workers | threads each | wall time | vs 1 worker | median trial |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['workers']} | {done} ({r['complete']} + {r['pruned']}) | "
+            f"{ratio:.2f}x | {r['complete'] / max(base['complete'], 1):.2f}x | "
+            f"{r['failed']} {r['fail_reasons'] or ''} | {r['test_accuracy']:.4f} | "
+            f"{r['wall_s']:.0f} s |"
+        )
+    lines += [
+        "",
+        f"## Throughput: one fixed configuration, {args.fixed_trials} trials",
+        "",
+        "| workers | threads each | wall time | vs 1 worker | median trial |",
+        "|---|---|---|---|---|",
+    ]
     cores = os.cpu_count() or 1
     for r in fixed:
-        lines.append(f"| {r['workers']} | {max(cores // r['workers'], 1)} | {r['wall_s']:.0f} s "
-                     f"| {fixed[0]['wall_s'] / r['wall_s']:.2f}x | {r['trial_median_s']:.1f} s |")
+        lines.append(
+            f"| {r['workers']} | {max(cores // r['workers'], 1)} | {r['wall_s']:.0f} s "
+            f"| {fixed[0]['wall_s'] / r['wall_s']:.2f}x | {r['trial_median_s']:.1f} s |"
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "workers.md").write_text("\n".join(lines) + "\n")
-    (OUT / "workers.json").write_text(json.dumps({"machine": machine, "minutes": args.minutes,
-                                                  "seed": args.seed, "runs": rows,
-                                                  "throughput": fixed}, indent=2))
+    (OUT / "workers.json").write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "minutes": args.minutes,
+                "seed": args.seed,
+                "runs": rows,
+                "throughput": fixed,
+            },
+            indent=2,
+        )
+    )
     print("\n".join(lines))
 
 

@@ -19,9 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # cores). pytest-xdist hands out one file at a time to whichever worker is free (`--dist
 # loadfile --no-loadscope-reorder` in pyproject.toml); given out first, they run beside the quick
 # files instead of leaving one worker alone with them at the end.
-SLOWEST_FIRST = ("test_interrupt.py", "test_distributed.py", "test_launch.py", "test_export.py",
-                 "test_hypermodel.py", "test_reproducible.py", "test_search_e2e.py",
-                 "test_techniques.py", "test_report.py", "test_tracking.py")
+SLOWEST_FIRST = (
+    "test_interrupt.py",
+    "test_distributed.py",
+    "test_launch.py",
+    "test_export.py",
+    "test_hypermodel.py",
+    "test_reproducible.py",
+    "test_search_e2e.py",
+    "test_techniques.py",
+    "test_report.py",
+    "test_tracking.py",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -60,18 +69,28 @@ def tiny_space(name: str = "tiny", trials: int = 3, **changes) -> dict:
     """A small but complete space: both families, searched dropout/batch norm/optimizer."""
     space = {
         "name": name,
-        "data": {"source": "mnist1d", "subsample": {"train": 500, "test": 200},
-                 "augment": {"shift": {"int": [0, 2]}, "gaussian_noise": 0.05}},
+        "data": {
+            "source": "mnist1d",
+            "subsample": {"train": 500, "test": 200},
+            "augment": {"shift": {"int": [0, 2]}, "gaussian_noise": 0.05},
+        },
         "model": {
-            "architecture": {"choice": {"cnn": {"blocks": 1, "filters": 8, "kernel_size": 3},
-                                        "mlp": {"layers": 1, "units": 16}}},
+            "architecture": {
+                "choice": {
+                    "cnn": {"blocks": 1, "filters": 8, "kernel_size": 3},
+                    "mlp": {"layers": 1, "units": 16},
+                }
+            },
             "dropout": {"float": [0.0, 0.3]},
             "batch_norm": {"bool": True},
         },
         "training": {
-            "optimizer": {"choice": {
-                "adam": {"learning_rate": {"float": [1e-3, 1e-2], "log": True}},
-                "sgd": {"learning_rate": 0.05, "momentum": 0.9}}},
+            "optimizer": {
+                "choice": {
+                    "adam": {"learning_rate": {"float": [1e-3, 1e-2], "log": True}},
+                    "sgd": {"learning_rate": 0.05, "momentum": 0.9},
+                }
+            },
             "schedule": {"choice": ["constant", "cosine"]},
             "batch_size": 64,
             "epochs": 2,
@@ -109,8 +128,14 @@ def fit_first(space: dict, data=None, callbacks: list | None = None):
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
-    outcome = fit_trial(cfg.space.sample(FirstValues()), splits, objective=cfg.search.objective,
-                        direction=cfg.search.direction, seed=0, callbacks=callbacks)
+    outcome = fit_trial(
+        cfg.space.sample(FirstValues()),
+        splits,
+        objective=cfg.search.objective,
+        direction=cfg.search.direction,
+        seed=0,
+        callbacks=callbacks,
+    )
     return outcome, splits, cfg
 
 
@@ -120,9 +145,14 @@ def run_cli():
     import subprocess
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 600):
-        proc = subprocess.run([sys.executable, "-m", "automl.cli", *args], capture_output=True,
-                              text=True, cwd=cwd, timeout=timeout,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "automl.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         return proc.returncode, proc.stdout, proc.stderr
 
     return run
@@ -144,8 +174,11 @@ def shared_search(tmp_path_factory) -> Path:
     import fcntl
 
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    root = tmp_path_factory.getbasetemp().parent / f"shared-{run_id}" if run_id else \
-        tmp_path_factory.getbasetemp() / "shared"
+    root = (
+        tmp_path_factory.getbasetemp().parent / f"shared-{run_id}"
+        if run_id
+        else tmp_path_factory.getbasetemp() / "shared"
+    )
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the first process searches, the others wait
@@ -155,7 +188,12 @@ def shared_search(tmp_path_factory) -> Path:
             space = tiny_space(SHARED_STUDY, trials=4)
             # its trials train here (workers: 0), where TensorFlow is loaded already: worker
             # processes would each load it again, and test_search_e2e.py tests them
-            automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
-                          progress=False)
+            automl.search(
+                space,
+                workers=0,
+                run_dir=root / "runs",
+                reports_dir=root / "reports",
+                progress=False,
+            )
             (root / "done").write_text("ok")
     return root

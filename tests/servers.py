@@ -47,14 +47,36 @@ class Postgres:
         return f"postgresql://automl:{PASSWORD}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> None:
-        subprocess.run([*self.user_prefix, str(self.bin / "createdb"), "-h", "127.0.0.1",
-                        "-p", str(self.port), "-U", "automl", name], check=True,
-                       env={**os.environ, "PGPASSWORD": PASSWORD}, capture_output=True)
+        subprocess.run(
+            [
+                *self.user_prefix,
+                str(self.bin / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "automl",
+                name,
+            ],
+            check=True,
+            env={**os.environ, "PGPASSWORD": PASSWORD},
+            capture_output=True,
+        )
 
     def stop(self) -> None:
-        subprocess.run([*self.user_prefix, str(self.bin / "pg_ctl"), "-D",
-                        str(self.folder / "data"), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [
+                *self.user_prefix,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.folder / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -81,11 +103,30 @@ def start_postgres() -> Postgres:
         if done.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr or done.stdout}")
 
-    run(str(bin_dir / "initdb"), "-D", str(folder / "data"), "-U", "automl", "--pwfile",
-        str(folder / "pw"), "--auth", "scram-sha-256", "-E", "UTF8")
-    run(str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-w", "-l",
-        str(folder / "postgres.log"), "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
+    run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(folder / "data"),
+        "-U",
+        "automl",
+        "--pwfile",
+        str(folder / "pw"),
+        "--auth",
+        "scram-sha-256",
+        "-E",
+        "UTF8",
+    )
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(folder / "data"),
+        "-w",
+        "-l",
+        str(folder / "postgres.log"),
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
+        "start",
+    )
     return Postgres(folder, port, bin_dir, prefix)
 
 
@@ -111,10 +152,26 @@ def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> MlflowS
     port = free_port()
     out = open(log, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
-         "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],  # one server process: enough for a test
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            backend_uri,
+            "--artifacts-destination",
+            artifacts.as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],  # one server process: enough for a test
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -30,11 +30,13 @@ def _python(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = str(pythonpath)
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 # --- the wheel: what a plain, non-editable `pip install .` installs --------------------------
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
@@ -48,9 +50,24 @@ def wheel(tmp_path_factory) -> Path:
     for folder in ("automl", "search_spaces"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns(*CACHES))
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
-                            "--no-build-isolation", "--no-index", "-q", "-w", str(out)],
-                           capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     (path,) = out.glob("automl-*.whl")
     return path
@@ -58,8 +75,11 @@ def wheel(tmp_path_factory) -> Path:
 
 def _checkout_files(folder: str, pattern: str = "*") -> set[str]:
     """Files under ROOT/folder matching ``pattern``, relative to ROOT, without caches."""
-    return {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob(pattern)
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    return {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / folder).rglob(pattern)
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
 
 
 def test_wheel_holds_every_ready_space_and_its_helpers(wheel):
@@ -73,8 +93,10 @@ def test_wheel_holds_every_ready_space_and_its_helpers(wheel):
 def test_wheel_holds_every_module_of_the_package(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = _checkout_files("automl", "*.py")
-    assert modules <= names, (f"add the subpackage to [tool.setuptools] packages in "
-                              f"pyproject.toml: {sorted(modules - names)}")
+    assert modules <= names, (
+        f"add the subpackage to [tool.setuptools] packages in "
+        f"pyproject.toml: {sorted(modules - names)}"
+    )
 
 
 def test_installed_wheel_finds_its_ready_spaces_from_any_folder(wheel, tmp_path):
@@ -95,6 +117,7 @@ def test_installed_wheel_finds_its_ready_spaces_from_any_folder(wheel, tmp_path)
 
 
 # --- the catalog and the command line -----------------------------------------------------
+
 
 def test_ready_spaces_are_the_yaml_files_of_search_spaces():
     spaces = ready_spaces()
@@ -137,15 +160,16 @@ def test_space_path_prefers_an_existing_file_then_a_ready_name(tmp_path, monkeyp
     assert _space_path("nothing_like_it.yaml") == "nothing_like_it.yaml"  # the loader's error
 
 
-@pytest.mark.parametrize("typed", ["mnist1", "mnst1d", "search_spaces/mnist1d.yaml",
-                                   "mnist1d.yml"])
+@pytest.mark.parametrize("typed", ["mnist1", "mnst1d", "search_spaces/mnist1d.yaml", "mnist1d.yml"])
 def test_a_near_miss_suggests_the_ready_space(typed, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError) as error:
         _space_path(typed)
     message = str(error.value)
-    assert message == (f"no space file or ready space named {typed!r}; did you mean 'mnist1d'? "
-                       f"(automl spaces lists them)")
+    assert message == (
+        f"no space file or ready space named {typed!r}; did you mean 'mnist1d'? "
+        f"(automl spaces lists them)"
+    )
 
 
 def test_a_missing_path_elsewhere_gets_no_suggestion():
@@ -158,11 +182,13 @@ def test_a_near_miss_exits_2_with_one_line(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [
         "automl: error: no space file or ready space named 'mnist1'; did you mean 'mnist1d'? "
-        "(automl spaces lists them)"]
+        "(automl spaces lists them)"
+    ]
     assert not (tmp_path / "automl-runs").exists()
 
 
 # --- custom builders: the current folder, then beside the space file ----------------------
+
 
 @pytest.fixture
 def module_name(monkeypatch) -> Iterator[str]:
@@ -177,12 +203,14 @@ def module_name(monkeypatch) -> Iterator[str]:
 
 def _write_builder(folder: Path, name: str, tag: str, body: str = "") -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.py").write_text(f"{body}\ndef build(params, spec):\n"
-                                       f"    return {tag!r}, params\n")
+    (folder / f"{name}.py").write_text(
+        f"{body}\ndef build(params, spec):\n    return {tag!r}, params\n"
+    )
 
 
-def test_builder_beside_the_space_file_imports_from_another_folder(tmp_path, monkeypatch,
-                                                                    module_name):
+def test_builder_beside_the_space_file_imports_from_another_folder(
+    tmp_path, monkeypatch, module_name
+):
     spaces, elsewhere = tmp_path / "spaces", tmp_path / "elsewhere"
     _write_builder(spaces, module_name, "beside")
     elsewhere.mkdir()
@@ -195,8 +223,9 @@ def test_builder_beside_the_space_file_imports_from_another_folder(tmp_path, mon
     assert import_builder(f"{module_name}:build", [spaces]) is build  # a second call reuses it
 
 
-def test_builder_in_the_current_folder_imports_without_search_dirs(tmp_path, monkeypatch,
-                                                                   module_name):
+def test_builder_in_the_current_folder_imports_without_search_dirs(
+    tmp_path, monkeypatch, module_name
+):
     _write_builder(tmp_path, module_name, "cwd")
     monkeypatch.chdir(tmp_path)
     assert import_builder(f"{module_name}:build")({}, None) == ("cwd", {})
@@ -229,11 +258,14 @@ def test_a_missing_builder_names_the_module_and_the_folders(tmp_path, monkeypatc
     assert message.count(". ") == 0 and "\n" not in message
 
 
-@pytest.mark.parametrize("written, expected", [
-    ("my_models.py:build", "module's import name"),
-    ("my_models", "module:function"),
-    ("os:no_such_function", "has no function 'no_such_function'"),
-])
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        ("my_models.py:build", "module's import name"),
+        ("my_models", "module:function"),
+        ("os:no_such_function", "has no function 'no_such_function'"),
+    ],
+)
 def test_a_badly_written_builder_is_one_sentence(written, expected):
     with pytest.raises(ValueError, match=expected):
         import_builder(written)

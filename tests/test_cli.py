@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_help_is_instant_and_does_not_load_tensorflow():
-    code = ("import sys, automl.cli as c; c.build_parser().format_help(); "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))")
+    code = (
+        "import sys, automl.cli as c; c.build_parser().format_help(); "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
 
@@ -34,9 +36,11 @@ def test_validate_lists_dimensions(run_cli):
 
 def test_validate_counts_a_finite_space(run_cli, tmp_path):
     space = tmp_path / "one.yaml"
-    space.write_text("name: one\ndata: {source: mnist1d}\n"
-                     "model: {architecture: {choice: {mlp: {layers: 1, units: 16}}}}\n"
-                     "training: {optimizer: adam, epochs: 1}\n")
+    space.write_text(
+        "name: one\ndata: {source: mnist1d}\n"
+        "model: {architecture: {choice: {mlp: {layers: 1, units: 16}}}}\n"
+        "training: {optimizer: adam, epochs: 1}\n"
+    )
     code, out, err = run_cli("validate", str(space))
     assert code == 0, err
     assert "valid space 'one', 1 searched dimension, 1 configuration\n" in out
@@ -63,8 +67,9 @@ def test_broken_yaml_is_one_sentence_with_exit_code_2(run_cli, tmp_path):
 def test_missing_file_and_bad_option_exit_2(run_cli, tmp_path):
     code, _, err = run_cli("search", str(tmp_path / "nope.yaml"))
     assert code == 2 and "no such space file" in err and "Traceback" not in err
-    code, _, err = run_cli("search", str(ROOT / "search_spaces" / "mnist1d.yaml"),
-                           "--timeout", "soon")
+    code, _, err = run_cli(
+        "search", str(ROOT / "search_spaces" / "mnist1d.yaml"), "--timeout", "soon"
+    )
     assert code == 2 and "search.timeout" in err and "duration" in err
     code, _, err = run_cli("search", "mnist1d", "--trials", "many")
     assert code == 2 and "invalid int value" in err
@@ -76,21 +81,27 @@ def test_search_from_the_command_line(run_cli, tmp_path):
     failed on KeyError 'accuracy')."""
     rng = np.random.default_rng(0)
     area = rng.uniform(20, 120, 150)
-    rows = "".join(f"{a:.1f};{r};{3000 * a + rng.normal(0, 2e4):.2f}\n".replace(".", ",")
-                   for a, r in zip(area, rng.integers(1, 5, 150)))
+    rows = "".join(
+        f"{a:.1f};{r};{3000 * a + rng.normal(0, 2e4):.2f}\n".replace(".", ",")
+        for a, r in zip(area, rng.integers(1, 5, 150))
+    )
     (tmp_path / "flats.csv").write_text("area (m²);rooms;price (€)\n" + rows, encoding="utf-8")
     space = tmp_path / "cli.yaml"
-    space.write_text("""
+    space.write_text(
+        """
 name: cli
 data: {csv: flats.csv, target: price (€)}
 model: {architecture: {choice: {mlp: {layers: 1, units: {int: [8, 16]}}}}}
 training: {optimizer: adam, batch_size: 64, epochs: 1}
 search: {trials: 2}
 select: {top_k: 1}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     # --workers 0: the trials in the search's own process (worker processes: test_interrupt.py)
-    code, out, err = run_cli("search", str(space), "--quiet", "--export", "out", "--workers", "0",
-                             cwd=tmp_path)
+    code, out, err = run_cli(
+        "search", str(space), "--quiet", "--export", "out", "--workers", "0", cwd=tmp_path
+    )
     assert code == 0, err
     assert not list((tmp_path / "automl-runs" / "cli" / "logs").glob("worker-*"))
     assert "winner: trial" in out and "automl ui\n" in out and "/#/experiments/" in out
@@ -109,8 +120,10 @@ def test_data_error_from_the_command_line_is_one_sentence(run_cli, tmp_path):
     code, _, err = run_cli("search", str(space), "--quiet", cwd=tmp_path)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     # refused by the preflight, from the header, naming the file, line and key
-    assert f"{space}, line 1: data.target: the table has no column 'lable'; did you mean " \
-           f"'label'?" in err
+    assert (
+        f"{space}, line 1: data.target: the table has no column 'lable'; did you mean "
+        f"'label'?" in err
+    )
     assert not (tmp_path / "automl-runs").exists()  # nothing written
 
 

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 
 # breaks in the trial workers only: the dry build that search runs before the study passes
-BUILDER = '''
+BUILDER = """
 import sys
 
 import keras
@@ -30,7 +30,7 @@ def build(params, spec):
     inputs = keras.Input(spec.shape)
     outputs = keras.layers.Dense(spec.num_classes, activation="softmax")(inputs)
     return keras.Model(inputs, outputs)
-'''
+"""
 
 SPACE = """\
 name: console
@@ -47,22 +47,34 @@ search:
 
 REASON = "ValueError: width 4 is deliberately broken"
 # what only the libraries print: never on automl's console
-LIBRARY_LINES = ("[W ", "Traceback (most recent call last)", "Trial 0 failed with parameters",
-                 "Trial 1 failed with parameters", "oneDNN", "absl::InitializeLog")
+LIBRARY_LINES = (
+    "[W ",
+    "Traceback (most recent call last)",
+    "Trial 0 failed with parameters",
+    "Trial 1 failed with parameters",
+    "oneDNN",
+    "absl::InitializeLog",
+)
 
 
 @dataclass(frozen=True)
 class Run:
     code: int
-    console: str    # stdout and stderr, as a user sees them
+    console: str  # stdout and stderr, as a user sees them
 
 
 def automl(folder: Path, *args: str) -> Run:
     """``python -m automl ARGS`` in ``folder``, where the custom builder can be imported."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(folder)])}
     env.pop("AUTOML_VERBOSE", None)
-    proc = subprocess.run([sys.executable, "-m", "automl", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "automl", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return Run(proc.returncode, proc.stdout + proc.stderr)
 
 
@@ -85,8 +97,9 @@ def stopped_search(tmp_path_factory) -> tuple[Path, Run]:
     folder = tmp_path_factory.mktemp("console")
     (folder / "boom_models.py").write_text(BUILDER)
     (folder / "space.yaml").write_text(SPACE)
-    return folder, automl(folder, "search", "space.yaml", "--run-dir", "runs",
-                          "--reports-dir", "reports")
+    return folder, automl(
+        folder, "search", "space.yaml", "--run-dir", "runs", "--reports-dir", "reports"
+    )
 
 
 def test_a_failing_search_shows_one_line_reasons_and_names_the_log(stopped_search):
@@ -132,8 +145,10 @@ def test_tensorflows_retracing_advice_stays_off_the_console(caplog):
     quiet.quiet_libraries()
     logger = logging.getLogger("tensorflow")
     with caplog.at_level(logging.WARNING):
-        logger.warning("5 out of the last 8 calls to <function f at 0x7f> triggered tf.function "
-                       "retracing. Tracing is expensive")
+        logger.warning(
+            "5 out of the last 8 calls to <function f at 0x7f> triggered tf.function "
+            "retracing. Tracing is expensive"
+        )
         logger.warning("a warning that matters")
     assert [r.getMessage() for r in caplog.records] == ["a warning that matters"]
 
@@ -152,8 +167,11 @@ def test_the_eta_never_runs_past_the_timeout():
     with display:
         for number in range(3):  # 3 trials in 1.8 s or more: rich puts the 197 left at 118 s+
             time.sleep(0.6)
-            display.on_trial(TrialEnded(number=number, state="COMPLETE", value=0.5, reason="",
-                                        epochs=3, seconds=0.6))
+            display.on_trial(
+                TrialEnded(
+                    number=number, state="COMPLETE", value=0.5, reason="", epochs=3, seconds=0.6
+                )
+            )
         task = display.progress.tasks[0]
         shown = str(display.progress.columns[-1].render(task))
         by_rate = str(TimeRemainingColumn().render(task))

@@ -48,10 +48,12 @@ def test_subsample_keeps_class_balance(mnist1d):
 def test_augmentation_changes_training_batches_only(mnist1d):
     x, y = mnist1d.x_train[:64], mnist1d.y_train[:64]
     train = train_dataset(x, y, 64, {"shift": 3}, seed=0)
-    (xb, yb), = list(train.as_numpy_iterator())
-    order = [int(np.argmax((x == row).all(axis=1))) if (x == row).all(axis=1).any() else -1
-             for row in xb]
+    ((xb, yb),) = list(train.as_numpy_iterator())
+    order = [
+        int(np.argmax((x == row).all(axis=1))) if (x == row).all(axis=1).any() else -1 for row in xb
+    ]
     assert order.count(-1) > 32, "most signals should be shifted"
+
     # a shift moves the signal and repeats the edge value into the gap (no wrap-around): every
     # augmented signal is an original one moved by at most 3 steps, its ends held
     def moved(row, original):
@@ -62,15 +64,18 @@ def test_augmentation_changes_training_batches_only(mnist1d):
         return False
 
     assert all(any(moved(row, original) for original in x) for row in xb)
-    (xv, yv), = list(eval_dataset(x, y, 64, num_classes=10).as_numpy_iterator())
+    ((xv, yv),) = list(eval_dataset(x, y, 64, num_classes=10).as_numpy_iterator())
     np.testing.assert_array_equal(xv, x)  # validation/test batches: untouched, in order
     np.testing.assert_array_equal(yv.argmax(axis=1), y)  # one-hot labels
 
 
 def test_noise_has_the_requested_scale(mnist1d):
     x = np.zeros((256, 40), "float32")
-    (xb, _), = list(train_dataset(x, np.zeros(256, "int64"), 256, {"gaussian_noise": 0.1},
-                                  seed=0, data_std=2.0).as_numpy_iterator())
+    ((xb, _),) = list(
+        train_dataset(
+            x, np.zeros(256, "int64"), 256, {"gaussian_noise": 0.1}, seed=0, data_std=2.0
+        ).as_numpy_iterator()
+    )
     assert xb.std() == pytest.approx(0.2, rel=0.1)
 
 
@@ -94,9 +99,16 @@ def test_table_vocabularies_come_from_the_training_split_only():
 
     train = table(["red", "blue"] * 50)
     test = table(["red", "violet"] * 5)  # violet: a category only the test split has
-    arrays = labelled(train, np.arange(100) % 2, test, np.arange(10) % 2, modality="table",
-                      task="classification", where="t",
-                      columns=(("colour", "categorical"), ("size", "numeric")))
+    arrays = labelled(
+        train,
+        np.arange(100) % 2,
+        test,
+        np.arange(10) % 2,
+        modality="table",
+        task="classification",
+        where="t",
+        columns=(("colour", "categorical"), ("size", "numeric")),
+    )
     splits = make_splits(arrays, DataConfig(source="python", test="builtin", seed=0))
     stats = {name: s for name, _, s in input_spec(splits).columns}
     assert set(stats["colour"]) == {"red", "blue"}
@@ -116,7 +128,8 @@ def test_image_augmentation_layers_act_in_training_only():
     assert any(isinstance(layer, keras.layers.RandomRotation) for layer in augmented.layers)
     plain.set_weights(augmented.get_weights())  # augmentation layers have no weights
     x = np.random.default_rng(0).uniform(0, 16, (16, 8, 8, 1)).astype("float32")
-    np.testing.assert_allclose(augmented.predict(x, verbose=0), plain.predict(x, verbose=0),
-                               rtol=1e-6)  # inference: untouched
+    np.testing.assert_allclose(
+        augmented.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-6
+    )  # inference: untouched
     trained = keras.ops.convert_to_numpy(augmented(x, training=True))
     assert not np.allclose(trained, plain.predict(x, verbose=0))  # training: augmented

@@ -43,15 +43,18 @@ select: {{top_k: 2}}
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed here, and could not be (.ci/run installs it "
-                    "with apt-get as root)")
+        pytest.skip(
+            "PostgreSQL is not installed here, and could not be (.ci/run installs it "
+            "with apt-get as root)"
+        )
     folder = tmp_path_factory.mktemp("servers")
     postgres = start_postgres()
     try:
         postgres.create_database("optuna")
         postgres.create_database("mlflow")
-        server = start_mlflow_server(postgres.url("mlflow"), folder / "artifacts",
-                                     folder / "mlflow.log")
+        server = start_mlflow_server(
+            postgres.url("mlflow"), folder / "artifacts", folder / "mlflow.log"
+        )
     except Exception:
         postgres.stop()
         raise
@@ -61,9 +64,14 @@ def servers(tmp_path_factory):
 
 
 def automl_command(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "automl", *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": IMPORT_PATH, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "automl", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": IMPORT_PATH, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,30 +85,74 @@ def distributed(servers, tmp_path_factory):
     storage = postgres.url("optuna")
     gate = root / "gate"
     gate.touch()
-    search = automl_command("search", "dist.yaml", "--workers", "2", "--storage", storage,
-                            "--tracking-uri", server.url, "--quiet", cwd=coordinator,
-                            env={"AUTOML_TEST_GATE": str(gate)})
+    search = automl_command(
+        "search",
+        "dist.yaml",
+        "--workers",
+        "2",
+        "--storage",
+        storage,
+        "--tracking-uri",
+        server.url,
+        "--quiet",
+        cwd=coordinator,
+        env={"AUTOML_TEST_GATE": str(gate)},
+    )
 
     def study() -> optuna.Study:
         return optuna.load_study(study_name="dist", storage=storage)
 
     wait_until("the study is there", lambda: "automl" in study().user_attrs, search)
     # connection strings from the environment: no password on the command line (ps)
-    worker = automl_command("worker", "--study", "dist", cwd=remote,
-                            env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url})
-    wait_until("the joined worker runs a trial", lambda: any(
-        t.state == TrialState.RUNNING and t.user_attrs.get("worker", {}).get("pid") == worker.pid
-        for t in study().get_trials(deepcopy=False)), search, worker)
+    worker = automl_command(
+        "worker",
+        "--study",
+        "dist",
+        cwd=remote,
+        env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url},
+    )
+    wait_until(
+        "the joined worker runs a trial",
+        lambda: any(
+            t.state == TrialState.RUNNING
+            and t.user_attrs.get("worker", {}).get("pid") == worker.pid
+            for t in study().get_trials(deepcopy=False)
+        ),
+        search,
+        worker,
+    )
     gate.unlink()  # the coordinator's workers train on
     search_out = search.communicate(timeout=400)[0]
     worker_out = worker.communicate(timeout=400)[0]
-    select = subprocess.run([sys.executable, "-m", "automl", "select", "--study", "dist",
-                             "--storage", storage, "--tracking-uri", server.url],
-                            cwd=chooser, text=True, capture_output=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": IMPORT_PATH})
-    return {"root": root, "storage": storage, "server": server, "search": search,
-            "search_out": search_out, "worker": worker, "worker_out": worker_out,
-            "select": select}
+    select = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "automl",
+            "select",
+            "--study",
+            "dist",
+            "--storage",
+            storage,
+            "--tracking-uri",
+            server.url,
+        ],
+        cwd=chooser,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": IMPORT_PATH},
+    )
+    return {
+        "root": root,
+        "storage": storage,
+        "server": server,
+        "search": search,
+        "search_out": search_out,
+        "worker": worker,
+        "worker_out": worker_out,
+        "select": select,
+    }
 
 
 def test_three_workers_share_one_study(distributed):
@@ -127,8 +179,9 @@ def test_one_child_run_per_trial_and_one_winner(distributed):
     children = [r for r in runs if r.data.tags.get("automl.kind") == "trial"]
     study = optuna.load_study(study_name="dist", storage=distributed["storage"])
     assert len(parents) == 1
-    assert sorted(int(c.data.tags["optuna.trial_number"]) for c in children) == \
-        sorted(t.number for t in study.trials)
+    assert sorted(int(c.data.tags["optuna.trial_number"]) for c in children) == sorted(
+        t.number for t in study.trials
+    )
     assert all(c.info.status == "FINISHED" for c in children)
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     champion = client.get_model_version_by_alias("dist", "champion")
@@ -164,11 +217,22 @@ def test_a_worker_gets_the_splits_from_mlflow_and_refuses_others(distributed):
 def test_no_password_anywhere(distributed):
     from mlflow.tracking import MlflowClient
 
-    seen = [distributed["search_out"], distributed["worker_out"], distributed["select"].stdout,
-            distributed["select"].stderr]
+    seen = [
+        distributed["search_out"],
+        distributed["worker_out"],
+        distributed["select"].stdout,
+        distributed["select"].stderr,
+    ]
     for path in distributed["root"].rglob("*"):
-        if path.is_file() and path.suffix in {".log", ".md", ".csv", ".html", ".json", ".txt",
-                                              ".yaml"}:
+        if path.is_file() and path.suffix in {
+            ".log",
+            ".md",
+            ".csv",
+            ".html",
+            ".json",
+            ".txt",
+            ".yaml",
+        }:
             seen.append(path.read_text(errors="replace"))
     client = MlflowClient(distributed["server"].url)
     experiment = client.get_experiment_by_name("dist")

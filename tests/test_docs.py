@@ -7,8 +7,12 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md",
-         *sorted((ROOT / "docs").glob("*.md"))]
+FILES = [
+    ROOT / "README.md",
+    ROOT / "CONTRIBUTING.md",
+    ROOT / "CHANGELOG.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~)")
 
@@ -31,7 +35,7 @@ def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
     s = heading.strip().lower()
     s = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", s)  # a link's text
-    s = re.sub(r"[^\w\- ]", "", s)                   # keeps letters, digits, _, -, space
+    s = re.sub(r"[^\w\- ]", "", s)  # keeps letters, digits, _, -, space
     return s.replace(" ", "-")
 
 
@@ -50,7 +54,6 @@ def anchors(path: Path) -> set[str]:
             result.add(base if n == 0 else f"{base}-{n}")
             seen[base] = n + 1
     return result
-
 
 
 def broken_links(files: list[Path], root: Path) -> tuple[int, list[str]]:
@@ -79,8 +82,10 @@ def test_every_relative_link_resolves():
 
 
 def test_a_broken_file_or_anchor_is_found(tmp_path):
-    (tmp_path / "a.md").write_text("# Title\n\n## Some heading\n\n[ok](#some-heading) "
-                                   "[gone](b.md) [bad](a.md#nowhere) `[code](x.md)`\n")
+    (tmp_path / "a.md").write_text(
+        "# Title\n\n## Some heading\n\n[ok](#some-heading) "
+        "[gone](b.md) [bad](a.md#nowhere) `[code](x.md)`\n"
+    )
     checked, problems = broken_links([tmp_path / "a.md"], tmp_path)
     assert checked == 3 and len(problems) == 2
 

@@ -15,9 +15,10 @@ def schema(path) -> tuple:
     each statement are compared as a set."""
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT type, name, sql FROM sqlite_master")
-        tables = sorted((kind, name, frozenset(line.strip(" ,\t") for line in
-                                               (sql or "").split("\n")))
-                        for kind, name, sql in rows)
+        tables = sorted(
+            (kind, name, frozenset(line.strip(" ,\t") for line in (sql or "").split("\n")))
+            for kind, name, sql in rows
+        )
         version = db.execute("SELECT version_num FROM alembic_version").fetchall()
         default = db.execute("SELECT name, artifact_location FROM experiments").fetchall()
     db.close()
@@ -32,7 +33,7 @@ def test_a_copied_store_is_the_store_mlflow_makes(tmp_path, monkeypatch):
     mlflows = tmp_path / "by-mlflow.db"
     SqlAlchemyStore(f"sqlite:///{mlflows}", str(tmp_path / "mlruns")).engine.dispose()
     first, second = tmp_path / "first.db", tmp_path / "second.db"
-    seed_sqlite_store(f"sqlite:///{first}")   # makes the template, then copies it
+    seed_sqlite_store(f"sqlite:///{first}")  # makes the template, then copies it
     seed_sqlite_store(f"sqlite:///{second}")  # a copy only
     assert schema(first) == schema(mlflows) == schema(second)
     assert schema(second)[2] == [("Default", str(tmp_path / "mlruns" / "0"))]

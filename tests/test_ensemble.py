@@ -26,7 +26,7 @@ from automl.result import winner_name
 from automl.selection import CLEAR_GAIN, choose_members, validation_loss
 
 ATOL = 1e-5  # float32 graphs, reordered by each converter
-BROKEN = 2   # the third trial, enqueued with a learning rate that learns nothing
+BROKEN = 2  # the third trial, enqueued with a learning rate that learns nothing
 
 
 def digits_splits(result):
@@ -43,16 +43,30 @@ def searched(tmp_path_factory):
         "name": "ens",
         "data": {"source": "digits", "split": {"validation": 0.15, "test": 0.2}},
         "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 64}}}},
-        "training": {"optimizer": {"choice": {
-            "adam": {"learning_rate": 1e-2},
-            "sgd": {"learning_rate": {"float": [1e-6, 0.05], "log": True}, "momentum": 0.9}}},
-            "batch_size": 64, "epochs": 3},
-        "search": {"trials": 3, "seed": 1, "enqueue": [
-            adam, adam, {"training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e-6}]},
+        "training": {
+            "optimizer": {
+                "choice": {
+                    "adam": {"learning_rate": 1e-2},
+                    "sgd": {"learning_rate": {"float": [1e-6, 0.05], "log": True}, "momentum": 0.9},
+                }
+            },
+            "batch_size": 64,
+            "epochs": 3,
+        },
+        "search": {
+            "trials": 3,
+            "seed": 1,
+            "enqueue": [
+                adam,
+                adam,
+                {"training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e-6},
+            ],
+        },
         "select": {"top_k": 3, "ensemble": True},
     }
-    result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
-                           progress=False)
+    result = automl.search(
+        space, workers=0, run_dir=root / "runs", reports_dir=root / "reports", progress=False
+    )
     return result, root
 
 
@@ -109,8 +123,7 @@ def test_when_averaging_does_not_help_one_trial_wins_alone(searched, tmp_path):
         study.add_trial(optuna.trial.create_trial(value=value))
     splits = digits_splits(result)
 
-    chosen = select_winner(study, splits, tmp_path, top_k=2, test_metric="accuracy",
-                           ensemble=True)
+    chosen = select_winner(study, splits, tmp_path, top_k=2, test_metric="accuracy", ensemble=True)
     assert chosen.winner["members"] == [0]
     assert chosen.model_path == tmp_path / "trial-0.keras"
     assert chosen.winner["test_score"] == chosen.candidates[0]["test_score"]
@@ -129,33 +142,44 @@ def test_complete_trials_whose_files_are_gone_say_so(searched, tmp_path):
     for value in (0.9, 0.8):
         study.add_trial(optuna.trial.create_trial(value=value))
     with pytest.raises(automl.AutomlError) as raised:
-        select_winner(study, digits_splits(result), tmp_path / "gone", top_k=2,
-                      test_metric="accuracy", ensemble=True)
+        select_winner(
+            study,
+            digits_splits(result),
+            tmp_path / "gone",
+            top_k=2,
+            test_metric="accuracy",
+            ensemble=True,
+        )
     assert str(raised.value) == (
         f"the best complete trials (0, 1) have no model file in {tmp_path / 'gone'} (removed by "
         f"hand?), so there is no winner; search with another --run-dir (or study name) to train "
-        f"new ones")
+        f"new ones"
+    )
 
 
 def test_only_members_that_clearly_hurt_on_validation_are_left_out():
     y = np.array([0, 1, 1, 0])
-    a = np.array([[.9, .1], [.1, .9], [.55, .45], [.9, .1]])    # unsure on the third, wrong
-    b = np.array([[.45, .55], [.1, .9], [.1, .9], [.9, .1]])    # unsure on the first, wrong
-    weaker = np.array([[.8, .2], [.2, .8], [.45, .55], [.8, .2]])
-    wrong = np.array([[.1, .9], [.9, .1], [.8, .2], [.2, .8]])  # confidently wrong everywhere
-    assert choose_members([a, b], y, "classification") == [0, 1]     # the average beats each
+    a = np.array([[0.9, 0.1], [0.1, 0.9], [0.55, 0.45], [0.9, 0.1]])  # unsure on the third, wrong
+    b = np.array([[0.45, 0.55], [0.1, 0.9], [0.1, 0.9], [0.9, 0.1]])  # unsure on the first, wrong
+    weaker = np.array([[0.8, 0.2], [0.2, 0.8], [0.45, 0.55], [0.8, 0.2]])
+    wrong = np.array(
+        [[0.1, 0.9], [0.9, 0.1], [0.8, 0.2], [0.2, 0.8]]
+    )  # confidently wrong everywhere
+    assert choose_members([a, b], y, "classification") == [0, 1]  # the average beats each
     assert choose_members([a, b, wrong], y, "classification") == [0, 1]
     assert choose_members([wrong, a, b], y, "classification") == [1, 2]  # even if listed first
-    assert choose_members([a, wrong], y, "classification") == [0]   # one alone
+    assert choose_members([a, wrong], y, "classification") == [0]  # one alone
 
     # without the weaker one the loss is 6% lower: noise, not harm, so it stays
-    alone, both = validation_loss(a, y, "classification"), validation_loss(
-        (a + weaker) / 2, y, "classification")
+    alone, both = (
+        validation_loss(a, y, "classification"),
+        validation_loss((a + weaker) / 2, y, "classification"),
+    )
     assert (1 - CLEAR_GAIN) * both < alone < both
     assert choose_members([a, weaker], y, "classification") == [0, 1]
 
     target = np.array([1.0, 2.0, 3.0])
-    low, high = target[:, None] - 0.5, target[:, None] + 0.5   # their mean is exact
+    low, high = target[:, None] - 0.5, target[:, None] + 0.5  # their mean is exact
     far = target[:, None] + 10.0
     assert choose_members([low, far, high], target, "regression") == [0, 2]
 

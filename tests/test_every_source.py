@@ -23,14 +23,21 @@ def write_files(folder):
 
     rng = np.random.default_rng(0)
     n = 60
-    table = pd.DataFrame({"od280/od315 of wines": rng.normal(3, 1, n),
-                          "price ($)": rng.normal(10, 2, n),
-                          "colour": rng.choice(["red", "white"], n),
-                          "class": rng.integers(0, 2, n)})
+    table = pd.DataFrame(
+        {
+            "od280/od315 of wines": rng.normal(3, 1, n),
+            "price ($)": rng.normal(10, 2, n),
+            "colour": rng.choice(["red", "white"], n),
+            "class": rng.integers(0, 2, n),
+        }
+    )
     table.to_csv(folder / "wine.csv", index=False)
     table.to_parquet(folder / "wine.parquet")
-    np.savez(folder / "signals.npz", x=rng.normal(size=(n, 16)).astype("float32"),
-             y=rng.integers(0, 3, n))
+    np.savez(
+        folder / "signals.npz",
+        x=rng.normal(size=(n, 16)).astype("float32"),
+        y=rng.integers(0, 3, n),
+    )
     for c, name in enumerate(("cats", "dogs")):
         (folder / "pets" / name).mkdir(parents=True)
         for i in range(10):
@@ -67,20 +74,28 @@ def test_each_source_builds_and_trains_one_epoch(name, files, monkeypatch):
     data = dict(SOURCES[name])
     if name not in ("mnist1d", "npz"):  # sources without a test split of their own
         data["split"] = {"test": 0.2}
-    outcome, splits, _ = fit_first({"data": data, "model": {"architecture": "mlp"},
-                                    "training": {"epochs": 1, "batch_size": 32}})
+    outcome, splits, _ = fit_first(
+        {
+            "data": data,
+            "model": {"architecture": "mlp"},
+            "training": {"epochs": 1, "batch_size": 32},
+        }
+    )
     assert outcome.epochs_run == 1 and np.isfinite(outcome.best_value)
     predictions = outcome.model.predict(
-        splits.x_test if not isinstance(splits.x_test, dict) else splits.x_test, verbose=0)
+        splits.x_test if not isinstance(splits.x_test, dict) else splits.x_test, verbose=0
+    )
     assert len(predictions) == len(splits.y_test)
     if splits.task == "regression":  # in the user's units: near the targets' scale
-        assert abs(float(np.mean(predictions)) - float(np.mean(splits.y_train))) < \
-            3 * float(np.std(splits.y_train))
+        assert abs(float(np.mean(predictions)) - float(np.mean(splits.y_train))) < 3 * float(
+            np.std(splits.y_train)
+        )
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "cifar100"])
 def test_keras_sources_not_in_the_cache_say_what_to_do(name, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(NetworkRequired, match="never downloads at run time; on a machine with "
-                                              "internet run"):
+    with pytest.raises(
+        NetworkRequired, match="never downloads at run time; on a machine with internet run"
+    ):
         preflight(load_space({"data": {"source": name}}))

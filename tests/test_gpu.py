@@ -12,8 +12,9 @@ from conftest import study_in, tiny_space
 import automl
 from automl.tuner.pool import plan_workers, visible_gpus
 
-pytestmark = pytest.mark.skipif(not visible_gpus(), reason="no NVIDIA GPU on this machine "
-                                                           "(nvidia-smi lists none)")
+pytestmark = pytest.mark.skipif(
+    not visible_gpus(), reason="no NVIDIA GPU on this machine (nvidia-smi lists none)"
+)
 
 
 def test_auto_plans_two_workers_per_gpu():
@@ -34,10 +35,12 @@ def test_two_workers_share_a_gpu_with_mixed_precision_and_xla(tmp_path):
 
 def test_a_trial_out_of_gpu_memory_fails_with_the_reason_and_the_study_goes_on(tmp_path):
     space = tiny_space("oom", trials=2)
-    space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1,
-                                                          "units": {"choice": [2**31, 16]}}}}}
-    space["search"].update({"enqueue": [{"model.architecture.mlp.units": 2**31},
-                                        {"model.architecture.mlp.units": 16}]})
+    space["model"] = {
+        "architecture": {"choice": {"mlp": {"layers": 1, "units": {"choice": [2**31, 16]}}}}
+    }
+    space["search"].update(
+        {"enqueue": [{"model.architecture.mlp.units": 2**31}, {"model.architecture.mlp.units": 16}]}
+    )
     automl.search(space, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
     trials = study_in(tmp_path / "runs", "oom").trials
     assert trials[0].state.name == "FAIL"

@@ -28,8 +28,15 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-GETTING_STARTED_NAMES = {"num_layers", "units_0", "units_1", "units_2", "activation", "dropout",
-                         "lr"}
+GETTING_STARTED_NAMES = {
+    "num_layers",
+    "units_0",
+    "units_1",
+    "units_2",
+    "activation",
+    "dropout",
+    "lr",
+}
 
 
 # ---- hypermodels in KerasTuner's documented form -------------------------------------------
@@ -110,8 +117,7 @@ def build_selected_model(hp):
             model.add(layers.Conv1D(hp.Int("filters", 8, 32, step=8), 3, activation="relu"))
             model.add(layers.GlobalAveragePooling1D())
     model.add(layers.Dense(10, activation="softmax"))
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -148,9 +154,10 @@ def child_runs(result) -> list:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(result.mlflow["tracking_uri"])
-    return client.search_runs([result.mlflow["experiment_id"]],
-                              filter_string=f"tags.`mlflow.parentRunId` = "
-                                            f"'{result.mlflow['parent_run_id']}'")
+    return client.search_runs(
+        [result.mlflow["experiment_id"]],
+        filter_string=f"tags.`mlflow.parentRunId` = '{result.mlflow['parent_run_id']}'",
+    )
 
 
 # ---- the hp shim, against Optuna trials (fast) ----------------------------------------------
@@ -164,13 +171,20 @@ def test_defaults_without_a_trial_are_kerastuners():
     assert hp.Boolean("dropout") is False
     assert hp.Fixed("epochs", 3) == 3
     assert hp.Int("depth", 1, 5, default=4) == 4
-    assert hp.values == {"units": 32, "lr": 1e-4, "activation": "relu", "dropout": False,
-                         "epochs": 3, "depth": 4}
+    assert hp.values == {
+        "units": 32,
+        "lr": 1e-4,
+        "activation": "relu",
+        "dropout": False,
+        "epochs": 3,
+        "depth": 4,
+    }
 
 
 def test_fixed_trial_values_conditions_and_lookups():
-    hp = HyperParameters(FixedTrial({"model_type": "mlp", "units": 48, "filters": 16,
-                                     "dropout": True}))
+    hp = HyperParameters(
+        FixedTrial({"model_type": "mlp", "units": 48, "filters": 16, "dropout": True})
+    )
     assert hp.Choice("model_type", ["mlp", "cnn"]) == "mlp"
     with hp.conditional_scope("model_type", ["mlp"]):
         assert hp.Int("units", 16, 64, step=16) == 48
@@ -195,7 +209,7 @@ def test_sampling_step_and_range_map_onto_optuna_distributions():
     for _ in range(30):
         trial = study.ask()
         hp = HyperParameters(trial)
-        units = hp.Int("units", min_value=32, max_value=500, step=32)    # 500: KerasTuner's
+        units = hp.Int("units", min_value=32, max_value=500, step=32)  # 500: KerasTuner's
         batch = hp.Int("batch", min_value=2, max_value=32, step=2, sampling="log")
         lr = hp.Float("lr", min_value=1e-4, max_value=1e-2, sampling="log")
         rate = hp.Float("rate", 0.0, 1.0, step=0.25)
@@ -214,6 +228,7 @@ def test_sampling_step_and_range_map_onto_optuna_distributions():
 
 def test_conditional_parameters_are_sampled_only_where_their_parent_holds():
     """The getting-started loop and the conditional_scope example, on a real study."""
+
     def objective(trial):
         hp = HyperParameters(trial)
         for i in range(hp.Int("num_layers", 1, 3)):
@@ -240,6 +255,7 @@ def test_conditional_parameters_are_sampled_only_where_their_parent_holds():
 @pytest.mark.skipif(not hasattr(kt, "engine"), reason="KerasTuner is not installed")
 def test_defaults_agree_with_kerastuner():
     """The same calls on KerasTuner's own HyperParameters and on automl's give the same values."""
+
     def declare(hp):
         hp.Int("units", min_value=32, max_value=512, step=32)
         hp.Int("layers", 1, 3, default=2)
@@ -261,8 +277,10 @@ def test_objective_like_kerastuner():
     assert objective_of("val_accuracy") == ("val_accuracy", "maximize")
     assert objective_of("val_loss") == ("val_loss", "minimize")
     assert objective_of("val_mean_absolute_error") == ("val_mean_absolute_error", "minimize")
-    assert objective_of(kt.Objective("val_custom_metric", direction="min")) == \
-        ("val_custom_metric", "minimize")
+    assert objective_of(kt.Objective("val_custom_metric", direction="min")) == (
+        "val_custom_metric",
+        "minimize",
+    )
     assert objective_of(None) == ("default_objective", "minimize")
     with pytest.raises(UsageError, match="Objective"):
         objective_of("val_custom_metric")
@@ -285,9 +303,15 @@ def test_data_is_split_by_automl_and_labels_stay_as_given(mnist1d):
     held = prepare_data((x, one_hot(y)), holdout_split=0.1, seed=0)
     assert len(held.y_holdout) == 30 and held.y_holdout.shape[1] == 10
     assert len(held.y_train) + len(held.y_val) + len(held.y_test) == 270
-    rows = {name: {r.tobytes() for r in part} for name, part in (
-        ("holdout", held.splits.x_holdout), ("train", held.x_train), ("val", held.x_val),
-        ("test", held.x_test))}
+    rows = {
+        name: {r.tobytes() for r in part}
+        for name, part in (
+            ("holdout", held.splits.x_holdout),
+            ("train", held.x_train),
+            ("val", held.x_val),
+            ("test", held.x_test),
+        )
+    }
     assert not rows["holdout"] & (rows["train"] | rows["val"] | rows["test"])
     assert held.splits.manifest()["holdout_size"] == 30
     with pytest.raises(UsageError, match="holdout_split must be a fraction"):
@@ -297,17 +321,26 @@ def test_data_is_split_by_automl_and_labels_stay_as_given(mnist1d):
 # ---- searches ------------------------------------------------------------------------------
 
 
-def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d, runs,
-                                                                         tmp_path):
+def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d, runs, tmp_path):
     import keras
 
     import automl
 
     x, y, x_test, y_test = mnist1d
     result = automl.search_hypermodel(
-        build_model, data=(x, one_hot(y), x_test, one_hot(y_test)), objective="val_accuracy",
-        max_trials=2, executions_per_trial=1, directory=runs, project_name="helloworld",
-        overwrite=True, epochs=1, top_k=2, progress=False, reports_dir=None)
+        build_model,
+        data=(x, one_hot(y), x_test, one_hot(y_test)),
+        objective="val_accuracy",
+        max_trials=2,
+        executions_per_trial=1,
+        directory=runs,
+        project_name="helloworld",
+        overwrite=True,
+        epochs=1,
+        top_k=2,
+        progress=False,
+        reports_dir=None,
+    )
 
     study = study_of(runs, "helloworld")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
@@ -341,7 +374,8 @@ def test_getting_started_build_model_searched_tracked_selected_exported(mnist1d,
 
     logged = MlflowClient(result.mlflow["tracking_uri"]).get_run(parent).data.metrics
     assert logged["baseline_test_logistic_regression_accuracy"] == pytest.approx(
-        baselines["logistic regression"])
+        baselines["logistic regression"]
+    )
     assert project_config(study).search == result.config.search
 
     predictions = result.model.predict(x_test[:5], verbose=0)
@@ -367,8 +401,9 @@ def test_of_tied_epochs_the_one_with_the_lower_validation_loss_is_kept():
         best.set_model(model)
         for epoch, (accuracy, loss) in enumerate(epochs):
             model.layers[0].bias.assign([float(epoch)])  # each epoch's weights, told apart
-            best.on_epoch_end(epoch, {"val_accuracy": accuracy,
-                                      **({"val_loss": loss} if logs_loss else {})})
+            best.on_epoch_end(
+                epoch, {"val_accuracy": accuracy, **({"val_loss": loss} if logs_loss else {})}
+            )
         best.on_train_end()
         assert float(model.layers[0].bias.numpy()[0]) == kept
         assert (best.best, best.best_loss) == (0.95, 0.20 if logs_loss else None)
@@ -379,11 +414,20 @@ def test_hypermodel_with_custom_fit_executions_and_objective(mnist1d, runs):
 
     x, y, x_test, y_test = mnist1d
     result = automl.search_hypermodel(
-        MyHyperModel(), data=(x[:240], one_hot(y[:240])),
+        MyHyperModel(),
+        data=(x[:240], one_hot(y[:240])),
         validation_data=(x[240:], one_hot(y[240:])),
-        objective=kt.Objective("val_loss", direction="min"), max_trials=1,
-        executions_per_trial=2, directory=runs, project_name="tune_hypermodel", overwrite=True,
-        epochs=1, top_k=1, progress=False, reports_dir=None)
+        objective=kt.Objective("val_loss", direction="min"),
+        max_trials=1,
+        executions_per_trial=2,
+        directory=runs,
+        project_name="tune_hypermodel",
+        overwrite=True,
+        epochs=1,
+        top_k=1,
+        progress=False,
+        reports_dir=None,
+    )
 
     study = study_of(runs, "tune_hypermodel")
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
@@ -402,11 +446,20 @@ def test_conditional_scope_model_selection_resumes(mnist1d, runs):
     import automl
 
     x, y, x_test, y_test = mnist1d
-    settings = dict(data=(x, y), objective="val_accuracy", directory=runs,
-                    project_name="model_selection", epochs=1, sampler="random", seed=1,
-                    top_k=2, holdout_split=0.1, progress=False, reports_dir=None)
-    first = automl.search_hypermodel(build_selected_model, max_trials=1, overwrite=True,
-                                     **settings)
+    settings = dict(
+        data=(x, y),
+        objective="val_accuracy",
+        directory=runs,
+        project_name="model_selection",
+        epochs=1,
+        sampler="random",
+        seed=1,
+        top_k=2,
+        holdout_split=0.1,
+        progress=False,
+        reports_dir=None,
+    )
+    first = automl.search_hypermodel(build_selected_model, max_trials=1, overwrite=True, **settings)
     again = automl.search_hypermodel(build_selected_model, max_trials=2, **settings)
 
     trials = study_of(runs, "model_selection").trials
@@ -422,18 +475,24 @@ def test_conditional_scope_model_selection_resumes(mnist1d, runs):
     # the holdout: the winner scored on it once, beside the baselines, kept for automl.load
     assert 0.0 <= again.holdout_metrics["accuracy"] <= 1.0
     assert {row["name"]: row["holdout"] is not None for row in again.baselines} == {
-        "majority class": True, "logistic regression": True}
+        "majority class": True,
+        "logistic regression": True,
+    }
     from mlflow.tracking import MlflowClient
 
-    logged = MlflowClient(again.mlflow["tracking_uri"]).get_run(
-        again.mlflow["parent_run_id"]).data.metrics
+    logged = (
+        MlflowClient(again.mlflow["tracking_uri"])
+        .get_run(again.mlflow["parent_run_id"])
+        .data.metrics
+    )
     assert logged["holdout_accuracy"] == pytest.approx(again.holdout_metrics["accuracy"])
     loaded = automl.load("model_selection", run_dir=runs)  # as directory= and project_name=
     assert loaded.holdout_metrics == again.holdout_metrics
 
     with pytest.raises(UsageError, match="overwrite=True"):
-        automl.search_hypermodel(build_selected_model, max_trials=2,
-                                 **{**settings, "objective": "val_loss"})
+        automl.search_hypermodel(
+            build_selected_model, max_trials=2, **{**settings, "objective": "val_loss"}
+        )
 
 
 def test_refusals_before_any_trial(mnist1d, runs):
@@ -447,14 +506,32 @@ def test_refusals_before_any_trial(mnist1d, runs):
         return keras.Sequential([keras.layers.Dense(hp.Int("units", 8, 16))])
 
     with pytest.raises(UsageError, match="compile"):
-        automl.search_hypermodel(uncompiled, data=(x, y), objective="val_accuracy",
-                                 directory=runs, project_name="refused", progress=False)
+        automl.search_hypermodel(
+            uncompiled,
+            data=(x, y),
+            objective="val_accuracy",
+            directory=runs,
+            project_name="refused",
+            progress=False,
+        )
     with pytest.raises(UsageError, match="instance"):
-        automl.search_hypermodel(MyHyperModel, data=(x, y), objective="val_accuracy",
-                                 directory=runs, project_name="refused", progress=False)
+        automl.search_hypermodel(
+            MyHyperModel,
+            data=(x, y),
+            objective="val_accuracy",
+            directory=runs,
+            project_name="refused",
+            progress=False,
+        )
     with pytest.raises(UsageError, match="sampler"):
-        automl.search_hypermodel(build_model, data=(x, y), objective="val_accuracy",
-                                 sampler="grid", directory=runs, project_name="refused")
+        automl.search_hypermodel(
+            build_model,
+            data=(x, y),
+            objective="val_accuracy",
+            sampler="grid",
+            directory=runs,
+            project_name="refused",
+        )
     assert not (runs / "refused").exists()
 
 
@@ -471,14 +548,23 @@ def test_consecutive_failed_trials_stop_the_search_with_their_reason(mnist1d, ru
     storage = str(runs / "elsewhere.journal")  # outside the project folder, as a database is
     for _ in range(2):  # overwrite=True: the second search starts the study again
         with pytest.raises(AutomlError, match="last 2 trials all failed.*data pipeline broke"):
-            automl.search_hypermodel(BrokenFit(), data=(x, one_hot(y)), objective="val_accuracy",
-                                     max_trials=5, max_consecutive_failed_trials=2,
-                                     directory=runs, project_name="broken", storage=storage,
-                                     overwrite=True, progress=False)
+            automl.search_hypermodel(
+                BrokenFit(),
+                data=(x, one_hot(y)),
+                objective="val_accuracy",
+                max_trials=5,
+                max_consecutive_failed_trials=2,
+                directory=runs,
+                project_name="broken",
+                storage=storage,
+                overwrite=True,
+                progress=False,
+            )
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    trials = optuna.load_study(study_name="broken",
-                               storage=JournalStorage(JournalFileBackend(storage))).trials
+    trials = optuna.load_study(
+        study_name="broken", storage=JournalStorage(JournalFileBackend(storage))
+    ).trials
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert all("data pipeline broke" in t.user_attrs["fail_reason"] for t in trials)
     assert all(set(t.params) == {"units", "shuffle"} for t in trials)

@@ -49,7 +49,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             targets = [f"{base}.{alias.name}" for alias in node.names]
         else:
@@ -109,7 +109,8 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
     (root / "a.py").write_text("from pkg.sub import b\n")
     (root / "sub" / "b.py").write_text("def f():\n    from .. import c\n")
     (root / "c.py").write_text("import pkg.a as a\n")
-    (root / "d.py").write_text("from typing import TYPE_CHECKING\n"
-                               "if TYPE_CHECKING:\n    from pkg import e\n")
+    (root / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import e\n"
+    )
     (root / "e.py").write_text("from pkg import d\n")  # d imports e only for type checkers
     assert import_cycles(root) == [["pkg.a", "pkg.c", "pkg.sub.b"]]

@@ -65,10 +65,25 @@ def start_search(tmp_path: Path, name: str, trials: int, workers: int) -> tuple:
     space = tmp_path / f"{name}.yaml"
     space.write_text(SPACE.format(name=name, trials=trials, workers=workers))
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "automl", "search", str(space), "--quiet",
-                             "--run-dir", str(runs), "--reports-dir", str(tmp_path / "reports")],
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "automl",
+            "search",
+            str(space),
+            "--quiet",
+            "--run-dir",
+            str(runs),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return space, runs, proc
 
 
@@ -77,8 +92,9 @@ def mlflow_trial_runs(result) -> dict[str, list]:
 
     client = MlflowClient(result.mlflow["tracking_uri"])
     runs: dict[str, list] = {}
-    for run in client.search_runs([result.mlflow["experiment_id"]],
-                                  filter_string="tags.`automl.kind` = 'trial'"):
+    for run in client.search_runs(
+        [result.mlflow["experiment_id"]], filter_string="tags.`automl.kind` = 'trial'"
+    ):
         runs.setdefault(run.data.tags["optuna.trial_number"], []).append(run)
     return runs
 
@@ -112,15 +128,20 @@ def test_a_retry_queued_after_this_machines_workers_stopped_is_still_trained():
         rounds.append(seconds_left)
         if len(rounds) == 1:  # two trials here; the third, elsewhere, is interrupted late
             for value in (0.5, 0.6):
-                study.add_trial(create_trial(value=value, params=params,
-                                             distributions=distributions))
-            study.add_trial(create_trial(state=TrialState.FAIL, params=params,
-                                         distributions=distributions,
-                                         user_attrs={"fail_reason": INTERRUPTED}))
+                study.add_trial(
+                    create_trial(value=value, params=params, distributions=distributions)
+                )
+            study.add_trial(
+                create_trial(
+                    state=TrialState.FAIL,
+                    params=params,
+                    distributions=distributions,
+                    user_attrs={"fail_reason": INTERRUPTED},
+                )
+            )
             retry_interrupted(study, search.max_retries)
         else:  # the waiting retry
-            study.optimize(lambda trial: 0.7 + 0 * trial.suggest_float("x", 0.0, 2.0),
-                           n_trials=1)
+            study.optimize(lambda trial: 0.7 + 0 * trial.suggest_float("x", 0.0, 2.0), n_trials=1)
         return True
 
     assert train_until_spent(study, study._storage, search, train)
@@ -134,8 +155,12 @@ def test_killed_search_resumes_without_losing_trials(tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline:  # kill the whole search while its second trial trains
         trials = states(runs, "killed")
-        if (len(trials) >= 2 and trials[0].state == TrialState.COMPLETE
-                and trials[1].state == TrialState.RUNNING and trials[1].intermediate_values):
+        if (
+            len(trials) >= 2
+            and trials[0].state == TrialState.COMPLETE
+            and trials[1].state == TrialState.RUNNING
+            and trials[1].intermediate_values
+        ):
             break
         time.sleep(0.05)
     else:
@@ -171,8 +196,11 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     while len(killed) < 3 and time.time() < deadline and proc.poll() is None:
         trials = states(runs, "chaos")
         ended = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-        running = [t for t in trials if t.state == TrialState.RUNNING and "worker" in t.user_attrs
-                   and t.number not in killed]
+        running = [
+            t
+            for t in trials
+            if t.state == TrialState.RUNNING and "worker" in t.user_attrs and t.number not in killed
+        ]
         if running and ended > ended_at_last_kill:  # a trial completed since the last kill
             victim = rng.choice(running)
             time.sleep(rng.uniform(0.0, 1.5))  # a random point of the trial
@@ -195,8 +223,11 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     # the budget counts the retries, not the killed attempts: exactly 6 trials ended well
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
     for t in failed:  # each killed trial was retried with its own configuration
-        assert any(r.user_attrs.get("retry_of") is not None and r.params == t.params
-                   for r in trials if r.number > t.number)
+        assert any(
+            r.user_attrs.get("retry_of") is not None and r.params == t.params
+            for r in trials
+            if r.number > t.number
+        )
     result = automl.select("chaos", run_dir=runs, reports_dir=None)
     assert_nothing_left_running(study, result)
     assert "chaos@champion" in result.mlflow["alias_uri"]
@@ -208,17 +239,23 @@ def test_stop_signals_raise_keyboard_interrupt_even_where_sigint_started_ignored
     coordinator stopping its workers) and SIGTERM (`kill`, `docker stop`) both end in
     KeyboardInterrupt, where a trial is recorded as interrupted. The process starts as a shell
     script's background job does, with SIGINT ignored."""
-    code = ("import time\n"
-            "from automl.cli import stop_cleanly_on_signals\n"
-            "stop_cleanly_on_signals()\n"
-            "try:\n"  # the signal may land while 'ready' is being printed
-            "    print('ready', flush=True)\n"
-            "    time.sleep(60)\n"
-            "except KeyboardInterrupt:\n"
-            "    print('interrupted', flush=True)\n")
-    process = subprocess.Popen([sys.executable, "-c", code], text=True, stdout=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    code = (
+        "import time\n"
+        "from automl.cli import stop_cleanly_on_signals\n"
+        "stop_cleanly_on_signals()\n"
+        "try:\n"  # the signal may land while 'ready' is being printed
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        text=True,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         assert process.stdout.readline() == "ready\n"
         process.send_signal(stop)
@@ -248,41 +285,67 @@ def test_a_second_search_joins_and_kill_leaves_the_study_resumable(tmp_path):
     space = tmp_path / "joined.yaml"
     space.write_text(GATED_SPACE.format(name="joined", trials=4))
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "automl", "search", str(space), "--quiet", "--run-dir",
-               str(runs), "--reports-dir", str(tmp_path / "reports")]
+    command = [
+        sys.executable,
+        "-m",
+        "automl",
+        "search",
+        str(space),
+        "--quiet",
+        "--run-dir",
+        str(runs),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    ]
     gates = {name: tmp_path / f"gate-{name}" for name in ("first", "second")}
     for gate in gates.values():
         gate.touch()
 
     def start(name: str) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-               "AUTOML_TEST_GATE": str(gates[name])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            "AUTOML_TEST_GATE": str(gates[name]),
+        }
         # started the way a shell script starts a background job (`automl search ... &`): with
         # SIGINT ignored, which its workers inherit; automl search and worker stop on it anyway
-        return subprocess.Popen(command, cwd=tmp_path, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        return subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
 
     def running(search: subprocess.Popen) -> optuna.trial.FrozenTrial | None:
         """A trial that a worker process of ``search`` runs (a search may start a new worker
         process for a second round, so the worker's parent tells the searches apart)."""
         for t in states(runs, "joined"):
-            if (t.state == TrialState.RUNNING and "worker" in t.user_attrs
-                    and parent_of(t.user_attrs["worker"]["pid"]) == search.pid):
+            if (
+                t.state == TrialState.RUNNING
+                and "worker" in t.user_attrs
+                and parent_of(t.user_attrs["worker"]["pid"]) == search.pid
+            ):
                 return t
         return None
 
     first, second = start("first"), None
     try:
-        wait_until("the first search created the study", lambda: study_exists(runs, "joined"),
-                   first)
+        wait_until(
+            "the first search created the study", lambda: study_exists(runs, "joined"), first
+        )
         second = start("second")  # joins a live study; its start overlaps the first one's trial
         wait_until("the first search runs a trial", lambda: running(first), first, second)
-        found = wait_until("the second search runs a trial", lambda: running(second), first,
-                           second)
+        found = wait_until("the second search runs a trial", lambda: running(second), first, second)
         gates["first"].unlink()  # the first trains on; the second's trial stays where it is
-        wait_until("the first search completed a trial", lambda: any(
-            t.state == TrialState.COMPLETE for t in states(runs, "joined")), first, second)
+        wait_until(
+            "the first search completed a trial",
+            lambda: any(t.state == TrialState.COMPLETE for t in states(runs, "joined")),
+            first,
+            second,
+        )
         second.send_signal(signal.SIGTERM)  # in the middle of its trial (at the gate); the
         # search tells its worker to stop with SIGINT, which the worker started ignoring
         second_out = second.communicate(timeout=300)[0]
@@ -295,17 +358,21 @@ def test_a_second_search_joins_and_kill_leaves_the_study_resumable(tmp_path):
     assert first.returncode == 0, first_out
     assert "interrupted" in second_out, second_out
     # the first search's summary counts the stopped trial as interrupted, not as failed
-    assert re.search(r"study: joined, \d+ trials \(\d+ complete, 1 interrupted\b", first_out), \
+    assert re.search(r"study: joined, \d+ trials \(\d+ complete, 1 interrupted\b", first_out), (
         first_out
+    )
 
     trials = study_in(runs, "joined").trials
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
     assert [t.number for t in interrupted] == [found.number]  # no live trial was failed
     assert interrupted[0].user_attrs["fail_reason"].startswith("interrupted")
     # resumed by the first search: run to its end (or pruned, as any trial may be)
-    assert any(t.user_attrs.get("retry_of") == found.number and t.params == found.params
-               and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-               and parent_of(t.user_attrs["worker"]["pid"]) != second.pid
-               for t in trials)
+    assert any(
+        t.user_attrs.get("retry_of") == found.number
+        and t.params == found.params
+        and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        and parent_of(t.user_attrs["worker"]["pid"]) != second.pid
+        for t in trials
+    )
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) >= 4
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]

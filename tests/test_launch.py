@@ -41,9 +41,14 @@ def folder(tmp_path):
 
 
 def python(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=folder, text=True,
-                          capture_output=True, timeout=TIMEOUT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=folder,
+        text=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 def assert_searched(proc: subprocess.CompletedProcess, folder: Path) -> None:
@@ -66,17 +71,28 @@ def launched(tmp_path_factory) -> dict:
         folder = tmp_path_factory.mktemp(name)
         (folder / "space.yaml").write_text(SPACE)
         (folder / "search.py").write_text(SCRIPT)
-        processes[name] = folder, subprocess.Popen(
-            [sys.executable, *args], cwd=folder, text=True, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        processes[name] = (
+            folder,
+            subprocess.Popen(
+                [sys.executable, *args],
+                cwd=folder,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            ),
+        )
     done = {}
     try:
         for name, (folder, process) in processes.items():
-            stdout, stderr = process.communicate(SCRIPT if name == "stdin" else None,
-                                                 timeout=TIMEOUT)
-            done[name] = folder, subprocess.CompletedProcess(process.args, process.returncode,
-                                                             stdout, stderr)
+            stdout, stderr = process.communicate(
+                SCRIPT if name == "stdin" else None, timeout=TIMEOUT
+            )
+            done[name] = (
+                folder,
+                subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr),
+            )
     finally:  # a hang fails the tests, not the suite
         for _, process in processes.values():
             if process.poll() is None:
@@ -103,8 +119,7 @@ def test_python_dash_c(launched):
 def test_inside_a_jupyter_kernel(folder):
     from jupyter_client.manager import start_new_kernel
 
-    manager, client = start_new_kernel(cwd=str(folder),
-                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    manager, client = start_new_kernel(cwd=str(folder), env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         out: list[str] = []
         shown: list[str] = []  # what rich displays in the notebook
@@ -128,8 +143,10 @@ def test_inside_a_jupyter_kernel(folder):
             # the trial's line says the count and the best instead
             assert 'install "ipywidgets"' not in "".join(out + shown)  # rich's warning
             assert "IProgress not found" not in "".join(out)  # tqdm's, as Optuna imports it
-            assert re.search(r"trial\s+0 complete .*\[1/1, best val_accuracy: \d\.\d{4}\]",
-                             re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown)))
+            assert re.search(
+                r"trial\s+0 complete .*\[1/1, best val_accuracy: \d\.\d{4}\]",
+                re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown)),
+            )
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
@@ -141,13 +158,23 @@ def test_a_broken_tensorflow_fails_the_search_before_anything_is_written(folder)
     broken = folder / "broken"
     (broken / "tensorflow").mkdir(parents=True)
     (broken / "tensorflow" / "__init__.py").write_text(
-        "raise ImportError('libcudart.so.12: cannot open shared object file')\n")
+        "raise ImportError('libcudart.so.12: cannot open shared object file')\n"
+    )
     started = time.monotonic()
-    proc = python(folder, "-m", "automl", "search", "space.yaml", "--quiet",
-                  env={"PYTHONPATH": f"{broken}{os.pathsep}{ROOT}"})
+    proc = python(
+        folder,
+        "-m",
+        "automl",
+        "search",
+        "space.yaml",
+        "--quiet",
+        env={"PYTHONPATH": f"{broken}{os.pathsep}{ROOT}"},
+    )
     assert proc.returncode == 1
-    assert ("TensorFlow cannot be imported here (ImportError: libcudart.so.12: cannot open "
-            "shared object file); reinstall it") in proc.stderr
+    assert (
+        "TensorFlow cannot be imported here (ImportError: libcudart.so.12: cannot open "
+        "shared object file); reinstall it"
+    ) in proc.stderr
     assert "Traceback" not in proc.stderr
     assert time.monotonic() - started < 60
     assert not (folder / "automl-runs").exists()
@@ -175,8 +202,15 @@ def test_a_worker_that_cannot_start_fails_the_search_at_once(folder):
     (site / "sitecustomize.py").write_text(BROKEN_WORKERS)
     assert "AUTOML_STORAGE" not in os.environ
     started = time.monotonic()
-    proc = python(folder, "-m", "automl", "search", "space.yaml", "--quiet",
-                  env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+    proc = python(
+        folder,
+        "-m",
+        "automl",
+        "search",
+        "space.yaml",
+        "--quiet",
+        env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     assert "a worker failed while starting" in proc.stderr

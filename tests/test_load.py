@@ -60,19 +60,32 @@ def searched(shared_search):
     objective = parent.data.params["search.objective"]
     folder = root / "runs" / STUDY
     recorded = SimpleNamespace(
-        trials=trials, candidates=candidates, winner_trial=winner, objective=objective,
-        best_params={name: row[f"params_{name}"]  # the names the trial sampled
-                     for name in study_in(root / "runs", STUDY).trials[winner].params},
+        trials=trials,
+        candidates=candidates,
+        winner_trial=winner,
+        objective=objective,
+        best_params={
+            name: row[f"params_{name}"]  # the names the trial sampled
+            for name in study_in(root / "runs", STUDY).trials[winner].params
+        },
         val_metrics={objective: row[objective]},
-        test_metrics={"accuracy": row["test_accuracy"],
-                      "loss": parent.data.metrics["winner_test_loss"]},
+        test_metrics={
+            "accuracy": row["test_accuracy"],
+            "loss": parent.data.metrics["winner_test_loss"],
+        },
         model_path=(folder / "winner.keras").resolve(),
         # the file the search's selection loaded its winning model from
-        model=keras.saving.load_model(folder / "candidates" / f"trial-{winner}.keras",
-                                      compile=False),
-        mlflow={"model_uri": champion.source, "registered_model": champion.name,
-                "version": str(champion.version), "parent_run_id": parent.info.run_id,
-                "tracking_uri": tracking_uri})
+        model=keras.saving.load_model(
+            folder / "candidates" / f"trial-{winner}.keras", compile=False
+        ),
+        mlflow={
+            "model_uri": champion.source,
+            "registered_model": champion.name,
+            "version": str(champion.version),
+            "parent_run_id": parent.info.run_id,
+            "tracking_uri": tracking_uri,
+        },
+    )
     return root, recorded
 
 
@@ -101,8 +114,14 @@ def loaded(searched, tmp_path_factory):
                    "written": written}},
                   open({str(out / "facts.json")!r}, "w"))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=out, timeout=300, env=_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=out,
+        timeout=300,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "facts.json").read_text())
 
@@ -139,17 +158,25 @@ def test_loaded_model_predicts_as_the_winner_and_exports(searched, loaded):
     _, result = searched
     out, facts = loaded
     x = np.load(out / "x.npy")
-    np.testing.assert_allclose(np.load(out / "pred.npy"), result.model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.load(out / "pred.npy"), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
     assert "error" not in facts["written"], facts["written"]
-    assert facts["written"] and all(p.startswith(str(out / "export"))
-                                    for p in facts["written"].values())
+    assert facts["written"] and all(
+        p.startswith(str(out / "export")) for p in facts["written"].values()
+    )
     assert any((out / "export").rglob("*.keras"))
 
 
 def run_trials(root, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "automl", "trials", *args], capture_output=True,
-                          text=True, cwd=root, timeout=120, env={**_env(), "COLUMNS": "160"})
+    return subprocess.run(
+        [sys.executable, "-m", "automl", "trials", *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        env={**_env(), "COLUMNS": "160"},
+    )
 
 
 def states_of(root) -> list[str]:
@@ -167,8 +194,11 @@ def test_trials_prints_the_leaderboard_best_first(searched):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert f"{STUDY}: trials, best val_accuracy first" in lines[0]
-    rows = [line.split() for line in lines
-            if re.match(r"\s*\d+( \*)? +(complete|running|pruned|fail|waiting) ", line)]
+    rows = [
+        line.split()
+        for line in lines
+        if re.match(r"\s*\d+( \*)? +(complete|running|pruned|fail|waiting) ", line)
+    ]
     assert len(rows) == len(states)
     best = result.trials.sort_values("val_accuracy", ascending=False)["number"].iloc[0]
     assert rows[0][0] == str(best)
@@ -184,15 +214,22 @@ def test_trials_csv_has_a_row_per_trial_with_flattened_params(searched):
     assert proc.returncode == 0, proc.stderr
     frame = read_csv(io.StringIO(proc.stdout))
     assert sorted(frame["trial"]) == list(range(len(states_of(root))))
-    assert list(frame.columns[:6]) == ["trial", "state", "val_accuracy", "test_accuracy",
-                                       "gap", "winner"]
+    assert list(frame.columns[:6]) == [
+        "trial",
+        "state",
+        "val_accuracy",
+        "test_accuracy",
+        "gap",
+        "winner",
+    ]
     assert frame["seconds"].notna().all()
     params = {name for trial in study_in(root / "runs", STUDY).trials for name in trial.params}
     assert params <= set(frame.columns) and "model.dropout" in params
     by_trial, recorded = frame.set_index("trial"), result.trials.set_index("number")
     for number, row in by_trial.iterrows():
         assert row["val_accuracy"] == recorded.loc[number, "val_accuracy"] or (
-            np.isnan(row["val_accuracy"]) and np.isnan(recorded.loc[number, "val_accuracy"]))
+            np.isnan(row["val_accuracy"]) and np.isnan(recorded.loc[number, "val_accuracy"])
+        )
         assert row["model.dropout"] == recorded.loc[number, "params_model.dropout"]
     for candidate in result.candidates.itertuples():
         assert by_trial.loc[candidate.trial, "test_accuracy"] == candidate.test
@@ -237,8 +274,9 @@ def test_a_running_study_lists_what_is_there(searched, tmp_path):
     study.ask().suggest_float("model.dropout", 0.0, 0.3)
     frame, facts = leaderboard(STUDY, run_dir=tmp_path)
     # finished and scored first, then the running one, then any that failed
-    assert list(frame["state"]) == ["COMPLETE"] * states.count("COMPLETE") + ["RUNNING"] + \
-        ["FAIL"] * states.count("FAIL")
+    assert list(frame["state"]) == ["COMPLETE"] * states.count("COMPLETE") + ["RUNNING"] + [
+        "FAIL"
+    ] * states.count("FAIL")
     assert facts["winner_trial"] is None and frame["test_accuracy"].isna().all()
     assert facts["objective"] == "val_accuracy"  # from the split snapshot's header
     assert frame["seconds"].iloc[-1 - states.count("FAIL")] >= 0

@@ -29,7 +29,8 @@ WAIT_S = 90  # the UI under a loaded CI machine
 pytestmark = pytest.mark.skipif(
     not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
     reason=f"Chromium and its driver are not installed ({CHROMIUM}, {CHROMEDRIVER}; Debian's "
-           f"chromium and chromium-driver packages)")
+    f"chromium and chromium-driver packages)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +56,13 @@ def ui(searched: Path):
     as a user stops it, which must stop the MLflow server too."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "automl.cli", "ui", "--run-dir", str(searched), "--port",
-         str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+        [sys.executable, "-m", "automl.cli", "ui", "--run-dir", str(searched), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
     printed = []
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -88,8 +93,12 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1920,1080"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1920,1080",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT_S)
@@ -111,12 +120,14 @@ def wait_for(driver, condition, what: str, seconds: float = WAIT_S):
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.5,
-                             ignored_exceptions=(StaleElementReferenceException,)
-                             ).until(condition)
+        return WebDriverWait(
+            driver,
+            seconds,
+            poll_frequency=0.5,
+            ignored_exceptions=(StaleElementReferenceException,),
+        ).until(condition)
     except TimeoutException:
-        raise AssertionError(f"the MLflow UI did not show {what} within {seconds:.0f} s") \
-            from None
+        raise AssertionError(f"the MLflow UI did not show {what} within {seconds:.0f} s") from None
 
 
 def close_side_panels(driver) -> None:
@@ -137,34 +148,55 @@ def test_runs_table_shows_the_study_and_its_trials_with_metrics(ui, browser, sho
     name_cells = "[role='row'] [col-id='attributes.`Run Name`']"
 
     def parent_row(driver):
-        return next((c for c in driver.find_elements(By.CSS_SELECTOR, name_cells)
-                     if c.text.endswith(STUDY)), None)
+        return next(
+            (
+                c
+                for c in driver.find_elements(By.CSS_SELECTOR, name_cells)
+                if c.text.endswith(STUDY)
+            ),
+            None,
+        )
 
     wait_for(browser, parent_row, f"the parent run {STUDY!r}")
     close_side_panels(browser)
     browser.save_screenshot(str(shots / "1-runs-table.png"))
     # a model training experiment: its runs table, not the GenAI overview's traces
     assert "/runs" in browser.current_url
+
     def shown(text: str) -> bool:
-        return any(e.is_displayed() for e in browser.find_elements(
-            By.XPATH, f"//*[normalize-space(text())='{text}']"))
+        return any(
+            e.is_displayed()
+            for e in browser.find_elements(By.XPATH, f"//*[normalize-space(text())='{text}']")
+        )
 
     assert shown("Runs") and not shown("Overview") and not shown("Training runs")
 
     pattern = re.compile(r"trial-\d+ (cnn|mlp) val_accuracy=\d\.\d{4}")
 
     def trials(driver) -> list[str]:
-        return [c.text for c in driver.find_elements(By.CSS_SELECTOR, name_cells)
-                if pattern.search(c.text)]
+        return [
+            c.text
+            for c in driver.find_elements(By.CSS_SELECTOR, name_cells)
+            if pattern.search(c.text)
+        ]
 
     # unfold the trials with the parent's + (once more if the grid re-rendered under the click)
     for attempt in range(3):
-        wait_for(browser, lambda d: (row := parent_row(d)) is not None and (
-            row.find_element(By.CSS_SELECTOR, "button").click() or True),
-            "the + that unfolds the parent run")
+        wait_for(
+            browser,
+            lambda d: (
+                (row := parent_row(d)) is not None
+                and (row.find_element(By.CSS_SELECTOR, "button").click() or True)
+            ),
+            "the + that unfolds the parent run",
+        )
         try:
-            children = wait_for(browser, lambda d: len(trials(d)) >= finished and trials(d),
-                                f"the {finished} trials under the parent run", seconds=20)
+            children = wait_for(
+                browser,
+                lambda d: len(trials(d)) >= finished and trials(d),
+                f"the {finished} trials under the parent run",
+                seconds=20,
+            )
             break
         except AssertionError:
             if attempt == 2:
@@ -173,14 +205,23 @@ def test_runs_table_shows_the_study_and_its_trials_with_metrics(ui, browser, sho
     browser.save_screenshot(str(shots / "2-trials-unfolded.png"))
     assert len(children) == finished, children
 
-    headers = {e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR,
-                                                               "[role='columnheader']")}
+    headers = {
+        e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, "[role='columnheader']")
+    }
     assert {"best_val_accuracy", "Dataset"} <= headers, headers
-    scores = [c.text for c in browser.find_elements(
-        By.CSS_SELECTOR, "[role='row'] [col-id='metrics.`best_val_accuracy`']")]
+    scores = [
+        c.text
+        for c in browser.find_elements(
+            By.CSS_SELECTOR, "[role='row'] [col-id='metrics.`best_val_accuracy`']"
+        )
+    ]
     assert sum(bool(re.fullmatch(r"0\.\d+|1", s)) for s in scores) == finished, scores
-    datasets = " ".join(c.text for c in browser.find_elements(
-        By.CSS_SELECTOR, "[role='row'] [col-id='attributes.`Dataset`']"))
+    datasets = " ".join(
+        c.text
+        for c in browser.find_elements(
+            By.CSS_SELECTOR, "[role='row'] [col-id='attributes.`Dataset`']"
+        )
+    )
     assert "train" in datasets, datasets
 
 
@@ -193,8 +234,11 @@ def test_models_page_shows_the_winner_with_its_alias(ui, browser, shots):
     wait_for(browser, lambda d: d.find_elements(By.XPATH, row), f"the registered model {STUDY!r}")
     time.sleep(1)  # the announcement dialog opens after the table
     close_side_panels(browser)
-    wait_for(browser, lambda d: "champion" in d.find_element(By.XPATH, row).text,
-             "the alias champion beside the registered model")
+    wait_for(
+        browser,
+        lambda d: "champion" in d.find_element(By.XPATH, row).text,
+        "the alias champion beside the registered model",
+    )
     time.sleep(1)  # the dialog's backdrop fades out
     browser.save_screenshot(str(shots / "3-registered-models.png"))
     assert "Version 1" in browser.find_element(By.XPATH, row).text

@@ -18,8 +18,9 @@ INTERFACE = ("NAME", "takes", "takes_shape", "augment_ops", "model_inputs")
 def test_each_modality_module_has_the_one_interface(name):
     mod = module(name)
     assert mod.NAME == name
-    assert all(hasattr(mod, attr) for attr in INTERFACE), [a for a in INTERFACE
-                                                           if not hasattr(mod, a)]
+    assert all(hasattr(mod, attr) for attr in INTERFACE), [
+        a for a in INTERFACE if not hasattr(mod, a)
+    ]
     assert FAMILIES.names(name) and AUGMENTATIONS.names(name)  # something applies to each
 
 
@@ -40,13 +41,20 @@ def test_input_spec_knows_its_modality():
 def test_each_modality_builds_its_inputs_and_augments_only_what_it_declares():
     import tensorflow as tf
 
-    specs = {"signal": InputSpec(shape=(40,), num_classes=2),
-             "image": InputSpec(shape=(8, 8, 1), num_classes=2),
-             "table": InputSpec(shape=(2,), num_classes=2,
-                                columns=(("a", "numeric", (1.0, 4.0)),
-                                         ("b", "categorical", ("x", "y"))))}
-    batches = {"signal": tf.ones((3, 40)), "image": tf.ones((3, 8, 8, 1)),
-               "table": {"a": tf.ones(3), "b": tf.constant(["x", "y", "x"])}}
+    specs = {
+        "signal": InputSpec(shape=(40,), num_classes=2),
+        "image": InputSpec(shape=(8, 8, 1), num_classes=2),
+        "table": InputSpec(
+            shape=(2,),
+            num_classes=2,
+            columns=(("a", "numeric", (1.0, 4.0)), ("b", "categorical", ("x", "y"))),
+        ),
+    }
+    batches = {
+        "signal": tf.ones((3, 40)),
+        "image": tf.ones((3, 8, 8, 1)),
+        "table": {"a": tf.ones(3), "b": tf.constant(["x", "y", "x"])},
+    }
     for name, spec in specs.items():
         inputs, raw, features = module(name).model_inputs(spec, None)
         assert features.shape[0] is None  # a batch axis, then the features
@@ -55,6 +63,10 @@ def test_each_modality_builds_its_inputs_and_augments_only_what_it_declares():
         for op in ops:
             x = op(x)
         if name == "table":  # noise on the numeric column only
-            assert not np.allclose(x["a"].numpy(), 1.0) and list(x["b"].numpy()) == [b"x", b"y", b"x"]
+            assert not np.allclose(x["a"].numpy(), 1.0) and list(x["b"].numpy()) == [
+                b"x",
+                b"y",
+                b"x",
+            ]
         else:
             assert not np.allclose(x.numpy(), 1.0)

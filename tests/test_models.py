@@ -18,10 +18,25 @@ def layers_of(model, kind):
 
 
 def test_cnn_family_with_every_shared_technique():
-    model = build_model({"architecture": {"name": "cnn", "blocks": 3, "filters": 12,
-                                          "kernel_size": 5, "pooling": "max", "head": "gap"},
-                         "initializer": "he_normal", "dropout": 0.25, "l1": 1e-5, "l2": 1e-4,
-                         "batch_norm": True, "activation": "gelu"}, SPEC)
+    model = build_model(
+        {
+            "architecture": {
+                "name": "cnn",
+                "blocks": 3,
+                "filters": 12,
+                "kernel_size": 5,
+                "pooling": "max",
+                "head": "gap",
+            },
+            "initializer": "he_normal",
+            "dropout": 0.25,
+            "l1": 1e-5,
+            "l2": 1e-4,
+            "batch_norm": True,
+            "activation": "gelu",
+        },
+        SPEC,
+    )
     convs = layers_of(model, keras.layers.Conv1D)
     assert len(convs) == 3 and all(c.filters == 12 and c.kernel_size == (5,) for c in convs)
     assert len(layers_of(model, keras.layers.BatchNormalization)) == 3
@@ -45,17 +60,23 @@ def test_mlp_family_and_normalization_inside_the_model():
 
 def test_initializer_sets_the_weight_distribution():
     keras.utils.set_random_seed(0)
-    model = build_model({"architecture": {"name": "mlp", "layers": 1, "units": 4000},
-                         "initializer": "he_normal"}, SPEC)
+    model = build_model(
+        {"architecture": {"name": "mlp", "layers": 1, "units": 4000}, "initializer": "he_normal"},
+        SPEC,
+    )
     w = keras.ops.convert_to_numpy(layers_of(model, keras.layers.Dense)[0].kernel)
     assert w.std() == pytest.approx(np.sqrt(2 / 40), rel=0.15)  # truncated He normal
 
 
-@pytest.mark.parametrize("name, cls, extra", [
-    ("adam", keras.optimizers.Adam, {}), ("rmsprop", keras.optimizers.RMSprop, {}),
-    ("sgd", keras.optimizers.SGD, {"momentum": 0.9, "nesterov": True}),
-    ("adamw", keras.optimizers.AdamW, {"weight_decay": 0.01}),
-])
+@pytest.mark.parametrize(
+    "name, cls, extra",
+    [
+        ("adam", keras.optimizers.Adam, {}),
+        ("rmsprop", keras.optimizers.RMSprop, {}),
+        ("sgd", keras.optimizers.SGD, {"momentum": 0.9, "nesterov": True}),
+        ("adamw", keras.optimizers.AdamW, {"weight_decay": 0.01}),
+    ],
+)
 def test_optimizers_by_name(name, cls, extra):
     opt = build_optimizer({"name": name, "learning_rate": 0.02, **extra})
     assert isinstance(opt, cls)
@@ -74,14 +95,25 @@ def test_schedules_give_the_expected_learning_rate():
     assert lr_at(schedule, 0) == pytest.approx(0.1)
     assert lr_at(schedule, 50) == pytest.approx(0.05, rel=1e-3)
     assert lr_at(schedule, 100) == pytest.approx(0.0, abs=1e-7)
-    step = build_optimizer("sgd", {"name": "step", "drop": 0.5, "every_epochs": 2},
-                           learning_rate=0.1, total_steps=100, steps_per_epoch=10)._learning_rate
+    step = build_optimizer(
+        "sgd",
+        {"name": "step", "drop": 0.5, "every_epochs": 2},
+        learning_rate=0.1,
+        total_steps=100,
+        steps_per_epoch=10,
+    )._learning_rate
     assert [lr_at(step, s) for s in (0, 19, 21, 41)] == pytest.approx([0.1, 0.1, 0.05, 0.025])
-    exp = build_optimizer("sgd", "exponential", learning_rate=0.1, total_steps=100,
-                          steps_per_epoch=10)._learning_rate
+    exp = build_optimizer(
+        "sgd", "exponential", learning_rate=0.1, total_steps=100, steps_per_epoch=10
+    )._learning_rate
     assert lr_at(exp, 100) == pytest.approx(0.001, rel=1e-3)  # 100x lower by the end
-    warm = build_optimizer("adam", {"name": "warmup_cosine", "warmup_epochs": 1},
-                           learning_rate=0.1, total_steps=100, steps_per_epoch=10)._learning_rate
+    warm = build_optimizer(
+        "adam",
+        {"name": "warmup_cosine", "warmup_epochs": 1},
+        learning_rate=0.1,
+        total_steps=100,
+        steps_per_epoch=10,
+    )._learning_rate
     assert lr_at(warm, 0) == pytest.approx(0.0) and lr_at(warm, 10) == pytest.approx(0.1)
 
 
@@ -95,17 +127,21 @@ def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spaces").mkdir()
     space = tmp_path / "spaces" / "space.yaml"
-    space.write_text("name: cust\ndata: {source: mnist1d}\n"
-                     "model: {architecture: {choice: {custom: {builder: 'my_models:build'}}}}\n"
-                     "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1}\n")
+    space.write_text(
+        "name: cust\ndata: {source: mnist1d}\n"
+        "model: {architecture: {choice: {custom: {builder: 'my_models:build'}}}}\n"
+        "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1}\n"
+    )
     with pytest.raises(ConfigError) as refused:
-        load_space(str(space))                   # the space file named by its absolute path
+        load_space(str(space))  # the space file named by its absolute path
     message = str(refused.value)
     assert len(message) <= 300, (len(message), message)
     assert "\n" not in message
     assert message.startswith(f"{space}, line 3: model.architecture.custom.builder: ")
-    assert "cannot find module my_models in the current folder, spaces or on the import " \
-           "path; put my_models.py in one of those folders" in message
+    assert (
+        "cannot find module my_models in the current folder, spaces or on the import "
+        "path; put my_models.py in one of those folders" in message
+    )
     assert str(tmp_path) not in message.partition(": model.architecture")[2]
     # from the command line, as a user types it
     import contextlib
@@ -115,5 +151,7 @@ def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path
     with contextlib.redirect_stderr(err):
         assert main(["validate", "spaces/space.yaml"]) == 2
     assert len(err.getvalue().strip()) <= 300 + len("automl: error: "), err.getvalue()
-    assert "spaces/space.yaml, line 3: model.architecture.custom.builder: cannot find module " \
-           "my_models in the current folder, spaces or" in err.getvalue()
+    assert (
+        "spaces/space.yaml, line 3: model.architecture.custom.builder: cannot find module "
+        "my_models in the current folder, spaces or" in err.getvalue()
+    )

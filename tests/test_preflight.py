@@ -25,41 +25,84 @@ from automl.errors import ConfigError
 MNIST1D = "data: {source: mnist1d}\n"
 # (space text, the key the refusal must name, a word of the fix)
 MISTAKES = [
-    ("training:\n  optimizer:\n    choice:\n      adam: {epsilon: .nan}\n",
-     "training.optimizer.adam.epsilon", "(0, 1]"),
-    ("training:\n  optimizer:\n    choice:\n      adam: {beta_1: 1.5}\n",
-     "training.optimizer.adam.beta_1", "[0, 1)"),
-    ("training:\n  schedule:\n    choice:\n      step: {drop: 50}\n",
-     "training.schedule.step.drop", "(0, 1]"),
-    ("training:\n  schedule:\n    choice:\n      step: {every_epochs: 0}\n",
-     "training.schedule.step.every_epochs", "whole number"),
-    ("training:\n  schedule:\n    choice:\n      cosine: {warmup_epochs: -2}\n",
-     "training.schedule.cosine.warmup_epochs", "whole number"),
-    ("training:\n  schedule:\n    choice:\n      reduce_on_plateau: {factor: 2}\n",
-     "training.schedule.reduce_on_plateau.factor", "(0, 1)"),
-    ("training:\n  schedule:\n    choice:\n      cosine: {alpha: 5}\n",
-     "training.schedule.cosine.alpha", "[0, 1]"),
-    ("training:\n  schedule:\n    choice:\n      exponential: {decay_rate: 0}\n",
-     "training.schedule.exponential.decay_rate", "(0, 1]"),
-    ("model:\n  initializer:\n    choice:\n      variance_scaling: {mode: fan_avgg}\n",
-     "model.initializer.variance_scaling.mode", "did you mean 'fan_avg'"),
+    (
+        "training:\n  optimizer:\n    choice:\n      adam: {epsilon: .nan}\n",
+        "training.optimizer.adam.epsilon",
+        "(0, 1]",
+    ),
+    (
+        "training:\n  optimizer:\n    choice:\n      adam: {beta_1: 1.5}\n",
+        "training.optimizer.adam.beta_1",
+        "[0, 1)",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      step: {drop: 50}\n",
+        "training.schedule.step.drop",
+        "(0, 1]",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      step: {every_epochs: 0}\n",
+        "training.schedule.step.every_epochs",
+        "whole number",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      cosine: {warmup_epochs: -2}\n",
+        "training.schedule.cosine.warmup_epochs",
+        "whole number",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      reduce_on_plateau: {factor: 2}\n",
+        "training.schedule.reduce_on_plateau.factor",
+        "(0, 1)",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      cosine: {alpha: 5}\n",
+        "training.schedule.cosine.alpha",
+        "[0, 1]",
+    ),
+    (
+        "training:\n  schedule:\n    choice:\n      exponential: {decay_rate: 0}\n",
+        "training.schedule.exponential.decay_rate",
+        "(0, 1]",
+    ),
+    (
+        "model:\n  initializer:\n    choice:\n      variance_scaling: {mode: fan_avgg}\n",
+        "model.initializer.variance_scaling.mode",
+        "did you mean 'fan_avg'",
+    ),
     ("model:\n  initializer: glorot_unifrm\n", "model.initializer", "glorot_uniform"),
-    ("search:\n  objective: val_loss\n  direction: maximize\n", "search.direction",
-     "minimize"),
-    ("data: {source: diabetes}\ntraining:\n  label_smoothing: 0.1\n",
-     "training.label_smoothing", "regression"),
-    ("model:\n  dropout: {float: [0.0, 0.3]}\nsearch:\n  enqueue:\n    - {model.dropuot: 0.1}\n",
-     "search.enqueue[0].model.dropuot", "did you mean 'model.dropout'"),
-    ("model:\n  dropout: {float: [0.0, 0.3]}\nsearch:\n  enqueue:\n    - {model.dropout: 0.9}\n",
-     "search.enqueue[0].model.dropout", "outside the space"),
-    ("data:\n  source: mnist1d\n  augment: {flip: horizontal}\n", "data.augment.flip",
-     "applies to image"),
-    ("data: {source: wine}\nmodel:\n  architecture: cnn\n", "model.architecture",
-     "use one of"),
-    ("data: {source: diabetes}\nsearch: {objective: val_accuracy}\n", "search.objective",
-     "regression"),
-    ("data: {source: mnist1d}\ntraining: {loss: mse}\n", "training.loss",
-     "categorical_crossentropy"),
+    ("search:\n  objective: val_loss\n  direction: maximize\n", "search.direction", "minimize"),
+    (
+        "data: {source: diabetes}\ntraining:\n  label_smoothing: 0.1\n",
+        "training.label_smoothing",
+        "regression",
+    ),
+    (
+        "model:\n  dropout: {float: [0.0, 0.3]}\nsearch:\n  enqueue:\n    - {model.dropuot: 0.1}\n",
+        "search.enqueue[0].model.dropuot",
+        "did you mean 'model.dropout'",
+    ),
+    (
+        "model:\n  dropout: {float: [0.0, 0.3]}\nsearch:\n  enqueue:\n    - {model.dropout: 0.9}\n",
+        "search.enqueue[0].model.dropout",
+        "outside the space",
+    ),
+    (
+        "data:\n  source: mnist1d\n  augment: {flip: horizontal}\n",
+        "data.augment.flip",
+        "applies to image",
+    ),
+    ("data: {source: wine}\nmodel:\n  architecture: cnn\n", "model.architecture", "use one of"),
+    (
+        "data: {source: diabetes}\nsearch: {objective: val_accuracy}\n",
+        "search.objective",
+        "regression",
+    ),
+    (
+        "data: {source: mnist1d}\ntraining: {loss: mse}\n",
+        "training.loss",
+        "categorical_crossentropy",
+    ),
     ("data:\n  source: mnist1d\n  classes: [0, 1, 12]\n", "data.classes", "12"),
     ("model:\n  architecture: custom\n", "model.architecture", "builder"),
     ("model:\n  architecture: transfer\n", "model.architecture", "base"),
@@ -107,8 +150,15 @@ def test_an_error_inside_a_list_points_at_the_item(tmp_path, capsys):
 def test_search_refuses_before_writing_anything(tmp_path, run_cli):
     space = tmp_path / "space.yaml"
     space.write_text("data:\n  source: mnist1d\n  augment: {rotation: 0.1}\n")
-    code, out, err = run_cli("search", str(space), "--run-dir", str(tmp_path / "runs"),
-                             "--reports-dir", str(tmp_path / "reports"), cwd=tmp_path)
+    code, out, err = run_cli(
+        "search",
+        str(space),
+        "--run-dir",
+        str(tmp_path / "runs"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        cwd=tmp_path,
+    )
     assert code == 2, err
     assert f"{space}, line 3: data.augment.rotation: rotation does not apply to signal" in err
     assert "Traceback" not in err + out
@@ -118,18 +168,17 @@ def test_search_refuses_before_writing_anything(tmp_path, run_cli):
 def test_a_csv_without_the_target_column_is_refused_by_validate(tmp_path, capsys):
     table = tmp_path / "wine.csv"
     table.write_text("alcohol,od280/od315_of_diluted_wines,class\n13.2,3.1,0\n12.1,2.2,1\n")
-    code, message, _ = refusal(tmp_path, f"data:\n  csv: {table.name}\n  target: klass\n",
-                               capsys)
+    code, message, _ = refusal(tmp_path, f"data:\n  csv: {table.name}\n  target: klass\n", capsys)
     assert code == 2
-    assert "line 3: data.target: the table has no column 'klass'; did you mean 'class'?" \
-        in message
+    assert "line 3: data.target: the table has no column 'klass'; did you mean 'class'?" in message
 
 
 def test_a_dry_build_names_the_branch_a_builder_breaks(tmp_path, run_cli):
     """A custom builder beside the space file (run from another folder) that cannot build."""
     folder = tmp_path / "spaces"
     folder.mkdir()
-    (folder / "my_models.py").write_text(textwrap.dedent("""
+    (folder / "my_models.py").write_text(
+        textwrap.dedent("""
         import keras
         def build(params, spec):
             inputs = keras.Input(spec.shape)
@@ -137,24 +186,28 @@ def test_a_dry_build_names_the_branch_a_builder_breaks(tmp_path, run_cli):
             out = keras.layers.Dense(spec.num_classes, activation="softmax")(
                 keras.layers.Flatten()(x))
             return keras.Model(inputs, out)
-    """))
+    """)
+    )
     space = folder / "custom.yaml"
-    space.write_text("data: {source: mnist1d, subsample: {train: 200, test: 100}}\n"
-                     "model:\n  architecture:\n    choice:\n      mlp: {layers: 1, units: 8}\n"
-                     "      custom: {builder: my_models:build}\n"
-                     "training: {epochs: 1}\nsearch: {trials: 2}\n")
+    space.write_text(
+        "data: {source: mnist1d, subsample: {train: 200, test: 100}}\n"
+        "model:\n  architecture:\n    choice:\n      mlp: {layers: 1, units: 8}\n"
+        "      custom: {builder: my_models:build}\n"
+        "training: {epochs: 1}\nsearch: {trials: 2}\n"
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code, out, err = run_cli("search", str(space), "--run-dir", "runs", cwd=elsewhere)
     assert code == 2, err
-    assert (f"{space}, line 6: model.architecture.custom: building and training the custom "
-            f"architecture on one batch fails (ValueError: The total size of the tensor must be "
-            f"unchanged") in err
+    assert (
+        f"{space}, line 6: model.architecture.custom: building and training the custom "
+        f"architecture on one batch fails (ValueError: The total size of the tensor must be "
+        f"unchanged"
+    ) in err
     assert "Traceback" not in err and not (elsewhere / "runs").exists()
 
 
-@pytest.mark.parametrize("name", ["mnist1d", "digits", "breast_cancer", "wine", "iris",
-                                  "diabetes"])
+@pytest.mark.parametrize("name", ["mnist1d", "digits", "breast_cancer", "wine", "iris", "diabetes"])
 def test_the_builtin_facts_match_the_loaded_data(name):
     from automl.config import DataConfig
     from automl.data import load_source
@@ -172,30 +225,58 @@ def test_npz_facts_come_from_the_header_and_labels(tmp_path):
     path = tmp_path / "signals.npz"
     np.savez(path, x=np.zeros((30, 12), "float32"), y=np.arange(30) % 3)
     facts = describe_source(DataConfig(source="npz", path=str(path)))
-    assert (facts.modality, facts.task, facts.classes) == ("signal", "classification",
-                                                           ("0", "1", "2"))
+    assert (facts.modality, facts.task, facts.classes) == (
+        "signal",
+        "classification",
+        ("0", "1", "2"),
+    )
 
 
 # ---- argument domains: every value outside a domain is refused, every value inside accepted
 
 ARGUMENTS = [
-    *[(f"training:\n  optimizer:\n    choice:\n      adamw: {{{arg}: VALUE}}\n",
-       f"training.optimizer.adamw.{arg}", domain)
-      for arg, domain in domains.OPTIMIZER_ARGS.items()
-      if arg in ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay", "clipnorm")],
-    *[(f"training:\n  schedule:\n    choice:\n      {name}: {{{arg}: VALUE}}\n",
-       f"training.schedule.{name}.{arg}", domains.schedule_arg(name, arg))
-      for name, arg in [("step", "drop"), ("step", "every_epochs"), ("cosine", "alpha"),
-                        ("exponential", "decay_rate"), ("inverse_time", "decay_rate"),
-                        ("reduce_on_plateau", "factor"), ("one_cycle", "start_factor"),
-                        ("cosine", "warmup_epochs")]],
-    *[(f"model:\n  initializer:\n    choice:\n      variance_scaling: {{{arg}: VALUE}}\n",
-       f"model.initializer.variance_scaling.{arg}", domains.INITIALIZER_ARGS[arg])
-      for arg in ("scale", "mode", "distribution")],
-    *[(f"model:\n  {key}: VALUE\n", f"model.{key}", domain)
-      for key, domain in domains.MODEL_ARGS.items()],
-    *[(f"training:\n  {key}: VALUE\n", f"training.{key}", domain)
-      for key, domain in domains.TRAINING_ARGS.items()],
+    *[
+        (
+            f"training:\n  optimizer:\n    choice:\n      adamw: {{{arg}: VALUE}}\n",
+            f"training.optimizer.adamw.{arg}",
+            domain,
+        )
+        for arg, domain in domains.OPTIMIZER_ARGS.items()
+        if arg in ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay", "clipnorm")
+    ],
+    *[
+        (
+            f"training:\n  schedule:\n    choice:\n      {name}: {{{arg}: VALUE}}\n",
+            f"training.schedule.{name}.{arg}",
+            domains.schedule_arg(name, arg),
+        )
+        for name, arg in [
+            ("step", "drop"),
+            ("step", "every_epochs"),
+            ("cosine", "alpha"),
+            ("exponential", "decay_rate"),
+            ("inverse_time", "decay_rate"),
+            ("reduce_on_plateau", "factor"),
+            ("one_cycle", "start_factor"),
+            ("cosine", "warmup_epochs"),
+        ]
+    ],
+    *[
+        (
+            f"model:\n  initializer:\n    choice:\n      variance_scaling: {{{arg}: VALUE}}\n",
+            f"model.initializer.variance_scaling.{arg}",
+            domains.INITIALIZER_ARGS[arg],
+        )
+        for arg in ("scale", "mode", "distribution")
+    ],
+    *[
+        (f"model:\n  {key}: VALUE\n", f"model.{key}", domain)
+        for key, domain in domains.MODEL_ARGS.items()
+    ],
+    *[
+        (f"training:\n  {key}: VALUE\n", f"training.{key}", domain)
+        for key, domain in domains.TRAINING_ARGS.items()
+    ],
 ]
 
 
@@ -210,10 +291,16 @@ def yaml_value(value) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(ARGUMENTS), st.one_of(
-    st.floats(-1e4, 1e4), st.integers(-1000, 100_000), st.booleans(),
-    st.sampled_from(["fan_in", "fan_avgg", "uniform", "x"]),
-    st.sampled_from([math.nan, math.inf, -math.inf])))
+@given(
+    st.sampled_from(ARGUMENTS),
+    st.one_of(
+        st.floats(-1e4, 1e4),
+        st.integers(-1000, 100_000),
+        st.booleans(),
+        st.sampled_from(["fan_in", "fan_avgg", "uniform", "x"]),
+        st.sampled_from([math.nan, math.inf, -math.inf]),
+    ),
+)
 def test_every_argument_is_checked_against_its_domain(tmp_path_factory, argument, value):
     template, key, domain = argument
     text = MNIST1D + template.replace("VALUE", yaml_value(value))
@@ -239,11 +326,21 @@ def test_a_dry_build_runs_with_deterministic_ops_left_on():
     from automl.data.checks import fit_space_to_data
     from automl.training.dry_build import FirstValues, dry_build
 
-    cfg = load_space({"data": {"source": "mnist1d", "subsample": {"train": 200, "test": 100},
-                               "augment": {"gaussian_noise": 0.1}},
-                      "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8},
-                                                            "cnn": {"blocks": 1, "filters": 4}}}},
-                      "training": {"epochs": 1}})
+    cfg = load_space(
+        {
+            "data": {
+                "source": "mnist1d",
+                "subsample": {"train": 200, "test": 100},
+                "augment": {"gaussian_noise": 0.1},
+            },
+            "model": {
+                "architecture": {
+                    "choice": {"mlp": {"layers": 1, "units": 8}, "cnn": {"blocks": 1, "filters": 4}}
+                }
+            },
+            "training": {"epochs": 1},
+        }
+    )
     arrays = load_source(cfg.data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
@@ -263,8 +360,10 @@ def test_a_graph_error_is_reported_by_its_cause_not_its_frame():
 
     # the shape of tf.function's error, as CI printed it
     error = RuntimeError(
-        "in user code:\n\n    File \"automl/data/pipeline.py\", line 108, in apply  *\n"
+        'in user code:\n\n    File "automl/data/pipeline.py", line 108, in apply  *\n'
         "        x = x + tf.random.normal(tf.shape(x))\n\n"
-        "    RuntimeError: Random ops require a seed to be set when determinism is enabled.\n")
-    assert _reason(error) == ("RuntimeError: Random ops require a seed to be set when "
-                              "determinism is enabled.")
+        "    RuntimeError: Random ops require a seed to be set when determinism is enabled.\n"
+    )
+    assert _reason(error) == (
+        "RuntimeError: Random ops require a seed to be set when determinism is enabled."
+    )

@@ -32,15 +32,21 @@ SMOKED = [p for p in SPACES if p.name not in IN_TEST_TRANSFER]
 
 
 def test_every_space_file_is_covered():
-    assert {p.name for p in SPACES} >= {"mnist1d.yaml", "digits.yaml", "breast_cancer.yaml",
-                                        "mnist1d_base.yaml", "transfer.yaml"}
+    assert {p.name for p in SPACES} >= {
+        "mnist1d.yaml",
+        "digits.yaml",
+        "breast_cancer.yaml",
+        "mnist1d_base.yaml",
+        "transfer.yaml",
+    }
     assert IN_TEST_TRANSFER < {p.name for p in SPACES}
 
 
 @pytest.mark.parametrize("path", SMOKED, ids=[p.stem for p in SMOKED])
 def test_ready_space_smoke_search(path, tmp_path):
-    result = automl.search(quick(path), workers=0, run_dir=tmp_path / "runs", reports_dir=None,
-                           progress=False)
+    result = automl.search(
+        quick(path), workers=0, run_dir=tmp_path / "runs", reports_dir=None, progress=False
+    )
     # one trial within the budget; configurations enqueued beyond it wait for a longer run
     assert list(result.trials["state"]).count("COMPLETE") == 1
     assert set(result.trials["state"]) <= {"COMPLETE", "WAITING"}

@@ -24,14 +24,17 @@ from automl.registry import (
 from automl.schema import space_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = [SAMPLERS, PRUNERS, OPTIMIZERS, SCHEDULES, INITIALIZERS, AUGMENTATIONS, FAMILIES,
-          SOURCES]
+TABLES = [SAMPLERS, PRUNERS, OPTIMIZERS, SCHEDULES, INITIALIZERS, AUGMENTATIONS, FAMILIES, SOURCES]
 
 
 def _space(search: str = "", augment: str = "") -> dict:
-    return {"name": "r", "data": {"source": "mnist1d", **({"augment": augment} if augment else {})},
-            "model": {"architecture": "mlp"}, "training": {"epochs": 1},
-            **({"search": search} if search else {})}
+    return {
+        "name": "r",
+        "data": {"source": "mnist1d", **({"augment": augment} if augment else {})},
+        "model": {"architecture": "mlp"},
+        "training": {"epochs": 1},
+        **({"search": search} if search else {}),
+    }
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.kind)
@@ -52,7 +55,7 @@ def test_help_names_every_sampler_and_pruner_the_validator_accepts(run_cli):
     for table in (SAMPLERS, PRUNERS):
         for name in table:
             load_space(_space({table.kind: name}))  # the validator accepts it ...
-            assert name in text, name                # ... and the help names it
+            assert name in text, name  # ... and the help names it
         with pytest.raises(ConfigError, match=f"unknown {table.kind} 'nope'"):
             load_space(_space({table.kind: "nope"}))
     assert "tpe (default)" in text and "median (default)" in text
@@ -75,11 +78,14 @@ def test_mixup_on_a_table_is_refused_by_validate(run_cli, tmp_path):
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40),
-                  "y": rng.integers(0, 2, 40)}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame(
+        {"a": rng.normal(size=40), "b": rng.normal(size=40), "y": rng.integers(0, 2, 40)}
+    ).to_csv(tmp_path / "t.csv", index=False)
     space = tmp_path / "s.yaml"
-    space.write_text("name: mix\ndata:\n  csv: t.csv\n  target: y\n  augment:\n    mixup: 0.2\n"
-                     "model: {architecture: mlp}\n")
+    space.write_text(
+        "name: mix\ndata:\n  csv: t.csv\n  target: y\n  augment:\n    mixup: 0.2\n"
+        "model: {architecture: mlp}\n"
+    )
     code, out, err = run_cli("validate", str(space), cwd=tmp_path)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
@@ -98,10 +104,13 @@ def test_validate_refuses_a_transfer_base_the_run_folder_lacks(run_cli, tmp_path
     for study in ("digits-base", "mnist1d"):
         (runs / study).mkdir(parents=True)
         (runs / study / "winner.keras").write_bytes(b"")  # only its presence is read
-    (runs / "unfinished").mkdir()                        # no winner: not offered
+    (runs / "unfinished").mkdir()  # no winner: not offered
     space = tmp_path / "t.yaml"
-    space.write_text((ROOT / "search_spaces" / "transfer.yaml").read_text()
-                     .replace("study:mnist1d-base", "study:digits-bsae"))
+    space.write_text(
+        (ROOT / "search_spaces" / "transfer.yaml")
+        .read_text()
+        .replace("study:mnist1d-base", "study:digits-bsae")
+    )
     code, out, err = run_cli("validate", "t.yaml", "--run-dir", "runs", cwd=tmp_path)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
@@ -118,21 +127,28 @@ def test_validate_refuses_a_transfer_base_the_run_folder_lacks(run_cli, tmp_path
 # ---- the docs' tables of names list exactly the registries' names ---------------------------
 
 DOC = ROOT / "docs" / "search-spaces.md"
-MODALITY_WORDS = {"signals": {"signal"}, "images": {"image"}, "tables": {"table"},
-                  "all": {"signal", "image", "table"}}
+MODALITY_WORDS = {
+    "signals": {"signal"},
+    "images": {"image"},
+    "tables": {"table"},
+    "all": {"signal", "image", "table"},
+}
 
 
 def _section(text: str, heading: str) -> str:
     start = text.index(heading + "\n")
     level = heading.split(" ")[0]
-    rest = text[start + len(heading):]
+    rest = text[start + len(heading) :]
     ends = [i for i in (rest.find(f"\n{'#' * n} ") for n in range(1, len(level) + 1)) if i >= 0]
-    return rest[:min(ends)] if ends else rest
+    return rest[: min(ends)] if ends else rest
 
 
 def _rows(section: str) -> list[list[str]]:
-    rows = [[cell.strip() for cell in line.strip().strip("|").split(" | ")]
-            for line in section.splitlines() if line.startswith("| ")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        for line in section.splitlines()
+        if line.startswith("| ")
+    ]
     return rows[1:]  # without the header
 
 

@@ -24,13 +24,26 @@ import automl
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PLOTS = {"history", "importances", "parallel", "slice", "intermediate", "curves", "valtest"}
-STILL = {"model.architecture": "mlp", "training.optimizer": "sgd",  # learns nothing
-         "training.optimizer.sgd.learning_rate": 1e-7}
-LEARNING = {"model.architecture": "cnn", "model.dropout": 0.0, "model.batch_norm": True,
-            "training.optimizer": "adam", "training.optimizer.adam.learning_rate": 1e-2,
-            "training.schedule": "constant", "data.augment.shift": 0}
-DIVERGING = {"model.architecture": "mlp", "model.batch_norm": False,  # batch norm would save it
-             "training.optimizer": "sgd", "training.optimizer.sgd.learning_rate": 1e12}
+STILL = {
+    "model.architecture": "mlp",
+    "training.optimizer": "sgd",  # learns nothing
+    "training.optimizer.sgd.learning_rate": 1e-7,
+}
+LEARNING = {
+    "model.architecture": "cnn",
+    "model.dropout": 0.0,
+    "model.batch_norm": True,
+    "training.optimizer": "adam",
+    "training.optimizer.adam.learning_rate": 1e-2,
+    "training.schedule": "constant",
+    "data.augment.shift": 0,
+}
+DIVERGING = {
+    "model.architecture": "mlp",
+    "model.batch_norm": False,  # batch norm would save it
+    "training.optimizer": "sgd",
+    "training.optimizer.sgd.learning_rate": 1e12,
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +56,26 @@ def searched(tmp_path_factory):
     # 400 validation examples, and enough steps for trial 1 to stand clear of chance
     space["data"]["subsample"] = {"train": 2000, "test": 200}
     space["data"]["split"] = {"validation": 0.2}
-    space["training"]["optimizer"] = {"choice": {
-        "adam": {"learning_rate": {"float": [1e-3, 1e-2], "log": True}},
-        "sgd": {"learning_rate": {"choice": [1e-7, 1e12]}, "momentum": 0.9}}}
+    space["training"]["optimizer"] = {
+        "choice": {
+            "adam": {"learning_rate": {"float": [1e-3, 1e-2], "log": True}},
+            "sgd": {"learning_rate": {"choice": [1e-7, 1e12]}, "momentum": 0.9},
+        }
+    }
     space["search"]["pruner"] = "successive_halving"
     space["search"]["enqueue"] = [STILL, LEARNING, STILL, DIVERGING]
     space["select"]["top_k"] = 3  # more than the trials that complete: 2 candidates
-    result = automl.search(space, workers=0, run_dir=root / "runs", reports_dir=root / "reports",
-                           progress=False)
+    result = automl.search(
+        space, workers=0, run_dir=root / "runs", reports_dir=root / "reports", progress=False
+    )
     study = study_in(root / "runs", "reported")
-    return SimpleNamespace(result=result, study=study, root=root, run_dir=root / "runs",
-                           page=root / "reports" / "reported" / "index.html")
+    return SimpleNamespace(
+        result=result,
+        study=study,
+        root=root,
+        run_dir=root / "runs",
+        page=root / "reports" / "reported" / "index.html",
+    )
 
 
 def states(study: optuna.Study) -> dict[int, str]:
@@ -67,8 +89,13 @@ def test_the_search_left_each_kind_of_trial(searched):
 def test_the_page_is_one_file_that_needs_no_network(searched):
     html = searched.page.read_text(encoding="utf-8")
     assert html.count("* plotly.js v") == 1  # embedded once, for every figure
-    own = re.sub(r"<script type='text/javascript'>/\*\*\s*\* plotly\.js v.*?</script>", "", html,
-                 count=1, flags=re.S)  # the page less plotly.js (whose code holds URLs)
+    own = re.sub(
+        r"<script type='text/javascript'>/\*\*\s*\* plotly\.js v.*?</script>",
+        "",
+        html,
+        count=1,
+        flags=re.S,
+    )  # the page less plotly.js (whose code holds URLs)
     assert len(own) < len(html) / 10
     assert not re.search(r"<script[^>]+src=", own)
     assert not re.search(r"<link[^>]+href=", own)
@@ -79,7 +106,7 @@ def test_the_page_is_one_file_that_needs_no_network(searched):
 def section(html: str, key: str) -> str:
     """One section of the page (``<section id="KEY">``), as HTML."""
     start = html.index(f'<section id="{key}">')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def words(html: str) -> str:
@@ -113,8 +140,10 @@ def test_the_page_shows_leaderboard_manifest_and_diagnostics(searched):
 
 def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.skip("Chromium is not installed (/usr/bin/chromium and /usr/bin/chromedriver: "
-                    "Debian's chromium and chromium-driver; .ci/run installs them)")
+        pytest.skip(
+            "Chromium is not installed (/usr/bin/chromium and /usr/bin/chromedriver: "
+            "Debian's chromium and chromium-driver; .ci/run installs them)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -122,21 +151,29 @@ def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # the driver named explicitly: Selenium Manager (which downloads drivers) never runs
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-            "offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+        )
         driver.get(searched.page.resolve().as_uri())
 
         def drawn(_) -> bool:
-            return all(box.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg g.trace")
-                       for box in driver.find_elements(By.CSS_SELECTOR, "div.plot"))
+            return all(
+                box.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg g.trace")
+                for box in driver.find_elements(By.CSS_SELECTOR, "div.plot")
+            )
 
         WebDriverWait(driver, 60).until(drawn)
         boxes = driver.find_elements(By.CSS_SELECTOR, "div.plot")
@@ -144,7 +181,8 @@ def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert not errors, errors
         loaded = driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)")
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
         assert not [name for name in loaded if not name.startswith("file:")], loaded
         driver.save_screenshot(str(tmp_path / "report.png"))  # for a look when it fails
         # a link of the sticky nav lands on its section's heading, not under the nav
@@ -152,7 +190,8 @@ def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
         driver.find_element(By.CSS_SELECTOR, 'nav a[href="#generalization"]').click()
         heading, nav = driver.execute_script(
             "return [document.querySelector('#generalization h2').getBoundingClientRect().top,"
-            " document.querySelector('nav').getBoundingClientRect().bottom]")
+            " document.querySelector('nav').getBoundingClientRect().bottom]"
+        )
         assert heading >= nav, (heading, nav)
     finally:
         driver.quit()
@@ -160,9 +199,16 @@ def test_every_plot_draws_in_chromium_with_the_network_off(searched, tmp_path):
 
 def test_automl_report_rebuilds_the_page_from_storage(searched, run_cli, tmp_path):
     out = tmp_path / "rebuilt"
-    code, stdout, stderr = run_cli("report", "--study", "reported", "--run-dir",
-                                   str(searched.run_dir), "--reports-dir", str(out),
-                                   timeout=300)
+    code, stdout, stderr = run_cli(
+        "report",
+        "--study",
+        "reported",
+        "--run-dir",
+        str(searched.run_dir),
+        "--reports-dir",
+        str(out),
+        timeout=300,
+    )
     assert code == 0, stderr
     page = out / "reported" / "index.html"
     assert stdout.strip() == f"report: {page}"
@@ -175,13 +221,16 @@ def test_automl_report_rebuilds_the_page_from_storage(searched, run_cli, tmp_pat
 
 
 def test_automl_report_of_an_unknown_study_is_a_usage_error(searched, run_cli):
-    code, stdout, stderr = run_cli("report", "--study", "nope", "--run-dir",
-                                   str(searched.run_dir), timeout=300)
+    code, stdout, stderr = run_cli(
+        "report", "--study", "nope", "--run-dir", str(searched.run_dir), timeout=300
+    )
     assert code == 2
-    assert stderr.splitlines()[0] == ("automl: error: the storage "
-                                      f"{searched.run_dir / 'optuna.journal'} has no study "
-                                      "'nope'; start it with automl search SPACE, or check "
-                                      "--study and --storage")
+    assert stderr.splitlines()[0] == (
+        "automl: error: the storage "
+        f"{searched.run_dir / 'optuna.journal'} has no study "
+        "'nope'; start it with automl search SPACE, or check "
+        "--study and --storage"
+    )
 
 
 def test_a_search_still_running_shows_candidates_without_test_scores(searched, tmp_path):
@@ -195,17 +244,25 @@ def test_a_search_still_running_shows_candidates_without_test_scores(searched, t
     for trial in searched.study.trials:
         study.add_trial(trial)
     best = next(t for t in searched.study.trials if t.state == TrialState.COMPLETE)
-    study.add_trial(optuna.trial.create_trial(params=best.params,
-                                              distributions=best.distributions, value=0.99))
+    study.add_trial(
+        optuna.trial.create_trial(params=best.params, distributions=best.distributions, value=0.99)
+    )
     study.ask()  # a trial training now
     result = searched.result
-    page = write_page(study, result.config, result.mlflow["tracking_uri"],
-                      result.mlflow["parent_run_id"], tmp_path)
+    page = write_page(
+        study,
+        result.config,
+        result.mlflow["tracking_uri"],
+        result.mlflow["parent_run_id"],
+        tmp_path,
+    )
     html = page.read_text(encoding="utf-8")
     newest = len(searched.study.trials)
-    assert re.search(rf"<td>{newest}<span class='badge'>candidate</span></td><td class='num'>"
-                     rf"0\.9900</td><td class='num'></td><td class='num'>not tested yet</td>",
-                     html)  # no val_loss recorded: an empty cell
+    assert re.search(
+        rf"<td>{newest}<span class='badge'>candidate</span></td><td class='num'>"
+        rf"0\.9900</td><td class='num'></td><td class='num'>not tested yet</td>",
+        html,
+    )  # no val_loss recorded: an empty cell
     assert "running / waiting<b>1 / 0</b>" in html
     assert "Not drawn" not in html
 
@@ -221,19 +278,29 @@ def test_a_space_that_searches_nothing_gets_no_empty_parameter_plots(searched, t
         study.set_user_attr(key, value)
     for trial in searched.study.trials:
         if trial.state == TrialState.COMPLETE:
-            study.add_trial(optuna.trial.create_trial(
-                value=trial.value, intermediate_values=trial.intermediate_values,
-                user_attrs=trial.user_attrs))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    value=trial.value,
+                    intermediate_values=trial.intermediate_values,
+                    user_attrs=trial.user_attrs,
+                )
+            )
     result = searched.result
-    page = write_page(study, result.config, result.mlflow["tracking_uri"],
-                      result.mlflow["parent_run_id"], tmp_path)
+    page = write_page(
+        study,
+        result.config,
+        result.mlflow["tracking_uri"],
+        result.mlflow["parent_run_id"],
+        tmp_path,
+    )
     html = page.read_text(encoding="utf-8")
-    reason = ("Not drawn: the space searches no parameter: every trial trains the same "
-              "configuration.")
+    reason = (
+        "Not drawn: the space searches no parameter: every trial trains the same configuration."
+    )
     assert html.count(reason) == 3
     for key in ("importances", "parallel", "slice"):
         assert f"id='plot-{key}'" not in html and f'id="plot-{key}"' not in html
-    assert 'id="plot-history"' in html   # the plots by trial are drawn as before
+    assert 'id="plot-history"' in html  # the plots by trial are drawn as before
 
 
 # ---- the diagnostics' rules ------------------------------------------------------------------
@@ -243,13 +310,15 @@ def test_overfitting_rules_flag_what_they_say_and_nothing_else():
     from automl.report.diagnostics import train_above_val, val_loss_rising
 
     assert train_above_val([0.7, 0.95], [0.7, 0.80], "accuracy") == (
-        "training accuracy 0.9500 vs validation 0.8000 at epoch 2 (gap 0.1500 >= 0.10)")
+        "training accuracy 0.9500 vs validation 0.8000 at epoch 2 (gap 0.1500 >= 0.10)"
+    )
     assert train_above_val([0.7, 0.85], [0.7, 0.80], "accuracy") is None
     assert val_loss_rising([1.0, 0.6, 0.4], [0.9, 0.7, 0.8]) == (
         "validation loss rose from 0.7000 (epoch 2) to 0.8000 (epoch 3, +14%) while the "
-        "training loss fell from 0.6000 to 0.4000")
+        "training loss fell from 0.6000 to 0.4000"
+    )
     assert val_loss_rising([1.0, 0.6, 0.4], [0.9, 0.7, 0.75]) is None  # +7%: under the limit
-    assert val_loss_rising([1.0, 0.6, 0.7], [0.9, 0.7, 0.8]) is None   # training rose too
+    assert val_loss_rising([1.0, 0.6, 0.7], [0.9, 0.7, 0.8]) is None  # training rose too
     assert val_loss_rising([1.0, 0.6], [0.9, math.nan]) is None
 
 
@@ -260,28 +329,54 @@ def test_stopped_trials_are_told_apart_by_their_recorded_reasons(searched):
     dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
 
     def trial(state: TrialState, **attrs) -> optuna.trial.FrozenTrial:
-        return optuna.trial.create_trial(state=state, params={"x": 0.5}, distributions=dist,
-                                         user_attrs=attrs, intermediate_values={0: 0.3, 1: 0.2},
-                                         value=0.5 if state == TrialState.COMPLETE else None)
+        return optuna.trial.create_trial(
+            state=state,
+            params={"x": 0.5},
+            distributions=dist,
+            user_attrs=attrs,
+            intermediate_values={0: 0.3, 1: 0.2},
+            value=0.5 if state == TrialState.COMPLETE else None,
+        )
 
-    trials = [trial(TrialState.PRUNED, prune_reason="vanishing gradients for 3 epochs in a row"),
-              trial(TrialState.PRUNED, prune_reason="exploding gradients for 3 epochs in a row"),
-              trial(TrialState.FAIL, fail_reason="diverged: the training loss became inf"),
-              trial(TrialState.FAIL, fail_reason="ValueError: bad shape"),
-              trial(TrialState.PRUNED),
-              trial(TrialState.COMPLETE)]
+    trials = [
+        trial(TrialState.PRUNED, prune_reason="vanishing gradients for 3 epochs in a row"),
+        trial(TrialState.PRUNED, prune_reason="exploding gradients for 3 epochs in a row"),
+        trial(TrialState.FAIL, fail_reason="diverged: the training loss became inf"),
+        trial(TrialState.FAIL, fail_reason="ValueError: bad shape"),
+        trial(TrialState.PRUNED),
+        trial(TrialState.COMPLETE),
+    ]
     for number, t in enumerate(trials):
         t.number = number
-    data = ReportData(study=searched.study, cfg=searched.result.config, trials=trials, tested={},
-                      winner=None, manifest=None, run_dir=None,
-                      curves={5: {"loss": [1.0, 0.5], "val_loss": [0.9, 1.2],
-                                  "accuracy": [0.5, 0.9], "val_accuracy": [0.5, 0.6]}})
+    data = ReportData(
+        study=searched.study,
+        cfg=searched.result.config,
+        trials=trials,
+        tested={},
+        winner=None,
+        manifest=None,
+        run_dir=None,
+        curves={
+            5: {
+                "loss": [1.0, 0.5],
+                "val_loss": [0.9, 1.2],
+                "accuracy": [0.5, 0.9],
+                "val_accuracy": [0.5, 0.6],
+            }
+        },
+    )
     assert [(f.trial, f.kind) for f in stopped(data)] == [
-        (0, "vanishing gradients"), (1, "exploding gradients"), (2, "diverged"), (3, "failed"),
-        (4, "pruned")]
-    assert stopped(data)[4].detail == ("pruned by the successive_halving pruner after epoch 2: "
-                                       "its val_accuracy (0.2000) was behind the other trials' "
-                                       "at that epoch")
+        (0, "vanishing gradients"),
+        (1, "exploding gradients"),
+        (2, "diverged"),
+        (3, "failed"),
+        (4, "pruned"),
+    ]
+    assert stopped(data)[4].detail == (
+        "pruned by the successive_halving pruner after epoch 2: "
+        "its val_accuracy (0.2000) was behind the other trials' "
+        "at that epoch"
+    )
     flagged = overfitting(data)
     assert [(f.trial, f.kind) for f in flagged] == [(5, "over-fitting")]
     assert flagged[0].detail.startswith("training accuracy 0.9000 vs validation 0.6000")

@@ -24,8 +24,12 @@ def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("search")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pool, "TRIALS_PER_WORKER", 2)
-        result = automl.search(tiny_space("tiny", trials=TRIALS), run_dir=root / "runs",
-                               reports_dir=root / "reports", progress=False)
+        result = automl.search(
+            tiny_space("tiny", trials=TRIALS),
+            run_dir=root / "runs",
+            reports_dir=root / "reports",
+            progress=False,
+        )
     return root, result
 
 
@@ -60,7 +64,9 @@ def test_mlflow_has_one_parent_and_a_child_per_trial(searched):
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"data_manifest.json", "selection.json", "report"} <= artifacts
     # the description holds the leaderboard; child runs read at a glance in a list
-    assert parent.data.tags["mlflow.note.content"].startswith(f"Winner: trial {result.winner_trial}")
+    assert parent.data.tags["mlflow.note.content"].startswith(
+        f"Winner: trial {result.winner_trial}"
+    )
     assert "| trial | validation | test | gap |" in parent.data.tags["mlflow.note.content"]
     for child in children:
         assert re.fullmatch(r"trial-\d+ (cnn|mlp) val_accuracy=\d\.\d{4}", child.info.run_name)
@@ -85,8 +91,12 @@ def test_winner_is_the_best_test_score_among_the_top_k(searched):
     assert metrics["winner_val"] == pytest.approx(result.val_metrics["val_accuracy"])
     for trial in result.candidates["trial"]:
         assert f"candidate_{trial}_gap" in metrics
-    winner_run = [c for c in children if c.data.tags["optuna.trial_number"] == str(result.winner_trial)]
-    assert winner_run[0].data.metrics["test_accuracy"] == pytest.approx(result.test_metrics["accuracy"])
+    winner_run = [
+        c for c in children if c.data.tags["optuna.trial_number"] == str(result.winner_trial)
+    ]
+    assert winner_run[0].data.metrics["test_accuracy"] == pytest.approx(
+        result.test_metrics["accuracy"]
+    )
 
 
 def test_each_trial_records_its_validation_loss_at_its_best_epoch(searched):
@@ -95,8 +105,10 @@ def test_each_trial_records_its_validation_loss_at_its_best_epoch(searched):
     study = study_in(root / "runs", "tiny")
 
     def history(run, name):
-        return [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
-                                        key=lambda m: m.step)]
+        return [
+            m.value
+            for m in sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
+        ]
 
     for child in children:
         trial = study.trials[int(child.data.tags["optuna.trial_number"])]
@@ -115,8 +127,11 @@ def test_ties_on_the_objective_go_to_the_lower_validation_loss():
 
     study = optuna.create_study(direction="maximize")
     for value, loss in [(0.98, 0.01), (1.0, 0.30), (1.0, 0.05), (1.0, None), (1.0, 0.05)]:
-        study.add_trial(optuna.trial.create_trial(
-            value=value, user_attrs={} if loss is None else {"val_loss": loss}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=value, user_attrs={} if loss is None else {"val_loss": loss}
+            )
+        )
     assert [t.number for t in top_trials(study, 5)] == [2, 4, 1, 3, 0]
 
 
@@ -136,8 +151,9 @@ def test_exported_model_reloads_and_predicts_the_same(searched, tmp_path):
     assert written["model"] == tmp_path / "out" / "model.keras"
     raw = load_source("mnist1d").x_test[:32]  # raw inputs, exactly as the source gives them
     reloaded = keras.saving.load_model(written["model"])
-    np.testing.assert_allclose(reloaded.predict(raw, verbose=0), result.model.predict(raw, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.predict(raw, verbose=0), result.model.predict(raw, verbose=0), rtol=1e-6, atol=1e-6
+    )
     assert json.loads(written["params"].read_text()) == result.best_params
 
 
@@ -151,8 +167,9 @@ def test_registered_champion_loads_from_mlflow(searched):
     assert result.mlflow["alias_uri"] == "models:/tiny@champion"
     model = mlflow.keras.load_model(result.mlflow["alias_uri"])
     raw = load_source("mnist1d").x_test[:16]
-    np.testing.assert_allclose(model.predict(raw, verbose=0), result.model.predict(raw, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(raw, verbose=0), result.model.predict(raw, verbose=0), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_report_is_written(searched):
@@ -176,12 +193,22 @@ def test_trials_run_in_recycled_worker_processes(searched):
 def test_rerunning_resumes_the_same_study(searched):
     root, first = searched
     study_before = study_in(root / "runs", "tiny")
-    again = automl.search(tiny_space("tiny", trials=TRIALS), workers=0, run_dir=root / "runs",
-                          reports_dir=root / "reports", progress=False)
+    again = automl.search(
+        tiny_space("tiny", trials=TRIALS),
+        workers=0,
+        run_dir=root / "runs",
+        reports_dir=root / "reports",
+        progress=False,
+    )
     assert len(again.trials) == TRIALS  # budget reached: no new trials, same winner
     assert again.winner_trial == first.winner_trial
-    more = automl.search(tiny_space("tiny", trials=TRIALS + 1), workers=0, run_dir=root / "runs",
-                         reports_dir=root / "reports", progress=False)
+    more = automl.search(
+        tiny_space("tiny", trials=TRIALS + 1),
+        workers=0,
+        run_dir=root / "runs",
+        reports_dir=root / "reports",
+        progress=False,
+    )
     study = study_in(root / "runs", "tiny")
     assert study._study_id == study_before._study_id
     assert [t.number for t in study.trials] == list(range(TRIALS + 1))

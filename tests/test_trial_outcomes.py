@@ -16,12 +16,18 @@ from automl.config import load_space
 def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
     space = tiny_space("diverge", trials=2)
     space["model"] = {"architecture": {"choice": {"mlp": {"layers": 1, "units": 16}}}}
-    space["training"]["optimizer"] = {"choice": {"sgd": {"learning_rate": {"choice": [1e12, 0.01]}}}}
+    space["training"]["optimizer"] = {
+        "choice": {"sgd": {"learning_rate": {"choice": [1e12, 0.01]}}}
+    }
     space["training"]["schedule"] = "constant"
     # the diverging configuration first, then a sane one
-    space["search"]["enqueue"] = [{"training.optimizer.sgd.learning_rate": 1e12},
-                                  {"training.optimizer.sgd.learning_rate": 0.01}]
-    result = automl.search(space, workers=0, run_dir=tmp_path / "runs", reports_dir=None, progress=False)
+    space["search"]["enqueue"] = [
+        {"training.optimizer.sgd.learning_rate": 1e12},
+        {"training.optimizer.sgd.learning_rate": 0.01},
+    ]
+    result = automl.search(
+        space, workers=0, run_dir=tmp_path / "runs", reports_dir=None, progress=False
+    )
 
     states = dict(zip(result.trials["number"], result.trials["state"]))
     assert states == {0: "FAIL", 1: "COMPLETE"}
@@ -32,8 +38,9 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tmp_path):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(result.mlflow["tracking_uri"])
-    runs = client.search_runs([result.mlflow["experiment_id"]],
-                              filter_string="tags.`optuna.state` = 'FAIL'")
+    runs = client.search_runs(
+        [result.mlflow["experiment_id"]], filter_string="tags.`optuna.state` = 'FAIL'"
+    )
     assert len(runs) == 1 and runs[0].info.status == "FAILED"
     assert runs[0].data.tags["automl.fail_reason"] == reason
 
@@ -51,8 +58,9 @@ def test_pruned_trial_stops_early_and_is_recorded(tmp_path):
     tracker = Tracker(default_tracking_uri(tmp_path), "prune", tmp_path / "artifacts")
     tracker.start_study("prune", None, {}, None, splits.manifest())
     # a pruner that prunes any accuracy below 1.1 after the first epoch: always prunes
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.ThresholdPruner(upper=2.0, lower=1.1))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(upper=2.0, lower=1.1)
+    )
     study.optimize(Objective(cfg, splits, tracker, tmp_path / "candidates"), n_trials=1)
 
     trial = study.trials[0]
@@ -89,21 +97,32 @@ def test_a_space_whose_trials_all_break_stops_with_one_error(tmp_path):
     space["search"]["max_consecutive_failures"] = 2
     (tmp_path / "greedy.py").write_text(GREEDY_BUILDER)  # beside the space file
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(space))
-    with pytest.raises(automl.AutomlError,
-                       match="the last 2 trials all failed, so the search stopped; each failed "
-                             "with: out of memory while training"):
-        automl.search(tmp_path / "broken.yaml", workers=0, run_dir=tmp_path / "runs", reports_dir=None,
-                      progress=False)
+    with pytest.raises(
+        automl.AutomlError,
+        match="the last 2 trials all failed, so the search stopped; each failed "
+        "with: out of memory while training",
+    ):
+        automl.search(
+            tmp_path / "broken.yaml",
+            workers=0,
+            run_dir=tmp_path / "runs",
+            reports_dir=None,
+            progress=False,
+        )
     # each failure: a one-line reason; the whole traceback apart, in the study and in MLflow
     from mlflow.tracking import MlflowClient
 
     study = study_in(tmp_path / "runs", "broken")
     failed = study.trials[0]
-    assert len(failed.user_attrs["fail_reason"]) <= 300 and "\n" not in failed.user_attrs["fail_reason"]
+    assert (
+        len(failed.user_attrs["fail_reason"]) <= 300
+        and "\n" not in failed.user_attrs["fail_reason"]
+    )
     assert failed.user_attrs["traceback"].startswith("Traceback (most recent call last)")
     client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
-    artifact = client.download_artifacts(failed.user_attrs["mlflow_run_id"], "traceback.txt",
-                                         str(tmp_path))
+    artifact = client.download_artifacts(
+        failed.user_attrs["mlflow_run_id"], "traceback.txt", str(tmp_path)
+    )
     assert "ResourceExhaustedError" in Path(artifact).read_text()
 
 
@@ -134,10 +153,17 @@ def test_interrupted_before_any_trial_completed_says_how_to_go_on(tmp_path, caps
     (tmp_path / "ctrl_c.py").write_text(CTRL_C_BUILDER)
     (tmp_path / "stopped.yaml").write_text(yaml.safe_dump(space))
     with pytest.raises(KeyboardInterrupt):
-        automl.search(tmp_path / "stopped.yaml", workers=0, run_dir=tmp_path / "runs",
-                      reports_dir=None, progress=False)
-    assert ("interrupted before any trial completed, so there is no winner yet; the same search "
-            "again resumes the study" in capsys.readouterr().out)
+        automl.search(
+            tmp_path / "stopped.yaml",
+            workers=0,
+            run_dir=tmp_path / "runs",
+            reports_dir=None,
+            progress=False,
+        )
+    assert (
+        "interrupted before any trial completed, so there is no winner yet; the same search "
+        "again resumes the study" in capsys.readouterr().out
+    )
     study = study_in(tmp_path / "runs", "stopped")
     first, retry = study.trials
     assert first.state == optuna.trial.TrialState.FAIL

@@ -58,8 +58,11 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
     data_tree = tree.get("data") or {}
     data = data_config(doc, data_tree)
 
-    searched = {"data": {"augment": (data_tree.get("augment") or {})},
-                "model": tree.get("model") or {}, "training": tree.get("training") or {}}
+    searched = {
+        "data": {"augment": (data_tree.get("augment") or {})},
+        "model": tree.get("model") or {},
+        "training": tree.get("training") or {},
+    }
     for key in ("model", "training"):
         if not isinstance(searched[key], dict):
             raise doc.error(key, f"expects a mapping of settings; found {searched[key]!r}")
@@ -67,8 +70,9 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
     assert isinstance(space, Group)
     augment = space.group("data").get("augment")
     if not isinstance(augment, Group):
-        raise doc.error("data.augment", f"expects a mapping of augmentations "
-                                        f"({allowed_list(AUGMENTATIONS)})")
+        raise doc.error(
+            "data.augment", f"expects a mapping of augmentations ({allowed_list(AUGMENTATIONS)})"
+        )
     check_augment(doc, augment)
     check_model(doc, space.group("model"))
     check_training(doc, space.group("training"))
@@ -82,10 +86,18 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
     ensemble = select.get("ensemble", False)
     if not isinstance(ensemble, bool):
         raise doc.error("select.ensemble", f"must be true or false, not {ensemble!r}")
-    return SpaceConfig(name=name, data=data, search=search,
-                       select=SelectConfig(top_k, ensemble),
-                       space=space, file=doc.file, text=text, tree=doc.tree,
-                       lines=dict(doc.lines), overridden=doc.overridden)
+    return SpaceConfig(
+        name=name,
+        data=data,
+        search=search,
+        select=SelectConfig(top_k, ensemble),
+        space=space,
+        file=doc.file,
+        text=text,
+        tree=doc.tree,
+        lines=dict(doc.lines),
+        overridden=doc.overridden,
+    )
 
 
 def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> SpaceConfig:
@@ -110,13 +122,19 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             path = ready_spaces().get(str(source), path)
             close = None if path.exists() else suggest_ready_space(str(source))
             if close:
-                raise ConfigError(f"no such space file or ready space; did you mean {close!r}? "
-                                  f"(automl spaces lists them)", file=str(source))
+                raise ConfigError(
+                    f"no such space file or ready space; did you mean {close!r}? "
+                    f"(automl spaces lists them)",
+                    file=str(source),
+                )
         if not path.is_file():
             hint = " (it is a folder)" if path.is_dir() else ""
-            raise ConfigError(f"no such space file{hint}; give the path of a YAML file or the "
-                              f"name of a ready space such as mnist1d (automl spaces lists "
-                              f"them)", file=str(source))
+            raise ConfigError(
+                f"no such space file{hint}; give the path of a YAML file or the "
+                f"name of a ready space such as mnist1d (automl spaces lists "
+                f"them)",
+                file=str(source),
+            )
         source = path
         text = path.read_text(encoding="utf-8", errors="replace")
         doc = read_yaml(text, str(source))
@@ -131,13 +149,29 @@ def load_space(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     return space_from_tree(doc, text)
 
 
-def config_from_tree(tree: dict[str, Any], file: str | None = None,
-                     text: str | None = None) -> SpaceConfig:
+def config_from_tree(
+    tree: dict[str, Any], file: str | None = None, text: str | None = None
+) -> SpaceConfig:
     """The config of a document that was validated before (a worker rebuilding its study's)."""
     return space_from_tree(Document(file, tree), text)
 
 
-__all__ = ["BUILTIN_SOURCES", "BUILTIN_TEST_SPLIT", "FILE_SOURCES", "LOSSES", "OBJECTIVES",
-           "SECONDARY_OBJECTIVES", "TASK_OBJECTIVES", "DataConfig", "SearchConfig", "SelectConfig",
-           "SpaceConfig", "config_from_tree", "did_you_mean", "load_space", "parse_duration",
-           "read_yaml", "space_from_tree"]
+__all__ = [
+    "BUILTIN_SOURCES",
+    "BUILTIN_TEST_SPLIT",
+    "FILE_SOURCES",
+    "LOSSES",
+    "OBJECTIVES",
+    "SECONDARY_OBJECTIVES",
+    "TASK_OBJECTIVES",
+    "DataConfig",
+    "SearchConfig",
+    "SelectConfig",
+    "SpaceConfig",
+    "config_from_tree",
+    "did_you_mean",
+    "load_space",
+    "parse_duration",
+    "read_yaml",
+    "space_from_tree",
+]

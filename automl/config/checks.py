@@ -46,12 +46,18 @@ class _Checker:
                 self.value(Fixed(f"{node.path}[{i}]", item), domain)
             return
         if isinstance(node, (Group, Branch, Sequence)):
-            raise self.doc.error(node.path, f"expects {domain.describe()} (or a searched "
-                                            f"{'range' if domain.numeric else 'choice'})")
+            raise self.doc.error(
+                node.path,
+                f"expects {domain.describe()} (or a searched "
+                f"{'range' if domain.numeric else 'choice'})",
+            )
         if isinstance(node, Range):
             if not domain.numeric:
-                raise self.doc.error(node.path, f"expects {domain.describe()}; a range "
-                                                f"({node.kind}:) cannot search it, use choice:")
+                raise self.doc.error(
+                    node.path,
+                    f"expects {domain.describe()}; a range "
+                    f"({node.kind}:) cannot search it, use choice:",
+                )
             if domain.kind == "integer" and node.kind != "int":
                 raise self.doc.error(node.path, "expects whole numbers; use int: instead of float:")
         values = list(node.bounds) if isinstance(node, Range) else node.possible_values() or []
@@ -73,15 +79,23 @@ class _Checker:
             if value not in allowed:
                 # a branch option is a key of its own: point at its line
                 path = f"{node.path}.{value}" if isinstance(node, Branch) else node.path
-                raise self.doc.error(path, f"unknown {what} {value!r}"
-                                           f"{did_you_mean(value, allowed)} (allowed: "
-                                           f"{allowed_list(allowed)})")
+                raise self.doc.error(
+                    path,
+                    f"unknown {what} {value!r}"
+                    f"{did_you_mean(value, allowed)} (allowed: "
+                    f"{allowed_list(allowed)})",
+                )
 
-    def options(self, node: Node | None, table: dict[str, set[str]], what: str,
-                domain: Callable[[str, str], Domain | None],
-                extra_args: Set[str] = frozenset(),
-                check: Callable[[Group], None] | None = None,
-                needs_options: dict[str, str] | None = None) -> None:
+    def options(
+        self,
+        node: Node | None,
+        table: dict[str, set[str]],
+        what: str,
+        domain: Callable[[str, str], Domain | None],
+        extra_args: Set[str] = frozenset(),
+        check: Callable[[Group], None] | None = None,
+        needs_options: dict[str, str] | None = None,
+    ) -> None:
         """A name from ``table``, or a branch whose options are such names with arguments.
 
         Args:
@@ -96,19 +110,23 @@ class _Checker:
         if not isinstance(node, Branch):
             for name in node.possible_values() or []:
                 if name in needs:
-                    raise self.doc.error(node.path, f"{name} needs options of its own: "
-                                                    f"{needs[name]}")
+                    raise self.doc.error(
+                        node.path, f"{name} needs options of its own: {needs[name]}"
+                    )
             return
         for name, option in node.options.items():
             if name in needs and not option.children:
-                raise self.doc.error(option.path, f"{name} needs options of its own: "
-                                                  f"{needs[name]}")
+                raise self.doc.error(option.path, f"{name} needs options of its own: {needs[name]}")
             if name == "custom":  # a custom builder takes params of its own
                 if check:
                     check(option)
                 continue
-            check_keys(self.doc, {k: None for k in option.children},
-                        table[name] | set(extra_args), option.path)
+            check_keys(
+                self.doc,
+                {k: None for k in option.children},
+                table[name] | set(extra_args),
+                option.path,
+            )
             for argument, child in option.children.items():
                 found = domain(name, argument)
                 if found is not None and argument != "base":  # the others: checked by ``check``
@@ -131,11 +149,21 @@ def check_model(doc: Document, model: Group) -> None:
         elif option.path.endswith(".custom"):
             _check_custom(doc, option)
 
-    c.options(model.get("architecture"), FAMILIES.args(), "architecture",
-              lambda family, arg: FAMILIES[family].args[arg], check=check_arch,
-              needs_options={"custom": CUSTOM_FIX, "transfer": TRANSFER_FIX})
-    c.options(model.get("initializer"), INITIALIZERS.args(), "initializer",
-              lambda name, arg: INITIALIZERS[name].args[arg], check=_initializer_check(doc))
+    c.options(
+        model.get("architecture"),
+        FAMILIES.args(),
+        "architecture",
+        lambda family, arg: FAMILIES[family].args[arg],
+        check=check_arch,
+        needs_options={"custom": CUSTOM_FIX, "transfer": TRANSFER_FIX},
+    )
+    c.options(
+        model.get("initializer"),
+        INITIALIZERS.args(),
+        "initializer",
+        lambda name, arg: INITIALIZERS[name].args[arg],
+        check=_initializer_check(doc),
+    )
     c.names(model.get("activation"), ACTIVATIONS, "activation")
     for key, domain in domains.MODEL_ARGS.items():
         c.value(model.get(key), domain, per_item=key in domains.PER_ITEM)
@@ -144,11 +172,15 @@ def check_model(doc: Document, model: Group) -> None:
 def _initializer_check(doc: Document) -> Callable[[Group], None]:
     def check(option: Group) -> None:
         low, high = option.get("minval"), option.get("maxval")
-        if isinstance(low, Fixed) and isinstance(high, Fixed) and \
-                isinstance(low.value, (int, float)) and isinstance(high.value, (int, float)) \
-                and low.value >= high.value:
-            raise doc.error(high.path, f"maxval ({high.value}) must be above minval "
-                                       f"({low.value})")
+        if (
+            isinstance(low, Fixed)
+            and isinstance(high, Fixed)
+            and isinstance(low.value, (int, float))
+            and isinstance(high.value, (int, float))
+            and low.value >= high.value
+        ):
+            raise doc.error(high.path, f"maxval ({high.value}) must be above minval ({low.value})")
+
     return check
 
 
@@ -157,8 +189,10 @@ def _check_custom(doc: Document, option: Group) -> None:
 
     builder = option.get("builder")
     if not isinstance(builder, Fixed) or not isinstance(builder.value, str):
-        raise doc.error(f"{option.path}.builder", f"a custom architecture names its function "
-                                                  f"as builder: module:function; {CUSTOM_FIX}")
+        raise doc.error(
+            f"{option.path}.builder",
+            f"a custom architecture names its function as builder: module:function; {CUSTOM_FIX}",
+        )
     try:
         import_builder(builder.value, search_dirs=_space_dirs(doc))
     except ValueError as error:  # a BuilderError's short form shows its paths relative to cwd
@@ -173,9 +207,12 @@ def _space_dirs(doc: Document) -> list[str]:
 def _check_transfer(doc: Document, option: Group) -> None:
     base = option.get("base")
     if not isinstance(base, (Fixed, Choice)):
-        raise doc.error(f"{option.path}.base", "a transfer architecture names its base: a Keras "
-                                               "Applications network (MobileNetV2), a .keras file, "
-                                               "or study:NAME (the winner of an earlier study)")
+        raise doc.error(
+            f"{option.path}.base",
+            "a transfer architecture names its base: a Keras "
+            "Applications network (MobileNetV2), a .keras file, "
+            "or study:NAME (the winner of an earlier study)",
+        )
     for value in base.possible_values():
         value = str(value)
         if value.endswith(".keras"):
@@ -187,8 +224,10 @@ def _check_transfer(doc: Document, option: Group) -> None:
 
             if not callable(getattr(keras.applications, value, None)):
                 names = [n for n in dir(keras.applications) if n[:1].isupper()]
-                raise doc.error(f"{option.path}.base", f"unknown Keras Applications network "
-                                                       f"{value!r}{did_you_mean(value, names)}")
+                raise doc.error(
+                    f"{option.path}.base",
+                    f"unknown Keras Applications network {value!r}{did_you_mean(value, names)}",
+                )
 
 
 def check_training(doc: Document, training: Group) -> None:
@@ -200,28 +239,48 @@ def check_training(doc: Document, training: Group) -> None:
             return
         epochs, factors = option.get("epochs"), option.get("factors")
         bounds = epochs.value if isinstance(epochs, Fixed) else [10, 20]
-        ok = isinstance(bounds, list) and bounds == sorted(bounds) and all(
-            isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bounds)
+        ok = (
+            isinstance(bounds, list)
+            and bounds == sorted(bounds)
+            and all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bounds)
+        )
         if factors is None:
             count = len(bounds) + 1 if ok else -1
-        elif isinstance(factors, Fixed) and isinstance(factors.value, list) and all(
-                domains.POSITIVE.accepts(f) for f in factors.value):
+        elif (
+            isinstance(factors, Fixed)
+            and isinstance(factors.value, list)
+            and all(domains.POSITIVE.accepts(f) for f in factors.value)
+        ):
             count = len(factors.value)
         else:
             count = -1  # searched as a whole, or not positive numbers
         if not ok or count != len(bounds) + 1:
-            raise doc.error(option.path, "piecewise takes increasing epochs: [10, 20] and one "
-                                         "more factor than epochs: [1.0, 0.1, 0.01]")
+            raise doc.error(
+                option.path,
+                "piecewise takes increasing epochs: [10, 20] and one "
+                "more factor than epochs: [1.0, 0.1, 0.01]",
+            )
 
-    c.options(training.get("optimizer"), OPTIMIZERS.args(), "optimizer",
-              lambda name, arg: OPTIMIZERS[name].args[arg], extra_args=COMMON_OPTIMIZER_ARGS)
-    c.options(training.get("schedule"), SCHEDULES.args(), "schedule",
-              lambda name, arg: SCHEDULES[name].args[arg], check=check_schedule)
+    c.options(
+        training.get("optimizer"),
+        OPTIMIZERS.args(),
+        "optimizer",
+        lambda name, arg: OPTIMIZERS[name].args[arg],
+        extra_args=COMMON_OPTIMIZER_ARGS,
+    )
+    c.options(
+        training.get("schedule"),
+        SCHEDULES.args(),
+        "schedule",
+        lambda name, arg: SCHEDULES[name].args[arg],
+        check=check_schedule,
+    )
     for key, domain in domains.TRAINING_ARGS.items():
         node = training.get(key)
         if key in domains.SWITCHES and node is not None and not isinstance(node, Fixed):
-            raise doc.error(node.path, "is on or off for the whole search, not searched; write "
-                                       "true or false")
+            raise doc.error(
+                node.path, "is on or off for the whole search, not searched; write true or false"
+            )
         c.value(node, domain)
     c.names(training.get("loss"), LOSSES["classification"] + LOSSES["regression"], "loss")
 

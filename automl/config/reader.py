@@ -31,7 +31,7 @@ class Document:
         probe = path
         while probe and line is None:  # the nearest enclosing key or list item with a line
             line = self.lines.get(probe)
-            probe = probe[:probe.rindex("[")] if probe.endswith("]") else probe.rpartition(".")[0]
+            probe = probe[: probe.rindex("[")] if probe.endswith("]") else probe.rpartition(".")[0]
         return ConfigError(message, file=self.file, key=path or None, line=line)
 
 
@@ -48,24 +48,32 @@ def read_yaml(text: str, file: str | None = None) -> Document:
         return ConfigError(message, file=file, line=line)
 
     if len(text.encode()) > MAX_FILE_BYTES:
-        raise fail(f"the file is {len(text.encode()):,} bytes, too large to be a search space "
-                   f"(limit {MAX_FILE_BYTES:,}); point at the space file, not at data")
+        raise fail(
+            f"the file is {len(text.encode()):,} bytes, too large to be a search space "
+            f"(limit {MAX_FILE_BYTES:,}); point at the space file, not at data"
+        )
     try:
         documents = list(YAML(typ="safe", pure=True).compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise fail(f"this is not valid YAML ({problem}); check the indentation and quoting "
-                   f"there", line=mark.line + 1 if mark else None) from None
+        raise fail(
+            f"this is not valid YAML ({problem}); check the indentation and quoting there",
+            line=mark.line + 1 if mark else None,
+        ) from None
     except YAMLError as exc:
         raise fail(f"this is not valid YAML ({exc})") from None
     except RecursionError:  # thousands of nested brackets: the parser itself gives up
-        raise fail(f"nesting goes far deeper than {MAX_DEPTH} levels; a space file is a few "
-                   f"levels deep, flatten the structure") from None
+        raise fail(
+            f"nesting goes far deeper than {MAX_DEPTH} levels; a space file is a few "
+            f"levels deep, flatten the structure"
+        ) from None
     if len(documents) != 1 or documents[0] is None:
-        raise fail("a space file holds exactly one YAML document; found "
-                   f"{len(documents) if documents and documents[0] is not None else 'none'}"
-                   + ("; remove the '---' separators" if len(documents) > 1 else ""))
+        raise fail(
+            "a space file holds exactly one YAML document; found "
+            f"{len(documents) if documents and documents[0] is not None else 'none'}"
+            + ("; remove the '---' separators" if len(documents) > 1 else "")
+        )
     doc = Document(file, None)
     count = [0]
 
@@ -73,14 +81,23 @@ def read_yaml(text: str, file: str | None = None) -> Document:
         count[0] += 1
         line = node.start_mark.line + 1
         if count[0] > MAX_NODES:
-            raise fail(f"the file expands to more than {MAX_NODES:,} values (an alias bomb?); "
-                       f"write the space without repeated aliases", line)
+            raise fail(
+                f"the file expands to more than {MAX_NODES:,} values (an alias bomb?); "
+                f"write the space without repeated aliases",
+                line,
+            )
         if depth > MAX_DEPTH or id(node) in stack:
-            raise fail(f"nesting goes deeper than {MAX_DEPTH} levels (a recursive anchor?) at "
-                       f"{path or 'the top'}; flatten the structure", line)
+            raise fail(
+                f"nesting goes deeper than {MAX_DEPTH} levels (a recursive anchor?) at "
+                f"{path or 'the top'}; flatten the structure",
+                line,
+            )
         if not _STANDARD_TAG.match(node.tag or ""):
-            raise fail(f"{path or 'the document'}: the tag {node.tag!r} is not allowed; space "
-                       f"files use plain values only", line)
+            raise fail(
+                f"{path or 'the document'}: the tag {node.tag!r} is not allowed; space "
+                f"files use plain values only",
+                line,
+            )
         kind = node.tag.rpartition(":")[2]
         stack = stack + (id(node),)
         if kind == "map":
@@ -91,8 +108,10 @@ def read_yaml(text: str, file: str | None = None) -> Document:
                     raise fail(f"{path or 'the document'}: keys must be plain names", line)
                 key_path = f"{path}.{key}" if path else str(key)
                 if key in result or str(key) in map(str, result):
-                    raise fail(f"the key {key_path!r} appears twice; keep one of them",
-                               key_node.start_mark.line + 1)
+                    raise fail(
+                        f"the key {key_path!r} appears twice; keep one of them",
+                        key_node.start_mark.line + 1,
+                    )
                 doc.lines[key_path] = key_node.start_mark.line + 1
                 # branch options are named without 'choice' in parameter names
                 doc.lines.setdefault(key_path.replace(".choice.", "."), doc.lines[key_path])
@@ -108,8 +127,10 @@ def read_yaml(text: str, file: str | None = None) -> Document:
 
     doc.tree = build(documents[0], "", 0, ())
     if not isinstance(doc.tree, dict):
-        raise fail("a space file is a mapping with sections like data:, model:, training:, "
-                   "search:; found a single value")
+        raise fail(
+            "a space file is a mapping with sections like data:, model:, training:, "
+            "search:; found a single value"
+        )
     return doc
 
 

@@ -12,17 +12,57 @@ from automl.registry import SOURCES
 from automl.space import Group
 
 TOP_KEYS = {"name", "description", "data", "model", "training", "search", "select"}
-DATA_KEYS = {"source", "csv", "parquet", "images", "npz", "target", "columns", "task", "missing",
-             "image_size", "channels", "classes", "split", "seed", "subsample", "augment"}
+DATA_KEYS = {
+    "source",
+    "csv",
+    "parquet",
+    "images",
+    "npz",
+    "target",
+    "columns",
+    "task",
+    "missing",
+    "image_size",
+    "channels",
+    "classes",
+    "split",
+    "seed",
+    "subsample",
+    "augment",
+}
 SPLIT_KEYS = {"validation", "test", "holdout"}
 FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
-TRAINING_KEYS = {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "early_stopping",
-                 "label_smoothing", "loss", "mixed_precision", "jit_compile", "deterministic"}
+TRAINING_KEYS = {
+    "optimizer",
+    "learning_rate",
+    "schedule",
+    "batch_size",
+    "epochs",
+    "early_stopping",
+    "label_smoothing",
+    "loss",
+    "mixed_precision",
+    "jit_compile",
+    "deterministic",
+}
 # task -> the losses a space may choose (the first is the default)
-LOSSES = {"classification": ("categorical_crossentropy", "categorical_focal_crossentropy"),
-          "regression": ("mse", "mae", "huber", "log_cosh")}
-SEARCH_KEYS = {"sampler", "pruner", "trials", "timeout", "objective", "direction", "seed",
-               "enqueue", "workers", "max_retries", "max_consecutive_failures"}
+LOSSES = {
+    "classification": ("categorical_crossentropy", "categorical_focal_crossentropy"),
+    "regression": ("mse", "mae", "huber", "log_cosh"),
+}
+SEARCH_KEYS = {
+    "sampler",
+    "pruner",
+    "trials",
+    "timeout",
+    "objective",
+    "direction",
+    "seed",
+    "enqueue",
+    "workers",
+    "max_retries",
+    "max_consecutive_failures",
+}
 SELECT_KEYS = {"top_k", "ensemble"}
 # data sources, from automl.registry.SOURCES: the built-in sets, the file kinds (key -> what the
 # path names), those with a test split of their own
@@ -33,24 +73,26 @@ BUILTIN_TEST_SPLIT = BUILTIN_SOURCES & OWN_TEST_SPLIT
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize", "val_mae": "minimize"}
 # more objectives a Pareto search may add after the first (validation) one
 SECONDARY_OBJECTIVES = {**OBJECTIVES, "params_count": "minimize", "trial_seconds": "minimize"}
-TASK_OBJECTIVES = {"classification": ("val_accuracy", "val_loss"),
-                   "regression": ("val_loss", "val_mae")}
+TASK_OBJECTIVES = {
+    "classification": ("val_accuracy", "val_loss"),
+    "regression": ("val_loss", "val_mae"),
+}
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "mnist1d"          # a built-in name, csv, parquet, images, npz or python
-    path: str | None = None          # the file or folder of csv/parquet/images/npz
-    target: str | None = None        # tables: the label column
+    source: str = "mnist1d"  # a built-in name, csv, parquet, images, npz or python
+    path: str | None = None  # the file or folder of csv/parquet/images/npz
+    target: str | None = None  # tables: the label column
     columns: tuple[tuple[str, str], ...] = ()  # tables: (column, numeric|categorical|ignore)
-    task: str | None = None          # classification or regression; inferred when None
-    missing: str = "refuse"          # tables: refuse or drop rows with missing values
+    task: str | None = None  # classification or regression; inferred when None
+    missing: str = "refuse"  # tables: refuse or drop rows with missing values
     image_size: tuple[int, int] | None = None  # images: resize to (height, width)
-    channels: int | None = None      # images: 1 (grey), 3 (RGB) or 4
-    classes: tuple[str, ...] = ()    # keep only these classes (by name), e.g. digits 0-4
+    channels: int | None = None  # images: 1 (grey), 3 (RGB) or 4
+    classes: tuple[str, ...] = ()  # keep only these classes (by name), e.g. digits 0-4
     validation: float = 0.1
-    test: str | float = "builtin"    # "builtin" (the source's own test split) or a fraction
-    holdout: float | None = None     # a fraction set aside from search and selection alike
+    test: str | float = "builtin"  # "builtin" (the source's own test split) or a fraction
+    holdout: float | None = None  # a fraction set aside from search and selection alike
     seed: int = 0
     subsample: dict[str, int] = field(default_factory=dict)  # {"train": n, "test": n}
 
@@ -60,7 +102,7 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     trials: int = 30
-    timeout: float | None = None      # seconds
+    timeout: float | None = None  # seconds
     objective: str = "val_accuracy"  # set from the task when the file leaves it out
     direction: str = "maximize"
     objective_given: bool = False
@@ -68,8 +110,8 @@ class SearchConfig:
     enqueue: tuple[dict[str, Any], ...] = ()
     # a Pareto search: (name, direction) of each objective after the first, e.g. params_count
     more_objectives: tuple[tuple[str, str], ...] = ()
-    workers: int | str = 1            # worker processes on this machine, "auto", or 0: this one
-    max_retries: int = 2              # how often a trial whose worker died is run again
+    workers: int | str = 1  # worker processes on this machine, "auto", or 0: this one
+    max_retries: int = 2  # how often a trial whose worker died is run again
     max_consecutive_failures: int = 3  # stop when this many trials in a row fail with errors
 
     @property
@@ -97,9 +139,9 @@ class SpaceConfig:
     data: DataConfig
     search: SearchConfig
     select: SelectConfig
-    space: Group                  # the searched tree: data.augment, model, training
+    space: Group  # the searched tree: data.augment, model, training
     file: str | None = None
-    text: str | None = None       # the file as written, logged to MLflow as an artifact
+    text: str | None = None  # the file as written, logged to MLflow as an artifact
     tree: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     # ``tree``: the document as read, with the overrides applied; workers rebuild the config
     # from it (it is plain JSON), so any process that can read the study can join it

@@ -28,16 +28,20 @@ def parse_duration(value: Any, key: str, doc: Document) -> float | None:
 def int_setting(doc: Document, value: Any, key: str, domain: domains.Domain) -> int:
     """A whole number in ``domain`` (one of :mod:`automl.domains`' integer domains)."""
     if not domain.accepts(value):
-        raise doc.error(key, f"expects a whole number from {domain.low:.0f} to {domain.high:,.0f}"
-                             f"; found {value!r}")
+        raise doc.error(
+            key,
+            f"expects a whole number from {domain.low:.0f} to {domain.high:,.0f}; found {value!r}",
+        )
     return int(value)
 
 
-def name_setting(doc: Document, value: Any, key: str, allowed: Collection[str],
-                 what: str) -> str:
+def name_setting(doc: Document, value: Any, key: str, allowed: Collection[str], what: str) -> str:
     if value not in allowed:
-        raise doc.error(key, f"unknown {what} {value!r}{did_you_mean(value, allowed)} "
-                             f"(allowed: {allowed_list(allowed)})")
+        raise doc.error(
+            key,
+            f"unknown {what} {value!r}{did_you_mean(value, allowed)} "
+            f"(allowed: {allowed_list(allowed)})",
+        )
     return value
 
 
@@ -51,9 +55,12 @@ def resolve_path(doc: Document, value: Any, key: str, what: str) -> str:
         if beside.exists():
             path = beside
     if not path.exists():
-        raise doc.error(key, f"{value} does not exist (looked in the current folder"
-                             f"{' and beside the space file' if doc.file else ''}); give the "
-                             f"path of {what}")
+        raise doc.error(
+            key,
+            f"{value} does not exist (looked in the current folder"
+            f"{' and beside the space file' if doc.file else ''}); give the "
+            f"path of {what}",
+        )
     return str(path)
 
 
@@ -61,11 +68,14 @@ def check_keys(doc: Document, section: Any, allowed: set[str], path: str) -> dic
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise doc.error(path, f"expects a mapping of settings ({allowed_list(allowed)}); "
-                              f"found {section!r}")
+        raise doc.error(
+            path, f"expects a mapping of settings ({allowed_list(allowed)}); found {section!r}"
+        )
     for key in section:
         if key not in allowed:
-            raise doc.error(f"{path}.{key}" if path else str(key),
-                            f"unknown key {key!r}{did_you_mean(key, allowed)} (allowed: "
-                            f"{allowed_list(allowed)})")
+            raise doc.error(
+                f"{path}.{key}" if path else str(key),
+                f"unknown key {key!r}{did_you_mean(key, allowed)} (allowed: "
+                f"{allowed_list(allowed)})",
+            )
     return section

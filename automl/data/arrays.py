@@ -20,6 +20,7 @@ MAX_DATASET_EXAMPLES = 5_000_000
 
 # ---- arrays --------------------------------------------------------------------------------------
 
+
 def modality_of(x: np.ndarray, where: str) -> str:
     """Signals or images, by the shape of the examples (:func:`automl.modalities.of_shape`)."""
     from automl.modalities import of_shape
@@ -27,12 +28,15 @@ def modality_of(x: np.ndarray, where: str) -> str:
     found = of_shape(tuple(x.shape))
     if found is not None:
         return found
-    raise DataError(f"{where}: examples of shape {x.shape[1:]} are neither signals (length,) "
-                    f"nor images (height, width[, channels])")
+    raise DataError(
+        f"{where}: examples of shape {x.shape[1:]} are neither signals (length,) "
+        f"nor images (height, width[, channels])"
+    )
 
 
-def from_arrays(x: Any, y: Any, x_test: Any = None, y_test: Any = None, *, task: str | None,
-                where: str) -> Arrays:
+def from_arrays(
+    x: Any, y: Any, x_test: Any = None, y_test: Any = None, *, task: str | None, where: str
+) -> Arrays:
     x = np.asarray(x)
     if x.dtype.kind not in "iufb":
         raise DataError(f"{where}: x must be numeric; found {x.dtype}")
@@ -52,41 +56,59 @@ def load_npz(path: Path, *, task: str | None) -> Arrays:
     with np.load(path, allow_pickle=False) as f:
         keys = set(f.files)
         if not {"x", "y"} <= keys:
-            raise DataError(f"{path}: an .npz source needs arrays named x and y (and optionally "
-                            f"x_test, y_test); found {', '.join(sorted(keys))}")
-        return from_arrays(f["x"], f["y"], f.get("x_test"), f.get("y_test"), task=task,
-                           where=str(path))
+            raise DataError(
+                f"{path}: an .npz source needs arrays named x and y (and optionally "
+                f"x_test, y_test); found {', '.join(sorted(keys))}"
+            )
+        return from_arrays(
+            f["x"], f["y"], f.get("x_test"), f.get("y_test"), task=task, where=str(path)
+        )
 
 
-def from_python(data: Any, *, target: str | None, column_types: dict[str, str],
-                task: str | None, missing: str) -> Arrays:
+def from_python(
+    data: Any, *, target: str | None, column_types: dict[str, str], task: str | None, missing: str
+) -> Arrays:
     """``automl.search(space, data=...)``: (x, y), a dict of arrays, a DataFrame or a tf.data set."""
     where = "data="
     if isinstance(data, tuple) and len(data) in (2, 4):
         return from_arrays(*data, task=task, where=where)
     if isinstance(data, dict) and {"x", "y"} <= set(data):
-        return from_arrays(data["x"], data["y"], data.get("x_test"), data.get("y_test"),
-                           task=task, where=where)
+        return from_arrays(
+            data["x"], data["y"], data.get("x_test"), data.get("y_test"), task=task, where=where
+        )
     if type(data).__name__ == "DataFrame":
         if not target:
-            raise DataError("data= is a DataFrame: name its label column with data.target in "
-                            "the space (or target= in automl.search)")
-        return table_from_frame(data, target=target, column_types=column_types, task=task,
-                                missing=missing, where="the DataFrame")
+            raise DataError(
+                "data= is a DataFrame: name its label column with data.target in "
+                "the space (or target= in automl.search)"
+            )
+        return table_from_frame(
+            data,
+            target=target,
+            column_types=column_types,
+            task=task,
+            missing=missing,
+            where="the DataFrame",
+        )
     if type(data).__name__.endswith("Dataset") and hasattr(data, "as_numpy_iterator"):
         xs, ys = [], []
-        for count, (x, y) in enumerate(data.unbatch().as_numpy_iterator()
-                                       if _is_batched(data) else data.as_numpy_iterator()):
+        for count, (x, y) in enumerate(
+            data.unbatch().as_numpy_iterator() if _is_batched(data) else data.as_numpy_iterator()
+        ):
             if count >= MAX_DATASET_EXAMPLES:
-                raise DataError(f"{where}: the tf.data.Dataset has more than "
-                                f"{MAX_DATASET_EXAMPLES:,} examples; pass arrays instead")
+                raise DataError(
+                    f"{where}: the tf.data.Dataset has more than "
+                    f"{MAX_DATASET_EXAMPLES:,} examples; pass arrays instead"
+                )
             xs.append(x)
             ys.append(y)
         if not xs:
             raise DataError(f"{where}: the tf.data.Dataset is empty")
         return from_arrays(np.stack(xs), np.stack(ys), task=task, where=where)
-    raise DataError(f"{where}: expected (x, y), (x, y, x_test, y_test), a dict with x and y, a "
-                    f"pandas DataFrame or a tf.data.Dataset of (x, y); got {type(data).__name__}")
+    raise DataError(
+        f"{where}: expected (x, y), (x, y, x_test, y_test), a dict with x and y, a "
+        f"pandas DataFrame or a tf.data.Dataset of (x, y); got {type(data).__name__}"
+    )
 
 
 def _is_batched(dataset: Any) -> bool:

@@ -27,10 +27,10 @@ class Arrays:
     y_train: np.ndarray
     x_test: Features | None
     y_test: np.ndarray | None
-    task: str                                   # "classification" or "regression"
-    modality: str                               # "signal", "image" or "table"
-    class_names: tuple[str, ...] = ()           # classification: label i is class_names[i]
-    columns: tuple[tuple[str, str], ...] = ()   # tables: (name, "numeric" | "categorical")
+    task: str  # "classification" or "regression"
+    modality: str  # "signal", "image" or "table"
+    class_names: tuple[str, ...] = ()  # classification: label i is class_names[i]
+    columns: tuple[tuple[str, str], ...] = ()  # tables: (name, "numeric" | "categorical")
 
     @property
     def num_classes(self) -> int:
@@ -63,47 +63,68 @@ def infer_task(y: np.ndarray, task: str | None) -> str:
     return "classification" if whole and len(values) <= 50 else "regression"
 
 
-def encode_labels(y_train: np.ndarray, y_test: np.ndarray | None, task: str, where: str
-                  ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+def encode_labels(
+    y_train: np.ndarray, y_test: np.ndarray | None, task: str, where: str
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
     """Classification labels -> ints 0..K-1 (and the class names); regression -> float32."""
     if task == "regression":
         if y_train.dtype.kind not in "iuf":
-            raise DataError(f"{where}: the target holds text ({y_train[0]!r}), which cannot be "
-                            f"regressed; set data.task: classification")
+            raise DataError(
+                f"{where}: the target holds text ({y_train[0]!r}), which cannot be "
+                f"regressed; set data.task: classification"
+            )
         y_test = None if y_test is None else y_test.astype("float32")
         return y_train.astype("float32"), y_test, ()
     if y_train.dtype.kind == "f" and not np.all(np.mod(y_train, 1) == 0):
-        raise DataError(f"{where}: data.task is classification but the target has fractional "
-                        f"values such as {y_train[np.mod(y_train, 1) != 0][0]}; set data.task: "
-                        f"regression or give whole-number class labels")
+        raise DataError(
+            f"{where}: data.task is classification but the target has fractional "
+            f"values such as {y_train[np.mod(y_train, 1) != 0][0]}; set data.task: "
+            f"regression or give whole-number class labels"
+        )
     classes = np.unique(y_train)
     if len(classes) < 2:
-        raise DataError(f"{where}: the target has a single class ({classes[0]!r}); a classifier "
-                        f"needs at least two")
+        raise DataError(
+            f"{where}: the target has a single class ({classes[0]!r}); a classifier "
+            f"needs at least two"
+        )
     if len(classes) > MAX_CLASSES:
-        raise DataError(f"{where}: the target has {len(classes)} classes; is it a regression "
-                        f"target? set data.task: regression")
+        raise DataError(
+            f"{where}: the target has {len(classes)} classes; is it a regression "
+            f"target? set data.task: regression"
+        )
     lookup = {c: i for i, c in enumerate(classes.tolist())}
     encoded_test = None
     if y_test is not None:
         unseen = set(np.unique(y_test).tolist()) - set(lookup)
         if unseen:
-            raise DataError(f"{where}: the test split has classes the training split lacks: "
-                            f"{sorted(map(str, unseen))[:5]}")
+            raise DataError(
+                f"{where}: the test split has classes the training split lacks: "
+                f"{sorted(map(str, unseen))[:5]}"
+            )
         encoded_test = np.array([lookup[v] for v in y_test.tolist()], dtype="int64")
     encoded = np.array([lookup[v] for v in y_train.tolist()], dtype="int64")
     return encoded, encoded_test, tuple(str(c) for c in classes.tolist())
 
 
-def labelled(x_train: Features, y_train: np.ndarray, x_test: Features | None,
-             y_test: np.ndarray | None, *, modality: str, task: str | None, where: str,
-             columns: tuple[tuple[str, str], ...] = ()) -> Arrays:
+def labelled(
+    x_train: Features,
+    y_train: np.ndarray,
+    x_test: Features | None,
+    y_test: np.ndarray | None,
+    *,
+    modality: str,
+    task: str | None,
+    where: str,
+    columns: tuple[tuple[str, str], ...] = (),
+) -> Arrays:
     """Build :class:`Arrays`, inferring the task and encoding the labels."""
     y_train = np.asarray(y_train).reshape(-1)
     y_test = None if y_test is None else np.asarray(y_test).reshape(-1)
     if num_examples(x_train) != len(y_train):
-        raise DataError(f"{where}: {num_examples(x_train)} examples but {len(y_train)} labels; "
-                        f"give one label per example")
+        raise DataError(
+            f"{where}: {num_examples(x_train)} examples but {len(y_train)} labels; "
+            f"give one label per example"
+        )
     task = infer_task(y_train, task)
     y_train, y_test, names = encode_labels(y_train, y_test, task, where)
     return Arrays(x_train, y_train, x_test, y_test, task, modality, names, columns)
@@ -115,15 +136,19 @@ def check_finite(x: Features, where: str) -> None:
         for name, column in x.items():
             if column.dtype.kind == "f" and not np.all(np.isfinite(column)):
                 bad = int((~np.isfinite(column)).sum())
-                raise DataError(f"{where}: column {name!r} has {bad} missing or infinite values; "
-                                f"fill them, or set data.missing: drop to drop those rows")
+                raise DataError(
+                    f"{where}: column {name!r} has {bad} missing or infinite values; "
+                    f"fill them, or set data.missing: drop to drop those rows"
+                )
         return
     if np.asarray(x).dtype.kind == "f":
         flat = np.asarray(x).reshape(len(x), -1)
         bad = int((~np.isfinite(flat).all(axis=1)).sum())
         if bad:
-            raise DataError(f"{where}: {bad} examples have NaN or infinite features; clean them "
-                            f"before the search")
+            raise DataError(
+                f"{where}: {bad} examples have NaN or infinite features; clean them "
+                f"before the search"
+            )
 
 
 def error_words(error: Exception, path: Path | None = None) -> str:

@@ -25,7 +25,8 @@ from automl.errors import NetworkRequired
 
 def cache_dir() -> Path:
     base = os.environ.get("AUTOML_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "automl")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "automl"
+    )
     return Path(base)
 
 
@@ -38,12 +39,20 @@ def load_mnist1d() -> Arrays:
         data = make_dataset(get_dataset_args())  # deterministic: the args carry seed 42
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, x=data["x"], y=data["y"], x_test=data["x_test"],
-                            y_test=data["y_test"])
+        np.savez_compressed(
+            tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"]
+        )
         tmp.replace(path)  # atomic, so a killed process never leaves half a cache
     with np.load(path) as f:
-        return labelled(f["x"].astype("float32"), f["y"], f["x_test"].astype("float32"),
-                        f["y_test"], modality="signal", task="classification", where="mnist1d")
+        return labelled(
+            f["x"].astype("float32"),
+            f["y"],
+            f["x_test"].astype("float32"),
+            f["y_test"],
+            modality="signal",
+            task="classification",
+            where="mnist1d",
+        )
 
 
 def load_digits() -> Arrays:
@@ -52,8 +61,9 @@ def load_digits() -> Arrays:
 
     data = sk_digits()
     images = data.images.astype("float32")[..., None]
-    return labelled(images, data.target, None, None, modality="image", task="classification",
-                    where="digits")
+    return labelled(
+        images, data.target, None, None, modality="image", task="classification", where="digits"
+    )
 
 
 def _sklearn_table(name: str, task: str) -> Callable[[], Arrays]:
@@ -61,10 +71,19 @@ def _sklearn_table(name: str, task: str) -> Callable[[], Arrays]:
         import sklearn.datasets
 
         data = getattr(sklearn.datasets, f"load_{name}")()
-        columns = {str(col): data.data[:, i].astype("float32")
-                   for i, col in enumerate(data.feature_names)}
-        return labelled(columns, data.target, None, None, modality="table", task=task,
-                        where=name, columns=tuple((c, "numeric") for c in columns))
+        columns = {
+            str(col): data.data[:, i].astype("float32") for i, col in enumerate(data.feature_names)
+        }
+        return labelled(
+            columns,
+            data.target,
+            None,
+            None,
+            modality="table",
+            task=task,
+            where=name,
+            columns=tuple((c, "numeric") for c in columns),
+        )
 
     load.__doc__ = f"scikit-learn's bundled {name} table ({task})."
     return load
@@ -72,17 +91,26 @@ def _sklearn_table(name: str, task: str) -> Callable[[], Arrays]:
 
 # ---- Keras datasets, from the cache only ---------------------------------------------------------
 
+
 def keras_datasets_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")) / "datasets"
 
 
 KERAS_FILES = {
     "mnist": ["mnist.npz"],
-    "fashion_mnist": [f"fashion-mnist/{f}" for f in (
-        "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")],
-    "cifar10": [f"cifar-10-batches-py-target/cifar-10-batches-py/{f}" for f in (
-        *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")],
+    "fashion_mnist": [
+        f"fashion-mnist/{f}"
+        for f in (
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        )
+    ],
+    "cifar10": [
+        f"cifar-10-batches-py-target/cifar-10-batches-py/{f}"
+        for f in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+    ],
     "cifar100": [f"cifar-100-python-target/cifar-100-python/{f}" for f in ("train", "test")],
 }
 
@@ -94,8 +122,9 @@ def _keras_paths(name: str) -> list[Path]:
     if missing:
         raise NetworkRequired(
             f"data.source {name!r} is not in the Keras cache ({missing[0]} is missing) and automl "
-            f"never downloads at run time; on a machine with internet run python -c \"import "
-            f"keras; keras.datasets.{name}.load_data()\" and copy {base} here (or set KERAS_HOME)")
+            f'never downloads at run time; on a machine with internet run python -c "import '
+            f'keras; keras.datasets.{name}.load_data()" and copy {base} here (or set KERAS_HOME)'
+        )
     return paths
 
 
@@ -105,13 +134,18 @@ def _load_keras(name: str) -> Arrays:
         with np.load(paths[0], allow_pickle=False) as f:
             x, y, xt, yt = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
     elif name == "fashion_mnist":
+
         def read(path: Path, offset: int) -> np.ndarray:
             with gzip.open(path, "rb") as f:
                 return np.frombuffer(f.read(), np.uint8, offset=offset)
 
         y, yt = read(paths[0], 8), read(paths[2], 8)
-        x, xt = read(paths[1], 16).reshape(len(y), 28, 28), read(paths[3], 16).reshape(len(yt), 28, 28)
+        x, xt = (
+            read(paths[1], 16).reshape(len(y), 28, 28),
+            read(paths[3], 16).reshape(len(yt), 28, 28),
+        )
     else:
+
         def batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
             with open(path, "rb") as f:  # the Keras cache's own pickled batches
                 d = pickle.load(f, encoding="bytes")

@@ -35,13 +35,22 @@ def preflight(cfg: SpaceConfig) -> SpaceConfig:
 def fit_space_to_data(cfg: SpaceConfig, arrays: Arrays | Splits) -> SpaceConfig:
     """The same checks on loaded data (data passed from Python has no facts before)."""
     columns = tuple(name for name, _ in arrays.columns) if arrays.columns else None
-    facts = SourceFacts(arrays.modality, arrays.task, arrays.class_names or None, None,
-                        getattr(arrays, "has_test_split", True))  # Splits: always
+    facts = SourceFacts(
+        arrays.modality,
+        arrays.task,
+        arrays.class_names or None,
+        None,
+        getattr(arrays, "has_test_split", True),
+    )  # Splits: always
     return fit_space(cfg, facts, check_classes=False, columns=columns)
 
 
-def fit_space(cfg: SpaceConfig, facts: SourceFacts, check_classes: bool = True,
-              columns: tuple[str, ...] | None = None) -> SpaceConfig:
+def fit_space(
+    cfg: SpaceConfig,
+    facts: SourceFacts,
+    check_classes: bool = True,
+    columns: tuple[str, ...] | None = None,
+) -> SpaceConfig:
     """Refuse what does not fit ``facts``; what is not known yet (None) is left for later."""
     where = f"{facts.modality} data ({cfg.data.path or cfg.data.source})"
     if facts.modality:
@@ -53,19 +62,29 @@ def fit_space(cfg: SpaceConfig, facts: SourceFacts, check_classes: bool = True,
     if check_classes and facts.classes is not None and cfg.data.classes:
         unknown = [c for c in cfg.data.classes if c not in facts.classes]
         if unknown:
-            raise cfg.error("data.classes", f"{', '.join(unknown)} "
-                                            f"{'is not a class' if len(unknown) == 1 else 'are not classes'}"
-                                            f" of this data (its classes: "
-                                            f"{_short(facts.classes)})")
+            raise cfg.error(
+                "data.classes",
+                f"{', '.join(unknown)} "
+                f"{'is not a class' if len(unknown) == 1 else 'are not classes'}"
+                f" of this data (its classes: "
+                f"{_short(facts.classes)})",
+            )
     if facts.task is None:
         return cfg
     if cfg.data.classes and facts.task != "classification":
-        raise cfg.error("data.classes", "keeps classes, but this data is a regression; remove "
-                                        "data.classes")
-    if cfg.data.task and cfg.data.task != facts.task and cfg.data.source not in (
-            "csv", "parquet", "npz", "python"):
-        raise cfg.error("data.task", f"{cfg.data.source} is a {facts.task} data set; remove "
-                                     f"data.task or set it to {facts.task}")
+        raise cfg.error(
+            "data.classes", "keeps classes, but this data is a regression; remove data.classes"
+        )
+    if (
+        cfg.data.task
+        and cfg.data.task != facts.task
+        and cfg.data.source not in ("csv", "parquet", "npz", "python")
+    ):
+        raise cfg.error(
+            "data.task",
+            f"{cfg.data.source} is a {facts.task} data set; remove "
+            f"data.task or set it to {facts.task}",
+        )
     return _check_task(cfg, facts.task)
 
 
@@ -73,8 +92,11 @@ def _own_test_split(cfg: SpaceConfig) -> SpaceConfig:
     """Data without a test split of its own: 20% held out, unless the file asked for its own."""
     written = ((cfg.tree or {}).get("data") or {}).get("split") or {}
     if isinstance(written, dict) and written.get("test") == "builtin":
-        raise cfg.error("data.split.test", "this data has no test split of its own (no x_test "
-                                           "and y_test); give a fraction such as 0.2")
+        raise cfg.error(
+            "data.split.test",
+            "this data has no test split of its own (no x_test "
+            "and y_test); give a fraction such as 0.2",
+        )
     return replace(cfg, data=replace(cfg.data, test=0.2))
 
 
@@ -84,27 +106,37 @@ def _check_modality(cfg: SpaceConfig, modality: str, where: str) -> None:
     for family in families or []:
         if family not in FAMILIES or not FAMILIES[family].fits(modality):
             fits = sorted(FAMILIES.names(modality))
-            key = f"model.architecture.{family}" if isinstance(arch, Branch) else \
-                "model.architecture"
-            raise cfg.error(key, f"the {family} family cannot take {where}; use one of "
-                                 f"{', '.join(fits)}")
+            key = (
+                f"model.architecture.{family}" if isinstance(arch, Branch) else "model.architecture"
+            )
+            raise cfg.error(
+                key, f"the {family} family cannot take {where}; use one of {', '.join(fits)}"
+            )
     for name in cfg.space.group("data").group("augment").children:
         if not AUGMENTATIONS[name].fits(modality):
-            raise cfg.error(f"data.augment.{name}", f"{name} does not apply to {where}; it "
-                                                    f"applies to "
-                                                    f"{', '.join(sorted(AUGMENTATIONS[name].applies_to))}")
+            raise cfg.error(
+                f"data.augment.{name}",
+                f"{name} does not apply to {where}; it "
+                f"applies to "
+                f"{', '.join(sorted(AUGMENTATIONS[name].applies_to))}",
+            )
 
 
 def _check_columns(cfg: SpaceConfig, columns: tuple[str, ...]) -> None:
     target = cfg.data.target
     if target is not None and target not in columns:
-        raise cfg.error("data.target", f"the table has no column {target!r}"
-                                       f"{did_you_mean(target, columns)} (its columns: "
-                                       f"{_short(columns)})")
+        raise cfg.error(
+            "data.target",
+            f"the table has no column {target!r}"
+            f"{did_you_mean(target, columns)} (its columns: "
+            f"{_short(columns)})",
+        )
     for name, _ in cfg.data.columns:
         if name not in columns:
-            raise cfg.error(f"data.columns.{name}", f"the table has no column {name!r}"
-                                                    f"{did_you_mean(name, columns)}")
+            raise cfg.error(
+                f"data.columns.{name}",
+                f"the table has no column {name!r}{did_you_mean(name, columns)}",
+            )
 
 
 def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
@@ -112,25 +144,36 @@ def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
     loss = training.get("loss")
     for name in (loss.possible_values() or []) if loss is not None else []:
         if name not in LOSSES[task]:
-            raise cfg.error("training.loss", f"{name} is not a {task} loss; use one of "
-                                             f"{', '.join(LOSSES[task])}")
+            raise cfg.error(
+                "training.loss",
+                f"{name} is not a {task} loss; use one of {', '.join(LOSSES[task])}",
+            )
     smoothing = training.get("label_smoothing")
-    if task == "regression" and smoothing is not None and \
-            (smoothing.possible_values() or [1]) != [0]:
-        raise cfg.error("training.label_smoothing", "smooths class labels, and this data is a "
-                                                    "regression; remove label_smoothing")
+    if (
+        task == "regression"
+        and smoothing is not None
+        and (smoothing.possible_values() or [1]) != [0]
+    ):
+        raise cfg.error(
+            "training.label_smoothing",
+            "smooths class labels, and this data is a regression; remove label_smoothing",
+        )
     search = cfg.search
     allowed = TASK_OBJECTIVES[task]
     for name, _ in search.more_objectives:
         if name.startswith("val_") and name not in allowed:
-            raise cfg.error("search.objective", f"{name} is not measured for {task}; use one "
-                                                f"of {', '.join(allowed)}")
+            raise cfg.error(
+                "search.objective",
+                f"{name} is not measured for {task}; use one of {', '.join(allowed)}",
+            )
     if not search.objective_given:
         objective = allowed[0]
         search = replace(search, objective=objective, direction=OBJECTIVES[objective])
     elif search.objective not in allowed:
-        raise cfg.error("search.objective", f"{search.objective} is not measured for {task}; "
-                                            f"use one of {', '.join(allowed)}")
+        raise cfg.error(
+            "search.objective",
+            f"{search.objective} is not measured for {task}; use one of {', '.join(allowed)}",
+        )
     return replace(cfg, search=search)
 
 

@@ -29,11 +29,11 @@ from automl.registry import SOURCES
 class SourceFacts:
     """What is known about a source before loading it; None where it is not known yet."""
 
-    modality: str | None = None              # signal, image or table
-    task: str | None = None                  # classification or regression
-    classes: tuple[str, ...] | None = None   # class names, as data.classes names them
-    columns: tuple[str, ...] | None = None   # tables: every column, the target included
-    has_test_split: bool | None = None       # a test split of its own (x_test, y_test)
+    modality: str | None = None  # signal, image or table
+    task: str | None = None  # classification or regression
+    classes: tuple[str, ...] | None = None  # class names, as data.classes names them
+    columns: tuple[str, ...] | None = None  # tables: every column, the target included
+    has_test_split: bool | None = None  # a test split of its own (x_test, y_test)
 
 
 def _numbered(count: int) -> tuple[str, ...]:
@@ -43,10 +43,15 @@ def _numbered(count: int) -> tuple[str, ...]:
 # built-in source -> its facts, as automl.registry.SOURCES declares them (tests/test_preflight.py
 # checks them against the loaded data)
 BUILTIN_FACTS: dict[str, SourceFacts] = {
-    name: SourceFacts(next(iter(entry.applies_to)), entry.details["task"],
-                      _numbered(entry.details["classes"]) if entry.details["classes"] else None,
-                      has_test_split=True if entry.details["test_split"] else None)
-    for name, entry in SOURCES.items() if "task" in entry.details}
+    name: SourceFacts(
+        next(iter(entry.applies_to)),
+        entry.details["task"],
+        _numbered(entry.details["classes"]) if entry.details["classes"] else None,
+        has_test_split=True if entry.details["test_split"] else None,
+    )
+    for name, entry in SOURCES.items()
+    if "task" in entry.details
+}
 
 
 def describe_source(cfg: DataConfig) -> SourceFacts:
@@ -111,18 +116,25 @@ def _npz_facts(path: Path, task: str | None) -> SourceFacts:
         with zipfile.ZipFile(path) as archive:
             names = {Path(n).stem: n for n in archive.namelist()}
             if not {"x", "y"} <= set(names):
-                raise DataError(f"{path}: an .npz source needs arrays named x and y (and "
-                                f"optionally x_test, y_test); found {', '.join(sorted(names))}")
+                raise DataError(
+                    f"{path}: an .npz source needs arrays named x and y (and "
+                    f"optionally x_test, y_test); found {', '.join(sorted(names))}"
+                )
             with archive.open(names["x"]) as f:
                 major, _ = np.lib.format.read_magic(f)
-                read_header = (np.lib.format.read_array_header_1_0 if major == 1 else
-                               np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, _, _ = read_header(f)
         with np.load(path, allow_pickle=False) as arrays:
             y = arrays["y"]
     except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: cannot read this .npz file ({error}); save it with "
-                        f"numpy.savez(path, x=..., y=...)") from None
+        raise DataError(
+            f"{path}: cannot read this .npz file ({error}); save it with "
+            f"numpy.savez(path, x=..., y=...)"
+        ) from None
     from automl.modalities import of_shape
 
     modality = of_shape(tuple(shape))

@@ -22,8 +22,8 @@ log = logging.getLogger("automl")
 # ---- images --------------------------------------------------------------------------------------
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-IGNORED_NAMES = {"__MACOSX"}                 # what unzipping a macOS archive leaves behind
-GREY_MODES = {"L", "LA", "F"}                # the modes decode_image returns that hold no colour
+IGNORED_NAMES = {"__MACOSX"}  # what unzipping a macOS archive leaves behind
+GREY_MODES = {"L", "LA", "F"}  # the modes decode_image returns that hold no colour
 
 
 def image_classes(folder: Path) -> list[str]:
@@ -34,8 +34,9 @@ def image_classes(folder: Path) -> list[str]:
     return sorted(files)
 
 
-def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None,
-                      channels: int | None) -> Arrays:
+def load_image_folder(
+    folder: Path, *, image_size: tuple[int, int] | None, channels: int | None
+) -> Arrays:
     """``folder/<class>/<image>``: one sub-folder per class, float32 pixels 0-255.
 
     Images of any mode are converted to ``channels`` (unset: RGB, or grey when every image is
@@ -45,31 +46,36 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None,
     files, empty = _class_files(folder)
     _require_two_classes(folder, sorted(files), empty)
     if empty:
-        log.warning(f"{folder}: ignored {len(empty)} class folder(s) without images "
-                    f"({', '.join(empty)}); put images in them or remove them")
+        log.warning(
+            f"{folder}: ignored {len(empty)} class folder(s) without images "
+            f"({', '.join(empty)}); put images in them or remove them"
+        )
     images, labels, unreadable = _decode_all(files)
     if not images:
         first, error = unreadable[0]
-        raise DataError(f"{folder}: none of its {len(unreadable)} image files can be read (e.g. "
-                        f"{_relative(first, folder)}: {error_words(error, first)}); check that they "
-                        f"are valid images")
+        raise DataError(
+            f"{folder}: none of its {len(unreadable)} image files can be read (e.g. "
+            f"{_relative(first, folder)}: {error_words(error, first)}); check that they "
+            f"are valid images"
+        )
     if unreadable:
         named = "; ".join(f"{_relative(p, folder)}: {error_words(e, p)}" for p, e in unreadable[:5])
         more = f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
-        log.warning(f"{folder}: skipped {len(unreadable)} unreadable image file(s) ({named}"
-                    f"{more})")
+        log.warning(f"{folder}: skipped {len(unreadable)} unreadable image file(s) ({named}{more})")
     _require_two_classes(folder, sorted(set(labels)), [])
     height, width = image_size or _common_size(folder, images)
     depth = channels or (1 if all(image.mode in GREY_MODES for _, image in images) else 3)
     x = np.empty((len(images), height, width, depth), dtype="float32")
     for i, (_, image) in enumerate(images):
         x[i] = _pixels(image, (height, width), depth)
-        images[i] = (images[i][0], None)     # free each decoded image once copied
-    return labelled(x, np.array(labels), None, None, modality="image", task="classification",
-                    where=str(folder))
+        images[i] = (images[i][0], None)  # free each decoded image once copied
+    return labelled(
+        x, np.array(labels), None, None, modality="image", task="classification", where=str(folder)
+    )
 
 
 # image folders: which files count
+
 
 def _is_ignored(path: Path) -> bool:
     """Hidden files and folders (``.DS_Store``, ``._x.png``, ``.ipynb_checkpoints``) and
@@ -80,21 +86,28 @@ def _is_ignored(path: Path) -> bool:
 def _class_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
     """The image files of each class sub-folder that has some, and the names of those without."""
     if not folder.is_dir():
-        raise DataError(f"{folder} is not a folder; point data.images at a folder with one "
-                        f"sub-folder of images per class (unzip an archive first)")
+        raise DataError(
+            f"{folder} is not a folder; point data.images at a folder with one "
+            f"sub-folder of images per class (unzip an archive first)"
+        )
     files: dict[str, list[Path]] = {}
     empty: list[str] = []
     try:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not _is_ignored(p)):
-            images = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-                            and not _is_ignored(p) and p.is_file())
+            images = sorted(
+                p
+                for p in sub.iterdir()
+                if p.suffix.lower() in IMAGE_SUFFIXES and not _is_ignored(p) and p.is_file()
+            )
             if images:
                 files[sub.name] = images
             else:
                 empty.append(sub.name)
     except OSError as error:
-        raise DataError(f"{folder}: cannot list this folder ({error_words(error, folder)}); check its "
-                        f"permissions") from None
+        raise DataError(
+            f"{folder}: cannot list this folder ({error_words(error, folder)}); check its "
+            f"permissions"
+        ) from None
     return files, empty
 
 
@@ -105,8 +118,10 @@ def _require_two_classes(folder: Path, classes: list[str], empty: list[str]) -> 
     found = f"found images only in {classes[0]}/" if classes else "found no images in sub-folders"
     if empty:
         found += f", none in {', '.join(e + '/' for e in empty[:5])}"
-    raise DataError(f"{folder}: an image folder needs one sub-folder of images per class, at "
-                    f"least two ({found}), e.g. cats/ and dogs/ inside it")
+    raise DataError(
+        f"{folder}: an image folder needs one sub-folder of images per class, at "
+        f"least two ({found}), e.g. cats/ and dogs/ inside it"
+    )
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -119,8 +134,10 @@ def _relative(path: Path, folder: Path) -> str:
 
 # image folders: decoding
 
-def _decode_all(files: dict[str, list[Path]]
-                ) -> tuple[list[tuple[Path, Any]], list[str], list[tuple[Path, Exception]]]:
+
+def _decode_all(
+    files: dict[str, list[Path]],
+) -> tuple[list[tuple[Path, Any]], list[str], list[tuple[Path, Exception]]]:
     """Every file decoded: (path, image) and its class name, or (path, error) if unreadable."""
     images, labels, unreadable = [], [], []
     for label, paths in sorted(files.items()):
@@ -128,7 +145,7 @@ def _decode_all(files: dict[str, list[Path]]
             try:
                 images.append((path, decode_image(path)))
                 labels.append(label)
-            except Exception as error:   # any decoding failure means "not a readable image"
+            except Exception as error:  # any decoding failure means "not a readable image"
                 unreadable.append((path, error))
     return images, labels, unreadable
 
@@ -139,10 +156,10 @@ def decode_image(path: Path) -> Image.Image:
     from PIL import Image, ImageOps
 
     with Image.open(path) as image:
-        image.load()                         # truncated files fail here, not later
+        image.load()  # truncated files fail here, not later
         try:
             upright = ImageOps.exif_transpose(image)
-        except Exception:                    # a malformed EXIF block: keep the stored orientation
+        except Exception:  # a malformed EXIF block: keep the stored orientation
             upright = image.copy()
     return _plain_mode(upright)
 
@@ -166,7 +183,7 @@ def _plain_mode(image: Image.Image) -> Image.Image:
         return image.convert("RGBA")
     if mode == "La":
         return image.convert("LA")
-    return image.convert("RGB")              # CMYK, YCbCr, LAB, HSV, RGBX
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
 
 
 def _grey_to_255(pixels: np.ndarray, mode: str) -> np.ndarray:
@@ -183,8 +200,9 @@ def _grey_to_255(pixels: np.ndarray, mode: str) -> np.ndarray:
 def _grey_palette(image: Image.Image) -> bool:
     """Whether every colour of a palette image's palette is a grey."""
     palette = image.getpalette() or []
-    return bool(palette) and all(palette[i] == palette[i + 1] == palette[i + 2]
-                                 for i in range(0, len(palette) - 2, 3))
+    return bool(palette) and all(
+        palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3)
+    )
 
 
 def _common_size(folder: Path, images: list[tuple[Path, Any]]) -> tuple[int, int]:
@@ -198,16 +216,23 @@ def _common_size(folder: Path, images: list[tuple[Path, Any]]) -> tuple[int, int
         other = rest[0][0]
         a = next(p for p, image in images if (image.height, image.width) == size)
         b = next(p for p, image in images if (image.height, image.width) == other)
-        raise DataError(f"{folder}: images have different sizes and none is the most common "
-                        f"({_relative(a, folder)} is {size[0]}x{size[1]}, {_relative(b, folder)}"
-                        f" is {other[0]}x{other[1]}); set data.image_size: [height, width] to "
-                        f"resize them all")
-    odd, odd_size = next((p, (image.height, image.width)) for p, image in images
-                         if (image.height, image.width) != size)
-    log.warning(f"{folder}: {len(images) - count} of {len(images)} images are not "
-                f"{size[0]}x{size[1]}, the most common size (e.g. {_relative(odd, folder)} is "
-                f"{odd_size[0]}x{odd_size[1]}), and were resized to it; set data.image_size: "
-                f"[height, width] to choose the size")
+        raise DataError(
+            f"{folder}: images have different sizes and none is the most common "
+            f"({_relative(a, folder)} is {size[0]}x{size[1]}, {_relative(b, folder)}"
+            f" is {other[0]}x{other[1]}); set data.image_size: [height, width] to "
+            f"resize them all"
+        )
+    odd, odd_size = next(
+        (p, (image.height, image.width))
+        for p, image in images
+        if (image.height, image.width) != size
+    )
+    log.warning(
+        f"{folder}: {len(images) - count} of {len(images)} images are not "
+        f"{size[0]}x{size[1]}, the most common size (e.g. {_relative(odd, folder)} is "
+        f"{odd_size[0]}x{odd_size[1]}), and were resized to it; set data.image_size: "
+        f"[height, width] to choose the size"
+    )
     return size
 
 

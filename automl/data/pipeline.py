@@ -24,8 +24,12 @@ def _active(augment: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in (augment or {}).items() if v not in (None, 0, 0.0, False, "none")}
 
 
-def augmenter(augment: dict[str, Any] | None, modality: str, data_std: float = 1.0,
-              numeric_std: dict[str, float] | None = None) -> Callable | None:
+def augmenter(
+    augment: dict[str, Any] | None,
+    modality: str,
+    data_std: float = 1.0,
+    numeric_std: dict[str, float] | None = None,
+) -> Callable | None:
     """A batch -> batch function applying the sampled augmentations, or None when none is on.
 
     ``gaussian_noise`` is a fraction of the data's standard deviation (per column for tables);
@@ -71,9 +75,18 @@ def _labels(y: np.ndarray, num_classes: int) -> np.ndarray:
     return y.astype("float32").reshape(-1, 1)
 
 
-def train_dataset(x: Features, y: np.ndarray, batch_size: int, augment: dict[str, Any] | None,
-                  seed: int, *, num_classes: int = 0, modality: str = "signal",
-                  data_std: float = 1.0, numeric_std: dict[str, float] | None = None):
+def train_dataset(
+    x: Features,
+    y: np.ndarray,
+    batch_size: int,
+    augment: dict[str, Any] | None,
+    seed: int,
+    *,
+    num_classes: int = 0,
+    modality: str = "signal",
+    data_std: float = 1.0,
+    numeric_std: dict[str, float] | None = None,
+):
     """Shuffled, batched, augmented training batches, reshuffled every epoch."""
     import tensorflow as tf
 
@@ -89,5 +102,9 @@ def eval_dataset(x: Features, y: np.ndarray, batch_size: int = 256, *, num_class
     """Batches in a fixed order, never augmented (validation and test)."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).batch(batch_size) \
-        .cache().prefetch(tf.data.AUTOTUNE)
+    return (
+        tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes)))
+        .batch(batch_size)
+        .cache()
+        .prefetch(tf.data.AUTOTUNE)
+    )

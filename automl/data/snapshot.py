@@ -42,12 +42,18 @@ def _arrays(splits: Splits) -> dict[str, np.ndarray]:
 
 
 def _meta(splits: Splits) -> dict:
-    columns = {part: list(getattr(splits, part)) for part in ("x_train", "x_val", "x_test",
-                                                              "x_holdout")
-               if isinstance(getattr(splits, part), dict)}
-    return {"task": splits.task, "modality": splits.modality,
-            "class_names": list(splits.class_names), "columns": [list(c) for c in splits.columns],
-            "table_columns": columns}
+    columns = {
+        part: list(getattr(splits, part))
+        for part in ("x_train", "x_val", "x_test", "x_holdout")
+        if isinstance(getattr(splits, part), dict)
+    }
+    return {
+        "task": splits.task,
+        "modality": splits.modality,
+        "class_names": list(splits.class_names),
+        "columns": [list(c) for c in splits.columns],
+        "table_columns": columns,
+    }
 
 
 def _storable(array: np.ndarray) -> np.ndarray:
@@ -93,8 +99,10 @@ def read_snapshot(path: Path) -> Splits:
             meta = json.loads(str(npz["__meta__"]))
             arrays = {key: npz[key] for key in npz.files if key != "__meta__"}
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{path}: not a readable splits snapshot ({exc}); delete it and run the "
-                        f"search again to rewrite it") from None
+        raise DataError(
+            f"{path}: not a readable splits snapshot ({exc}); delete it and run the "
+            f"search again to rewrite it"
+        ) from None
     for key in meta.get("object_arrays", []):
         arrays[key] = arrays[key].astype(object)
 
@@ -107,11 +115,23 @@ def read_snapshot(path: Path) -> Splits:
     def needed(name: str) -> Features:
         found = part(name)
         if found is None:
-            raise DataError(f"{path}: not a splits snapshot (it has no {name}); delete it and "
-                            f"run the search again to rewrite it")
+            raise DataError(
+                f"{path}: not a splits snapshot (it has no {name}); delete it and "
+                f"run the search again to rewrite it"
+            )
         return found
 
-    return Splits(needed("x_train"), arrays["y_train"], needed("x_val"), arrays["y_val"],
-                  needed("x_test"), arrays["y_test"], meta["task"], meta["modality"],
-                  tuple(meta["class_names"]), tuple(tuple(c) for c in meta["columns"]),
-                  part("x_holdout"), arrays.get("y_holdout"))
+    return Splits(
+        needed("x_train"),
+        arrays["y_train"],
+        needed("x_val"),
+        arrays["y_val"],
+        needed("x_test"),
+        arrays["y_test"],
+        meta["task"],
+        meta["modality"],
+        tuple(meta["class_names"]),
+        tuple(tuple(c) for c in meta["columns"]),
+        part("x_holdout"),
+        arrays.get("y_holdout"),
+    )

@@ -29,8 +29,10 @@ def keep_classes(arrays: Arrays, classes: tuple[str, ...]) -> Arrays:
 
     unknown = [c for c in classes if c not in arrays.class_names]
     if arrays.task != "classification" or unknown:
-        raise DataError(f"data.classes: {unknown or list(classes)} are not classes of this data "
-                        f"(its classes: {', '.join(arrays.class_names) or 'none, a regression'})")
+        raise DataError(
+            f"data.classes: {unknown or list(classes)} are not classes of this data "
+            f"(its classes: {', '.join(arrays.class_names) or 'none, a regression'})"
+        )
     names = np.array(arrays.class_names, dtype=object)
 
     def part(x, y):
@@ -39,16 +41,29 @@ def keep_classes(arrays: Arrays, classes: tuple[str, ...]) -> Arrays:
 
     x, y = part(arrays.x_train, arrays.y_train)
     x_test, y_test = part(arrays.x_test, arrays.y_test) if arrays.has_test_split else (None, None)
-    return labelled(x, y, x_test, y_test, modality=arrays.modality, task="classification",
-                    where="data.classes", columns=arrays.columns)
+    return labelled(
+        x,
+        y,
+        x_test,
+        y_test,
+        modality=arrays.modality,
+        task="classification",
+        where="data.classes",
+        columns=arrays.columns,
+    )
 
 
 def _load(cfg: DataConfig, python_data: Any) -> Arrays:
     from automl.registry import SOURCES
 
     if python_data is not None:
-        return from_python(python_data, target=cfg.target, column_types=dict(cfg.columns),
-                           task=cfg.task, missing=cfg.missing)
+        return from_python(
+            python_data,
+            target=cfg.target,
+            column_types=dict(cfg.columns),
+            task=cfg.task,
+            missing=cfg.missing,
+        )
     if cfg.source == "python":
         raise DataError("data.source is python: pass the data to automl.search(space, data=...)")
     if cfg.source not in SOURCES:
@@ -58,8 +73,10 @@ def _load(cfg: DataConfig, python_data: Any) -> Arrays:
         return entry.load()(cfg)
     arrays = entry.load()()
     if cfg.task and cfg.task != arrays.task:
-        raise DataError(f"data.task: {cfg.source} is a {arrays.task} data set; remove "
-                        f"data.task or set it to {arrays.task}")
+        raise DataError(
+            f"data.task: {cfg.source} is a {arrays.task} data set; remove "
+            f"data.task or set it to {arrays.task}"
+        )
     return arrays
 
 
@@ -67,16 +84,20 @@ def _load(cfg: DataConfig, python_data: Any) -> Arrays:
 
 
 def read_csv(cfg: DataConfig) -> Arrays:
-    return load_table(Path(cfg.path or ""), target=cfg.target or "",
-                      column_types=dict(cfg.columns), task=cfg.task, missing=cfg.missing)
+    return load_table(
+        Path(cfg.path or ""),
+        target=cfg.target or "",
+        column_types=dict(cfg.columns),
+        task=cfg.task,
+        missing=cfg.missing,
+    )
 
 
 read_parquet = read_csv  # load_table reads either by the file's suffix
 
 
 def read_images(cfg: DataConfig) -> Arrays:
-    return load_image_folder(Path(cfg.path or ""), image_size=cfg.image_size,
-                             channels=cfg.channels)
+    return load_image_folder(Path(cfg.path or ""), image_size=cfg.image_size, channels=cfg.channels)
 
 
 def read_npz(cfg: DataConfig) -> Arrays:

@@ -45,10 +45,14 @@ class Splits:
 
     def manifest(self) -> dict:
         """Sizes, class counts and a fingerprint of the test split, for the parent MLflow run."""
-        manifest = {"task": self.task, "modality": self.modality,
-                    "train_size": len(self.y_train), "val_size": len(self.y_val),
-                    "test_size": len(self.y_test),
-                    "test_sha256": _fingerprint(self.x_test, self.y_test)}
+        manifest = {
+            "task": self.task,
+            "modality": self.modality,
+            "train_size": len(self.y_train),
+            "val_size": len(self.y_val),
+            "test_size": len(self.y_test),
+            "test_sha256": _fingerprint(self.x_test, self.y_test),
+        }
         parts = [("train", self.y_train), ("val", self.y_val), ("test", self.y_test)]
         if self.y_holdout is not None:  # has_holdout
             assert self.x_holdout is not None  # the holdout's examples come with its labels
@@ -58,7 +62,8 @@ class Splits:
         if self.task == "classification":
             for name, y in parts:
                 manifest[f"{name}_class_counts"] = np.bincount(
-                    y, minlength=self.num_classes).tolist()
+                    y, minlength=self.num_classes
+                ).tolist()
             manifest["classes"] = list(self.class_names)
         return manifest
 
@@ -69,14 +74,16 @@ def _fingerprint(x: Features, y: np.ndarray) -> str:
     parts = x.items() if isinstance(x, dict) else [("x", x)]
     for name, part in sorted(parts, key=lambda kv: kv[0]):
         digest.update(name.encode())
-        digest.update(np.asarray(part).astype(str if part.dtype == object else part.dtype)
-                      .tobytes())
+        digest.update(
+            np.asarray(part).astype(str if part.dtype == object else part.dtype).tobytes()
+        )
     digest.update(np.ascontiguousarray(y).tobytes())
     return digest.hexdigest()
 
 
-def _split(y: np.ndarray, fraction_or_count: float | int, seed: int, stratify: bool,
-           what: str) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    y: np.ndarray, fraction_or_count: float | int, seed: int, stratify: bool, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(kept indices, split-off indices), stratified by class when asked."""
     from sklearn.model_selection import train_test_split
 
@@ -86,14 +93,18 @@ def _split(y: np.ndarray, fraction_or_count: float | int, seed: int, stratify: b
         singles = np.flatnonzero(np.bincount(y) == 1)
         if len(singles):
             cls = int(singles[0])
-            raise DataError(f"class {cls} has a single example, so it cannot be in both the "
-                            f"training and the {what} split; add examples or drop that class")
+            raise DataError(
+                f"class {cls} has a single example, so it cannot be in both the "
+                f"training and the {what} split; add examples or drop that class"
+            )
     try:
-        kept, taken = train_test_split(index, test_size=fraction_or_count, stratify=labels,
-                                       random_state=seed)
+        kept, taken = train_test_split(
+            index, test_size=fraction_or_count, stratify=labels, random_state=seed
+        )
     except ValueError as error:
-        raise DataError(f"cannot split off the {what} split ({error}); use more data or a "
-                        f"different fraction") from None
+        raise DataError(
+            f"cannot split off the {what} split ({error}); use more data or a different fraction"
+        ) from None
     return np.sort(kept), np.sort(taken)
 
 
@@ -103,8 +114,10 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
     x, y = arrays.x_train, arrays.y_train
     if cfg.test == "builtin":
         if not arrays.has_test_split:
-            raise DataError(f"data.split.test: the {cfg.source} source has no test split of its "
-                            f"own; give a fraction such as 0.2")
+            raise DataError(
+                f"data.split.test: the {cfg.source} source has no test split of its "
+                f"own; give a fraction such as 0.2"
+            )
         assert arrays.x_test is not None and arrays.y_test is not None  # has_test_split
         x_test, y_test = arrays.x_test, arrays.y_test
     else:
@@ -126,6 +139,17 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
     train_index, val_index = _split(y, cfg.validation, cfg.seed, stratify, "validation")
     if num_examples(x) < 4:
         raise DataError("fewer than 4 training examples; a search needs more data")
-    return Splits(take(x, train_index), y[train_index], take(x, val_index), y[val_index],
-                  x_test, y_test, arrays.task, arrays.modality, arrays.class_names,
-                  arrays.columns, x_holdout, y_holdout)
+    return Splits(
+        take(x, train_index),
+        y[train_index],
+        take(x, val_index),
+        y[val_index],
+        x_test,
+        y_test,
+        arrays.task,
+        arrays.modality,
+        arrays.class_names,
+        arrays.columns,
+        x_holdout,
+        y_holdout,
+    )

@@ -26,59 +26,84 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger("automl")
-IDENTIFIER_MIN_VALUES = 20   # a text column with more values, most rows its own, is warned of
+IDENTIFIER_MIN_VALUES = 20  # a text column with more values, most rows its own, is warned of
 
 
 # ---- tables --------------------------------------------------------------------------------------
 
-def table_from_frame(frame, *, target: str, column_types: dict[str, str], task: str | None,
-                     missing: str, where: str) -> Arrays:
+
+def table_from_frame(
+    frame, *, target: str, column_types: dict[str, str], task: str | None, missing: str, where: str
+) -> Arrays:
     """A pandas DataFrame -> a table: numeric columns as float32, the others as categories."""
     from automl.config import did_you_mean
 
     if target not in frame.columns:
-        raise DataError(f"{where}: no target column {target!r}{did_you_mean(target, frame.columns)}"
-                        f" (columns: {', '.join(map(str, frame.columns[:20]))}); set data.target")
+        raise DataError(
+            f"{where}: no target column {target!r}{did_you_mean(target, frame.columns)}"
+            f" (columns: {', '.join(map(str, frame.columns[:20]))}); set data.target"
+        )
     for name in column_types:
         if name not in frame.columns:
-            raise DataError(f"{where}: data.columns names {name!r}, which the table lacks"
-                            f"{did_you_mean(name, frame.columns)}")
+            raise DataError(
+                f"{where}: data.columns names {name!r}, which the table lacks"
+                f"{did_you_mean(name, frame.columns)}"
+            )
     frame = frame.drop(columns=[c for c, t in column_types.items() if t == "ignore"])
     if missing == "drop":
         frame = frame.dropna()
     if frame[target].isna().any():
-        raise DataError(f"{where}: the target column {target!r} has {int(frame[target].isna().sum())}"
-                        f" missing values; drop those rows or set data.missing: drop")
+        raise DataError(
+            f"{where}: the target column {target!r} has {int(frame[target].isna().sum())}"
+            f" missing values; drop those rows or set data.missing: drop"
+        )
     columns: dict[str, np.ndarray] = {}
     kinds: list[tuple[str, str]] = []
     for name in frame.columns:
         if name == target:
             continue
         series = frame[name]
-        kind = column_types.get(name) or ("numeric" if series.dtype.kind in "iufb" else
-                                          "categorical")
+        kind = column_types.get(name) or (
+            "numeric" if series.dtype.kind in "iufb" else "categorical"
+        )
         if kind == "numeric":
             if series.dtype.kind not in "iufb":
-                raise DataError(f"{where}: column {name!r} is declared numeric but holds text "
-                                f"such as {series.dropna().iloc[0]!r}; declare it categorical")
+                raise DataError(
+                    f"{where}: column {name!r} is declared numeric but holds text "
+                    f"such as {series.dropna().iloc[0]!r}; declare it categorical"
+                )
             columns[str(name)] = series.to_numpy(dtype="float32", na_value=np.nan)
         else:
             if series.isna().any():
-                raise DataError(f"{where}: categorical column {name!r} has "
-                                f"{int(series.isna().sum())} missing values; fill them or set "
-                                f"data.missing: drop")
+                raise DataError(
+                    f"{where}: categorical column {name!r} has "
+                    f"{int(series.isna().sum())} missing values; fill them or set "
+                    f"data.missing: drop"
+                )
             values = series.to_numpy()
             # strings as an object array: what pandas gives, and what Keras and tf.data accept
-            columns[str(name)] = values.astype("int64") if series.dtype.kind in "iu" else \
-                values.astype(str).astype(object)
+            columns[str(name)] = (
+                values.astype("int64")
+                if series.dtype.kind in "iu"
+                else values.astype(str).astype(object)
+            )
         kinds.append((str(name), kind))
     if not columns:
         raise DataError(f"{where}: the table has no feature columns besides the target")
-    _warn_of_identifier_columns(frame, [n for n, k in kinds if k == "categorical"
-                                       and n not in column_types], where)
+    _warn_of_identifier_columns(
+        frame, [n for n, k in kinds if k == "categorical" and n not in column_types], where
+    )
     check_finite(columns, where)
-    return labelled(columns, frame[target].to_numpy(), None, None, modality="table", task=task,
-                    where=where, columns=tuple(kinds))
+    return labelled(
+        columns,
+        frame[target].to_numpy(),
+        None,
+        None,
+        modality="table",
+        task=task,
+        where=where,
+        columns=tuple(kinds),
+    )
 
 
 def _warn_of_identifier_columns(frame, names: list[str], where: str) -> None:
@@ -86,31 +111,38 @@ def _warn_of_identifier_columns(frame, names: list[str], where: str) -> None:
     free text): one-hot, such a column tells the model nothing about new rows, whose values it
     has not seen. One warning names them all, with the setting that leaves them out."""
     many = {name: frame[name].nunique() for name in names}
-    found = [name for name, count in many.items()
-             if count > IDENTIFIER_MIN_VALUES and count > len(frame) / 2]
+    found = [
+        name
+        for name, count in many.items()
+        if count > IDENTIFIER_MIN_VALUES and count > len(frame) / 2
+    ]
     if not found:
         return
     one = len(found) == 1
     counted = ", ".join(f"{name!r} ({many[name]} values in {len(frame)} rows)" for name in found)
     ignored = ", ".join(f"{name!r}: ignore" for name in found)
     it = "it" if one else "them"
-    log.warning(f"{where}: the text column{'' if one else 's'} {counted} "
-                f"{'has a value of its' if one else 'have a value of their'} own in most rows, "
-                f"so as {'a category it tells' if one else 'categories they tell'} the model "
-                f"nothing about new rows; leave {it} out with data.columns: {{{ignored}}}, or "
-                f"turn {it} into numbers (a date into days, say)")
+    log.warning(
+        f"{where}: the text column{'' if one else 's'} {counted} "
+        f"{'has a value of its' if one else 'have a value of their'} own in most rows, "
+        f"so as {'a category it tells' if one else 'categories they tell'} the model "
+        f"nothing about new rows; leave {it} out with data.columns: {{{ignored}}}, or "
+        f"turn {it} into numbers (a date into days, say)"
+    )
 
 
-def load_table(path: Path, *, target: str, column_types: dict[str, str], task: str | None,
-               missing: str) -> Arrays:
+def load_table(
+    path: Path, *, target: str, column_types: dict[str, str], task: str | None, missing: str
+) -> Arrays:
     """A CSV or Parquet file -> a table (see :func:`read_table` for what a CSV may look like)."""
     text_columns = [name for name, kind in column_types.items() if kind != "numeric"]
     try:
         frame = read_table(path, text_columns=text_columns)
     finally:  # the data is loaded: the next search (in this process too) warns again
         _UNNAMED_WARNED.discard(_file_version(path))
-    return table_from_frame(frame, target=target, column_types=column_types, task=task,
-                            missing=missing, where=str(path))
+    return table_from_frame(
+        frame, target=target, column_types=column_types, task=task, missing=missing, where=str(path)
+    )
 
 
 def read_table(path: Path, *, text_columns: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
@@ -127,12 +159,15 @@ def read_table(path: Path, *, text_columns: list[str] | tuple[str, ...] = ()) ->
         try:
             return pd.read_parquet(path)
         except ImportError as error:
-            raise DataError(f"{path}: reading Parquet needs pyarrow ({error}); pip install "
-                            f"pyarrow") from None
+            raise DataError(
+                f"{path}: reading Parquet needs pyarrow ({error}); pip install pyarrow"
+            ) from None
         except Exception as error:
-            raise DataError(f"{path}: cannot read this Parquet file "
-                            f"({error_words(error, path)}); write it again with pandas' to_parquet "
-                            f"or pyarrow") from None
+            raise DataError(
+                f"{path}: cannot read this Parquet file "
+                f"({error_words(error, path)}); write it again with pandas' to_parquet "
+                f"or pyarrow"
+            ) from None
     layout = csv_layout(path)
     frame = _read_csv(path, layout)
     frame = _drop_unnamed_columns(frame, path)
@@ -155,9 +190,9 @@ def table_columns(path: Path) -> list[str]:
 # CSV layout: encoding, separator, Excel's "sep=" line
 
 CSV_SEPARATORS = ",;\t|"
-SNIFF_BYTES = 64 * 1024                      # the most read to find the layout...
-SNIFF_LINES = 50                             # ... of which the sniffer sees whole lines only
-FALLBACK_ENCODINGS = ("cp1252", "latin-1")   # what Excel on Windows writes when not UTF-8
+SNIFF_BYTES = 64 * 1024  # the most read to find the layout...
+SNIFF_LINES = 50  # ... of which the sniffer sees whole lines only
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")  # what Excel on Windows writes when not UTF-8
 
 
 @dataclass(frozen=True)
@@ -166,7 +201,7 @@ class CsvLayout:
 
     encoding: str
     separator: str
-    skip_rows: int = 0       # 1 when the file starts with Excel's "sep=;" line
+    skip_rows: int = 0  # 1 when the file starts with Excel's "sep=;" line
 
 
 def csv_layout(path: Path) -> CsvLayout:
@@ -179,7 +214,7 @@ def csv_layout(path: Path) -> CsvLayout:
     hint = re.fullmatch(r"sep=(.)", first_line, flags=re.IGNORECASE)
     if hint:
         return CsvLayout(encoding, hint.group(1), skip_rows=1)
-    lines = text.split("\n")[:SNIFF_LINES + 1]
+    lines = text.split("\n")[: SNIFF_LINES + 1]
     return CsvLayout(encoding, _sniff_separator("\n".join(lines[:-1]) or text))
 
 
@@ -191,14 +226,18 @@ def _head_bytes(path: Path) -> bytes:
         if suffix == ".zip" and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive, archive.open(archive.namelist()[0]) as file:
                 return file.read(SNIFF_BYTES)
-        openers: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open,
-                                                  ".xz": lzma.open}
+        openers: dict[str, Callable[..., Any]] = {
+            ".gz": gzip.open,
+            ".bz2": bz2.open,
+            ".xz": lzma.open,
+        }
         with openers.get(suffix, open)(path, "rb") as file:
             return file.read(SNIFF_BYTES)
     except (OSError, EOFError, IndexError, lzma.LZMAError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: cannot open this file ({error_words(error, path)}); check the "
-                        f"path, its permissions and, for an archive, that it holds one CSV") \
-            from None
+        raise DataError(
+            f"{path}: cannot open this file ({error_words(error, path)}); check the "
+            f"path, its permissions and, for an archive, that it holds one CSV"
+        ) from None
 
 
 def _encoding_of(head: bytes) -> str:
@@ -233,8 +272,10 @@ def _refuse_spreadsheets(path: Path, head: bytes) -> None:
     """An Excel workbook named as a CSV gets one sentence, not a tokenizer error."""
     workbook = path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods")
     if workbook or head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise DataError(f"{path} is a spreadsheet workbook, not a CSV; save it as CSV (File > "
-                        f"Save As > CSV) and point data.csv at that file")
+        raise DataError(
+            f"{path} is a spreadsheet workbook, not a CSV; save it as CSV (File > "
+            f"Save As > CSV) and point data.csv at that file"
+        )
 
 
 def _read_csv(path: Path, layout: CsvLayout, **options: Any) -> pd.DataFrame:
@@ -245,22 +286,33 @@ def _read_csv(path: Path, layout: CsvLayout, **options: Any) -> pd.DataFrame:
     encodings = [layout.encoding] + [e for e in FALLBACK_ENCODINGS if e != layout.encoding]
     for encoding in encodings:
         try:
-            return pd.read_csv(path, sep=layout.separator, encoding=encoding,
-                               skiprows=layout.skip_rows, skipinitialspace=True,
-                               low_memory=False, **options)
+            return pd.read_csv(
+                path,
+                sep=layout.separator,
+                encoding=encoding,
+                skiprows=layout.skip_rows,
+                skipinitialspace=True,
+                low_memory=False,
+                **options,
+            )
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty; export the table with a header row "
-                            f"and one row per example") from None
+            raise DataError(
+                f"{path}: the file is empty; export the table with a header row "
+                f"and one row per example"
+            ) from None
         except Exception as error:
-            raise DataError(f"{path}: cannot read this table as CSV ({error_words(error, path)}); "
-                            f"save it as a CSV with one header row and the same number of "
-                            f"fields on every line") from None
+            raise DataError(
+                f"{path}: cannot read this table as CSV ({error_words(error, path)}); "
+                f"save it as a CSV with one header row and the same number of "
+                f"fields on every line"
+            ) from None
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 # CSV cleaning: headerless columns, header spaces, numbers written as text
+
 
 def _is_unnamed(name: Any, position: int) -> bool:
     """pandas' name for a column whose header cell is empty."""
@@ -292,8 +344,10 @@ def _drop_unnamed_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if version is not None and version not in _UNNAMED_WARNED:
         _UNNAMED_WARNED.add(version)
         positions = ", ".join(str(list(frame.columns).index(n) + 1) for n in with_values)
-        log.warning(f"{path}: ignored column(s) {positions} as they have no header; give them "
-                    f"a name in the header row to use them")
+        log.warning(
+            f"{path}: ignored column(s) {positions} as they have no header; give them "
+            f"a name in the header row to use them"
+        )
     return frame.drop(columns=unnamed)
 
 
@@ -306,7 +360,7 @@ def _tidy_names(names: Any) -> list[Any]:
 
 
 # Numbers as spreadsheets write them: "1,234.5" and "1.234,5", "1 234,5" and "1'234.50".
-_SPACES = "[ \u00a0\u202f']"                 # spaces and apostrophes group digits anywhere
+_SPACES = "[ \u00a0\u202f']"  # spaces and apostrophes group digits anywhere
 
 
 def _number_pattern(thousands: str, decimal: str) -> re.Pattern[str]:
@@ -321,8 +375,9 @@ NUMBER_STYLES = {  # style -> (pattern, thousands separator, decimal mark)
 }
 
 
-def _numbers_from_text(frame: pd.DataFrame, separator: str,
-                       text_columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
+def _numbers_from_text(
+    frame: pd.DataFrame, separator: str, text_columns: list[str] | tuple[str, ...]
+) -> pd.DataFrame:
     """Text columns whose every value is a number in one style become float columns.
 
     A column that fits both styles ("1,234" alone) takes the style the file's other columns show,
@@ -339,8 +394,9 @@ def _numbers_from_text(frame: pd.DataFrame, separator: str,
         if len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) != "string":
             continue
         values = values.str.strip()
-        styles = [style for style, (pattern, _, _) in NUMBER_STYLES.items()
-                  if _all_match(values, pattern)]
+        styles = [
+            style for style, (pattern, _, _) in NUMBER_STYLES.items() if _all_match(values, pattern)
+        ]
         if styles:
             fits[name] = styles
     votes = Counter(styles[0] for styles in fits.values() if len(styles) == 1)
@@ -373,6 +429,7 @@ def _parse_numbers(series: pd.Series, style: str) -> pd.Series:
 
 # Parquet
 
+
 def _is_parquet(path: Path) -> bool:
     """By its name, or by its magic bytes when a Parquet file is named as a CSV."""
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -391,11 +448,17 @@ def _parquet_columns(path: Path) -> list[str]:
 
         schema = pq.read_schema(path)
     except ImportError as error:
-        raise DataError(f"{path}: reading Parquet needs pyarrow ({error}); pip install pyarrow") \
-            from None
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow ({error}); pip install pyarrow"
+        ) from None
     except Exception as error:
-        raise DataError(f"{path}: cannot read this Parquet file ({error_words(error, path)}); write it "
-                        f"again with pandas' to_parquet or pyarrow") from None
-    index = {name for name in (schema.pandas_metadata or {}).get("index_columns", [])
-             if isinstance(name, str)}
+        raise DataError(
+            f"{path}: cannot read this Parquet file ({error_words(error, path)}); write it "
+            f"again with pandas' to_parquet or pyarrow"
+        ) from None
+    index = {
+        name
+        for name in (schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(name, str)
+    }
     return [name for name in schema.names if name not in index]

@@ -39,6 +39,16 @@ from automl.export.predict import predict_examples, predict_file, predictions_fr
 from automl.export.serving import log_mlflow_model
 from automl.export.signature import study_class_names, to_model_inputs
 
-__all__ = ["FORMATS", "export_model", "formats_from", "load_inference_model", "log_mlflow_model",
-           "predict_examples", "predict_file", "predictions_frame", "study_class_names",
-           "to_model_inputs", "winner_file"]
+__all__ = [
+    "FORMATS",
+    "export_model",
+    "formats_from",
+    "load_inference_model",
+    "log_mlflow_model",
+    "predict_examples",
+    "predict_file",
+    "predictions_frame",
+    "study_class_names",
+    "to_model_inputs",
+    "winner_file",
+]

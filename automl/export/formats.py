@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 from automl.registry import EXPORT_FORMATS
 
 FORMATS = tuple(EXPORT_FORMATS)
-FORMAT_ALIASES = {"saved_model": "savedmodel", "tf_saved_model": "savedmodel",
-                  "litert": "tflite", "h5": "keras"}
+FORMAT_ALIASES = {
+    "saved_model": "savedmodel",
+    "tf_saved_model": "savedmodel",
+    "litert": "tflite",
+    "h5": "keras",
+}
 ONNX_OPSET = 17
 
 
 # ---- formats -------------------------------------------------------------------------------------
+
 
 def formats_from(format: str | Iterable[str]) -> tuple[str, ...]:
     """The export formats ``format`` names, in canonical spelling and without repeats.
@@ -51,8 +56,9 @@ def formats_from(format: str | Iterable[str]) -> tuple[str, ...]:
     for name in names:
         clean = FORMAT_ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
         if clean not in EXPORT_FORMATS:
-            raise UsageError(f"unknown export format {name!r}; choose from "
-                             f"{', '.join(EXPORT_FORMATS)}")
+            raise UsageError(
+                f"unknown export format {name!r}; choose from {', '.join(EXPORT_FORMATS)}"
+            )
         if clean not in out:
             out.append(clean)
     if not out:
@@ -60,10 +66,15 @@ def formats_from(format: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def export_model(model_file: str | Path, out_dir: str | Path, *,
-                 format: str | Iterable[str] = "keras", params: dict[str, Any] | None = None,
-                 metrics: dict[str, Any] | None = None,
-                 class_names: Iterable[str] | None = None) -> dict[str, Path]:
+def export_model(
+    model_file: str | Path,
+    out_dir: str | Path,
+    *,
+    format: str | Iterable[str] = "keras",
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    class_names: Iterable[str] | None = None,
+) -> dict[str, Path]:
     """Write the model in each asked format to ``out_dir``, with its metadata beside it.
 
     Args:
@@ -86,8 +97,10 @@ def export_model(model_file: str | Path, out_dir: str | Path, *,
     formats = formats_from(format)
     model_file = Path(model_file)
     if not model_file.is_file():
-        raise UsageError(f"no model file at {model_file}; run automl search first, or give the "
-                         f"--run-dir the search used")
+        raise UsageError(
+            f"no model file at {model_file}; run automl search first, or give the "
+            f"--run-dir the search used"
+        )
     _require_converter(formats)
     model = load_inference_model(model_file)
     refuse_unsupported(model, formats)
@@ -97,8 +110,7 @@ def export_model(model_file: str | Path, out_dir: str | Path, *,
     for fmt in formats:  # each format's writer and file name: automl.registry.EXPORT_FORMATS
         key, name = EXPORT_FORMATS[fmt].details["written"]
         written[key] = EXPORT_FORMATS.create(fmt, model, out / name)
-    classes = list(class_names) if class_names is not None else study_class_names(
-        model_file.parent)
+    classes = list(class_names) if class_names is not None else study_class_names(model_file.parent)
     written["signature"] = out / "signature.json"
     written["signature"].write_text(json.dumps(describe(model, classes), indent=2))
     if params is not None:
@@ -127,8 +139,10 @@ def _require_converter(formats: Iterable[str]) -> None:
     import importlib.util
 
     if "onnx" in formats and importlib.util.find_spec("tf2onnx") is None:
-        raise UsageError("the onnx format needs tf2onnx; pip install 'automl[export]' (or "
-                         "tf2onnx) and export again")
+        raise UsageError(
+            "the onnx format needs tf2onnx; pip install 'automl[export]' (or "
+            "tf2onnx) and export again"
+        )
 
 
 def refuse_unsupported(model: "keras.Model", formats: Iterable[str]) -> None:
@@ -140,10 +154,12 @@ def refuse_unsupported(model: "keras.Model", formats: Iterable[str]) -> None:
     refused = [fmt for fmt in formats if fmt in ("tflite", "onnx")]
     lookups = categorical_columns(model) if refused else []
     if lookups:
-        raise UsageError(f"the {' and '.join(refused)} format{'s' if len(refused) > 1 else ''} "
-                         f"cannot hold the lookup tables of this table model's categorical "
-                         f"columns ({', '.join(lookups)}); export it as savedmodel (TensorFlow, "
-                         f"TF Serving) or keras instead")
+        raise UsageError(
+            f"the {' and '.join(refused)} format{'s' if len(refused) > 1 else ''} "
+            f"cannot hold the lookup tables of this table model's categorical "
+            f"columns ({', '.join(lookups)}); export it as savedmodel (TensorFlow, "
+            f"TF Serving) or keras instead"
+        )
 
 
 def categorical_columns(model: "keras.Model") -> list[str]:
@@ -152,12 +168,16 @@ def categorical_columns(model: "keras.Model") -> list[str]:
     without lookups."""
     import keras
 
-    lookups = [layer.name for layer in model.layers
-               if isinstance(layer, (keras.layers.StringLookup, keras.layers.IntegerLookup))]
+    lookups = [
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.StringLookup, keras.layers.IntegerLookup))
+    ]
     if not lookups or not is_table(model):
         return lookups
-    return [name for name, tensor in model.input.items()
-            if not str(tensor.dtype).startswith("float")] or lookups
+    return [
+        name for name, tensor in model.input.items() if not str(tensor.dtype).startswith("float")
+    ] or lookups
 
 
 def save_keras(model: "keras.Model", path: Path) -> Path:
@@ -169,8 +189,12 @@ def save_keras(model: "keras.Model", path: Path) -> Path:
 def save_savedmodel(model: "keras.Model", path: Path) -> Path:
     """A TensorFlow SavedModel folder whose ``serve`` endpoint takes the raw inputs."""
     with quiet_converters():
-        model.export(str(path), format="tf_saved_model", verbose=False,
-                     input_signature=export_signature(model))
+        model.export(
+            str(path),
+            format="tf_saved_model",
+            verbose=False,
+            input_signature=export_signature(model),
+        )
     return path
 
 
@@ -179,9 +203,13 @@ def save_tflite(model: "keras.Model", path: Path) -> Path:
     import tensorflow as tf
 
     with quiet_converters(), _conversion_failure("tflite"):
-        model.export(str(path), format="litert", verbose=False,
-                     input_signature=export_signature(model),
-                     target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
+        model.export(
+            str(path),
+            format="litert",
+            verbose=False,
+            input_signature=export_signature(model),
+            target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
+        )
     return path
 
 
@@ -202,14 +230,19 @@ def save_onnx(model: "keras.Model", path: Path) -> Path:
         function = tf.function(lambda inputs: model(inputs, training=False))
         concrete = function.get_concrete_function(specs)
         flat_specs = tf.nest.flatten(concrete.structured_input_signature)
-        graph_inputs = [t.name for t in concrete.inputs[:len(flat_specs)]]
+        graph_inputs = [t.name for t in concrete.inputs[: len(flat_specs)]]
         graph_outputs = [t.name for t in concrete.outputs]
         frozen = tf_loader.from_function(concrete, graph_inputs, graph_outputs)
         renames = dict(zip(graph_inputs, [spec.name for spec in flat_specs]))
         renames[graph_outputs[0]] = "predictions"
         proto, _ = tf2onnx.convert.from_graph_def(
-            frozen, name="automl", input_names=graph_inputs, output_names=graph_outputs,
-            opset=ONNX_OPSET, tensors_to_rename=renames)
+            frozen,
+            name="automl",
+            input_names=graph_inputs,
+            output_names=graph_outputs,
+            opset=ONNX_OPSET,
+            tensors_to_rename=renames,
+        )
         # tf2onnx leaves the ops it cannot map in the graph: such a graph fails the checker
         onnx.checker.check_model(proto, full_check=True)
         onnx.save(proto, str(path))
@@ -224,13 +257,16 @@ def _conversion_failure(fmt: str) -> Iterator[None]:
         yield
     except Exception as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        raise UsageError(f"the {fmt} converter cannot convert this model ({first}); export it "
-                         f"as savedmodel or keras instead") from None
+        raise UsageError(
+            f"the {fmt} converter cannot convert this model ({first}); export it "
+            f"as savedmodel or keras instead"
+        ) from None
 
 
 @contextlib.contextmanager
-def quiet_converters(loggers: tuple[str, ...] = ("tensorflow", "tf2onnx", "absl")
-                      ) -> Iterator[None]:
+def quiet_converters(
+    loggers: tuple[str, ...] = ("tensorflow", "tf2onnx", "absl"),
+) -> Iterator[None]:
     """The converters' Python warnings and log lines (deprecations, shape inference notes) are
     not the user's business; their C++ lines follow ``TF_CPP_MIN_LOG_LEVEL``."""
     found = [logging.getLogger(name) for name in loggers]

@@ -18,11 +18,21 @@ if TYPE_CHECKING:
     import keras
     import pandas as pd
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
-                  ".csv.xz")
+TABLE_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".parquet",
+    ".pq",
+    ".csv.gz",
+    ".csv.bz2",
+    ".csv.zip",
+    ".csv.xz",
+)
 
 
 # ---- automl export and automl predict ---------------------------------------------------------
+
 
 def winner_file(study: str, run_dir: str | Path = DEFAULT_RUN_DIR) -> Path:
     """The winner a search saved for ``study``: ``<run_dir>/<study>/winner.keras``.
@@ -36,17 +46,25 @@ def winner_file(study: str, run_dir: str | Path = DEFAULT_RUN_DIR) -> Path:
     if path.is_file():
         return path
     if (run_dir / study).is_dir():
-        raise UsageError(f"study {study!r} in {run_dir}/ has no winner yet; let automl search "
-                         f"finish, or run automl select --study {study}")
+        raise UsageError(
+            f"study {study!r} in {run_dir}/ has no winner yet; let automl search "
+            f"finish, or run automl select --study {study}"
+        )
     held = sorted(p.parent.name for p in run_dir.glob("*/winner.keras"))
-    raise UsageError(f"no study {study!r} with a winner in {run_dir}/ "
-                     f"({'it holds ' + ', '.join(held) if held else 'it holds none'}); give the "
-                     f"--run-dir the search used")
+    raise UsageError(
+        f"no study {study!r} with a winner in {run_dir}/ "
+        f"({'it holds ' + ', '.join(held) if held else 'it holds none'}); give the "
+        f"--run-dir the search used"
+    )
 
 
-def predict_file(model_file: str | Path, input_path: str | Path,
-                 out_path: str | Path | None = None, *,
-                 class_names: list[str] | None = None) -> tuple[Path, int]:
+def predict_file(
+    model_file: str | Path,
+    input_path: str | Path,
+    out_path: str | Path | None = None,
+    *,
+    class_names: list[str] | None = None,
+) -> tuple[Path, int]:
     """Predict every example of a CSV/Parquet table, an ``.npz`` file or an image folder and
     write one CSV row per example: its id, the predicted class and each class's probability
     (the predicted value for regression).
@@ -64,12 +82,17 @@ def predict_file(model_file: str | Path, input_path: str | Path,
     """
     model_file, input_path = Path(model_file), Path(input_path)
     if not model_file.is_file():
-        raise UsageError(f"no winner model at {model_file}; run automl search first, or give "
-                         f"the --run-dir the search used")
+        raise UsageError(
+            f"no winner model at {model_file}; run automl search first, or give "
+            f"the --run-dir the search used"
+        )
     classes = class_names if class_names is not None else study_class_names(model_file.parent)
     frame = predict_examples(load_inference_model(model_file), input_path, classes)
-    out = Path(out_path) if out_path else input_path.parent / (
-        _without_suffix(input_path.name) + ".predictions.csv")
+    out = (
+        Path(out_path)
+        if out_path
+        else input_path.parent / (_without_suffix(input_path.name) + ".predictions.csv")
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     return out, len(frame)
@@ -96,8 +119,10 @@ def predict_examples(model: "keras.Model", data: Any, class_names: list[str]) ->
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.exists():
-            raise UsageError(f"{path} does not exist; give a CSV or Parquet table, an .npz file "
-                             f"or a folder of images")
+            raise UsageError(
+                f"{path} does not exist; give a CSV or Parquet table, an .npz file "
+                f"or a folder of images"
+            )
         ids, examples = read_examples(model, path)
         where = str(path)
     else:
@@ -117,7 +142,7 @@ def _without_suffix(name: str) -> str:
     """``new.csv.gz`` -> ``new``; a folder's name as it is."""
     for suffix in sorted((*TABLE_SUFFIXES, ".npz"), key=len, reverse=True):
         if name.lower().endswith(suffix):
-            return name[:-len(suffix)]
+            return name[: -len(suffix)]
     return name
 
 
@@ -132,12 +157,17 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
     if name.endswith(TABLE_SUFFIXES):
         from automl.data.tables import read_table
 
-        text = [n for n, t in model.input.items() if str(t.dtype) == "string"] \
-            if is_table(model) else []
+        text = (
+            [n for n, t in model.input.items() if str(t.dtype) == "string"]
+            if is_table(model)
+            else []
+        )
         frame = read_table(path, text_columns=text)
         return list(range(len(frame))), frame
-    raise UsageError(f"{path}: cannot tell what this file holds; give a .csv or .parquet table, "
-                     f"an .npz file or a folder of images")
+    raise UsageError(
+        f"{path}: cannot tell what this file holds; give a .csv or .parquet table, "
+        f"an .npz file or a folder of images"
+    )
 
 
 def _read_npz(model: "keras.Model", path: Path) -> tuple[list, Any]:
@@ -152,8 +182,10 @@ def _read_npz(model: "keras.Model", path: Path) -> tuple[list, Any]:
         if key is None and len(arrays) == 1:
             key = next(iter(arrays))
         if key is None:
-            raise UsageError(f"{path}: holds the arrays {', '.join(arrays) or 'none'}; name the "
-                             f"examples' array x (np.savez(path, x=examples))")
+            raise UsageError(
+                f"{path}: holds the arrays {', '.join(arrays) or 'none'}; name the "
+                f"examples' array x (np.savez(path, x=examples))"
+            )
         data = arrays[key]
         count = len(data)
     return list(range(count)), data
@@ -166,25 +198,31 @@ def _read_image_folder(model: "keras.Model", folder: Path) -> tuple[list[str], n
 
     shape = tuple(model.inputs[0].shape[1:]) if not is_table(model) else ()
     if len(shape) != 3:
-        raise UsageError(f"{folder} is a folder of images, but this model takes "
-                         f"{'a table' if is_table(model) else f'examples of shape {shape}'}; "
-                         f"give it a table or an .npz file")
-    files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and p.suffix.lower() in IMAGE_SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+        raise UsageError(
+            f"{folder} is a folder of images, but this model takes "
+            f"{'a table' if is_table(model) else f'examples of shape {shape}'}; "
+            f"give it a table or an .npz file"
+        )
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     height, width, channels = (int(v) for v in shape)
     pixels = np.empty((len(files), height, width, channels), dtype="float32")
     for i, file in enumerate(files):
         try:
             pixels[i] = _pixels(decode_image(file), (height, width), channels)
         except Exception as error:
-            raise UsageError(f"{file}: cannot read this image ({error}); remove it or replace "
-                             f"it") from None
+            raise UsageError(
+                f"{file}: cannot read this image ({error}); remove it or replace it"
+            ) from None
     return [str(p.relative_to(folder)) for p in files], pixels
 
 
-def predictions_frame(outputs: np.ndarray, ids: list,
-                      class_names: list[str]) -> "pd.DataFrame":
+def predictions_frame(outputs: np.ndarray, ids: list, class_names: list[str]) -> "pd.DataFrame":
     """One row per example: ``id``, ``prediction`` (the class name, or the value), and for
     classifiers each class's probability (``p_<class>``)."""
     import pandas as pd
@@ -192,8 +230,11 @@ def predictions_frame(outputs: np.ndarray, ids: list,
     outputs = outputs.reshape(len(ids), -1)
     if outputs.shape[1] == 1 and len(class_names) < 2:  # regression
         return pd.DataFrame({"id": ids, "prediction": outputs[:, 0]})
-    names = class_names if len(class_names) == outputs.shape[1] else \
-        [str(i) for i in range(outputs.shape[1])]
+    names = (
+        class_names
+        if len(class_names) == outputs.shape[1]
+        else [str(i) for i in range(outputs.shape[1])]
+    )
     frame = pd.DataFrame({"id": ids, "prediction": [names[i] for i in outputs.argmax(axis=1)]})
     for i, name in enumerate(names):
         frame[f"p_{name}"] = outputs[:, i]

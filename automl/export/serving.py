@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 # ---- MLflow --------------------------------------------------------------------------------------
 
-def log_mlflow_model(model: "keras.Model", x_example: Any, *, registered_name: str,
-                     pip_requirements: list[str]) -> Any:
+
+def log_mlflow_model(
+    model: "keras.Model", x_example: Any, *, registered_name: str, pip_requirements: list[str]
+) -> Any:
     """Log ``model`` in the active MLflow run as ``model``, registered as ``registered_name``.
 
     The logged model holds one ``.keras`` file (without an optimizer) and two flavors on it:
@@ -56,12 +58,18 @@ def log_mlflow_model(model: "keras.Model", x_example: Any, *, registered_name: s
         # mlflow.pyfunc advises against pickled models (a pickle runs code when loaded); ours is
         # pickled on purpose, so that serving needs no automl; MLflow's own models load pickles too
         with pickled_by_value(), quiet_converters(("mlflow.pyfunc",)):
-            return Model.log(None, flavor, name="model", flavor_name="keras",
-                             registered_model_name=registered_name,
-                             python_model=serving_model(),
-                             artifacts={"keras_model": str(keras_file)},
-                             signature=signature,
-                             input_example=example, pip_requirements=pip_requirements)
+            return Model.log(
+                None,
+                flavor,
+                name="model",
+                flavor_name="keras",
+                registered_model_name=registered_name,
+                python_model=serving_model(),
+                artifacts={"keras_model": str(keras_file)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements,
+            )
 
 
 def _save_pyfunc_and_keras(path: str, mlflow_model: Any, **kwargs: Any) -> None:
@@ -71,8 +79,13 @@ def _save_pyfunc_and_keras(path: str, mlflow_model: Any, **kwargs: Any) -> None:
     import mlflow
 
     mlflow.pyfunc.save_model(path, mlflow_model=mlflow_model, **kwargs)
-    mlflow_model.add_flavor("keras", data="artifacts", keras_version=keras.__version__,
-                            keras_backend=keras.backend.backend(), save_exported_model=False)
+    mlflow_model.add_flavor(
+        "keras",
+        data="artifacts",
+        keras_version=keras.__version__,
+        keras_backend=keras.backend.backend(),
+        save_exported_model=False,
+    )
     mlflow_model.save(str(Path(path, "MLmodel")))
 
 
@@ -127,8 +140,9 @@ def pickled_by_value() -> Iterator[None]:
     reference to ``automl.export`` (which a serving machine need not have)."""
     import cloudpickle
 
-    modules = [sys.modules[name] for name in
-               (__name__, "automl.export.formats", "automl.export.signature")]
+    modules = [
+        sys.modules[name] for name in (__name__, "automl.export.formats", "automl.export.signature")
+    ]
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:

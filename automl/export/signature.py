@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 # ---- what the model takes and gives --------------------------------------------------------------
 
+
 def is_table(model: "keras.Model") -> bool:
     """Whether the model takes one input per column (a table) rather than one tensor."""
     try:
@@ -29,8 +30,10 @@ def input_specs(model: "keras.Model") -> Any:
     import tensorflow as tf
 
     if is_table(model):
-        return {name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
-                for name, tensor in model.input.items()}
+        return {
+            name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
+            for name, tensor in model.input.items()
+        }
     tensor = model.inputs[0]
     return tf.TensorSpec(tensor.shape, tensor.dtype, name="inputs")
 
@@ -77,34 +80,53 @@ def export_signature(model: "keras.Model") -> Any:
     if not is_table(model):
         return None
     names = signature_names(model)
-    return [{column: tf.TensorSpec(tensor.shape, tensor.dtype, name=names[column])
-             for column, tensor in model.input.items()}]
+    return [
+        {
+            column: tf.TensorSpec(tensor.shape, tensor.dtype, name=names[column])
+            for column, tensor in model.input.items()
+        }
+    ]
 
 
 def describe(model: "keras.Model", class_names: list[str]) -> dict[str, Any]:
     """``signature.json``: each input's name, dtype and shape per example, and the output."""
     if is_table(model):  # TFLite and serving_default key inputs by signature_names
         keys = signature_names(model)
-        inputs = [{"name": name, "dtype": str(tensor.dtype), "shape": list(tensor.shape[1:]),
-                   "signature_key": keys[name]} for name, tensor in model.input.items()]
+        inputs = [
+            {
+                "name": name,
+                "dtype": str(tensor.dtype),
+                "shape": list(tensor.shape[1:]),
+                "signature_key": keys[name],
+            }
+            for name, tensor in model.input.items()
+        ]
     else:
         tensor = model.inputs[0]
-        inputs = [{"name": "inputs", "dtype": str(tensor.dtype),
-                   "shape": list(tensor.shape[1:])}]
+        inputs = [{"name": "inputs", "dtype": str(tensor.dtype), "shape": list(tensor.shape[1:])}]
     width = int(model.outputs[0].shape[-1])
-    output = ({"name": "predictions", "meaning": "class probabilities, one column per class",
-               "classes": class_names or [str(i) for i in range(width)]} if width > 1 or
-              class_names else
-              {"name": "predictions", "meaning": "the predicted value (regression)"})
-    return {"inputs": inputs, "output": output,
-            "raw_inputs": "normalization and categorical lookups are inside the model"}
+    output = (
+        {
+            "name": "predictions",
+            "meaning": "class probabilities, one column per class",
+            "classes": class_names or [str(i) for i in range(width)],
+        }
+        if width > 1 or class_names
+        else {"name": "predictions", "meaning": "the predicted value (regression)"}
+    )
+    return {
+        "inputs": inputs,
+        "output": output,
+        "raw_inputs": "normalization and categorical lookups are inside the model",
+    }
 
 
 def study_class_names(study_dir: Path) -> list[str]:
     """The class names the study's split snapshot recorded (empty for regression, or when the
     run folder holds no snapshot)."""
-    snapshots = sorted(Path(study_dir, "data").glob("splits-*.npz"),
-                       key=lambda p: p.stat().st_mtime)
+    snapshots = sorted(
+        Path(study_dir, "data").glob("splits-*.npz"), key=lambda p: p.stat().st_mtime
+    )
     if not snapshots:
         return []
     try:
@@ -129,25 +151,35 @@ def to_model_inputs(model: "keras.Model", data: Any) -> Any:
     if is_table(model):
         columns = data if isinstance(data, (dict, pd.DataFrame)) else None
         if columns is None:
-            raise ValueError(f"this model takes a table with the columns "
-                             f"{', '.join(model.input)}; give a DataFrame or a dict of columns")
+            raise ValueError(
+                f"this model takes a table with the columns "
+                f"{', '.join(model.input)}; give a DataFrame or a dict of columns"
+            )
         missing = [name for name in model.input if name not in columns]
         if missing:
-            raise ValueError(f"the input lacks the column(s) {', '.join(map(repr, missing))} "
-                             f"the model takes; it has {', '.join(map(repr, list(columns)))}")
-        return {name: column_array(columns[name], str(tensor.dtype))
-                for name, tensor in model.input.items()}
+            raise ValueError(
+                f"the input lacks the column(s) {', '.join(map(repr, missing))} "
+                f"the model takes; it has {', '.join(map(repr, list(columns)))}"
+            )
+        return {
+            name: column_array(columns[name], str(tensor.dtype))
+            for name, tensor in model.input.items()
+        }
     if isinstance(data, dict):
         if len(data) != 1:
-            raise ValueError(f"this model takes one tensor; found {len(data)} inputs "
-                             f"({', '.join(map(str, data))})")
+            raise ValueError(
+                f"this model takes one tensor; found {len(data)} inputs "
+                f"({', '.join(map(str, data))})"
+            )
         data = next(iter(data.values()))
     values = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
     shape = tuple(model.inputs[0].shape[1:])
     size = int(np.prod(shape))
     if values.size % size or (values.ndim > 1 and int(np.prod(values.shape[1:])) != size):
-        raise ValueError(f"examples of shape {values.shape[1:]} do not fit the model's input "
-                         f"shape {shape} ({size} values each)")
+        raise ValueError(
+            f"examples of shape {values.shape[1:]} do not fit the model's input "
+            f"shape {shape} ({size} values each)"
+        )
     return values.astype("float32").reshape((-1, *shape))
 
 
@@ -160,8 +192,11 @@ def predict_raw(model: "keras.Model", x: Any, batch_size: int = 1024) -> np.ndar
     count = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     outputs = []
     for start in range(0, count, batch_size):
-        part = {k: v[start:start + batch_size] for k, v in x.items()} if isinstance(x, dict) \
-            else x[start:start + batch_size]
+        part = (
+            {k: v[start : start + batch_size] for k, v in x.items()}
+            if isinstance(x, dict)
+            else x[start : start + batch_size]
+        )
         outputs.append(np.asarray(model.predict_on_batch(part)))
     return np.concatenate(outputs) if outputs else np.empty((0, *model.outputs[0].shape[1:]))
 
@@ -172,6 +207,9 @@ def column_array(values: Any, dtype: str) -> np.ndarray:
     if dtype == "string":
         return np.array([str(v) for v in array.ravel()], dtype=object)
     if dtype.startswith("int"):
-        return array.astype("float64").round().astype(dtype) if array.dtype.kind == "f" \
+        return (
+            array.astype("float64").round().astype(dtype)
+            if array.dtype.kind == "f"
             else array.astype(dtype)
+        )
     return array.astype(dtype)

@@ -36,14 +36,24 @@ from automl.hypermodel.data import HypermodelData, prepare_data
 from automl.hypermodel.maker import HP_VALUES_ATTR, HypermodelMaker
 from automl.hypermodel.search import search_hypermodel
 from automl.hypermodel.vocabulary import (
-                                          DEFAULT_OBJECTIVE,
-                                          HyperModel,
-                                          HyperParameters,
-                                          Objective,
-                                          infer_direction,
-                                          objective_of,
+    DEFAULT_OBJECTIVE,
+    HyperModel,
+    HyperParameters,
+    Objective,
+    infer_direction,
+    objective_of,
 )
 
-__all__ = ["DEFAULT_OBJECTIVE", "HP_VALUES_ATTR", "HyperModel", "HyperParameters", "HypermodelData",
-           "HypermodelMaker", "Objective", "infer_direction", "objective_of", "prepare_data",
-           "search_hypermodel"]
+__all__ = [
+    "DEFAULT_OBJECTIVE",
+    "HP_VALUES_ATTR",
+    "HyperModel",
+    "HyperParameters",
+    "HypermodelData",
+    "HypermodelMaker",
+    "Objective",
+    "infer_direction",
+    "objective_of",
+    "prepare_data",
+    "search_hypermodel",
+]

@@ -11,7 +11,6 @@ import numpy as np
 from automl.errors import DataError, UsageError
 
 if TYPE_CHECKING:
-
     from automl.data.splits import Splits
 
 # ---- data ------------------------------------------------------------------------------------
@@ -44,9 +43,14 @@ class HypermodelData:
         return self.splits.x_test
 
 
-def prepare_data(data: Any, validation_data: Any = None, validation_split: float = 0.1,
-                 test_split: float = 0.2, seed: int = 0,
-                 holdout_split: float | None = None) -> HypermodelData:
+def prepare_data(
+    data: Any,
+    validation_data: Any = None,
+    validation_split: float = 0.1,
+    test_split: float = 0.2,
+    seed: int = 0,
+    holdout_split: float | None = None,
+) -> HypermodelData:
     """Split ``data`` with automl's splits (stratified by class, seeded, test held out).
 
     Args:
@@ -70,29 +74,44 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
     labels, task, class_names = _class_labels([p for p in parts if p is not None])
     by_part = dict(zip([i for i, p in enumerate(parts) if p is not None], labels))
     has_test = x_test is not None
-    cfg = DataConfig(source="python", validation=float(validation_split),
-                     test="builtin" if has_test else float(test_split), seed=int(seed),
-                     holdout=None if holdout_split is None else float(holdout_split))
+    cfg = DataConfig(
+        source="python",
+        validation=float(validation_split),
+        test="builtin" if has_test else float(test_split),
+        seed=int(seed),
+        holdout=None if holdout_split is None else float(holdout_split),
+    )
     if validation_data is None and not 0 < cfg.validation < 1:
         raise UsageError("validation_split must be between 0 and 1 (or give validation_data)")
     if not has_test and not 0 < float(test_split) < 1:
         raise UsageError("test_split must be between 0 and 1 (or give x_test and y_test)")
     if holdout_split is not None and not (
-            0 < float(holdout_split) < 1 - (0 if has_test else float(test_split))):
-        raise UsageError(f"holdout_split must be a fraction that leaves room for training, "
-                         f"e.g. 0.1; found {holdout_split!r}")
+        0 < float(holdout_split) < 1 - (0 if has_test else float(test_split))
+    ):
+        raise UsageError(
+            f"holdout_split must be a fraction that leaves room for training, "
+            f"e.g. 0.1; found {holdout_split!r}"
+        )
     # split the row numbers, so that x and y stay exactly as given
-    rows = Arrays(np.arange(num_examples(x)), by_part[0],
-                  np.arange(num_examples(x_test)) if has_test else None,
-                  by_part.get(1), task, "signal", class_names)
+    rows = Arrays(
+        np.arange(num_examples(x)),
+        by_part[0],
+        np.arange(num_examples(x_test)) if has_test else None,
+        by_part.get(1),
+        task,
+        "signal",
+        class_names,
+    )
     try:
         index = make_splits(rows, cfg)
     except DataError:
         if task != "classification":
             raise
         # a class too small to stratify (one example): split without stratifying, as Keras does
-        index = make_splits(Arrays(rows.x_train, rows.y_train, rows.x_test, rows.y_test,
-                                   "regression", "signal"), cfg)
+        index = make_splits(
+            Arrays(rows.x_train, rows.y_train, rows.x_test, rows.y_test, "regression", "signal"),
+            cfg,
+        )
     # every part of ``index`` holds row numbers (one array each)
     train, val = np.asarray(index.x_train), np.asarray(index.x_val)
     test_rows = np.asarray(index.x_test)
@@ -106,13 +125,22 @@ def prepare_data(data: Any, validation_data: Any = None, validation_split: float
     else:
         xv, yv, val_labels = take(x, val), y[val], by_part[0][val]
     held = None if index.x_holdout is None else np.asarray(index.x_holdout)  # rows of x
-    splits = Splits(take(x, train), by_part[0][train], xv, val_labels,
-                    take(test_x, test_rows), test_labels[test_rows], task,
-                    _modality(x), class_names,
-                    x_holdout=None if held is None else take(x, held),
-                    y_holdout=None if held is None else by_part[0][held])
-    return HypermodelData(y[train], yv, test_y[test_rows], splits,
-                          None if held is None else y[held])
+    splits = Splits(
+        take(x, train),
+        by_part[0][train],
+        xv,
+        val_labels,
+        take(test_x, test_rows),
+        test_labels[test_rows],
+        task,
+        _modality(x),
+        class_names,
+        x_holdout=None if held is None else take(x, held),
+        y_holdout=None if held is None else by_part[0][held],
+    )
+    return HypermodelData(
+        y[train], yv, test_y[test_rows], splits, None if held is None else y[held]
+    )
 
 
 def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
@@ -122,12 +150,15 @@ def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
     if isinstance(data, dict) and {"x", "y"} <= set(data):
         data = (data["x"], data["y"], data.get("x_test"), data.get("y_test"))
     if data is None:
-        raise UsageError(f"{where} is required: (x, y), (x, y, x_test, y_test) or a dict with "
-                         f"x and y")
+        raise UsageError(
+            f"{where} is required: (x, y), (x, y, x_test, y_test) or a dict with x and y"
+        )
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
-        raise DataError(f"{where}: expected (x, y), (x, y, x_test, y_test) or a dict with x and "
-                        f"y, as numpy arrays; got {type(data).__name__} (a tf.data.Dataset or a "
-                        f"generator cannot be split: pass arrays)")
+        raise DataError(
+            f"{where}: expected (x, y), (x, y, x_test, y_test) or a dict with x and "
+            f"y, as numpy arrays; got {type(data).__name__} (a tf.data.Dataset or a "
+            f"generator cannot be split: pass arrays)"
+        )
     x, y, x_test, y_test = (*data, None, None)[:4]
     if (x_test is None) != (y_test is None):
         raise DataError(f"{where}: give both x_test and y_test, or neither")
@@ -136,12 +167,17 @@ def _unpack(data: Any, where: str) -> tuple[Any, Any, Any, Any]:
         if features is None:
             out += [None, None]
             continue
-        features = ({str(k): np.asarray(v) for k, v in features.items()}
-                    if isinstance(features, dict) else np.asarray(features))
+        features = (
+            {str(k): np.asarray(v) for k, v in features.items()}
+            if isinstance(features, dict)
+            else np.asarray(features)
+        )
         labels = np.asarray(labels)
         if num_examples(features) != len(labels):
-            raise DataError(f"{where}: {num_examples(features)} {name}examples but "
-                            f"{len(labels)} {name}labels; give one label per example")
+            raise DataError(
+                f"{where}: {num_examples(features)} {name}examples but "
+                f"{len(labels)} {name}labels; give one label per example"
+            )
         out += [features, labels]
     return out[0], out[1], out[2], out[3]
 
@@ -152,7 +188,8 @@ def _class_labels(ys: list[np.ndarray]) -> tuple[list[np.ndarray], str, tuple[st
     from automl.data.base import infer_task
 
     if all(y.ndim == 2 and y.shape[1] > 1 for y in ys) and all(
-            np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all() for y in ys):
+        np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all() for y in ys
+    ):
         width = ys[0].shape[1]
         return [y.argmax(axis=1) for y in ys], "classification", tuple(map(str, range(width)))
     if all(y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1) for y in ys):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from automl.tuner.trial import Trained, TrialRun
 
-HP_VALUES_ATTR = "hp_values"   # a trial's values as its build and fit saw them
+HP_VALUES_ATTR = "hp_values"  # a trial's values as its build and fit saw them
 
 
 # ---- one trial -------------------------------------------------------------------------------
@@ -47,9 +47,10 @@ def _best_epoch_callback(monitor: str, maximize: bool) -> Any:
             if value is None or not math.isfinite(float(value)):
                 return
             loss = float(logs["val_loss"]) if logs.get("val_loss") is not None else None
-            if self.best is None or (rank_key(float(value), loss, 0, maximize=maximize)
-                                     < rank_key(self.best, self.best_loss, 0,
-                                                maximize=maximize)):
+            if self.best is None or (
+                rank_key(float(value), loss, 0, maximize=maximize)
+                < rank_key(self.best, self.best_loss, 0, maximize=maximize)
+            ):
                 self.best, self.best_loss = float(value), loss
                 self.weights = self.model.get_weights()
 
@@ -71,8 +72,17 @@ class HypermodelMaker:
     one's best epoch; the best execution's model is the one kept.
     """
 
-    def __init__(self, hypermodel: Any, data: HypermodelData, fit_kwargs: dict[str, Any], *,
-                 objective: str, direction: str, executions: int, seed: int | None) -> None:
+    def __init__(
+        self,
+        hypermodel: Any,
+        data: HypermodelData,
+        fit_kwargs: dict[str, Any],
+        *,
+        objective: str,
+        direction: str,
+        executions: int,
+        seed: int | None,
+    ) -> None:
         self.hypermodel = hypermodel
         self.data = data
         self.fit_kwargs = fit_kwargs
@@ -110,17 +120,27 @@ class HypermodelMaker:
         # execution's value is a best epoch with a val_loss logged
         known = [loss for loss in losses if loss is not None]
         val_loss = float(np.mean(known)) if len(known) == len(losses) else None
-        return Trained(values=mean, value=mean, val_loss=val_loss, model=best_model,
-                       epochs_run=epochs_run,
-                       metrics={f"best_{self.objective}": mean,
-                                "params_count": float(best_model.count_params()),
-                                "epochs_run": float(epochs_run)},
-                       attrs={"execution_values": values,
-                              "params_count": int(best_model.count_params()),
-                              "epochs_run": epochs_run})
+        return Trained(
+            values=mean,
+            value=mean,
+            val_loss=val_loss,
+            model=best_model,
+            epochs_run=epochs_run,
+            metrics={
+                f"best_{self.objective}": mean,
+                "params_count": float(best_model.count_params()),
+                "epochs_run": float(epochs_run),
+            },
+            attrs={
+                "execution_values": values,
+                "params_count": int(best_model.count_params()),
+                "epochs_run": epochs_run,
+            },
+        )
 
-    def _execute(self, trial: "optuna.Trial", run: "TrialRun", execution: int,
-                 prune: bool) -> tuple[float, float | None, Any, int]:
+    def _execute(
+        self, trial: "optuna.Trial", run: "TrialRun", execution: int, prune: bool
+    ) -> tuple[float, float | None, Any, int]:
         """Build and fit one model; return its objective value, its val_loss at the best epoch
         (None where ``fit`` returned the value itself, or logged no val_loss), the model and its
         epochs."""
@@ -145,9 +165,15 @@ class HypermodelMaker:
             callbacks.append(KerasPruningCallback(trial, self.objective))
         kwargs = dict(self.fit_kwargs)
         callbacks += _copies(kwargs.pop("callbacks", None) or [])
-        results = self.hypermodel.fit(self.hp, model, self.data.x_train, self.data.y_train,
-                                      validation_data=(self.data.x_val, self.data.y_val),
-                                      callbacks=callbacks, **kwargs)
+        results = self.hypermodel.fit(
+            self.hp,
+            model,
+            self.data.x_train,
+            self.data.y_train,
+            validation_data=(self.data.x_val, self.data.y_val),
+            callbacks=callbacks,
+            **kwargs,
+        )
         if guard.reason:
             raise TrialFailed(guard.reason)
         value = _objective_value(results, self.objective, best.best, self.maximize)
@@ -161,9 +187,10 @@ class HypermodelMaker:
         try:
             model.save(path)
         except Exception as error:
-            raise TrialFailed(f"the model cannot be saved as a .keras file ({error}); "
-                              f"custom layers need @keras.saving.register_keras_serializable()"
-                              ) from error
+            raise TrialFailed(
+                f"the model cannot be saved as a .keras file ({error}); "
+                f"custom layers need @keras.saving.register_keras_serializable()"
+            ) from error
 
     def closing(self, trial: "optuna.Trial", run: "TrialRun") -> None:
         trial.set_user_attr(HP_VALUES_ATTR, _jsonable(self.hp.values))
@@ -176,11 +203,12 @@ def built_model(hypermodel: Any, hp: HyperParameters) -> Any:
 
     model = hypermodel.build(hp)
     if not isinstance(model, keras.Model):
-        raise UsageError(f"build(hp) must return a keras.Model; it returned "
-                         f"{type(model).__name__}")
+        raise UsageError(f"build(hp) must return a keras.Model; it returned {type(model).__name__}")
     if not getattr(model, "compiled", False) and getattr(model, "optimizer", None) is None:
-        raise UsageError("build(hp) must compile the model it returns (model.compile(optimizer="
-                         "..., loss=..., metrics=[...])), as KerasTuner requires")
+        raise UsageError(
+            "build(hp) must compile the model it returns (model.compile(optimizer="
+            "..., loss=..., metrics=[...])), as KerasTuner requires"
+        )
     return model
 
 
@@ -195,17 +223,18 @@ def _copies(callbacks: list) -> list:
     return copies
 
 
-def _objective_value(results: Any, objective: str, best_epoch: float | None,
-                     maximize: bool) -> float:
+def _objective_value(
+    results: Any, objective: str, best_epoch: float | None, maximize: bool
+) -> float:
     """The objective of one execution from what ``fit`` returned, as KerasTuner reads it: a
     number is the value; a dict holds it; a History (or nothing) gives its best epoch."""
     if isinstance(results, dict):
         if objective not in results:
-            raise TrialFailed(f"fit returned metrics {sorted(results)} without the objective "
-                              f"{objective!r}")
+            raise TrialFailed(
+                f"fit returned metrics {sorted(results)} without the objective {objective!r}"
+            )
         return float(results[objective])
-    if isinstance(results, (int, float, np.integer, np.floating)) and \
-            not isinstance(results, bool):
+    if isinstance(results, (int, float, np.integer, np.floating)) and not isinstance(results, bool):
         return float(results)
     if best_epoch is not None:
         return best_epoch
@@ -214,12 +243,19 @@ def _objective_value(results: Any, objective: str, best_epoch: float | None,
         values = [float(v) for v in history[objective]]
         return max(values) if maximize else min(values)
     if objective == DEFAULT_OBJECTIVE:
-        raise TrialFailed("with no objective given, fit must return the value to minimize (a "
-                          "float); or pass objective='val_accuracy' (or another logged metric)")
+        raise TrialFailed(
+            "with no objective given, fit must return the value to minimize (a "
+            "float); or pass objective='val_accuracy' (or another logged metric)"
+        )
     logged = sorted(history) if isinstance(history, dict) else []
-    raise TrialFailed(f"the objective {objective!r} was not logged"
-                      + (f"; logged metrics: {', '.join(logged)}" if logged else
-                         "; fit must return the History of model.fit, a dict or a float"))
+    raise TrialFailed(
+        f"the objective {objective!r} was not logged"
+        + (
+            f"; logged metrics: {', '.join(logged)}"
+            if logged
+            else "; fit must return the History of model.fit, a dict or a float"
+        )
+    )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -32,17 +32,32 @@ if TYPE_CHECKING:
 # ---- the search ------------------------------------------------------------------------------
 
 
-def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = None,
-                      max_trials: int = 10, executions_per_trial: int = 1,
-                      directory: str | Path | None = None,
-                      project_name: str = "untitled_project", overwrite: bool = False,
-                      max_consecutive_failed_trials: int = 3, validation_data: Any = None,
-                      validation_split: float = 0.1, test_split: float = 0.2,
-                      holdout_split: float | None = None, top_k: int = 5,
-                      sampler: str = "tpe", pruner: str = "median", seed: int | None = 0,
-                      timeout: float | None = None, tracking_uri: str | None = None,
-                      storage: str | None = None, reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
-                      progress: bool = True, **fit_kwargs: Any) -> "SearchResult":
+def search_hypermodel(
+    hypermodel: Any,
+    data: Any = None,
+    *,
+    objective: Any = None,
+    max_trials: int = 10,
+    executions_per_trial: int = 1,
+    directory: str | Path | None = None,
+    project_name: str = "untitled_project",
+    overwrite: bool = False,
+    max_consecutive_failed_trials: int = 3,
+    validation_data: Any = None,
+    validation_split: float = 0.1,
+    test_split: float = 0.2,
+    holdout_split: float | None = None,
+    top_k: int = 5,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    seed: int | None = 0,
+    timeout: float | None = None,
+    tracking_uri: str | None = None,
+    storage: str | None = None,
+    reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
+    progress: bool = True,
+    **fit_kwargs: Any,
+) -> "SearchResult":
     """Search a KerasTuner-style hypermodel with automl's study, tracking, pruning and selection.
 
     Trials run in this process, one after another (a ``build_model`` defined in a notebook or
@@ -93,23 +108,28 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
     quiet_libraries()
     hypermodel = as_hypermodel(hypermodel)
     objective_name, direction = objective_of(objective)
-    for name, value in (("max_trials", max_trials), ("executions_per_trial",
-                                                     executions_per_trial),
-                        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
-                        ("top_k", top_k)):
+    for name, value in (
+        ("max_trials", max_trials),
+        ("executions_per_trial", executions_per_trial),
+        ("max_consecutive_failed_trials", max_consecutive_failed_trials),
+        ("top_k", top_k),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UsageError(f"{name} must be a whole number of at least 1; found {value!r}")
     if sampler not in SAMPLERS or sampler == "grid":
-        raise UsageError(f"sampler: choose from {', '.join(sorted(set(SAMPLERS) - {'grid'}))} (a grid "
-                         f"needs the space before the first trial, which build_model only "
-                         f"declares as it runs); found {sampler!r}")
+        raise UsageError(
+            f"sampler: choose from {', '.join(sorted(set(SAMPLERS) - {'grid'}))} (a grid "
+            f"needs the space before the first trial, which build_model only "
+            f"declares as it runs); found {sampler!r}"
+        )
     if pruner not in PRUNERS:
         raise UsageError(f"pruner: choose from {', '.join(sorted(PRUNERS))}; found {pruner!r}")
     if data is None and "x" in fit_kwargs:  # tuner.search(x=..., y=...) spelled that way
         data = (fit_kwargs.pop("x"), fit_kwargs.pop("y", None))
     fit_kwargs.setdefault("verbose", 0)
-    prepared = prepare_data(data, validation_data, validation_split, test_split, seed or 0,
-                            holdout_split)
+    prepared = prepare_data(
+        data, validation_data, validation_split, test_split, seed or 0, holdout_split
+    )
 
     import_tensorflow_quietly()
     _dry_build(hypermodel)
@@ -117,14 +137,36 @@ def search_hypermodel(hypermodel: Any, data: Any = None, *, objective: Any = Non
     project = run_dir / project_name
     if overwrite and project.exists():
         shutil.rmtree(project)
-    cfg = project_space(project_name, objective_name, direction, max_trials, sampler, pruner, seed,
-                  max_consecutive_failed_trials, top_k, validation_split, test_split,
-                  has_test=data_has_test(data), holdout=holdout_split)
-    return _run(cfg, hypermodel, prepared, fit_kwargs, executions=executions_per_trial,
-                run_dir=run_dir, project=project, overwrite=overwrite, timeout=timeout,
-                tracking_uri=tracking_uri,
-                storage=storage, reports_dir=Path(reports_dir) if reports_dir else None,
-                progress=progress)
+    cfg = project_space(
+        project_name,
+        objective_name,
+        direction,
+        max_trials,
+        sampler,
+        pruner,
+        seed,
+        max_consecutive_failed_trials,
+        top_k,
+        validation_split,
+        test_split,
+        has_test=data_has_test(data),
+        holdout=holdout_split,
+    )
+    return _run(
+        cfg,
+        hypermodel,
+        prepared,
+        fit_kwargs,
+        executions=executions_per_trial,
+        run_dir=run_dir,
+        project=project,
+        overwrite=overwrite,
+        timeout=timeout,
+        tracking_uri=tracking_uri,
+        storage=storage,
+        reports_dir=Path(reports_dir) if reports_dir else None,
+        progress=progress,
+    )
 
 
 def data_has_test(data: Any) -> bool:
@@ -146,17 +188,30 @@ def _dry_build(hypermodel: Any) -> None:
     except Exception as error:
         from automl.tuner.trial import short_reason
 
-        raise UsageError(f"build(hp) fails with every hyperparameter at its default, before any "
-                         f"trial: {short_reason(error)}") from error
+        raise UsageError(
+            f"build(hp) fails with every hyperparameter at its default, before any "
+            f"trial: {short_reason(error)}"
+        ) from error
     finally:
         keras.backend.clear_session()
 
 
-def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: dict[str, Any],
-         *, executions: int, run_dir: Path, project: Path, overwrite: bool,
-         timeout: float | None,
-         tracking_uri: str | None, storage: str | None, reports_dir: Path | None,
-         progress: bool) -> "SearchResult":
+def _run(
+    cfg: "SpaceConfig",
+    hypermodel: Any,
+    data: HypermodelData,
+    fit_kwargs: dict[str, Any],
+    *,
+    executions: int,
+    run_dir: Path,
+    project: Path,
+    overwrite: bool,
+    timeout: float | None,
+    tracking_uri: str | None,
+    storage: str | None,
+    reports_dir: Path | None,
+    progress: bool,
+) -> "SearchResult":
     """Open (or resume) the study and the parent run, run the trials here, choose the winner."""
     from automl.data.snapshot import digest
     from automl.tracking.store import default_tracking_uri
@@ -184,43 +239,89 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         optuna.delete_study(study_name=cfg.name, storage=store)
     known = len(optuna_trials(store, cfg.name) or [])
     try:
-        study = open_study(cfg.name, store, storage_url, search, epochs,
-                           seed=None if search.seed is None else search.seed + known)
+        study = open_study(
+            cfg.name,
+            store,
+            storage_url,
+            search,
+            epochs,
+            seed=None if search.seed is None else search.seed + known,
+        )
     except UsageError as error:
-        raise UsageError(f"{error} (for a hypermodel: pass overwrite=True to start the project "
-                         f"again, or another project_name)") from None
+        raise UsageError(
+            f"{error} (for a hypermodel: pass overwrite=True to start the project "
+            f"again, or another project_name)"
+        ) from None
     sha256 = digest(data.splits)
     settings = read_project(study)
     _check_same_project(cfg, settings, sha256)
 
-    tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
-                      run_dir / "mlartifacts")
-    params = {**study_settings(cfg), "data.source": "python (search_hypermodel)",
-              "hypermodel": type(hypermodel).__name__ if not isinstance(
-                  hypermodel, FunctionHyperModel) else hypermodel.name,
-              "executions_per_trial": executions,
-              **{f"fit.{k}": v for k, v in fit_kwargs.items() if k != "callbacks"}}
+    tracker = Tracker(
+        tracking_uri or default_tracking_uri(run_dir), cfg.name, run_dir / "mlartifacts"
+    )
+    params = {
+        **study_settings(cfg),
+        "data.source": "python (search_hypermodel)",
+        "hypermodel": type(hypermodel).__name__
+        if not isinstance(hypermodel, FunctionHyperModel)
+        else hypermodel.name,
+        "executions_per_trial": executions,
+        **{f"fit.{k}": v for k, v in fit_kwargs.items() if k != "callbacks"},
+    }
     params = {k: v for k, v in params.items() if not k.startswith("space.")}
-    parent = tracker.start_study(cfg.name, settings.get("parent_run_id"), params, None,
-                                 {**data.splits.manifest(), "splits_sha256": sha256})
+    parent = tracker.start_study(
+        cfg.name,
+        settings.get("parent_run_id"),
+        params,
+        None,
+        {**data.splits.manifest(), "splits_sha256": sha256},
+    )
     write_project(study, cfg, parent, sha256)
     # what an earlier, killed or interrupted run of this project left behind
     fail_dead_trials(study, store, search.max_retries)
     retry_interrupted(study, search.max_retries)
 
-    display = SearchProgress(search.trials, finished_trials(study), search.objective, epochs,
-                             search.direction == "maximize", progress, timeout=timeout)
-    maker = HypermodelMaker(hypermodel, data, fit_kwargs, objective=search.objective,
-                            direction=search.direction, executions=executions, seed=search.seed)
-    objective = TrialLifecycle(maker, tracker, project / "candidates", objective=search.objective,
-                               direction=search.direction, top_k=cfg.select.top_k,
-                               on_epoch=display.on_epoch)
+    display = SearchProgress(
+        search.trials,
+        finished_trials(study),
+        search.objective,
+        epochs,
+        search.direction == "maximize",
+        progress,
+        timeout=timeout,
+    )
+    maker = HypermodelMaker(
+        hypermodel,
+        data,
+        fit_kwargs,
+        objective=search.objective,
+        direction=search.direction,
+        executions=executions,
+        seed=search.seed,
+    )
+    objective = TrialLifecycle(
+        maker,
+        tracker,
+        project / "candidates",
+        objective=search.objective,
+        direction=search.direction,
+        top_k=cfg.select.top_k,
+        on_epoch=display.on_epoch,
+    )
     started = time.monotonic()
     interrupted = False
     try:
         with display:  # one trial after another in this process, as a worker runs them
-            stopped = run_trials(study, store, search, objective, tracker, display.on_event,
-                                 None, deadline=None if timeout is None else started + timeout)
+            stopped = run_trials(
+                study,
+                store,
+                search,
+                objective,
+                tracker,
+                display.on_event,
+                None,
+                deadline=None if timeout is None else started + timeout,
+            )
     except KeyboardInterrupt:  # the trial was recorded as interrupted, queued for the next run
         stopped, interrupted = None, True
     if stopped:
@@ -228,8 +329,16 @@ def _run(cfg: "SpaceConfig", hypermodel: Any, data: HypermodelData, fit_kwargs: 
         raise AutomlError(stopped)
     if interrupted:
         after_interrupt(study, tracker)
-    return finish_hypermodel_search(cfg, study, data, tracker, project, reports_dir, hypermodel,
-                                    batch_size=fit_kwargs.get("batch_size"))
+    return finish_hypermodel_search(
+        cfg,
+        study,
+        data,
+        tracker,
+        project,
+        reports_dir,
+        hypermodel,
+        batch_size=fit_kwargs.get("batch_size"),
+    )
 
 
 def optuna_trials(storage: Any, name: str) -> list | None:
@@ -247,19 +356,30 @@ def _check_same_project(cfg: "SpaceConfig", settings: dict[str, Any], sha256: st
         return
     hint = "pass overwrite=True to start the project again, or another project_name"
     if settings.get("objective") != cfg.search.objective:
-        raise UsageError(f"the project {cfg.name!r} was searched for {settings.get('objective')!r}"
-                         f", not {cfg.search.objective!r}; {hint}")
+        raise UsageError(
+            f"the project {cfg.name!r} was searched for {settings.get('objective')!r}"
+            f", not {cfg.search.objective!r}; {hint}"
+        )
     if settings.get("splits_sha256") not in (None, sha256):
-        raise DataError(f"the project {cfg.name!r} was searched on other data (split sha256 "
-                        f"{settings['splits_sha256'][:12]}, now {sha256[:12]}); {hint}")
+        raise DataError(
+            f"the project {cfg.name!r} was searched on other data (split sha256 "
+            f"{settings['splits_sha256'][:12]}, now {sha256[:12]}); {hint}"
+        )
 
 
 # ---- choosing the winner ---------------------------------------------------------------------
 
 
-def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: HypermodelData,
-                             tracker: "Tracker", project: Path, reports_dir: Path | None,
-                             hypermodel: Any, batch_size: int | None = None) -> "SearchResult":
+def finish_hypermodel_search(
+    cfg: "SpaceConfig",
+    study: "optuna.Study",
+    data: HypermodelData,
+    tracker: "Tracker",
+    project: Path,
+    reports_dir: Path | None,
+    hypermodel: Any,
+    batch_size: int | None = None,
+) -> "SearchResult":
     """The top-K trials on the test split, the winner saved, logged, registered, reported.
 
     As ``automl.tuner.conclude.finish_search``, except that each candidate is evaluated with the
@@ -281,19 +401,29 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
         if not path.exists():  # e.g. the folder was cleaned by hand
             continue
         model = _load_candidate(path, trial, hypermodel, data)
-        results = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0,
-                                 return_dict=True)
+        results = model.evaluate(
+            data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True
+        )
         test = {k: float(v) for k, v in results.items()}
         val_score = float(trial.values[0])
         test_score = test.get(metric, math.nan)  # a custom objective may have no test twin
-        rows.append({"trial": trial.number, "val_score": val_score, "test_score": test_score,
-                     "gap": val_score - test_score, "test": test,
-                     "params": trial.user_attrs.get(HP_VALUES_ATTR, dict(trial.params))})
+        rows.append(
+            {
+                "trial": trial.number,
+                "val_score": val_score,
+                "test_score": test_score,
+                "gap": val_score - test_score,
+                "test": test,
+                "params": trial.user_attrs.get(HP_VALUES_ATTR, dict(trial.params)),
+            }
+        )
         models[trial.number] = (model, path)
     if not rows:
         tracker.end_study("FAILED")
-        raise AutomlError("no trial completed with a saved model, so there is no winner; look "
-                          "at the failed trials' reasons in the MLflow UI or result.trials")
+        raise AutomlError(
+            "no trial completed with a saved model, so there is no winner; look "
+            "at the failed trials' reasons in the MLflow UI or result.trials"
+        )
 
     def rank(row: dict[str, Any]) -> tuple[float, float]:
         # best test score wins (none: best validation); the better validation breaks ties
@@ -305,19 +435,37 @@ def finish_hypermodel_search(cfg: "SpaceConfig", study: "optuna.Study", data: Hy
     model, path = models[winner["trial"]]
     winner["holdout"] = {}
     if data.y_holdout is not None:  # once, the estimate no selection step has seen
-        winner["holdout"] = {k: float(v) for k, v in model.evaluate(
-            data.splits.x_holdout, data.y_holdout, batch_size=batch_size, verbose=0,
-            return_dict=True).items()}
+        winner["holdout"] = {
+            k: float(v)
+            for k, v in model.evaluate(
+                data.splits.x_holdout,
+                data.y_holdout,
+                batch_size=batch_size,
+                verbose=0,
+                return_dict=True,
+            ).items()
+        }
     selection = Selection(rows, winner, model, path)
     winner_path = project / "winner.keras"
     model = _with_input(model, take(data.x_test, np.arange(1)))
     model.save(winner_path)
-    return conclude_search(cfg, study, data.splits, tracker, selection, runs, winner_path, model,
-                           reports_dir, report=metric in winner["test"])
+    return conclude_search(
+        cfg,
+        study,
+        data.splits,
+        tracker,
+        selection,
+        runs,
+        winner_path,
+        model,
+        reports_dir,
+        report=metric in winner["test"],
+    )
 
 
-def _load_candidate(path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any,
-                    data: HypermodelData) -> Any:
+def _load_candidate(
+    path: Path, trial: "optuna.trial.FrozenTrial", hypermodel: Any, data: HypermodelData
+) -> Any:
     """A candidate's model from its file; one that Keras will not load as a whole (a Lambda
     layer, a custom layer not registered) is built again from its values and given the
     file's weights, as KerasTuner rebuilds its best models."""
@@ -354,8 +502,11 @@ def _with_input(model: Any, example: Any) -> Any:
     if isinstance(example, dict):
         return model
     example = np.asarray(example)
-    inputs = keras.Input(shape=example.shape[1:], name="inputs",
-                         dtype=None if example.dtype.kind == "f" else str(example.dtype))
+    inputs = keras.Input(
+        shape=example.shape[1:],
+        name="inputs",
+        dtype=None if example.dtype.kind == "f" else str(example.dtype),
+    )
     try:
         if isinstance(model, keras.Sequential):  # the same layers, as a functional model
             outputs = inputs

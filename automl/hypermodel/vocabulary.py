@@ -19,18 +19,51 @@ if TYPE_CHECKING:
 
 
 SAMPLINGS = ("linear", "log", "reverse_log")
-DEFAULT_OBJECTIVE = "default_objective"   # KerasTuner's name for "the float fit() returns"
+DEFAULT_OBJECTIVE = "default_objective"  # KerasTuner's name for "the float fit() returns"
 
 # KerasTuner infers the direction of a metric named by a string; these are maximized
-_MAX_METRICS = {"acc", "accuracy", "categorical_accuracy", "binary_accuracy",
-                "sparse_categorical_accuracy", "top_k_categorical_accuracy",
-                "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
-                "true_positives", "true_negatives", "sensitivity_at_specificity",
-                "specificity_at_sensitivity", "precision_at_recall", "recall_at_precision",
-                "f1_score", "fbeta_score", "r2_score", "iou", "mean_iou", "one_hot_iou"}
-_MIN_METRICS = {"loss", "ce", "mse", "mae", "mape", "msle", "rmse", "kld", "kl_divergence",
-                "poisson", "logcosh", "log_cosh", "huber", "false_positives",
-                "false_negatives", "cosine_similarity_loss"}
+_MAX_METRICS = {
+    "acc",
+    "accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "true_positives",
+    "true_negatives",
+    "sensitivity_at_specificity",
+    "specificity_at_sensitivity",
+    "precision_at_recall",
+    "recall_at_precision",
+    "f1_score",
+    "fbeta_score",
+    "r2_score",
+    "iou",
+    "mean_iou",
+    "one_hot_iou",
+}
+_MIN_METRICS = {
+    "loss",
+    "ce",
+    "mse",
+    "mae",
+    "mape",
+    "msle",
+    "rmse",
+    "kld",
+    "kl_divergence",
+    "poisson",
+    "logcosh",
+    "log_cosh",
+    "huber",
+    "false_positives",
+    "false_negatives",
+    "cosine_similarity_loss",
+}
 _MIN_SUFFIXES = ("loss", "error", "crossentropy", "hinge")
 
 
@@ -77,24 +110,35 @@ def objective_of(objective: Any) -> tuple[str, str]:
     if objective is None:
         return DEFAULT_OBJECTIVE, "minimize"
     if isinstance(objective, (list, tuple)):
-        raise UsageError("objective: give one objective; KerasTuner sums a list of them, automl "
-                         "optimizes one (pick the metric that matters, e.g. 'val_accuracy')")
+        raise UsageError(
+            "objective: give one objective; KerasTuner sums a list of them, automl "
+            "optimizes one (pick the metric that matters, e.g. 'val_accuracy')"
+        )
     if isinstance(objective, str):
         direction = infer_direction(objective)
         if direction is None:
-            raise UsageError(f"objective: cannot tell whether {objective!r} is better high or "
-                             f"low; give kt.Objective({objective!r}, direction='min') (or 'max')")
+            raise UsageError(
+                f"objective: cannot tell whether {objective!r} is better high or "
+                f"low; give kt.Objective({objective!r}, direction='min') (or 'max')"
+            )
         name = objective
     elif hasattr(objective, "name") and hasattr(objective, "direction"):
         name, direction = str(objective.name), str(objective.direction).lower()
     else:
-        raise UsageError(f"objective: expected a metric name or kt.Objective(name, direction); "
-                         f"got {type(objective).__name__}")
-    directions = {"max": "maximize", "maximize": "maximize",
-                  "min": "minimize", "minimize": "minimize"}
+        raise UsageError(
+            f"objective: expected a metric name or kt.Objective(name, direction); "
+            f"got {type(objective).__name__}"
+        )
+    directions = {
+        "max": "maximize",
+        "maximize": "maximize",
+        "min": "minimize",
+        "minimize": "minimize",
+    }
     if direction not in directions:
-        raise UsageError(f"objective: the direction of {name!r} must be 'min' or 'max'; "
-                         f"found {direction!r}")
+        raise UsageError(
+            f"objective: the direction of {name!r} must be 'min' or 'max'; found {direction!r}"
+        )
     return name, directions[direction]
 
 
@@ -106,31 +150,44 @@ class _Numeric:
     """An ``hp.Int`` or ``hp.Float`` as KerasTuner defines it, and how Optuna samples it."""
 
     name: str
-    kind: type                 # int or float: the bounds and step are of that kind
+    kind: type  # int or float: the bounds and step are of that kind
     low: Any
     high: Any
-    step: Any                  # None: no step
+    step: Any  # None: no step
     sampling: str
     default: Any
 
     @classmethod
-    def of(cls, name: str, kind: type, min_value: Any, max_value: Any, step: Any,
-           sampling: str | None, default: Any) -> "_Numeric":
+    def of(
+        cls,
+        name: str,
+        kind: type,
+        min_value: Any,
+        max_value: Any,
+        step: Any,
+        sampling: str | None,
+        default: Any,
+    ) -> "_Numeric":
         what = f"HyperParameters.{'Int' if kind is int else 'Float'}(name={name!r})"
-        low, high = _number(min_value, kind, what, "min_value"), \
-            _number(max_value, kind, what, "max_value")
+        low, high = (
+            _number(min_value, kind, what, "min_value"),
+            _number(max_value, kind, what, "max_value"),
+        )
         step = None if step is None else _number(step, kind, what, "step")
         sampling = (sampling or "linear").lower()
         if low > high:
             raise ValueError(f"{what}: min_value {low} is greater than max_value {high}")
         if sampling not in SAMPLINGS:
-            raise ValueError(f"{what}: sampling must be one of {', '.join(SAMPLINGS)}; "
-                             f"found {sampling!r}")
+            raise ValueError(
+                f"{what}: sampling must be one of {', '.join(SAMPLINGS)}; found {sampling!r}"
+            )
         if sampling != "linear" and low <= 0:
             raise ValueError(f"{what}: sampling={sampling!r} needs min_value > 0; found {low}")
         if sampling != "linear" and step is not None and step <= 1:
-            raise ValueError(f"{what}: with sampling={sampling!r} the step multiplies, so it "
-                             f"must be > 1; found {step}")
+            raise ValueError(
+                f"{what}: with sampling={sampling!r} the step multiplies, so it "
+                f"must be > 1; found {step}"
+            )
         if sampling == "linear" and step is not None and step <= 0:
             raise ValueError(f"{what}: step must be positive; found {step}")
         if kind is int and step is None and sampling == "linear":
@@ -141,11 +198,12 @@ class _Numeric:
     def grid(self) -> list:
         """KerasTuner's values for log or reverse_log sampling with a step (which multiplies)."""
         count = int(math.log(self.high / self.low, self.step) + 1e-8) + 1
-        values = [self.low * self.step ** i for i in range(count)]
+        values = [self.low * self.step**i for i in range(count)]
         if self.sampling == "reverse_log":
             values = [self.high + self.low - v for v in values]
-        return sorted(self.kind(round(v) if self.kind is int else float(f"{v:.12g}"))
-                      for v in values)
+        return sorted(
+            self.kind(round(v) if self.kind is int else float(f"{v:.12g}")) for v in values
+        )
 
     def suggest(self, trial: "optuna.Trial", name: str) -> Any:
         """The value Optuna samples for this parameter, named ``name`` in the trial."""
@@ -161,8 +219,11 @@ class _Numeric:
             return trial.suggest_float(name, self.low, high, step=self.step)
         # log, or reverse_log: Optuna samples the mirror image log-uniformly (its params hold
         # min + max - value), so that values crowd towards max_value as KerasTuner's do
-        value: float = (trial.suggest_int(name, self.low, self.high, log=True) if self.kind is int
-                        else trial.suggest_float(name, self.low, self.high, log=True))
+        value: float = (
+            trial.suggest_int(name, self.low, self.high, log=True)
+            if self.kind is int
+            else trial.suggest_float(name, self.low, self.high, log=True)
+        )
         return value if self.sampling == "log" else self.kind(self.low + self.high - value)
 
 
@@ -203,49 +264,88 @@ class HyperParameters:
     def __init__(self, trial: "optuna.trial.BaseTrial | None" = None) -> None:
         self.trial = trial
         self.values: dict[str, Any] = {}
-        self._declared: dict[str, str] = {}     # every name declared so far -> its kind
+        self._declared: dict[str, str] = {}  # every name declared so far -> its kind
         self._conditions: list[tuple[str, tuple]] = []
         self._name_scopes: list[str] = []
 
     # ---- KerasTuner's hyperparameter types ---------------------------------------------------
 
-    def Int(self, name: str, min_value: int, max_value: int, step: int | None = None,
-            sampling: str = "linear", default: int | None = None,
-            parent_name: str | None = None, parent_values: Any = None) -> int | None:
+    def Int(
+        self,
+        name: str,
+        min_value: int,
+        max_value: int,
+        step: int | None = None,
+        sampling: str = "linear",
+        default: int | None = None,
+        parent_name: str | None = None,
+        parent_values: Any = None,
+    ) -> int | None:
         """A whole number from ``min_value`` to ``max_value`` inclusive (see KerasTuner's)."""
         spec = _Numeric.of(name, int, min_value, max_value, step, sampling, default)
-        return self._retrieve(name, "Int", spec.default, spec.suggest, parent_name,
-                              parent_values)
+        return self._retrieve(name, "Int", spec.default, spec.suggest, parent_name, parent_values)
 
-    def Float(self, name: str, min_value: float, max_value: float, step: float | None = None,
-              sampling: str = "linear", default: float | None = None,
-              parent_name: str | None = None, parent_values: Any = None) -> float | None:
+    def Float(
+        self,
+        name: str,
+        min_value: float,
+        max_value: float,
+        step: float | None = None,
+        sampling: str = "linear",
+        default: float | None = None,
+        parent_name: str | None = None,
+        parent_values: Any = None,
+    ) -> float | None:
         """A real number from ``min_value`` to ``max_value`` (see KerasTuner's)."""
         spec = _Numeric.of(name, float, min_value, max_value, step, sampling, default)
-        return self._retrieve(name, "Float", spec.default, spec.suggest, parent_name,
-                              parent_values)
+        return self._retrieve(name, "Float", spec.default, spec.suggest, parent_name, parent_values)
 
-    def Choice(self, name: str, values: list, ordered: bool | None = None, default: Any = None,
-               parent_name: str | None = None, parent_values: Any = None) -> Any:
+    def Choice(
+        self,
+        name: str,
+        values: list,
+        ordered: bool | None = None,
+        default: Any = None,
+        parent_name: str | None = None,
+        parent_values: Any = None,
+    ) -> Any:
         """One of ``values`` (all int, float, str or bool); the default is the first."""
         values = _choice_values(name, values)
         if default is not None and default not in values:
-            raise ValueError(f"HyperParameters.Choice(name={name!r}): the default {default!r} "
-                             f"is not one of {values}")
+            raise ValueError(
+                f"HyperParameters.Choice(name={name!r}): the default {default!r} "
+                f"is not one of {values}"
+            )
         default = values[0] if default is None else default
-        return self._retrieve(name, "Choice", default,
-                              lambda trial, full: trial.suggest_categorical(full, values),
-                              parent_name, parent_values)
+        return self._retrieve(
+            name,
+            "Choice",
+            default,
+            lambda trial, full: trial.suggest_categorical(full, values),
+            parent_name,
+            parent_values,
+        )
 
-    def Boolean(self, name: str, default: bool = False, parent_name: str | None = None,
-                parent_values: Any = None) -> bool | None:
+    def Boolean(
+        self,
+        name: str,
+        default: bool = False,
+        parent_name: str | None = None,
+        parent_values: Any = None,
+    ) -> bool | None:
         """True or False; the default is False."""
-        return self._retrieve(name, "Boolean", bool(default),
-                              lambda trial, full: trial.suggest_categorical(full, [False, True]),
-                              parent_name, parent_values)
+        return self._retrieve(
+            name,
+            "Boolean",
+            bool(default),
+            lambda trial, full: trial.suggest_categorical(full, [False, True]),
+            parent_name,
+            parent_values,
+        )
 
-    def Fixed(self, name: str, value: Any, parent_name: str | None = None,
-              parent_values: Any = None) -> Any:
+    def Fixed(
+        self, name: str, value: Any, parent_name: str | None = None, parent_values: Any = None
+    ) -> Any:
         """A value that is not searched (recorded in :attr:`values` all the same)."""
         return self._retrieve(name, "Fixed", value, None, parent_name, parent_values)
 
@@ -308,14 +408,25 @@ class HyperParameters:
         return "/".join([*self._name_scopes, str(name)])
 
     def _active(self) -> bool:
-        return all(parent in self.values and self.values[parent] in allowed
-                   for parent, allowed in self._conditions)
+        return all(
+            parent in self.values and self.values[parent] in allowed
+            for parent, allowed in self._conditions
+        )
 
-    def _retrieve(self, name: str, kind: str, default: Any,
-                  suggest: Callable[[Any, str], Any] | None, parent_name: str | None,
-                  parent_values: Any) -> Any:
-        scope = (self.conditional_scope(parent_name, parent_values) if parent_name is not None
-                 else contextlib.nullcontext())
+    def _retrieve(
+        self,
+        name: str,
+        kind: str,
+        default: Any,
+        suggest: Callable[[Any, str], Any] | None,
+        parent_name: str | None,
+        parent_values: Any,
+    ) -> Any:
+        scope = (
+            self.conditional_scope(parent_name, parent_values)
+            if parent_name is not None
+            else contextlib.nullcontext()
+        )
         with scope:
             full = self._full_name(name)
             self._declared.setdefault(full, kind)
@@ -323,8 +434,7 @@ class HyperParameters:
                 return None
             if full in self.values:  # declared before (a loop, or build then fit): same value
                 return self.values[full]
-            value = default if self.trial is None or suggest is None else suggest(self.trial,
-                                                                                  full)
+            value = default if self.trial is None or suggest is None else suggest(self.trial, full)
             self.values[full] = value
             return value
 
@@ -336,14 +446,18 @@ def _choice_values(name: str, values: Any) -> list:
         raise ValueError(f"HyperParameters.Choice(name={name!r}): values must not be empty")
     kinds = {type(v) for v in values}
     if len(kinds) > 1:
-        raise TypeError(f"HyperParameters.Choice(name={name!r}): the values must be of one "
-                        f"type; found {sorted(k.__name__ for k in kinds)}")
+        raise TypeError(
+            f"HyperParameters.Choice(name={name!r}): the values must be of one "
+            f"type; found {sorted(k.__name__ for k in kinds)}"
+        )
     first = values[0]
     if isinstance(first, (np.integer, np.floating, np.str_, np.bool_)):
         values = [v.item() for v in values]
     elif not isinstance(first, (int, float, str, bool)):
-        raise TypeError(f"HyperParameters.Choice(name={name!r}): values must be int, float, "
-                        f"str or bool; found {type(first).__name__}")
+        raise TypeError(
+            f"HyperParameters.Choice(name={name!r}): values must be int, float, "
+            f"str or bool; found {type(first).__name__}"
+        )
     return values
 
 
@@ -395,5 +509,7 @@ def as_hypermodel(hypermodel: Any) -> Any:
         return hypermodel
     if callable(hypermodel):
         return FunctionHyperModel(hypermodel)
-    raise UsageError(f"hypermodel: expected a build_model(hp) function or a HyperModel with "
-                     f"build(hp); got {type(hypermodel).__name__}")
+    raise UsageError(
+        f"hypermodel: expected a build_model(hp) function or a HyperModel with "
+        f"build(hp); got {type(hypermodel).__name__}"
+    )

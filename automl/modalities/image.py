@@ -23,8 +23,9 @@ def takes(x: Any) -> bool:
     return not isinstance(x, dict) and takes_shape(tuple(getattr(x, "shape", ())))
 
 
-def augment_ops(augment: dict[str, Any], data_std: float,
-                numeric_std: dict[str, float] | None = None) -> list[Callable]:
+def augment_ops(
+    augment: dict[str, Any], data_std: float, numeric_std: dict[str, float] | None = None
+) -> list[Callable]:
     """Batch -> batch ops for the switched-on tensor augmentations (training batches only):
     ``augment`` holds only those that are on; ``data_std`` scales ``gaussian_noise``."""
     import tensorflow as tf
@@ -45,8 +46,9 @@ def augment_ops(augment: dict[str, Any], data_std: float,
         def cutout(x):
             shape = tf.shape(x)
             h, w = shape[1], shape[2]
-            size = tf.maximum(tf.cast(tf.cast(tf.minimum(h, w), tf.float32) * fraction,
-                                      tf.int32), 1)
+            size = tf.maximum(
+                tf.cast(tf.cast(tf.minimum(h, w), tf.float32) * fraction, tf.int32), 1
+            )
             cy = tf.random.uniform([shape[0], 1, 1], 0, h, dtype=tf.int32)
             cx = tf.random.uniform([shape[0], 1, 1], 0, w, dtype=tf.int32)
             ys, xs = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
@@ -64,26 +66,31 @@ def augmentation_layers(augment: dict[str, Any] | None, value_range: tuple[float
     """The Keras layers for the switched-on layer augmentations, in a fixed order."""
     import keras
 
-    augment = {k: v for k, v in (augment or {}).items()
-               if k in LAYER_AUGMENTATIONS and v not in (None, 0, 0.0, False, "none")}
+    augment = {
+        k: v
+        for k, v in (augment or {}).items()
+        if k in LAYER_AUGMENTATIONS and v not in (None, 0, 0.0, False, "none")
+    }
     layers = []
     if "flip" in augment:
-        layers.append(keras.layers.RandomFlip("horizontal" if augment["flip"] is True
-                                              else augment["flip"]))
+        layers.append(
+            keras.layers.RandomFlip("horizontal" if augment["flip"] is True else augment["flip"])
+        )
     if "rotation" in augment:
-        layers.append(keras.layers.RandomRotation(float(augment["rotation"]),
-                                                  fill_mode="constant"))
+        layers.append(keras.layers.RandomRotation(float(augment["rotation"]), fill_mode="constant"))
     if "translation" in augment:
         t = float(augment["translation"])
         layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant"))
     if "zoom" in augment:
         layers.append(keras.layers.RandomZoom(float(augment["zoom"]), fill_mode="constant"))
     if "contrast" in augment:
-        layers.append(keras.layers.RandomContrast(float(augment["contrast"]),
-                                                  value_range=value_range))
+        layers.append(
+            keras.layers.RandomContrast(float(augment["contrast"]), value_range=value_range)
+        )
     if "brightness" in augment:
-        layers.append(keras.layers.RandomBrightness(float(augment["brightness"]),
-                                                    value_range=value_range))
+        layers.append(
+            keras.layers.RandomBrightness(float(augment["brightness"]), value_range=value_range)
+        )
     return layers
 
 
@@ -97,6 +104,7 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
     for layer in augmentation_layers(augment, spec.value_range):
         x = layer(x)
     raw = x
-    x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
-                                   name="normalize")(x)
+    x = keras.layers.Normalization(
+        mean=spec.mean, variance=spec.variance, axis=None, name="normalize"
+    )(x)
     return inputs, raw, x

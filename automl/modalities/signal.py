@@ -20,8 +20,9 @@ def takes(x: Any) -> bool:
     return not isinstance(x, dict) and takes_shape(tuple(getattr(x, "shape", ())))
 
 
-def augment_ops(augment: dict[str, Any], data_std: float,
-                numeric_std: dict[str, float] | None = None) -> list[Callable]:
+def augment_ops(
+    augment: dict[str, Any], data_std: float, numeric_std: dict[str, float] | None = None
+) -> list[Callable]:
     """Batch -> batch ops for the switched-on signal augmentations (training batches only):
     ``augment`` holds only those that are on; ``data_std`` scales ``gaussian_noise``."""
     import tensorflow as tf
@@ -56,6 +57,7 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
     import keras
 
     inputs = keras.Input(shape=spec.shape, name="inputs")
-    x = keras.layers.Normalization(mean=spec.mean, variance=spec.variance, axis=None,
-                                   name="normalize")(inputs)
+    x = keras.layers.Normalization(
+        mean=spec.mean, variance=spec.variance, axis=None, name="normalize"
+    )(inputs)
     return inputs, inputs, x

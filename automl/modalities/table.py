@@ -23,16 +23,21 @@ def takes(x: Any) -> bool:
     return isinstance(x, dict)
 
 
-def augment_ops(augment: dict[str, Any], data_std: float,
-                numeric_std: dict[str, float] | None = None) -> list[Callable]:
+def augment_ops(
+    augment: dict[str, Any], data_std: float, numeric_std: dict[str, float] | None = None
+) -> list[Callable]:
     """Batch -> batch ops for the switched-on table augmentations (training batches only)."""
     import tensorflow as tf
 
     noise, stds = float(augment.get("gaussian_noise", 0.0)), numeric_std or {}
     if not noise:
         return []
-    return [lambda x: {k: (v + tf.random.normal(tf.shape(v), stddev=noise * stds[k])
-                           if k in stds else v) for k, v in x.items()}]
+    return [
+        lambda x: {
+            k: (v + tf.random.normal(tf.shape(v), stddev=noise * stds[k]) if k in stds else v)
+            for k, v in x.items()
+        }
+    ]
 
 
 def layer_names(columns: list[str]) -> dict[str, str]:
@@ -52,8 +57,11 @@ def layer_names(columns: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     taken: set[str] = set()
     for column in columns:
-        ascii_name = unicodedata.normalize("NFKD", str(column).replace("ß", "ss")).encode(
-            "ascii", "ignore").decode()
+        ascii_name = (
+            unicodedata.normalize("NFKD", str(column).replace("ß", "ss"))
+            .encode("ascii", "ignore")
+            .decode()
+        )
         slug = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_") or "column"
         if not slug[0].isalpha():
             slug = f"c_{slug}"
@@ -78,17 +86,26 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
             numeric.append((keras.layers.Reshape((1,))(inputs[name]), stats))
         else:
             strings = any(isinstance(v, str) for v in stats)
-            inputs[name] = keras.Input(shape=(), name=safe[name],
-                                       dtype="string" if strings else "int64")
+            inputs[name] = keras.Input(
+                shape=(), name=safe[name], dtype="string" if strings else "int64"
+            )
             lookup = keras.layers.StringLookup if strings else keras.layers.IntegerLookup
-            encoded.append(lookup(vocabulary=list(stats), output_mode="one_hot",
-                                  name=f"onehot_{safe[name]}")(inputs[name]))
+            encoded.append(
+                lookup(vocabulary=list(stats), output_mode="one_hot", name=f"onehot_{safe[name]}")(
+                    inputs[name]
+                )
+            )
     if numeric:
-        stacked = keras.layers.Concatenate()([n for n, _ in numeric]) if len(numeric) > 1 \
+        stacked = (
+            keras.layers.Concatenate()([n for n, _ in numeric])
+            if len(numeric) > 1
             else numeric[0][0]
-        stacked = keras.layers.Normalization(mean=[m for _, (m, _) in numeric],
-                                             variance=[v for _, (_, v) in numeric],
-                                             name="normalize")(stacked)
+        )
+        stacked = keras.layers.Normalization(
+            mean=[m for _, (m, _) in numeric],
+            variance=[v for _, (_, v) in numeric],
+            name="normalize",
+        )(stacked)
         encoded.insert(0, stacked)
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     return inputs, None, x

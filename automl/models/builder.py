@@ -24,9 +24,22 @@ from typing import Any
 ACTIVATIONS = {"relu", "gelu", "swish", "silu", "elu", "selu", "leaky_relu", "tanh"}
 POOLINGS = {"max", "avg", "none"}
 HEADS = {"flatten", "gap"}
-MODEL_KEYS = {"architecture", "initializer", "activation", "dropout", "spatial_dropout", "l1",
-              "l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2", "batch_norm",
-              "batch_norm_position", "batch_norm_momentum"}
+MODEL_KEYS = {
+    "architecture",
+    "initializer",
+    "activation",
+    "dropout",
+    "spatial_dropout",
+    "l1",
+    "l2",
+    "bias_l1",
+    "bias_l2",
+    "activity_l1",
+    "activity_l2",
+    "batch_norm",
+    "batch_norm_position",
+    "batch_norm_momentum",
+}
 BATCH_NORM_POSITIONS = {"before", "after"}  # relative to the activation
 
 
@@ -34,13 +47,13 @@ BATCH_NORM_POSITIONS = {"before", "after"}  # relative to the activation
 class InputSpec:
     """What the data looks like to the model builder; statistics come from the training split."""
 
-    shape: tuple[int, ...]        # one example, e.g. (40,) for an MNIST-1D signal
-    num_classes: int              # 0 for regression
-    mean: float = 0.0             # signals and images: normalization statistics
+    shape: tuple[int, ...]  # one example, e.g. (40,) for an MNIST-1D signal
+    num_classes: int  # 0 for regression
+    mean: float = 0.0  # signals and images: normalization statistics
     variance: float = 1.0
     # tables: (name, "numeric", (mean, variance)) or (name, "categorical", vocabulary)
     columns: tuple[tuple[str, str, Any], ...] = ()
-    target_mean: float = 0.0      # regression: the target's statistics, undone in the output
+    target_mean: float = 0.0  # regression: the target's statistics, undone in the output
     target_std: float = 1.0
     value_range: tuple[float, float] = (0.0, 255.0)  # images: raw pixel range, for augmentation
 
@@ -56,10 +69,10 @@ class InputSpec:
 class Techniques:
     """The regularization and initialization choices shared by every family."""
 
-    initializer: Any = "glorot_uniform"   # a name, or {"name": ..., **arguments}
+    initializer: Any = "glorot_uniform"  # a name, or {"name": ..., **arguments}
     activation: str = "relu"
-    dropout: Any = 0.0                    # a rate, or a list of rates: one per block
-    spatial_dropout: bool = False         # conv blocks drop whole feature maps
+    dropout: Any = 0.0  # a rate, or a list of rates: one per block
+    spatial_dropout: bool = False  # conv blocks drop whole feature maps
     l1: float = 0.0
     l2: float = 0.0
     bias_l1: float = 0.0
@@ -75,8 +88,11 @@ class Techniques:
         """A fresh Keras initializer (layers must not share a seeded one)."""
         import keras
 
-        spec = dict(self.initializer) if isinstance(self.initializer, dict) else \
-            {"name": self.initializer}
+        spec = (
+            dict(self.initializer)
+            if isinstance(self.initializer, dict)
+            else {"name": self.initializer}
+        )
         name = spec.pop("name")
         base = keras.initializers.get(name)
         return type(base)(**spec) if spec else base
@@ -88,15 +104,21 @@ class Techniques:
         return keras.regularizers.L1L2(l1=float(l1), l2=float(l2)) if (l1 or l2) else None
 
     def regularizers(self) -> dict:
-        return {"kernel_regularizer": self._penalty(self.l1, self.l2),
-                "bias_regularizer": self._penalty(self.bias_l1, self.bias_l2),
-                "activity_regularizer": self._penalty(self.activity_l1, self.activity_l2)}
+        return {
+            "kernel_regularizer": self._penalty(self.l1, self.l2),
+            "bias_regularizer": self._penalty(self.bias_l1, self.bias_l2),
+            "activity_regularizer": self._penalty(self.activity_l1, self.activity_l2),
+        }
 
     def dense(self, units: int, x):
         import keras
 
-        x = keras.layers.Dense(int(units), kernel_initializer=self.kernel_initializer(),
-                               use_bias=not self.batch_norm, **self.regularizers())(x)
+        x = keras.layers.Dense(
+            int(units),
+            kernel_initializer=self.kernel_initializer(),
+            use_bias=not self.batch_norm,
+            **self.regularizers(),
+        )(x)
         return self._finish(x)
 
     def conv(self, filters: int, kernel_size: int, x):
@@ -104,9 +126,14 @@ class Techniques:
         import keras
 
         conv = keras.layers.Conv1D if len(x.shape) == 3 else keras.layers.Conv2D
-        x = conv(int(filters), int(kernel_size), padding="same",
-                 kernel_initializer=self.kernel_initializer(), use_bias=not self.batch_norm,
-                 **self.regularizers())(x)
+        x = conv(
+            int(filters),
+            int(kernel_size),
+            padding="same",
+            kernel_initializer=self.kernel_initializer(),
+            use_bias=not self.batch_norm,
+            **self.regularizers(),
+        )(x)
         return self._finish(x)
 
     def _finish(self, x):
@@ -132,8 +159,11 @@ class Techniques:
         if rate <= 0:
             return x
         if self.spatial_dropout and len(x.shape) in (3, 4):
-            layer = keras.layers.SpatialDropout1D if len(x.shape) == 3 else \
-                keras.layers.SpatialDropout2D
+            layer = (
+                keras.layers.SpatialDropout1D
+                if len(x.shape) == 3
+                else keras.layers.SpatialDropout2D
+            )
             return layer(rate)(x)
         return keras.layers.Dropout(rate)(x)
 
@@ -158,16 +188,19 @@ def import_builder(path: str, search_dirs: Iterable[str | Path] = ()) -> Callabl
     module_name, _, function = str(path).partition(":")
     dotted = all(part.isidentifier() for part in module_name.split("."))
     if not dotted or module_name.endswith(".py") or not function:
-        raise ValueError(f"write the builder as module:function with the module's import name "
-                         f"(my_models for my_models.py), e.g. my_models:build; found {path!r}")
+        raise ValueError(
+            f"write the builder as module:function with the module's import name "
+            f"(my_models for my_models.py), e.g. my_models:build; found {path!r}"
+        )
     folders = _builder_folders(search_dirs)
     module = _import_from(module_name, folders)
     if not callable(getattr(module, function, None)):
         where = getattr(module, "__file__", None)
         fix = f"has no function {function!r}; define def {function}(params, spec) in it"
-        raise BuilderError(f"module {module_name} ({where or '?'}) {fix}",
-                           short=f"module {module_name} ({shown_path(where) if where else '?'}) "
-                                 f"{fix}")
+        raise BuilderError(
+            f"module {module_name} ({where or '?'}) {fix}",
+            short=f"module {module_name} ({shown_path(where) if where else '?'}) {fix}",
+        )
     return getattr(module, function)
 
 
@@ -228,22 +261,24 @@ def _import_from(module_name: str, folders: list[str]) -> ModuleType:
             return importlib.import_module(module_name)
         except ModuleNotFoundError as error:
             if error.name not in (top, module_name):
-                raise ValueError(f"importing {module_name} failed: {error}; install the "
-                                 f"module it needs") from None
+                raise ValueError(
+                    f"importing {module_name} failed: {error}; install the module it needs"
+                ) from None
             fix = f"or on the import path; put {top}.py in one of those folders"
             raise BuilderError(
                 f"cannot find module {module_name} in {', '.join(folders)} {fix}",
                 short=f"cannot find module {module_name} in "
-                      f"{', '.join(shown_path(f) for f in folders)} {fix}") from None
+                f"{', '.join(shown_path(f) for f in folders)} {fix}",
+            ) from None
         except Exception as error:  # the user's module itself is broken
-            raise ValueError(f"importing {module_name} failed with {type(error).__name__}: "
-                             f"{error}") from None
+            raise ValueError(
+                f"importing {module_name} failed with {type(error).__name__}: {error}"
+            ) from None
         finally:
             sys.path[:] = saved
 
 
-def build_model(params: dict[str, Any], spec: InputSpec,
-                augment: dict[str, Any] | None = None):
+def build_model(params: dict[str, Any], spec: InputSpec, augment: dict[str, Any] | None = None):
     """A classifier for ``spec`` from the sampled ``model`` params.
 
     Args:
@@ -277,14 +312,20 @@ def build_model(params: dict[str, Any], spec: InputSpec,
         x = FAMILIES.create(arch["name"], arch, techniques, x)
     # float32 outputs, so mixed precision never makes the softmax overflow
     if spec.num_classes:
-        outputs = keras.layers.Dense(spec.num_classes, activation="softmax", dtype="float32",
-                                     kernel_initializer=techniques.kernel_initializer(),
-                                     name="predictions")(x)
+        outputs = keras.layers.Dense(
+            spec.num_classes,
+            activation="softmax",
+            dtype="float32",
+            kernel_initializer=techniques.kernel_initializer(),
+            name="predictions",
+        )(x)
     else:  # regression: predict the standardized target, then undo the standardization
-        x = keras.layers.Dense(1, dtype="float32",
-                               kernel_initializer=techniques.kernel_initializer())(x)
-        outputs = keras.layers.Rescaling(spec.target_std, offset=spec.target_mean,
-                                         dtype="float32", name="predictions")(x)
+        x = keras.layers.Dense(
+            1, dtype="float32", kernel_initializer=techniques.kernel_initializer()
+        )(x)
+        outputs = keras.layers.Rescaling(
+            spec.target_std, offset=spec.target_mean, dtype="float32", name="predictions"
+        )(x)
     with warnings.catch_warnings():
         # a table's inputs are keyed by the user's column names, their layers named for Keras
         # (automl.modalities.table.layer_names): Keras warns about the difference, which is meant

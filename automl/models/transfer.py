@@ -20,8 +20,14 @@ from typing import Any
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import NetworkRequired
 
-TRANSFER_PARAMS = {"base", "weights", "unfreeze", "fine_tune_lr_factor", "input_size",
-                   "features_layer"}
+TRANSFER_PARAMS = {
+    "base",
+    "weights",
+    "unfreeze",
+    "fine_tune_lr_factor",
+    "input_size",
+    "features_layer",
+}
 MIN_APPLICATION_SIZE = 32
 
 
@@ -29,8 +35,11 @@ def unfreeze_top(model, count: int) -> int:
     """Make the top ``count`` layers with weights of the model's base trainable; batch-norm
     layers are not counted and stay frozen. Returns how many were unfrozen; recompile after."""
     base = model.get_layer("base")
-    layers = [layer for layer in base.layers
-              if layer.weights and type(layer).__name__ != "BatchNormalization"]
+    layers = [
+        layer
+        for layer in base.layers
+        if layer.weights and type(layer).__name__ != "BatchNormalization"
+    ]
     chosen = layers[-count:] if count > 0 else []
     for layer in chosen:
         layer.trainable = True
@@ -58,8 +67,14 @@ def no_downloads() -> Iterator[None]:
 
     original = file_utils.get_file
 
-    def cached_only(fname=None, origin=None, *args: Any, cache_subdir: str = "datasets",
-                    cache_dir: str | None = None, **kwargs: Any):
+    def cached_only(
+        fname=None,
+        origin=None,
+        *args: Any,
+        cache_subdir: str = "datasets",
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ):
         from keras.src.backend import config
 
         home = os.path.expanduser(cache_dir or config.keras_home())
@@ -68,9 +83,11 @@ def no_downloads() -> Iterator[None]:
             raise NetworkRequired(
                 f"the pretrained weights {path.name} are not in the Keras cache ({path}) and "
                 f"automl never downloads at run time; copy that file there from a machine with "
-                f"internet, or set weights: none in the transfer architecture")
-        return original(fname, origin, *args, cache_subdir=cache_subdir, cache_dir=cache_dir,
-                        **kwargs)
+                f"internet, or set weights: none in the transfer architecture"
+            )
+        return original(
+            fname, origin, *args, cache_subdir=cache_subdir, cache_dir=cache_dir, **kwargs
+        )
 
     file_utils.get_file = cached_only
     try:
@@ -92,8 +109,7 @@ def build_features(arch: dict[str, Any], raw, normalized, channels: int):
     if path is not None:  # a model of our own: it takes raw inputs, normalization included
         base_model = keras.saving.load_model(path)
         layer = arch.get("features_layer")
-        features_out = base_model.get_layer(layer).output if layer else \
-            base_model.layers[-1].input
+        features_out = base_model.get_layer(layer).output if layer else base_model.layers[-1].input
         base = keras.Model(base_model.input, features_out, name="base")
         x = raw
     else:  # a Keras Applications network: 3 channels, at least 32x32
@@ -102,7 +118,8 @@ def build_features(arch: dict[str, Any], raw, normalized, channels: int):
         weights = None if weights in (None, "none") else weights
         with no_downloads():
             network = getattr(keras.applications, base_name)(
-                include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg")
+                include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg"
+            )
         base = keras.Model(network.input, network.output, name="base")
         x = keras.layers.Resizing(size, size)(normalized)
         if channels == 1:
@@ -135,12 +152,16 @@ def resolve_study_bases(cfg, run_dir: Path):
         name = str(base.value).removeprefix("study:")
         held = studies_with_winner(run_dir)
         holds = f"it holds {', '.join(held)}" if held else "it holds no study with a winner"
-        raise cfg.error(base.path, f"the study {name!r} has no winner in {run_dir}"
-                                   f"{did_you_mean(name, held)} ({holds}); run its "
-                                   f"search first, or give the --run-dir it used")
+        raise cfg.error(
+            base.path,
+            f"the study {name!r} has no winner in {run_dir}"
+            f"{did_you_mean(name, held)} ({holds}); run its "
+            f"search first, or give the --run-dir it used",
+        )
     cfg = copy.deepcopy(cfg)
     cfg.space.children["model"].children["architecture"].options["transfer"].get(
-        "base").value = str(path.resolve())
+        "base"
+    ).value = str(path.resolve())
     return cfg
 
 
@@ -172,6 +193,8 @@ def check_pretrained_weights(cfg) -> None:
 
             with no_downloads():  # raises NetworkRequired, saying which file is missing
                 getattr(keras.applications, name)(
-                    include_top=False, weights="imagenet",
-                    input_shape=(MIN_APPLICATION_SIZE, MIN_APPLICATION_SIZE, 3))
+                    include_top=False,
+                    weights="imagenet",
+                    input_shape=(MIN_APPLICATION_SIZE, MIN_APPLICATION_SIZE, 3),
+                )
             keras.backend.clear_session()

@@ -27,21 +27,26 @@ from automl.result import SearchResult
 PAGE = "index.html"
 
 
-def write_report(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
-                 folder: Path) -> Path:
+def write_report(result: SearchResult, study: optuna.Study, cfg: SpaceConfig, folder: Path) -> Path:
     """Write the report files of a finished selection to ``folder`` and return it."""
     from automl.report.summary import write_summary, write_tables
 
     folder.mkdir(parents=True, exist_ok=True)
     write_tables(result, folder)
     write_summary(result, study, cfg, folder)
-    write_page(study, cfg, result.mlflow.get("tracking_uri"),
-               result.mlflow.get("parent_run_id"), folder)
+    write_page(
+        study, cfg, result.mlflow.get("tracking_uri"), result.mlflow.get("parent_run_id"), folder
+    )
     return folder
 
 
-def write_page(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
-               parent_run_id: str | None, folder: Path) -> Path:
+def write_page(
+    study: optuna.Study,
+    cfg: SpaceConfig,
+    tracking_uri: str | None,
+    parent_run_id: str | None,
+    folder: Path,
+) -> Path:
     """Build ``index.html`` from the study and its MLflow runs; return its path."""
     from automl.report.collect import collect
     from automl.report.page import render
@@ -49,15 +54,19 @@ def write_page(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / PAGE
     partial = folder / f".{PAGE}.partial"  # a reader never sees half a page
-    partial.write_text(render(collect(study, cfg, tracking_uri, parent_run_id)),
-                       encoding="utf-8")
+    partial.write_text(render(collect(study, cfg, tracking_uri, parent_run_id)), encoding="utf-8")
     os.replace(partial, page)
     return page
 
 
-def rebuild_report(study: str, *, storage: str | None = None, tracking_uri: str | None = None,
-                   run_dir: str | Path = DEFAULT_RUN_DIR,
-                   reports_dir: str | Path = DEFAULT_REPORTS_DIR) -> Path:
+def rebuild_report(
+    study: str,
+    *,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    run_dir: str | Path = DEFAULT_RUN_DIR,
+    reports_dir: str | Path = DEFAULT_REPORTS_DIR,
+) -> Path:
     """Rebuild ``<reports_dir>/<study>/index.html`` from storage; return its path.
 
     Works while the search runs (candidates without a test score yet show as such) and after
@@ -72,5 +81,10 @@ def rebuild_report(study: str, *, storage: str | None = None, tracking_uri: str 
 
     run_dir = Path(run_dir)
     joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
-    return write_page(joined.study, joined.cfg, joined.tracking_uri, joined.spec.parent_run_id,
-                      Path(reports_dir) / joined.cfg.name)
+    return write_page(
+        joined.study,
+        joined.cfg,
+        joined.tracking_uri,
+        joined.spec.parent_run_id,
+        Path(reports_dir) / joined.cfg.name,
+    )

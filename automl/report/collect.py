@@ -36,10 +36,10 @@ class Tested:
     """One candidate's evaluation on the held-out test split."""
 
     trial: int
-    val: float                     # the objective on the validation split
-    test: float                    # the test metric (the objective without ``val_``)
-    gap: float                     # val - test
-    metrics: dict[str, float]      # every test metric (loss, accuracy, ...)
+    val: float  # the objective on the validation split
+    test: float  # the test metric (the objective without ``val_``)
+    gap: float  # val - test
+    metrics: dict[str, float]  # every test metric (loss, accuracy, ...)
 
 
 @dataclass
@@ -48,19 +48,19 @@ class ReportData:
 
     study: optuna.Study
     cfg: SpaceConfig
-    trials: list[FrozenTrial]                   # every trial, by number
-    tested: dict[int, Tested]                   # the candidates' test results, by trial
-    winner: int | None                          # the trial the last selection chose
-    curves: dict[int, dict[str, list[float]]]   # trial -> metric -> one value per epoch
-    manifest: dict[str, Any] | None             # sizes, class counts, digests of the splits
-    run_dir: str | None                         # the coordinator's run folder
+    trials: list[FrozenTrial]  # every trial, by number
+    tested: dict[int, Tested]  # the candidates' test results, by trial
+    winner: int | None  # the trial the last selection chose
+    curves: dict[int, dict[str, list[float]]]  # trial -> metric -> one value per epoch
+    manifest: dict[str, Any] | None  # sizes, class counts, digests of the splits
+    run_dir: str | None  # the coordinator's run folder
     notes: list[str] = field(default_factory=list)  # what could not be read, in one line each
-    holdout: dict[str, float] = field(default_factory=dict)    # the winner on the holdout
+    holdout: dict[str, float] = field(default_factory=dict)  # the winner on the holdout
     # split ("test" or "holdout") -> baseline name ("logistic regression") -> its score
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     generated: str = ""
     members: list[int] = field(default_factory=list)  # an ensemble winner's trials
-    ensemble: Tested | None = None                    # that ensemble's own evaluation
+    ensemble: Tested | None = None  # that ensemble's own evaluation
 
     @property
     def won(self) -> Tested | None:
@@ -86,29 +86,40 @@ class ReportData:
     def candidates(self) -> list[FrozenTrial]:
         """The top-K by validation now, and any trial the last selection tested, best first."""
         ranked = self.complete()
-        top = {t.number for t in ranked[:self.cfg.select.top_k]} | set(self.tested)
+        top = {t.number for t in ranked[: self.cfg.select.top_k]} | set(self.tested)
         return [t for t in ranked if t.number in top]
 
 
-def collect(study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None,
-            parent_run_id: str | None) -> ReportData:
+def collect(
+    study: optuna.Study, cfg: SpaceConfig, tracking_uri: str | None, parent_run_id: str | None
+) -> ReportData:
     """Read the study and its MLflow runs into a :class:`ReportData`."""
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-    data = ReportData(study=study, cfg=cfg, trials=trials, tested={}, winner=None, curves={},
-                      manifest=None,
-                      run_dir=spec_field(study, "run_dir"),
-                      generated=datetime.now(timezone.utc).astimezone().strftime(
-                          "%Y-%m-%d %H:%M %Z"))
+    data = ReportData(
+        study=study,
+        cfg=cfg,
+        trials=trials,
+        tested={},
+        winner=None,
+        curves={},
+        manifest=None,
+        run_dir=spec_field(study, "run_dir"),
+        generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    )
     if not tracking_uri or not parent_run_id:
-        data.notes.append("the study records no MLflow run, so test scores, learning curves "
-                          "and the split manifest are missing")
+        data.notes.append(
+            "the study records no MLflow run, so test scores, learning curves "
+            "and the split manifest are missing"
+        )
         return data
     try:
         _read_mlflow(data, tracking_uri, parent_run_id)
     except Exception as exc:  # unreachable server, deleted run: the Optuna part still reports
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        data.notes.append(f"MLflow at {redact(tracking_uri)} could not be read ({redact(first)}), "
-                          f"so test scores, learning curves or the split manifest are missing")
+        data.notes.append(
+            f"MLflow at {redact(tracking_uri)} could not be read ({redact(first)}), "
+            f"so test scores, learning curves or the split manifest are missing"
+        )
     return data
 
 
@@ -125,20 +136,30 @@ def _read_mlflow(data: ReportData, tracking_uri: str, parent_run_id: str) -> Non
     names = {a.path for a in client.list_artifacts(parent_run_id)}
     with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
         if SELECTION_FILE in names:
-            selection = json.loads(Path(client.download_artifacts(
-                parent_run_id, SELECTION_FILE, tmp)).read_text())
-            data.tested = {row["trial"]: Tested(row["trial"], row["val_score"],
-                                                row["test_score"], row["gap"], row["test"])
-                           for row in selection.get("candidates", [])}
+            selection = json.loads(
+                Path(client.download_artifacts(parent_run_id, SELECTION_FILE, tmp)).read_text()
+            )
+            data.tested = {
+                row["trial"]: Tested(
+                    row["trial"], row["val_score"], row["test_score"], row["gap"], row["test"]
+                )
+                for row in selection.get("candidates", [])
+            }
             winner = selection.get("winner") or {}
             data.winner = winner.get("trial")
             if winner.get("members"):
                 data.members = list(winner["members"])
-                data.ensemble = Tested(winner["trial"], winner["val_score"],
-                                       winner["test_score"], winner["gap"], winner["test"])
+                data.ensemble = Tested(
+                    winner["trial"],
+                    winner["val_score"],
+                    winner["test_score"],
+                    winner["gap"],
+                    winner["test"],
+                )
         if MANIFEST_FILE in names:
-            data.manifest = json.loads(Path(client.download_artifacts(
-                parent_run_id, MANIFEST_FILE, tmp)).read_text())
+            data.manifest = json.loads(
+                Path(client.download_artifacts(parent_run_id, MANIFEST_FILE, tmp)).read_text()
+            )
     for key, value in client.get_run(parent_run_id).data.metrics.items():
         if key.startswith("holdout_"):
             data.holdout[key.removeprefix("holdout_")] = value
@@ -148,8 +169,7 @@ def _read_mlflow(data: ReportData, tracking_uri: str, parent_run_id: str) -> Non
     keys = curve_keys(data.cfg)
     for trial in data.trials:
         run_id = trial.user_attrs.get("mlflow_run_id")
-        if run_id and trial.state in (TrialState.COMPLETE, TrialState.PRUNED,
-                                      TrialState.RUNNING):
+        if run_id and trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
             data.curves[trial.number] = {key: _history(client, run_id, key) for key in keys}
 
 

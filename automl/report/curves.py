@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 
-def log_learning_curves(client: "MlflowClient", parent_run_id: str, runs: dict[int, str],
-                        winner: int | None = None) -> None:
+def log_learning_curves(
+    client: "MlflowClient", parent_run_id: str, runs: dict[int, str], winner: int | None = None
+) -> None:
     """The candidates' learning curves, read back from their runs: all of them on the
     parent run as ``learning_curves.png``, each on its own run as ``learning_curve.png``."""
     import matplotlib
@@ -31,14 +32,19 @@ def log_learning_curves(client: "MlflowClient", parent_run_id: str, runs: dict[i
         return
     with tempfile.TemporaryDirectory(prefix="automl-plots-") as tmp:
         folder = Path(tmp)
-        figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
-                                    squeeze=False)
+        figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6), squeeze=False)
         for ax, name in zip(axes[0], shown):
             for number, history in histories.items():
                 steps, values = history.get(name, ([], []))
                 label = f"trial {number}" + (" (winner)" if number == winner else "")
-                ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
-                        linewidth=2.5 if number == winner else 1.2, label=label)
+                ax.plot(
+                    [s + 1 for s in steps],
+                    values,
+                    marker="o",
+                    markersize=3,
+                    linewidth=2.5 if number == winner else 1.2,
+                    label=label,
+                )
             ax.set(title=name, xlabel="epoch")
             ax.legend(fontsize=8)
         figure.tight_layout()
@@ -46,15 +52,18 @@ def log_learning_curves(client: "MlflowClient", parent_run_id: str, runs: dict[i
         plt.close(figure)
         client.log_artifact(parent_run_id, str(folder / "learning_curves.png"))
         for number, history in histories.items():
-            figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6),
-                                        squeeze=False)
+            figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.6), squeeze=False)
             for ax, name in zip(axes[0], shown):
                 for key in (name.removeprefix("val_"), name):
                     steps, values = history.get(key, ([], []))
-                    ax.plot([s + 1 for s in steps], values, marker="o", markersize=3,
-                            label="train" if key != name else "validation")
-                ax.set(title=f"trial {number}: {name.removeprefix('val_')}",
-                       xlabel="epoch")
+                    ax.plot(
+                        [s + 1 for s in steps],
+                        values,
+                        marker="o",
+                        markersize=3,
+                        label="train" if key != name else "validation",
+                    )
+                ax.set(title=f"trial {number}: {name.removeprefix('val_')}", xlabel="epoch")
                 ax.legend(fontsize=8)
             figure.tight_layout()
             path = folder / f"trial-{number}" / "learning_curve.png"

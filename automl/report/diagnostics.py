@@ -35,7 +35,8 @@ OVERFITTING_RULES = (
     f"{GAP_LIMIT:.2f} above the validation {{metric}} (only for a metric where higher is "
     f"better); validation loss rising: the last epoch's validation loss is at least "
     f"{RISE_LIMIT:.0%} above its lowest, reached at an earlier epoch, while the training loss "
-    f"kept falling")
+    f"kept falling"
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class Finding:
     """One trial flagged, with what happened in one sentence."""
 
     trial: int
-    state: str        # COMPLETE, PRUNED, FAIL
-    kind: str         # diverged, vanishing gradients, exploding gradients, pruned, failed,
+    state: str  # COMPLETE, PRUNED, FAIL
+    kind: str  # diverged, vanishing gradients, exploding gradients, pruned, failed,
     #                   over-fitting
     detail: str
     epochs: int | None
@@ -77,9 +78,11 @@ def _pruned(trial: FrozenTrial, data: ReportData) -> tuple[str, str]:
         return "pruned", f"pruned by the {data.cfg.search.pruner} pruner before its first epoch"
     step = max(trial.intermediate_values)
     value = trial.intermediate_values[step]
-    return "pruned", (f"pruned by the {data.cfg.search.pruner} pruner after epoch {step + 1}: "
-                      f"its {data.objective} ({value:.4f}) was behind the other trials' at that "
-                      f"epoch")
+    return "pruned", (
+        f"pruned by the {data.cfg.search.pruner} pruner after epoch {step + 1}: "
+        f"its {data.objective} ({value:.4f}) was behind the other trials' at that "
+        f"epoch"
+    )
 
 
 def epochs_run(trial: FrozenTrial) -> int | None:
@@ -102,13 +105,21 @@ def overfitting(data: ReportData) -> list[Finding]:
             continue
         checked: list[str | None] = []  # each rule's sign, or None where it sees none
         if higher_is_better:
-            checked.append(train_above_val(curves.get(metric, []), curves.get(f"val_{metric}", []),
-                                           metric))
+            checked.append(
+                train_above_val(curves.get(metric, []), curves.get(f"val_{metric}", []), metric)
+            )
         checked.append(val_loss_rising(curves.get("loss", []), curves.get("val_loss", [])))
         signs = [s for s in checked if s]
         if signs:
-            found.append(Finding(trial.number, trial.state.name, "over-fitting",
-                                 "; ".join(signs), epochs_run(trial)))
+            found.append(
+                Finding(
+                    trial.number,
+                    trial.state.name,
+                    "over-fitting",
+                    "; ".join(signs),
+                    epochs_run(trial),
+                )
+            )
     return found
 
 
@@ -121,8 +132,10 @@ def train_above_val(train: list[float], val: list[float], metric: str) -> str | 
         return None
     if last_train - last_val < GAP_LIMIT:
         return None
-    return (f"training {metric} {last_train:.4f} vs validation {last_val:.4f} at epoch "
-            f"{len(train)} (gap {last_train - last_val:.4f} >= {GAP_LIMIT:.2f})")
+    return (
+        f"training {metric} {last_train:.4f} vs validation {last_val:.4f} at epoch "
+        f"{len(train)} (gap {last_train - last_val:.4f} >= {GAP_LIMIT:.2f})"
+    )
 
 
 def val_loss_rising(train: list[float], val: list[float]) -> str | None:
@@ -139,6 +152,8 @@ def val_loss_rising(train: list[float], val: list[float]) -> str | None:
     rise = (val[last] - lowest) / abs(lowest) if lowest else math.inf
     if rise < RISE_LIMIT or train[last] >= train[best]:
         return None
-    return (f"validation loss rose from {lowest:.4f} (epoch {best + 1}) to {val[last]:.4f} "
-            f"(epoch {last + 1}, +{rise:.0%}) while the training loss fell from "
-            f"{train[best]:.4f} to {train[last]:.4f}")
+    return (
+        f"validation loss rose from {lowest:.4f} (epoch {best + 1}) to {val[last]:.4f} "
+        f"(epoch {last + 1}, +{rise:.0%}) while the training loss fell from "
+        f"{train[best]:.4f} to {train[last]:.4f}"
+    )

@@ -15,19 +15,29 @@ from typing import Any
 
 from automl.report.collect import ReportData
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 @dataclass
 class Plot:
     """One section of the page: a figure, or the reason there is none yet."""
 
-    key: str                 # the HTML id: plot-<key>
+    key: str  # the HTML id: plot-<key>
     title: str
-    about: str               # what to read in it, one or two sentences
-    figure: Any | None       # a plotly Figure
-    note: str = ""           # why ``figure`` is None
+    about: str  # what to read in it, one or two sentences
+    figure: Any | None  # a plotly Figure
+    note: str = ""  # why ``figure`` is None
 
 
 def all_plots(data: ReportData) -> list[Plot]:
@@ -43,43 +53,65 @@ def all_plots(data: ReportData) -> list[Plot]:
         """The need of a plot by parameter: ``enough`` trials, and a parameter to plot."""
         if not enough:
             return False, why
-        return searched, ("the space searches no parameter: every trial trains the same "
-                          "configuration")
+        return searched, (
+            "the space searches no parameter: every trial trains the same configuration"
+        )
 
     plots = [
-        _optuna("history", "Optimization history",
-                f"Each complete trial's {data.objective}, and the best so far.",
-                lambda: _whole_numbers(vis.plot_optimization_history(data.study, **target),
-                                       "trial", len(data.trials)),
-                need=(len(complete) >= 1, "no trial has completed yet")),
-        importances(data, target, need=by_parameter(
-            len(complete) >= 2, "importances need at least two complete trials")),
-        _optuna("parallel", "Parallel coordinates",
-                "Each line is a complete trial through its parameter values, coloured by "
-                f"{data.objective}.",
-                lambda: _visible_lines(vis.plot_parallel_coordinate(data.study, **target)),
-                need=by_parameter(len(complete) >= 1, "no trial has completed yet")),
-        _optuna("slice", "Slice plots",
-                f"{data.objective} against each parameter on its own, one point per complete "
-                f"trial (darker: later trials).",
-                lambda: _short_titles(vis.plot_slice(data.study, **target)),
-                need=by_parameter(len(complete) >= 1, "no trial has completed yet")),
+        _optuna(
+            "history",
+            "Optimization history",
+            f"Each complete trial's {data.objective}, and the best so far.",
+            lambda: _whole_numbers(
+                vis.plot_optimization_history(data.study, **target), "trial", len(data.trials)
+            ),
+            need=(len(complete) >= 1, "no trial has completed yet"),
+        ),
+        importances(
+            data,
+            target,
+            need=by_parameter(len(complete) >= 2, "importances need at least two complete trials"),
+        ),
+        _optuna(
+            "parallel",
+            "Parallel coordinates",
+            "Each line is a complete trial through its parameter values, coloured by "
+            f"{data.objective}.",
+            lambda: _visible_lines(vis.plot_parallel_coordinate(data.study, **target)),
+            need=by_parameter(len(complete) >= 1, "no trial has completed yet"),
+        ),
+        _optuna(
+            "slice",
+            "Slice plots",
+            f"{data.objective} against each parameter on its own, one point per complete "
+            f"trial (darker: later trials).",
+            lambda: _short_titles(vis.plot_slice(data.study, **target)),
+            need=by_parameter(len(complete) >= 1, "no trial has completed yet"),
+        ),
     ]
     if len(names) == 1:
         has_steps = any(t.intermediate_values for t in data.trials)
-        plots.append(_optuna(
-            "intermediate", "Intermediate values (pruning)",
-            f"{data.objective} after each epoch, one line per trial: the pruner stops a trial "
-            f"whose line falls behind, so pruned trials end early.",
-            lambda: _epochs_from_one(vis.plot_intermediate_values(data.study), data.objective),
-            need=(has_steps, "no trial has finished an epoch yet")))
+        plots.append(
+            _optuna(
+                "intermediate",
+                "Intermediate values (pruning)",
+                f"{data.objective} after each epoch, one line per trial: the pruner stops a trial "
+                f"whose line falls behind, so pruned trials end early.",
+                lambda: _epochs_from_one(vis.plot_intermediate_values(data.study), data.objective),
+                need=(has_steps, "no trial has finished an epoch yet"),
+            )
+        )
     else:
-        plots.append(_optuna(
-            "pareto", "Pareto front",
-            f"Complete trials on {names[0]} and {names[1]}: the front is the trials that no "
-            f"other trial beats on every objective.",
-            lambda: vis.plot_pareto_front(data.study, target_names=names),
-            need=(len(complete) >= 1, "no trial has completed yet")))
+        plots.append(
+            _optuna(
+                "pareto",
+                "Pareto front",
+                f"Complete trials on {names[0]} and {names[1]}: the front is the trials that no "
+                f"other trial beats on every objective.",
+                lambda: vis.plot_pareto_front(data.study, target_names=names),
+                need=(len(complete) >= 1, "no trial has completed yet"),
+            )
+        )
     plots += [learning_curves(data), val_vs_test(data)]
     return plots
 
@@ -150,26 +182,37 @@ def importances(data: ReportData, target: dict[str, Any], need: tuple[bool, str]
     from optuna import visualization as vis
     from optuna.importance import FanovaImportanceEvaluator, MeanDecreaseImpurityImportanceEvaluator
 
-    about = (f"How much of the variation in {data.objective} each parameter explains, over the "
-             f"complete trials (parameters present in every one of them), by ")
+    about = (
+        f"How much of the variation in {data.objective} each parameter explains, over the "
+        f"complete trials (parameters present in every one of them), by "
+    )
     # seeded: the same importances each time the page is rebuilt
-    plot = _optuna("importances", "Parameter importances", about + "fANOVA.",
-                   lambda: vis.plot_param_importances(
-                       data.study, evaluator=FanovaImportanceEvaluator(seed=0), **target),
-                   need=need)
+    plot = _optuna(
+        "importances",
+        "Parameter importances",
+        about + "fANOVA.",
+        lambda: vis.plot_param_importances(
+            data.study, evaluator=FanovaImportanceEvaluator(seed=0), **target
+        ),
+        need=need,
+    )
     if plot.figure is None and "zero total variance" in plot.note:
-        plot = _optuna("importances", "Parameter importances",
-                       about + "mean decrease in impurity of a random forest (fANOVA found no "
-                               "variance to split yet: too few complete trials to rely on).",
-                       lambda: vis.plot_param_importances(
-                           data.study, evaluator=MeanDecreaseImpurityImportanceEvaluator(seed=0),
-                           **target),
-                       need=need)
+        plot = _optuna(
+            "importances",
+            "Parameter importances",
+            about + "mean decrease in impurity of a random forest (fANOVA found no "
+            "variance to split yet: too few complete trials to rely on).",
+            lambda: vis.plot_param_importances(
+                data.study, evaluator=MeanDecreaseImpurityImportanceEvaluator(seed=0), **target
+            ),
+            need=need,
+        )
     return plot
 
 
-def _optuna(key: str, title: str, about: str, draw: Callable[[], Any],
-            need: tuple[bool, str]) -> Plot:
+def _optuna(
+    key: str, title: str, about: str, draw: Callable[[], Any], need: tuple[bool, str]
+) -> Plot:
     """One of Optuna's figures, or the note why it cannot be drawn (yet)."""
     ready, why = need
     if not ready:
@@ -194,12 +237,17 @@ def learning_curves(data: ReportData) -> Plot:
     from plotly.subplots import make_subplots
 
     metric = data.cfg.test_metric
-    about = (f"Per epoch, from each candidate's MLflow run: loss and {metric}, training solid, "
-             f"validation dashed.")
+    about = (
+        f"Per epoch, from each candidate's MLflow run: loss and {metric}, training solid, "
+        f"validation dashed."
+    )
     shown = [t for t in data.candidates() if any(data.curves.get(t.number, {}).values())]
     if not shown:
-        why = ("no candidate yet" if not data.candidates()
-               else "the candidates' MLflow runs hold no per-epoch metrics")
+        why = (
+            "no candidate yet"
+            if not data.candidates()
+            else "the candidates' MLflow runs hold no per-epoch metrics"
+        )
         return Plot("curves", "Learning curves of the candidates", about, None, why)
     panels = ["loss"] + ([metric] if metric != "loss" else [])
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
@@ -211,11 +259,19 @@ def learning_curves(data: ReportData) -> Plot:
                 values = curves.get(key, [])
                 if not values:
                     continue
-                fig.add_trace(go.Scatter(
-                    x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
-                    line={"color": colour, "dash": dash}, legendgroup=str(trial.number),
-                    name=f"trial {trial.number} {split}",
-                    showlegend=col == 1), row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        line={"color": colour, "dash": dash},
+                        legendgroup=str(trial.number),
+                        name=f"trial {trial.number} {split}",
+                        showlegend=col == 1,
+                    ),
+                    row=1,
+                    col=col,
+                )
         fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_layout(height=420)
     return Plot("curves", "Learning curves of the candidates", about, fig)
@@ -226,32 +282,58 @@ def val_vs_test(data: ReportData) -> Plot:
     import plotly.graph_objects as go
 
     metric = data.cfg.test_metric
-    about = (f"{data.objective} against test {metric} for each candidate: on the diagonal the "
-             f"validation score held on unseen data; far from it, it was lucky (the gap).")
+    about = (
+        f"{data.objective} against test {metric} for each candidate: on the diagonal the "
+        f"validation score held on unseen data; far from it, it was lucky (the gap)."
+    )
     rows = [data.tested[t.number] for t in data.candidates() if t.number in data.tested]
     if not rows:
-        return Plot("valtest", "Validation vs test of the candidates", about, None,
-                    "no candidate has been evaluated on the test split yet (the selection runs "
-                    "when the search ends)")
+        return Plot(
+            "valtest",
+            "Validation vs test of the candidates",
+            about,
+            None,
+            "no candidate has been evaluated on the test split yet (the selection runs "
+            "when the search ends)",
+        )
     values = [v for r in rows for v in (r.val, r.test) if math.isfinite(v)]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or 0.05
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[low - pad, high + pad], y=[low - pad, high + pad], mode="lines",
-                             line={"color": "#999", "dash": "dot"}, name="val = test",
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=[r.val for r in rows], y=[r.test for r in rows], mode="markers+text",
-        text=[f"trial {r.trial}" + (" (winner)" if r.trial == data.winner else "")
-              for r in rows],
-        textposition="top center", name="candidates",
-        marker={"size": [16 if r.trial == data.winner else 10 for r in rows],
+    fig.add_trace(
+        go.Scatter(
+            x=[low - pad, high + pad],
+            y=[low - pad, high + pad],
+            mode="lines",
+            line={"color": "#999", "dash": "dot"},
+            name="val = test",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[r.val for r in rows],
+            y=[r.test for r in rows],
+            mode="markers+text",
+            text=[
+                f"trial {r.trial}" + (" (winner)" if r.trial == data.winner else "") for r in rows
+            ],
+            textposition="top center",
+            name="candidates",
+            marker={
+                "size": [16 if r.trial == data.winner else 10 for r in rows],
                 "symbol": ["star" if r.trial == data.winner else "circle" for r in rows],
-                "color": PALETTE[0]},
-        customdata=[r.gap for r in rows],
-        hovertemplate="val %{x:.4f}<br>test %{y:.4f}<br>gap %{customdata:+.4f}<extra></extra>"))
-    fig.update_layout(xaxis_title=data.objective, yaxis_title=f"test {metric}", height=420,
-                      xaxis={"range": [low - pad, high + pad]},
-                      yaxis={"range": [low - pad, high + pad]})
+                "color": PALETTE[0],
+            },
+            customdata=[r.gap for r in rows],
+            hovertemplate="val %{x:.4f}<br>test %{y:.4f}<br>gap %{customdata:+.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title=data.objective,
+        yaxis_title=f"test {metric}",
+        height=420,
+        xaxis={"range": [low - pad, high + pad]},
+        yaxis={"range": [low - pad, high + pad]},
+    )
     return Plot("valtest", "Validation vs test of the candidates", about, fig)
-

@@ -77,15 +77,19 @@ def render(data: ReportData) -> str:
         ("diagnostics", "Diagnostics", diagnostics_html(data)),
     ]
     nav = "".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
-    body = "".join(f'<section id="{key}"><h2>{escape(title)}</h2>{html}</section>'
-                   for key, title, html in sections)
+    body = "".join(
+        f'<section id="{key}"><h2>{escape(title)}</h2>{html}</section>'
+        for key, title, html in sections
+    )
     name = escape(data.cfg.name)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>automl report: {name}</title><style>{STYLE}</style>"
-            f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body><main>"
-            f"{header(data)}<nav>{nav}</nav>{body}{footer(data)}</main>"
-            f"<script>{NAV_HEIGHT_JS}</script></body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>automl report: {name}</title><style>{STYLE}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body><main>"
+        f"{header(data)}<nav>{nav}</nav>{body}{footer(data)}</main>"
+        f"<script>{NAV_HEIGHT_JS}</script></body></html>"
+    )
 
 
 def header(data: ReportData) -> str:
@@ -100,8 +104,9 @@ def header(data: ReportData) -> str:
         ("failed", f"{states[TrialState.FAIL]}"),
     ]
     if states[TrialState.RUNNING] or states[TrialState.WAITING]:
-        cards.append(("running / waiting",
-                      f"{states[TrialState.RUNNING]} / {states[TrialState.WAITING]}"))
+        cards.append(
+            ("running / waiting", f"{states[TrialState.RUNNING]} / {states[TrialState.WAITING]}")
+        )
     if best is not None:
         cards.append((f"best {data.objective}", f"{best.values[0]:.4f} (trial {best.number})"))
     if data.won is not None:
@@ -109,16 +114,19 @@ def header(data: ReportData) -> str:
         cards.append((f"winner's test {data.cfg.test_metric}", f"{data.won.test:.4f} ({who})"))
     else:
         cards.append(("winner", "not selected yet"))
-    card_html = "".join(f"<div class='card'>{escape(label)}<b>{escape(value)}</b></div>"
-                        for label, value in cards)
+    card_html = "".join(
+        f"<div class='card'>{escape(label)}<b>{escape(value)}</b></div>" for label, value in cards
+    )
     space_file = data.cfg.file or "(given as a dict)"
-    lines = [f"<h1>Search <code>{escape(data.cfg.name)}</code></h1>",
-             f"<p class='meta'>space <code>{escape(str(space_file))}</code> · objective "
-             f"<b>{escape(search.objective)}</b> ({escape(search.direction)}) · sampler "
-             f"{escape(str(search.sampler))} · pruner {escape(str(search.pruner))} · top "
-             f"{data.cfg.select.top_k} by validation evaluated on the test split · generated "
-             f"{escape(data.generated)}</p>",
-             f"<div class='cards'>{card_html}</div>"]
+    lines = [
+        f"<h1>Search <code>{escape(data.cfg.name)}</code></h1>",
+        f"<p class='meta'>space <code>{escape(str(space_file))}</code> · objective "
+        f"<b>{escape(search.objective)}</b> ({escape(search.direction)}) · sampler "
+        f"{escape(str(search.sampler))} · pruner {escape(str(search.pruner))} · top "
+        f"{data.cfg.select.top_k} by validation evaluated on the test split · generated "
+        f"{escape(data.generated)}</p>",
+        f"<div class='cards'>{card_html}</div>",
+    ]
     lines += [f"<p class='note'>{escape(note[:1].upper() + note[1:])}.</p>" for note in data.notes]
     return "".join(lines)
 
@@ -132,9 +140,18 @@ def leaderboard(data: ReportData) -> str:
     candidates = {t.number for t in data.candidates()}
     # the tie-breaker (automl.ranking), shown where it is not the objective itself
     losses = "val_loss" not in names and any(VAL_LOSS_ATTR in t.user_attrs for t in ranked)
-    head = (["#", "trial", *names, *(["val_loss"] if losses else []),
-             f"test {data.cfg.test_metric}", "gap (val − test)", "epochs", "duration", "weights",
-             "parameters"])
+    head = [
+        "#",
+        "trial",
+        *names,
+        *(["val_loss"] if losses else []),
+        f"test {data.cfg.test_metric}",
+        "gap (val − test)",
+        "epochs",
+        "duration",
+        "weights",
+        "parameters",
+    ]
     rows = []
     for rank, trial in enumerate(ranked, start=1):
         tested = data.tested.get(trial.number)
@@ -145,8 +162,9 @@ def leaderboard(data: ReportData) -> str:
         else:
             test, gap = "", ""
         # no winner before a selection (an ensemble's members come with its winner)
-        role = winner_role(trial.number, data.winner, data.members) \
-            if data.winner is not None else ""
+        role = (
+            winner_role(trial.number, data.winner, data.members) if data.winner is not None else ""
+        )
         badges = ""
         if role == "member":
             badges = "<span class='badge win'>in the winner</span>"
@@ -154,31 +172,47 @@ def leaderboard(data: ReportData) -> str:
             badges = "<span class='badge win'>winner</span>"
         elif trial.number in candidates:
             badges = "<span class='badge'>candidate</span>"
-        cells = [f"<td class='num'>{rank}</td>", f"<td>{trial.number}{badges}</td>",
-                 f"<td class='num'>{_num(trial.values[0])}</td>",
-                 *[f"<td class='num'>{v:,.6g}</td>" for v in trial.values[1:]],  # params_count ...
-                 *([f"<td class='num'>{_num(trial.user_attrs.get(VAL_LOSS_ATTR))}</td>"]
-                   if losses else []),
-                 f"<td class='num'>{test}</td>", f"<td class='num'>{gap}</td>",
-                 f"<td class='num'>{_blank(epochs_run(trial))}</td>",
-                 f"<td class='num'>{_duration(trial)}</td>",
-                 f"<td class='num'>{_count(trial.user_attrs.get('params_count'))}</td>",
-                 f"<td class='params'>{_params(trial)}</td>"]
+        cells = [
+            f"<td class='num'>{rank}</td>",
+            f"<td>{trial.number}{badges}</td>",
+            f"<td class='num'>{_num(trial.values[0])}</td>",
+            *[f"<td class='num'>{v:,.6g}</td>" for v in trial.values[1:]],  # params_count ...
+            *(
+                [f"<td class='num'>{_num(trial.user_attrs.get(VAL_LOSS_ATTR))}</td>"]
+                if losses
+                else []
+            ),
+            f"<td class='num'>{test}</td>",
+            f"<td class='num'>{gap}</td>",
+            f"<td class='num'>{_blank(epochs_run(trial))}</td>",
+            f"<td class='num'>{_duration(trial)}</td>",
+            f"<td class='num'>{_count(trial.user_attrs.get('params_count'))}</td>",
+            f"<td class='params'>{_params(trial)}</td>",
+        ]
         css = " class='winner'" if role else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     ties = " (ties: the lower val_loss first)" if losses else ""
-    intro = (f"<p class='about'>Complete trials, best {escape(data.objective)} first{ties}. "
-             f"The top {len(candidates)} (candidates) are evaluated once on the held-out "
-             "test split; "
-             + ("the winner is their average (an ensemble), less any that clearly raised the "
-                "validation loss. " if len(data.members) > 1 else
-                "the winner is the best by validation alone (averaging the others in clearly "
-                "raised the validation loss). " if data.members else
-                "the best test score wins. ") +
-             "A large gap means the validation score was lucky.</p>")
-    return (intro + "<table class='leaderboard'><thead><tr>"
-            + "".join(f"<th>{escape(h)}</th>" for h in head)
-            + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    intro = (
+        f"<p class='about'>Complete trials, best {escape(data.objective)} first{ties}. "
+        f"The top {len(candidates)} (candidates) are evaluated once on the held-out "
+        "test split; "
+        + (
+            "the winner is their average (an ensemble), less any that clearly raised the "
+            "validation loss. "
+            if len(data.members) > 1
+            else "the winner is the best by validation alone (averaging the others in clearly "
+            "raised the validation loss). "
+            if data.members
+            else "the best test score wins. "
+        )
+        + "A large gap means the validation score was lucky.</p>"
+    )
+    return (
+        intro
+        + "<table class='leaderboard'><thead><tr>"
+        + "".join(f"<th>{escape(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def plot_html(plot: Plot) -> str:
@@ -190,10 +224,20 @@ def plot_html(plot: Plot) -> str:
         return about + f"<p class='note'>Not drawn: {escape(plot.note)}.</p>"
     fig = plot.figure
     # the page's width, not Optuna's (its slice plot asks 300 px per parameter)
-    fig.update_layout(template="plotly_white", title_text="", width=None, autosize=True,
-                      margin={"t": 40, "l": 60, "r": 30, "b": 50})
-    div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"plot-{plot.key}",
-                      config=PLOTLY_CONFIG)
+    fig.update_layout(
+        template="plotly_white",
+        title_text="",
+        width=None,
+        autosize=True,
+        margin={"t": 40, "l": 60, "r": 30, "b": 50},
+    )
+    div = pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"plot-{plot.key}",
+        config=PLOTLY_CONFIG,
+    )
     return about + f"<div class='plot' data-plot='{plot.key}'>{div}</div>"
 
 
@@ -204,29 +248,39 @@ def generalization_html(data: ReportData) -> str:
 
     if data.won is None:
         return "<p>The winner is not selected yet.</p>"
-    metric = baseline_metric(read_selection(data.study).get("task")
-                             or ("classification" if "accuracy" in data.won.metrics
-                                 else "regression"))
+    metric = baseline_metric(
+        read_selection(data.study).get("task")
+        or ("classification" if "accuracy" in data.won.metrics else "regression")
+    )
     if data.holdout:
         score, part = data.holdout.get(metric), "holdout"
-        lines = [f"<p>The winner scored <b>{metric} {_num(score)}</b> on the holdout split, "
-                 f"examples that neither the search nor the selection saw: the estimate to "
-                 f"quote.</p>"]
+        lines = [
+            f"<p>The winner scored <b>{metric} {_num(score)}</b> on the holdout split, "
+            f"examples that neither the search nor the selection saw: the estimate to "
+            f"quote.</p>"
+        ]
     else:
         score, part = data.won.metrics.get(metric), "test"
-        lines = ["<p>The winner was chosen on validation, without looking at the test split: "
-                 "its test score is a fair estimate.</p>" if data.members else
-                 "<p>The winner is the best test score among the top trials by validation, so "
-                 "its test score is biased upward by that choice. Set <code>data.split.holdout: "
-                 "0.1</code> for a figure no selection step has seen.</p>"]
+        lines = [
+            "<p>The winner was chosen on validation, without looking at the test split: "
+            "its test score is a fair estimate.</p>"
+            if data.members
+            else "<p>The winner is the best test score among the top trials by validation, so "
+            "its test score is biased upward by that choice. Set <code>data.split.holdout: "
+            "0.1</code> for a figure no selection step has seen.</p>"
+        ]
     baselines = data.baselines.get(part, {})
     if baselines and score is not None:
-        rows = "".join(f"<tr><td>{escape(name)}</td><td>{_num(value)}</td></tr>"
-                       for name, value in baselines.items())
-        lines.append(f"<p>Simple models fitted on the same training data, scored on the {part} "
-                     f"split ({metric}):</p><table><tr><th>model</th><th>{metric}</th></tr>"
-                     f"{rows}<tr><td><b>the winner</b></td><td><b>{_num(score)}</b></td></tr>"
-                     f"</table>")
+        rows = "".join(
+            f"<tr><td>{escape(name)}</td><td>{_num(value)}</td></tr>"
+            for name, value in baselines.items()
+        )
+        lines.append(
+            f"<p>Simple models fitted on the same training data, scored on the {part} "
+            f"split ({metric}):</p><table><tr><th>model</th><th>{metric}</th></tr>"
+            f"{rows}<tr><td><b>the winner</b></td><td><b>{_num(score)}</b></td></tr>"
+            f"</table>"
+        )
         found = verdict(score, baselines, metric, part)
         if found:
             level, sentence = found
@@ -239,32 +293,47 @@ def manifest_html(manifest: dict[str, Any] | None) -> str:
     """The splits: sizes, digests and class counts, as the parent MLflow run recorded them."""
     if not manifest:
         return "<p class='note'>The parent MLflow run holds no data_manifest.json.</p>"
-    facts = [("task", manifest.get("task")), ("modality", manifest.get("modality")),
-             ("train examples", manifest.get("train_size")),
-             ("validation examples", manifest.get("val_size")),
-             ("test examples", manifest.get("test_size")),
-             ("test split sha256", manifest.get("test_sha256")),
-             ("holdout examples", manifest.get("holdout_size")),
-             ("holdout split sha256", manifest.get("holdout_sha256")),
-             ("all splits sha256", manifest.get("splits_sha256"))]
-    html = ("<p class='about'>What the trials trained and were validated on, and the held-out "
-            "test split, as recorded when the study started (data_manifest.json of the parent "
-            "MLflow run).</p><table class='manifest'><tbody>"
-            + "".join(f"<tr><th>{escape(k)}</th><td><code>{escape(str(v))}</code></td></tr>"
-                      for k, v in facts if v is not None)
-            + "</tbody></table>")
+    facts = [
+        ("task", manifest.get("task")),
+        ("modality", manifest.get("modality")),
+        ("train examples", manifest.get("train_size")),
+        ("validation examples", manifest.get("val_size")),
+        ("test examples", manifest.get("test_size")),
+        ("test split sha256", manifest.get("test_sha256")),
+        ("holdout examples", manifest.get("holdout_size")),
+        ("holdout split sha256", manifest.get("holdout_sha256")),
+        ("all splits sha256", manifest.get("splits_sha256")),
+    ]
+    html = (
+        "<p class='about'>What the trials trained and were validated on, and the held-out "
+        "test split, as recorded when the study started (data_manifest.json of the parent "
+        "MLflow run).</p><table class='manifest'><tbody>"
+        + "".join(
+            f"<tr><th>{escape(k)}</th><td><code>{escape(str(v))}</code></td></tr>"
+            for k, v in facts
+            if v is not None
+        )
+        + "</tbody></table>"
+    )
     classes = manifest.get("classes")
     if classes:
         titles = {"train": "train", "val": "validation", "test": "test", "holdout": "holdout"}
-        counts = {split: manifest[f"{split}_class_counts"] for split in titles
-                  if manifest.get(f"{split}_class_counts") is not None}
+        counts = {
+            split: manifest[f"{split}_class_counts"]
+            for split in titles
+            if manifest.get(f"{split}_class_counts") is not None
+        }
         rows = "".join(
             f"<tr><td>{escape(str(name))}</td>"
             + "".join(f"<td class='num'>{_at(counts[s], i)}</td>" for s in counts)
-            + "</tr>" for i, name in enumerate(classes))
+            + "</tr>"
+            for i, name in enumerate(classes)
+        )
         head = "".join(f"<th>{titles[s]}</th>" for s in counts)
-        html += (f"<table class='classes'><thead><tr><th>class</th>{head}</tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
+        html += (
+            f"<table class='classes'><thead><tr><th>class</th>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
     return html
 
 
@@ -273,13 +342,17 @@ def diagnostics_html(data: ReportData) -> str:
     halted = stopped(data)
     kinds = Counter(f.kind for f in halted)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
-    html = (f"<h3>Trials stopped</h3><p class='about'>Pruned or failed trials and why: "
-            f"{escape(summary)}.</p>" + _findings_table(halted))
+    html = (
+        f"<h3>Trials stopped</h3><p class='about'>Pruned or failed trials and why: "
+        f"{escape(summary)}.</p>" + _findings_table(halted)
+    )
     rules = OVERFITTING_RULES.format(metric=data.cfg.test_metric)
     flagged = overfitting(data)
-    html += (f"<h3>Over-fitting</h3><p class='about'>Flagged from each complete or pruned "
-             f"trial's per-epoch metrics. Rules: {escape(rules)}.</p>"
-             + _findings_table(flagged, none="No trial shows over-fitting by these rules."))
+    html += (
+        f"<h3>Over-fitting</h3><p class='about'>Flagged from each complete or pruned "
+        f"trial's per-epoch metrics. Rules: {escape(rules)}.</p>"
+        + _findings_table(flagged, none="No trial shows over-fitting by these rules.")
+    )
     return html
 
 
@@ -290,9 +363,12 @@ def _findings_table(findings: list[Finding], none: str = "None.") -> str:
         f"<tr><td class='num'>{f.trial}</td><td>{escape(f.state.lower())}</td>"
         f"<td><b>{escape(f.kind)}</b></td><td class='num'>"
         f"{_blank(f.epochs)}</td><td>{escape(f.detail)}</td></tr>"
-        for f in findings)
-    return ("<table class='findings'><thead><tr><th>trial</th><th>state</th><th>kind</th>"
-            f"<th>epochs</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>")
+        for f in findings
+    )
+    return (
+        "<table class='findings'><thead><tr><th>trial</th><th>state</th><th>kind</th>"
+        f"<th>epochs</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def footer(data: ReportData) -> str:
@@ -300,9 +376,11 @@ def footer(data: ReportData) -> str:
     command = f"automl report --study {data.cfg.name}"
     if data.run_dir:
         command += f" --run-dir {data.run_dir}"
-    return (f"<h2>Rebuild</h2><p>This page is rebuilt from the study's storage at any time, also "
-            f"while the search runs: <code>{escape(command)}</code> (add <code>--storage "
-            f"URL</code> for a database storage).</p>")
+    return (
+        f"<h2>Rebuild</h2><p>This page is rebuilt from the study's storage at any time, also "
+        f"while the search runs: <code>{escape(command)}</code> (add <code>--storage "
+        f"URL</code> for a database storage).</p>"
+    )
 
 
 # ---- cell formats ----------------------------------------------------------------------------
@@ -341,4 +419,5 @@ def _params(trial: FrozenTrial) -> str:
     """``name = value`` per line; floats to four significant digits."""
     return "<br>".join(
         f"{escape(name)} = {escape(f'{value:.4g}' if isinstance(value, float) else str(value))}"
-        for name, value in sorted(trial.params.items()))
+        for name, value in sorted(trial.params.items())
+    )

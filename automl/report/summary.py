@@ -33,8 +33,9 @@ def write_tables(result: SearchResult, folder: Path) -> None:
     result.candidates.to_csv(folder / "candidates.csv", index=False)
 
 
-def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
-                  folder: Path) -> Path:
+def write_summary(
+    result: SearchResult, study: optuna.Study, cfg: SpaceConfig, folder: Path
+) -> Path:
     """``summary.md``: the winner, its test metrics, the candidates and their gaps."""
     states = result.trials["state"].value_counts().to_dict() if len(result.trials) else {}
     metric = cfg.test_metric
@@ -45,8 +46,7 @@ def write_summary(result: SearchResult, study: optuna.Study, cfg: SpaceConfig,
         f"{cfg.search.pruner}\n",
         "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
         "## Winner\n",
-        f"**{result.winner_name.capitalize()}**: " +
-        f"{cfg.search.objective} "
+        f"**{result.winner_name.capitalize()}**: " + f"{cfg.search.objective} "
         f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
         f"**{result.test_metrics[metric]:.4f}** (test loss "
         f"{result.test_metrics.get('loss', float('nan')):.4f}).\n",
@@ -74,7 +74,12 @@ def _pareto_lines(study: optuna.Study, cfg: SpaceConfig) -> list[str]:
     names = cfg.search.objective_names
     if len(names) < 2:
         return []
-    rows = [{"trial": t.number, **dict(zip(names, t.values))}
-            for t in sorted(study.best_trials, key=lambda t: t.number)]
-    return ["## Pareto front\n", f"Trials that no other trial beats on all of "
-            f"{', '.join(names)}:\n", markdown_table(rows)]
+    rows = [
+        {"trial": t.number, **dict(zip(names, t.values))}
+        for t in sorted(study.best_trials, key=lambda t: t.number)
+    ]
+    return [
+        "## Pareto front\n",
+        f"Trials that no other trial beats on all of {', '.join(names)}:\n",
+        markdown_table(rows),
+    ]

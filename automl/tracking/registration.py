@@ -13,8 +13,13 @@ if TYPE_CHECKING:
     from automl.tracking.tracker import Tracker
 
 
-def register_winner(tracker: "Tracker", model: Any, x_example: Any, registered_name: str,
-                    alias: str = CHAMPION_ALIAS) -> dict[str, str]:
+def register_winner(
+    tracker: "Tracker",
+    model: Any,
+    x_example: Any,
+    registered_name: str,
+    alias: str = CHAMPION_ALIAS,
+) -> dict[str, str]:
     """Log the winner as an MLflow model, register it and point ``alias`` at the version.
 
     The model serves (``mlflow models serve -m models:/<name>@champion``), loads with
@@ -27,14 +32,18 @@ def register_winner(tracker: "Tracker", model: Any, x_example: Any, registered_n
     from automl.export import log_mlflow_model
 
     # MLflow prints "Successfully registered model ..." itself: keep the terminal quiet
-    with mlflow.start_run(run_id=tracker.parent_run_id), \
-            contextlib.redirect_stderr(io.StringIO()):
-        info = log_mlflow_model(model, x_example, registered_name=registered_name,
-                                pip_requirements=_requirements())
+    with mlflow.start_run(run_id=tracker.parent_run_id), contextlib.redirect_stderr(io.StringIO()):
+        info = log_mlflow_model(
+            model, x_example, registered_name=registered_name, pip_requirements=_requirements()
+        )
     version = str(info.registered_model_version)
     tracker.client.set_registered_model_alias(registered_name, alias, version)
-    return {"model_uri": info.model_uri, "registered_model": registered_name,
-            "version": version, "alias_uri": f"models:/{registered_name}@{alias}"}
+    return {
+        "model_uri": info.model_uri,
+        "registered_model": registered_name,
+        "version": version,
+        "alias_uri": f"models:/{registered_name}@{alias}",
+    }
 
 
 def _requirements() -> list[str]:
@@ -44,8 +53,13 @@ def _requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for packages in (("keras",), ("tensorflow-cpu", "tensorflow"), ("numpy",), ("pandas",),
-                     ("cloudpickle",)):
+    for packages in (
+        ("keras",),
+        ("tensorflow-cpu", "tensorflow"),
+        ("numpy",),
+        ("pandas",),
+        ("cloudpickle",),
+    ):
         for package in packages:  # the first of these that is installed
             try:
                 reqs.append(f"{package}=={version(package)}")

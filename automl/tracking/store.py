@@ -37,8 +37,10 @@ def is_server(tracking_uri: str) -> bool:
 def ui_url(base_url: str, experiment_id: str) -> str:
     """The address that opens the MLflow UI on the study's runs table: model training mode
     (not MLflow 3's GenAI overview), with the trial columns of automl's saved view."""
-    return (f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
-            f"?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}")
+    return (
+        f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+        f"?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"
+    )
 
 
 def ui_command(tracking_uri: str, experiment_id: str | None = None) -> str:
@@ -70,20 +72,27 @@ def find_study(tracking_uri: str, study: str | None) -> "Experiment":
     try:
         experiments = [e for e in client.search_experiments() if e.name != "Default"]
     except Exception as exc:
-        raise UsageError(f"cannot read the MLflow store {redact(tracking_uri)} "
-                         f"({first_line(exc)})") from None
+        raise UsageError(
+            f"cannot read the MLflow store {redact(tracking_uri)} ({first_line(exc)})"
+        ) from None
     if study is not None:
         found = [e for e in experiments if e.name == study]
         if not found:
             names = ", ".join(sorted(e.name for e in experiments)) or "none"
-            raise UsageError(f"no study named {study!r} in the MLflow store "
-                             f"{redact(tracking_uri)}; studies there: {names}")
+            raise UsageError(
+                f"no study named {study!r} in the MLflow store "
+                f"{redact(tracking_uri)}; studies there: {names}"
+            )
         return found[0]
     if not experiments:
-        raise UsageError(f"the MLflow store {redact(tracking_uri)} holds no study yet; run "
-                         f"automl search first")
-    latest = client.search_runs([e.experiment_id for e in experiments],
-                                order_by=["attributes.start_time DESC"], max_results=1)
+        raise UsageError(
+            f"the MLflow store {redact(tracking_uri)} holds no study yet; run automl search first"
+        )
+    latest = client.search_runs(
+        [e.experiment_id for e in experiments],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if latest:
         return next(e for e in experiments if e.experiment_id == latest[0].info.experiment_id)
     return max(experiments, key=lambda e: e.creation_time or 0)
@@ -95,20 +104,40 @@ def runs_view(objective: str) -> dict[str, Any]:
     as the UI writes it)."""
     test = "test_" + objective.removeprefix("val_")
     return {
-        "searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
-        "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
+        "searchFilter": "",
+        "orderByKey": "attributes.start_time",
+        "orderByAsc": False,
+        "startTime": "ALL",
+        "lifecycleFilter": "Active",
+        "datasetsFilter": [],
         "modelVersionFilter": "All Runs",
-        "selectedColumns": ["attributes.`Dataset`", "attributes.`Models`",
-                            "params.`model.architecture`", f"metrics.`best_{objective}`",
-                            f"metrics.`{test}`", "metrics.`generalization_gap`",
-                            "metrics.`epochs_run`", "metrics.`trial_seconds`",
-                            "tags.`optuna.state`"],
-        "columnOrder": [], "columnWidths": {}, "runsHiddenMode": "FIRST_10_RUNS",
-        "viewMaximized": False, "runListHidden": False, "isAccordionReordered": False,
-        "useGroupedValuesInCharts": True, "hideEmptyCharts": True, "groupBy": None,
+        "selectedColumns": [
+            "attributes.`Dataset`",
+            "attributes.`Models`",
+            "params.`model.architecture`",
+            f"metrics.`best_{objective}`",
+            f"metrics.`{test}`",
+            "metrics.`generalization_gap`",
+            "metrics.`epochs_run`",
+            "metrics.`trial_seconds`",
+            "tags.`optuna.state`",
+        ],
+        "columnOrder": [],
+        "columnWidths": {},
+        "runsHiddenMode": "FIRST_10_RUNS",
+        "viewMaximized": False,
+        "runListHidden": False,
+        "isAccordionReordered": False,
+        "useGroupedValuesInCharts": True,
+        "hideEmptyCharts": True,
+        "groupBy": None,
         "groupsExpanded": {},
-        "globalLineChartConfig": {"xAxisKey": "step", "lineSmoothness": 0,
-                                  "selectedXAxisMetricKey": ""}}
+        "globalLineChartConfig": {
+            "xAxisKey": "step",
+            "lineSmoothness": 0,
+            "selectedXAxisMetricKey": "",
+        },
+    }
 
 
 def first_line(error: BaseException) -> str:

@@ -60,13 +60,18 @@ class Tracker:
         try:
             found = self.client.get_experiment_by_name(experiment)
         except Exception as exc:  # unreachable server, unreadable file, ...
-            raise UsageError(f"cannot reach the MLflow tracking store {redact(tracking_uri)} "
-                             f"({redact(str(exc).splitlines()[0] if str(exc) else '')[:200]}); "
-                             f"check --tracking-uri or start the server") from None
+            raise UsageError(
+                f"cannot reach the MLflow tracking store {redact(tracking_uri)} "
+                f"({redact(str(exc).splitlines()[0] if str(exc) else '')[:200]}); "
+                f"check --tracking-uri or start the server"
+            ) from None
         if found is None:
             # a server keeps the artifacts itself, where workers on other machines reach them
-            location = (artifact_root.resolve().as_uri()
-                        if artifact_root and not is_server(tracking_uri) else None)
+            location = (
+                artifact_root.resolve().as_uri()
+                if artifact_root and not is_server(tracking_uri)
+                else None
+            )
             self.experiment_id = self.client.create_experiment(experiment, location)
         else:
             if found.lifecycle_stage == "deleted":
@@ -89,8 +94,14 @@ class Tracker:
 
     # ---- the study ---------------------------------------------------------------------------
 
-    def start_study(self, study_name: str, previous_run_id: str | None, params: dict[str, Any],
-                    space_file: str | None, manifest: dict[str, Any]) -> str:
+    def start_study(
+        self,
+        study_name: str,
+        previous_run_id: str | None,
+        params: dict[str, Any],
+        space_file: str | None,
+        manifest: dict[str, Any],
+    ) -> str:
         """Open the parent run (the one of an earlier, resumed session when it still exists)."""
         run = None
         if previous_run_id:
@@ -99,11 +110,14 @@ class Tracker:
             except Exception:
                 run = None
         if run is None:
-            run = self.client.create_run(self.experiment_id, run_name=study_name,
-                                         tags={"automl.study": study_name,
-                                               "automl.kind": "study"})
-            self.client.log_batch(run.info.run_id, params=[
-                _param(k, v) for k, v in _flat_params(params).items()])
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=study_name,
+                tags={"automl.study": study_name, "automl.kind": "study"},
+            )
+            self.client.log_batch(
+                run.info.run_id, params=[_param(k, v) for k, v in _flat_params(params).items()]
+            )
             if space_file:
                 self.client.log_artifact(run.info.run_id, space_file)
             self.client.log_dict(run.info.run_id, manifest, "data_manifest.json")
@@ -112,13 +126,23 @@ class Tracker:
         self.parent_run_id = run.info.run_id
         objective = str(params.get("search.objective") or "val_loss")
         now = int(time.time() * 1000)
-        self.client.set_experiment_tag(self.experiment_id, VIEW_TAG, json.dumps({
-            "name": "automl trials", "createdAt": now, "updatedAt": now,
-            "state": json.dumps(runs_view(objective))}))
+        self.client.set_experiment_tag(
+            self.experiment_id,
+            VIEW_TAG,
+            json.dumps(
+                {
+                    "name": "automl trials",
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "state": json.dumps(runs_view(objective)),
+                }
+            ),
+        )
         return self.parent_run_id
 
-    def log_splits(self, run_id: str, splits: "Splits", source: str | None = None,
-                   test: bool = True) -> None:
+    def log_splits(
+        self, run_id: str, splits: "Splits", source: str | None = None, test: bool = True
+    ) -> None:
         """Log the splits as the run's MLflow datasets (the runs table's Dataset column):
         ``train``, ``validation`` and, unless ``test`` is False (trials never see it), ``test``.
 
@@ -133,12 +157,18 @@ class Tracker:
         key = id(splits)
         if key not in self._datasets:
             self._datasets[key] = [
-                (_dataset(name, x, y, source), context) for name, context, x, y in (
+                (_dataset(name, x, y, source), context)
+                for name, context, x, y in (
                     ("train", "training", splits.x_train, splits.y_train),
                     ("validation", "validation", splits.x_val, splits.y_val),
-                    ("test", "testing", splits.x_test, splits.y_test))]
-        inputs = [DatasetInput(entity, [InputTag("mlflow.data.context", context)])
-                  for entity, context in self._datasets[key] if test or context != "testing"]
+                    ("test", "testing", splits.x_test, splits.y_test),
+                )
+            ]
+        inputs = [
+            DatasetInput(entity, [InputTag("mlflow.data.context", context)])
+            for entity, context in self._datasets[key]
+            if test or context != "testing"
+        ]
         self.client.log_inputs(run_id, datasets=inputs)
 
     def close_stranded(self, live_run_ids: set[str], reasons: dict[str, str]) -> int:
@@ -154,14 +184,17 @@ class Tracker:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_run_id}' and "
-                          f"attributes.status = 'RUNNING'")
+            f"attributes.status = 'RUNNING'",
+        )
         closed = 0
         for run in runs:
             if run.info.run_id in live_run_ids:
                 continue
-            self.client.set_tag(run.info.run_id, "automl.fail_reason",
-                                reasons.get(run.info.run_id,
-                                            "interrupted: the process running this trial stopped"))
+            self.client.set_tag(
+                run.info.run_id,
+                "automl.fail_reason",
+                reasons.get(run.info.run_id, "interrupted: the process running this trial stopped"),
+            )
             self.client.set_terminated(run.info.run_id, status="KILLED")
             closed += 1
         return closed
@@ -172,8 +205,13 @@ class Tracker:
 
     # ---- trials ------------------------------------------------------------------------------
 
-    def start_trial(self, number: int, params: dict[str, Any],
-                    config: dict[str, Any] | None = None, **tags: object) -> str:
+    def start_trial(
+        self,
+        number: int,
+        params: dict[str, Any],
+        config: dict[str, Any] | None = None,
+        **tags: object,
+    ) -> str:
         """A child run named ``trial-3 cnn`` (the number and the architecture branch).
 
         Args:
@@ -185,17 +223,23 @@ class Tracker:
         branch = params.get("model.architecture")
         name = f"trial-{number}" + (f" {branch}" if branch else "")
         run = self.client.create_run(
-            self.experiment_id, run_name=name,
-            tags={PARENT_TAG: self.parent_run_id, "automl.kind": "trial",
-                  "optuna.trial_number": str(number), "optuna.state": "RUNNING",
-                  **{f"automl.{k}": str(v) for k, v in tags.items() if v is not None}})
+            self.experiment_id,
+            run_name=name,
+            tags={
+                PARENT_TAG: self.parent_run_id,
+                "automl.kind": "trial",
+                "optuna.trial_number": str(number),
+                "optuna.state": "RUNNING",
+                **{f"automl.{k}": str(v) for k, v in tags.items() if v is not None},
+            },
+        )
         run_id = run.info.run_id
         self._names[run_id] = name
-        self.client.log_batch(run_id,
-                              params=[_param(k, v) for k, v in _flat_params(params).items()])
+        self.client.log_batch(
+            run_id, params=[_param(k, v) for k, v in _flat_params(params).items()]
+        )
         if config is not None:
-            self.client.log_text(run_id, json.dumps(config, indent=2, default=str),
-                                 "config.json")
+            self.client.log_text(run_id, json.dumps(config, indent=2, default=str), "config.json")
         return run_id
 
     def tag_trial(self, run_id: str, **tags: object) -> None:
@@ -223,13 +267,17 @@ class Tracker:
         if not names:
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=names[0],
-                                                    dst_path=str(folder / "downloaded"),
-                                                    tracking_uri=self.tracking_uri)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=names[0],
+            dst_path=str(folder / "downloaded"),
+            tracking_uri=self.tracking_uri,
+        )
         return Path(local)
 
-    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None,
-                    wait: bool = True) -> None:
+    def log_metrics(
+        self, run_id: str, metrics: dict[str, float], step: int | None = None, wait: bool = True
+    ) -> None:
         """Log metrics in one batch (non-finite values are left out).
 
         Args:
@@ -244,16 +292,20 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, _rounded(float(v)), now, step or 0) for k, v in metrics.items()
-                 if v is not None and math.isfinite(float(v))]
+        batch = [
+            Metric(k, _rounded(float(v)), now, step or 0)
+            for k, v in metrics.items()
+            if v is not None and math.isfinite(float(v))
+        ]
         if not batch:
             return
         if wait:
             self.client.log_batch(run_id, metrics=batch)
             return
         if self._writer is None:
-            self._writer = threading.Thread(target=self._write_queued, daemon=True,
-                                            name="automl-mlflow-metrics")
+            self._writer = threading.Thread(
+                target=self._write_queued, daemon=True, name="automl-mlflow-metrics"
+            )
             self._writer.start()
         self._queue.put((run_id, batch))
 
@@ -275,11 +327,20 @@ class Tracker:
         self._queue.join()
         failure = self._failures.pop(run_id, None)
         if failure:
-            print(f"automl: some per-epoch metrics of MLflow run {run_id} were not written "
-                  f"({failure})", file=sys.stderr)
+            print(
+                f"automl: some per-epoch metrics of MLflow run {run_id} were not written "
+                f"({failure})",
+                file=sys.stderr,
+            )
 
-    def end_trial(self, run_id: str, state: str, reason: str | None = None,
-                  metrics: dict[str, float] | None = None, outcome: str | None = None) -> None:
+    def end_trial(
+        self,
+        run_id: str,
+        state: str,
+        reason: str | None = None,
+        metrics: dict[str, float] | None = None,
+        outcome: str | None = None,
+    ) -> None:
         """Close a child run with its Optuna state (COMPLETE, PRUNED or FAIL); ``outcome``
         (``val_accuracy=0.9812``, ``pruned at epoch 4``, ``failed``) joins its name, so that the
         runs list reads at a glance."""
@@ -293,15 +354,19 @@ class Tracker:
         if reason:
             tags.append(RunTag("automl.fail_reason", reason[:5000]))
         now = int(time.time() * 1000)
-        batch = [Metric(k, _rounded(float(v)), now, 0) for k, v in (metrics or {}).items()
-                 if v is not None and math.isfinite(float(v))]
+        batch = [
+            Metric(k, _rounded(float(v)), now, 0)
+            for k, v in (metrics or {}).items()
+            if v is not None and math.isfinite(float(v))
+        ]
         self.client.log_batch(run_id, metrics=batch, tags=tags)
         self.client.set_terminated(run_id, status="FAILED" if state == "FAIL" else "FINISHED")
 
     # ---- selection and the winner ------------------------------------------------------------
 
-    def log_selection(self, table: list[dict[str, Any]], winner: dict[str, Any],
-                      trial_runs: dict[int, str]) -> None:
+    def log_selection(
+        self, table: list[dict[str, Any]], winner: dict[str, Any], trial_runs: dict[int, str]
+    ) -> None:
         """Record each candidate's test metrics and gap, and the winner, on the parent run."""
         parent = self._parent()
         for row in table:
@@ -310,22 +375,36 @@ class Tracker:
             metrics["generalization_gap"] = row["gap"]
             if number in trial_runs:
                 self.log_metrics(trial_runs[number], metrics)
-            self.log_metrics(parent, {f"candidate_{number}_gap": row["gap"],
-                                      f"candidate_{number}_test": row["test_score"]})
-        self.log_metrics(parent, {
-            "winner_val": winner["val_score"], "winner_test": winner["test_score"],
-            **{f"winner_test_{k}": v for k, v in winner["test"].items()}})
+            self.log_metrics(
+                parent,
+                {
+                    f"candidate_{number}_gap": row["gap"],
+                    f"candidate_{number}_test": row["test_score"],
+                },
+            )
+        self.log_metrics(
+            parent,
+            {
+                "winner_val": winner["val_score"],
+                "winner_test": winner["test_score"],
+                **{f"winner_test_{k}": v for k, v in winner["test"].items()},
+            },
+        )
         self.client.set_tag(parent, "automl.winner_trial", str(winner["trial"]))
         if len(winner.get("members", [])) > 1:
-            self.client.set_tag(parent, "automl.winner_ensemble",
-                                ",".join(map(str, winner["members"])))
+            self.client.set_tag(
+                parent, "automl.winner_ensemble", ",".join(map(str, winner["members"]))
+            )
         self.client.set_tag(parent, "mlflow.note.content", leaderboard_markdown(table, winner))
         self.client.log_dict(parent, {"candidates": table, "winner": winner}, "selection.json")
         from automl.report.curves import log_learning_curves
 
-        log_learning_curves(self.client, parent,
-                            {row["trial"]: trial_runs[row["trial"]] for row in table
-                             if row["trial"] in trial_runs}, winner["trial"])
+        log_learning_curves(
+            self.client,
+            parent,
+            {row["trial"]: trial_runs[row["trial"]] for row in table if row["trial"] in trial_runs},
+            winner["trial"],
+        )
 
     def log_artifacts(self, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self._parent(), str(folder), artifact_path)
@@ -344,12 +423,16 @@ def leaderboard_markdown(table: list[dict[str, Any]], winner: dict[str, Any]) ->
     for row in sorted(table, key=lambda r: r["test_score"], reverse=True):
         role = winner_role(row["trial"], winner["trial"], members)
         mark = f" **{role}**" if role == "winner" else f" {role}" if role else ""
-        lines.append(f"| {row['trial']}{mark} | {row['val_score']:.4f} | {row['test_score']:.4f} "
-                     f"| {row['gap']:+.4f} |")
+        lines.append(
+            f"| {row['trial']}{mark} | {row['val_score']:.4f} | {row['test_score']:.4f} "
+            f"| {row['gap']:+.4f} |"
+        )
     name = winner_name(winner["trial"], members)
-    return (f"Winner: {name}, test {winner['test_score']:.4f} "
-            f"(validation {winner['val_score']:.4f}).\n\nThe top trials by validation, each "
-            f"evaluated once on the held-out test split:\n\n" + "\n".join(lines))
+    return (
+        f"Winner: {name}, test {winner['test_score']:.4f} "
+        f"(validation {winner['val_score']:.4f}).\n\nThe top trials by validation, each "
+        f"evaluated once on the held-out test split:\n\n" + "\n".join(lines)
+    )
 
 
 def _param(key: str, value: str):
@@ -379,10 +462,12 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
             warnings.simplefilter("ignore")
             origin = resolve_dataset_source(source)
     try:
-        features = ({k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict)
-                    else np.asarray(x))
-        return from_numpy(features, source=origin, targets=np.asarray(y),
-                          name=name)._to_mlflow_entity()
+        features = (
+            {k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict) else np.asarray(x)
+        )
+        return from_numpy(
+            features, source=origin, targets=np.asarray(y), name=name
+        )._to_mlflow_entity()
     except Exception:  # arrays MLflow cannot describe (e.g. mixed objects)
         # MLflow's MetaDataset leaves Dataset.profile abstract in its annotations; Dataset is no
         # ABC, so it instantiates (and its profile is None)

@@ -26,8 +26,9 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def start_ui(tracking_uri: str, host: str, port: int, artifacts: Path, log: Path,
-             wait_s: float = 180) -> subprocess.Popen:
+def start_ui(
+    tracking_uri: str, host: str, port: int, artifacts: Path, log: Path, wait_s: float = 180
+) -> subprocess.Popen:
     """Start ``mlflow ui`` on the store in a process group of its own and wait until it answers.
 
     Args:
@@ -46,13 +47,29 @@ def start_ui(tracking_uri: str, host: str, port: int, artifacts: Path, log: Path
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-             "--artifacts-destination", artifacts.resolve().as_uri(), "--host", host,
-             "--port", str(port), "--workers", "1"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "ui",
+                "--backend-store-uri",
+                tracking_uri,
+                "--artifacts-destination",
+                artifacts.resolve().as_uri(),
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
             # no job runners (seven processes that serve GenAI evaluation jobs): a UI to browse
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
     health = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/health"
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
@@ -86,6 +103,7 @@ def stop_ui(process: subprocess.Popen) -> None:
 def serve_until_stopped(process: subprocess.Popen) -> int:
     """Wait while the UI serves; Ctrl-C or SIGTERM stops it. Returns the exit code (0 when
     stopped on purpose)."""
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

@@ -25,9 +25,11 @@ class DivergenceGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         loss = float((logs or {}).get("loss", 0.0))
         if not math.isfinite(loss):
-            self.reason = (f"diverged: the training loss became {loss} at epoch "
-                           f"{self._epoch + 1}, batch {batch + 1}; a lower learning rate, "
-                           f"gradient clipping or batch norm usually helps")
+            self.reason = (
+                f"diverged: the training loss became {loss} at epoch "
+                f"{self._epoch + 1}, batch {batch + 1}; a lower learning rate, "
+                f"gradient clipping or batch norm usually helps"
+            )
             self.model.stop_training = True
 
 
@@ -41,8 +43,14 @@ class GradientHealth(keras.callbacks.Callback):
     ``vanish``, or the first/last ratio below ``vanish_ratio``).
     """
 
-    def __init__(self, batch, patience: int = 3, explode: float = 1e4, vanish: float = 1e-7,
-                 vanish_ratio: float = 1e-5) -> None:
+    def __init__(
+        self,
+        batch,
+        patience: int = 3,
+        explode: float = 1e4,
+        vanish: float = 1e-7,
+        vanish_ratio: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.batch = batch
         self.patience = patience
@@ -77,17 +85,20 @@ class GradientHealth(keras.callbacks.Callback):
             problem = ""
         self._streak = self._streak + [problem] if problem else []
         if len(self._streak) >= self.patience:
-            self.reason = (f"{problem.split(' (')[0]} for {self.patience} epochs in a row, last "
-                           f"at epoch {epoch + 1}: {problem}; try batch norm, another "
-                           f"initializer or a different learning rate")
+            self.reason = (
+                f"{problem.split(' (')[0]} for {self.patience} epochs in a row, last "
+                f"at epoch {epoch + 1}: {problem}; try batch norm, another "
+                f"initializer or a different learning rate"
+            )
             self.model.stop_training = True
 
 
 class EpochReporter(keras.callbacks.Callback):
     """Hands every epoch's metrics (plus learning rate, duration and train/val gap) to ``report``."""
 
-    def __init__(self, report: Callable[[int, dict[str, float]], None],
-                 metric: str = "accuracy") -> None:
+    def __init__(
+        self, report: Callable[[int, dict[str, float]], None], metric: str = "accuracy"
+    ) -> None:
         super().__init__()
         self.report = report
         self.metric = metric
@@ -99,8 +110,9 @@ class EpochReporter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         metrics = {k: float(v) for k, v in (logs or {}).items()}
         metrics["epoch_seconds"] = time.perf_counter() - self._start
-        metrics["learning_rate"] = float(keras.ops.convert_to_numpy(
-            self.model.optimizer.learning_rate))
+        metrics["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
         if self.metric in metrics and f"val_{self.metric}" in metrics:
             metrics["train_val_gap"] = metrics[self.metric] - metrics[f"val_{self.metric}"]
         self.report(epoch, metrics)

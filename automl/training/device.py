@@ -34,6 +34,4 @@ def configure(threads: int | None = None) -> dict[str, object]:
         except RuntimeError:  # already initialized by someone else: keep their setting
             pass
     cores = f"{threads} thread(s)" if threads else f"{os.cpu_count()} cores"
-    return {"gpus": len(gpus),
-            "device": f"{len(gpus)} GPU(s)" if gpus else f"CPU ({cores})"}
-
+    return {"gpus": len(gpus), "device": f"{len(gpus)} GPU(s)" if gpus else f"CPU ({cores})"}

@@ -36,12 +36,12 @@ class FirstValues:
     def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
         return self.forced.get(name, choices[0])
 
-    def suggest_int(self, name: str, low: int, high: int, step: int = 1,
-                    log: bool = False) -> int:
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
         return self.forced.get(name, low)
 
-    def suggest_float(self, name: str, low: float, high: float, step: float | None = None,
-                      log: bool = False) -> float:
+    def suggest_float(
+        self, name: str, low: float, high: float, step: float | None = None, log: bool = False
+    ) -> float:
         return self.forced.get(name, low)
 
 
@@ -74,8 +74,9 @@ def dry_build(cfg: SpaceConfig, splits: Splits) -> None:
             _build_and_step(cfg, splits, key, label, forced)
 
 
-def _build_and_step(cfg: SpaceConfig, splits: Splits, key: str, label: str,
-                    forced: dict[str, Any]) -> None:
+def _build_and_step(
+    cfg: SpaceConfig, splits: Splits, key: str, label: str, forced: dict[str, Any]
+) -> None:
     import keras
     import tensorflow as tf
 
@@ -96,8 +97,10 @@ def _build_and_step(cfg: SpaceConfig, splits: Splits, key: str, label: str,
     except UsageError:
         raise
     except Exception as error:
-        raise cfg.error(key, f"building and training {label} on one batch fails "
-                             f"({_reason(error)}); fix this option") from None
+        raise cfg.error(
+            key,
+            f"building and training {label} on one batch fails ({_reason(error)}); fix this option",
+        ) from None
     finally:
         keras.backend.clear_session()
 
@@ -120,4 +123,4 @@ def _reason(error: BaseException) -> str:
 
 
 def _clip(reason: str) -> str:
-    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."

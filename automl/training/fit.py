@@ -23,8 +23,8 @@ DEFAULT_BATCH_SIZE = 64
 class FitOutcome:
     model: Any
     history: dict[str, list[float]]
-    best_value: float          # the objective at the best epoch (whose weights the model holds)
-    best_epoch: int            # 0-based
+    best_value: float  # the objective at the best epoch (whose weights the model holds)
+    best_epoch: int  # 0-based
     epochs_run: int
     params_count: int
 
@@ -47,27 +47,37 @@ def input_spec(splits: Splits) -> InputSpec:
 
     target: _TargetStats = {}
     if splits.task == "regression":
-        target = {"target_mean": float(splits.y_train.mean()),
-                  "target_std": float(splits.y_train.std()) or 1.0}
+        target = {
+            "target_mean": float(splits.y_train.mean()),
+            "target_std": float(splits.y_train.std()) or 1.0,
+        }
     if isinstance(splits.x_train, dict):
         columns = []
         for name, kind in splits.columns:
             values = splits.x_train[name]
-            stats = (float(values.mean()), float(values.var()) or 1.0) if kind == "numeric" \
+            stats = (
+                (float(values.mean()), float(values.var()) or 1.0)
+                if kind == "numeric"
                 else tuple(sorted(set(values.tolist())))
+            )
             columns.append((name, kind, stats))
-        return InputSpec(shape=(len(columns),), num_classes=splits.num_classes,
-                         columns=tuple(columns), **target)
+        return InputSpec(
+            shape=(len(columns),), num_classes=splits.num_classes, columns=tuple(columns), **target
+        )
     x = np.asarray(splits.x_train, dtype="float32")
-    return InputSpec(shape=tuple(x.shape[1:]), num_classes=splits.num_classes,
-                     mean=float(x.mean()), variance=float(x.var()) or 1.0,
-                     value_range=(float(x.min()), float(x.max())), **target)
+    return InputSpec(
+        shape=tuple(x.shape[1:]),
+        num_classes=splits.num_classes,
+        mean=float(x.mean()),
+        variance=float(x.var()) or 1.0,
+        value_range=(float(x.min()), float(x.max())),
+        **target,
+    )
 
 
 def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]]:
     """The standard deviation of the inputs (and of each numeric column), for noise augmentation."""
-    numeric = {name: math.sqrt(stats[1]) for name, kind, stats in spec.columns
-               if kind == "numeric"}
+    numeric = {name: math.sqrt(stats[1]) for name, kind, stats in spec.columns if kind == "numeric"}
     return math.sqrt(spec.variance), numeric
 
 
@@ -105,9 +115,15 @@ def target_scale(splits: Splits) -> float:
     return float(splits.y_train.std()) or 1.0
 
 
-def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0,
-                  loss: str | None = None, jit_compile: bool | str = "auto",
-                  target_std: float = 1.0) -> None:
+def compile_model(
+    model,
+    optimizer,
+    task: str,
+    label_smoothing: float = 0.0,
+    loss: str | None = None,
+    jit_compile: bool | str = "auto",
+    target_std: float = 1.0,
+) -> None:
     """Loss and metrics by task: cross-entropy and accuracy, or mean squared error and MAE
     (``loss`` picks another of ``config.LOSSES``; ``jit_compile``: XLA, as Keras takes it).
 
@@ -121,16 +137,24 @@ def compile_model(model, optimizer, task: str, label_smoothing: float = 0.0,
     if task == "regression":
         loss = loss or "mse"
         squared = loss in ("mse", "huber")
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.Huber(delta=target_std) if loss == "huber" else loss,
-                      loss_weights=1.0 / (target_std ** 2 if squared else target_std),
-                      metrics=["mae"], jit_compile=jit_compile)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.Huber(delta=target_std) if loss == "huber" else loss,
+            loss_weights=1.0 / (target_std**2 if squared else target_std),
+            metrics=["mae"],
+            jit_compile=jit_compile,
+        )
         return
-    classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-               "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy}
-    model.compile(optimizer=optimizer,
-                  loss=classes[loss or "categorical_crossentropy"](label_smoothing=label_smoothing),
-                  metrics=["accuracy"], jit_compile=jit_compile)
+    classes = {
+        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+        "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
+    }
+    model.compile(
+        optimizer=optimizer,
+        loss=classes[loss or "categorical_crossentropy"](label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
 
 
 def set_precision(training: dict[str, Any]) -> str:
@@ -150,8 +174,7 @@ def set_precision(training: dict[str, Any]) -> str:
 
         if tf_config.is_op_determinism_enabled():
             tf_config.disable_op_determinism()
-    wanted = bool(training.get("mixed_precision")) and bool(
-        tf.config.list_physical_devices("GPU"))
+    wanted = bool(training.get("mixed_precision")) and bool(tf.config.list_physical_devices("GPU"))
     policy = "mixed_float16" if wanted else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
@@ -188,12 +211,22 @@ def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int)
     epochs = int(training.get("epochs", DEFAULT_EPOCHS))
     spec = input_spec(splits)
     model = build_model(params.get("model", {}), spec, params.get("data", {}).get("augment"))
-    optimizer = build_optimizer(training.get("optimizer", "adam"), training.get("schedule"),
-                                learning_rate=training.get("learning_rate"),
-                                total_steps=epochs * steps_per_epoch,
-                                steps_per_epoch=steps_per_epoch)
-    compile_model(model, optimizer, splits.task, float(training.get("label_smoothing", 0.0)),
-                  training.get("loss"), training.get("jit_compile", "auto"), target_scale(splits))
+    optimizer = build_optimizer(
+        training.get("optimizer", "adam"),
+        training.get("schedule"),
+        learning_rate=training.get("learning_rate"),
+        total_steps=epochs * steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+    )
+    compile_model(
+        model,
+        optimizer,
+        splits.task,
+        float(training.get("label_smoothing", 0.0)),
+        training.get("loss"),
+        training.get("jit_compile", "auto"),
+        target_scale(splits),
+    )
     return model, optimizer
 
 
@@ -201,15 +234,28 @@ def training_batches(params: dict[str, Any], splits: Splits, seed: int):
     """The shuffled, augmented ``tf.data`` batches of the training split for ``params``."""
     training = params.get("training", {})
     data_std, numeric_std = data_scale(splits, input_spec(splits))
-    return train_dataset(splits.x_train, splits.y_train,
-                         int(training.get("batch_size", DEFAULT_BATCH_SIZE)),
-                         params.get("data", {}).get("augment"), seed,
-                         num_classes=splits.num_classes, modality=splits.modality,
-                         data_std=data_std, numeric_std=numeric_std)
+    return train_dataset(
+        splits.x_train,
+        splits.y_train,
+        int(training.get("batch_size", DEFAULT_BATCH_SIZE)),
+        params.get("data", {}).get("augment"),
+        seed,
+        num_classes=splits.num_classes,
+        modality=splits.modality,
+        data_std=data_std,
+        numeric_std=numeric_std,
+    )
 
 
-def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, direction: str,
-              seed: int, callbacks: list | None = None) -> FitOutcome:
+def fit_trial(
+    params: dict[str, Any],
+    splits: Splits,
+    *,
+    objective: str,
+    direction: str,
+    seed: int,
+    callbacks: list | None = None,
+) -> FitOutcome:
     """Train one model with the sampled ``params`` (the whole tree: data, model, training).
 
     Validation drives early stopping (best weights restored) and the returned objective value;
@@ -241,20 +287,34 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
     schedule = as_named(training.get("schedule") or "constant")
     if schedule["name"] == "reduce_on_plateau":  # lowers the rate when validation stalls
         lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=objective, mode=mode, factor=schedule.get("factor", 0.5),
-            patience=schedule.get("patience", 3), min_lr=lr * schedule.get("min_factor", 0.001)))
+        all_callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=objective,
+                mode=mode,
+                factor=schedule.get("factor", 0.5),
+                patience=schedule.get("patience", 3),
+                min_lr=lr * schedule.get("min_factor", 0.001),
+            )
+        )
     patience = int(training.get("early_stopping", 10))
     stopper = None
     if patience > 0:
-        stopper = TieBreakingEarlyStopping(monitor=objective, mode=mode, patience=patience,
-                                           restore_best_weights=True)
+        stopper = TieBreakingEarlyStopping(
+            monitor=objective, mode=mode, patience=patience, restore_best_weights=True
+        )
         all_callbacks.append(stopper)
+
     def train(first_epoch: int, last_epoch: int) -> dict:
         # shuffle=False: the tf.data pipeline shuffles already
-        return model.fit(train_ds, validation_data=val, initial_epoch=first_epoch,
-                         epochs=last_epoch, callbacks=all_callbacks, shuffle=False,
-                         verbose=0).history
+        return model.fit(
+            train_ds,
+            validation_data=val,
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            callbacks=all_callbacks,
+            shuffle=False,
+            verbose=0,
+        ).history
 
     arch = as_named(params.get("model", {}).get("architecture", "mlp"))
     unfreeze = int(arch.get("unfreeze", 0)) if arch["name"] == "transfer" else 0
@@ -266,13 +326,22 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
 
             unfreeze_top(model, unfreeze)
             steps = (epochs - head_epochs) * steps_per_epoch
-            compile_model(model, build_optimizer(
-                training.get("optimizer", "adam"), training.get("schedule"),
-                learning_rate=training.get("learning_rate"), total_steps=steps,
-                steps_per_epoch=steps_per_epoch,
-                lr_scale=float(arch.get("fine_tune_lr_factor", 0.1))),
-                splits.task, float(training.get("label_smoothing", 0.0)), training.get("loss"),
-                jit, target_scale(splits))
+            compile_model(
+                model,
+                build_optimizer(
+                    training.get("optimizer", "adam"),
+                    training.get("schedule"),
+                    learning_rate=training.get("learning_rate"),
+                    total_steps=steps,
+                    steps_per_epoch=steps_per_epoch,
+                    lr_scale=float(arch.get("fine_tune_lr_factor", 0.1)),
+                ),
+                splits.task,
+                float(training.get("label_smoothing", 0.0)),
+                training.get("loss"),
+                jit,
+                target_scale(splits),
+            )
             history = train(head_epochs, epochs)  # the model keeps this phase's best weights
     else:
         history = train(0, epochs)
@@ -283,16 +352,27 @@ def fit_trial(params: dict[str, Any], splits: Splits, *, objective: str, directi
 
     values = history.get(objective)
     if not values:
-        raise TrialFailed(f"the objective {objective!r} was not logged; logged metrics: "
-                          f"{', '.join(history)}")
+        raise TrialFailed(
+            f"the objective {objective!r} was not logged; logged metrics: {', '.join(history)}"
+        )
     if stopper is None:  # no early stopping: the model holds the last epoch's weights
         best_epoch = len(values) - 1
     else:  # the epoch whose weights the stopper restored: ties go to the lower val_loss
         losses = history.get("val_loss") or [None] * len(values)
         maximize = mode == "max"
-        best_epoch = min(range(len(values)), key=lambda i: (
-            not math.isfinite(values[i]), rank_key(values[i], losses[i], i, maximize=maximize)))
+        best_epoch = min(
+            range(len(values)),
+            key=lambda i: (
+                not math.isfinite(values[i]),
+                rank_key(values[i], losses[i], i, maximize=maximize),
+            ),
+        )
     best_value = values[best_epoch]
-    return FitOutcome(model=model, history=history, best_value=float(best_value),
-                      best_epoch=best_epoch, epochs_run=len(values),
-                      params_count=int(model.count_params()))
+    return FitOutcome(
+        model=model,
+        history=history,
+        best_value=float(best_value),
+        best_epoch=best_epoch,
+        epochs_run=len(values),
+        params_count=int(model.count_params()),
+    )

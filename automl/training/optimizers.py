@@ -32,8 +32,9 @@ def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_
     name = spec.pop("name")
     total_steps = max(int(total_steps), 2)
     epoch = max(int(steps_per_epoch), 1)
-    warmup = min(int(spec.pop("warmup_epochs", 2 if name == "warmup_cosine" else 0)) * epoch,
-                 total_steps - 1)
+    warmup = min(
+        int(spec.pop("warmup_epochs", 2 if name == "warmup_cosine" else 0)) * epoch, total_steps - 1
+    )
     S = keras.optimizers.schedules
     decay_steps = max(total_steps - warmup, 1)
     if name in ("constant", "reduce_on_plateau"):  # the plateau callback changes it
@@ -42,17 +43,23 @@ def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_
         base = S.CosineDecay(learning_rate, decay_steps, alpha=spec.get("alpha", 0.0))
     elif name == "cosine_restarts":
         first = max(int(spec.get("first_decay_epochs", 5)) * epoch, 1)
-        base = S.CosineDecayRestarts(learning_rate, first, t_mul=spec.get("t_mul", 2.0),
-                                     m_mul=spec.get("m_mul", 1.0), alpha=spec.get("alpha", 0.0))
+        base = S.CosineDecayRestarts(
+            learning_rate,
+            first,
+            t_mul=spec.get("t_mul", 2.0),
+            m_mul=spec.get("m_mul", 1.0),
+            alpha=spec.get("alpha", 0.0),
+        )
     elif name == "step":
         every = max(int(spec.get("every_epochs", 10)) * epoch, 1)
         drop = float(spec.get("drop", 0.5))
         n = max(decay_steps // every, 1)
-        base = S.PiecewiseConstantDecay([every * (i + 1) for i in range(n)],
-                                        [learning_rate * drop**i for i in range(n + 1)])
+        base = S.PiecewiseConstantDecay(
+            [every * (i + 1) for i in range(n)], [learning_rate * drop**i for i in range(n + 1)]
+        )
     elif name == "piecewise":  # factors[i] x the rate until epochs[i], the last factor after
         bounds = [int(e) * epoch for e in spec.get("epochs", [10, 20])]
-        factors = spec.get("factors", [1.0, 0.1, 0.01][:len(bounds) + 1])
+        factors = spec.get("factors", [1.0, 0.1, 0.01][: len(bounds) + 1])
         if len(factors) != len(bounds) + 1:
             raise ValueError("piecewise needs one more factor than epochs")
         base = S.PiecewiseConstantDecay(bounds, [learning_rate * f for f in factors])
@@ -63,31 +70,51 @@ def build_schedule(schedule: Any, learning_rate: float, total_steps: int, steps_
     elif name == "inverse_time":  # lr / (1 + rate * epoch)
         base = S.InverseTimeDecay(learning_rate, epoch, spec.get("decay_rate", 0.5))
     elif name == "polynomial":
-        base = S.PolynomialDecay(learning_rate, decay_steps,
-                                 learning_rate * spec.get("end_factor", 0.01),
-                                 power=spec.get("power", 1.0))
+        base = S.PolynomialDecay(
+            learning_rate,
+            decay_steps,
+            learning_rate * spec.get("end_factor", 0.01),
+            power=spec.get("power", 1.0),
+        )
     elif name == "one_cycle":  # up from lr*start_factor to lr, then cosine down to ~0
         peak = max(int(total_steps * spec.get("peak_epoch_fraction", 0.3)), 1)
-        return S.CosineDecay(learning_rate * spec.get("start_factor", 0.04),
-                             max(total_steps - peak, 1), alpha=1e-4,
-                             warmup_target=learning_rate, warmup_steps=peak)
+        return S.CosineDecay(
+            learning_rate * spec.get("start_factor", 0.04),
+            max(total_steps - peak, 1),
+            alpha=1e-4,
+            warmup_target=learning_rate,
+            warmup_steps=peak,
+        )
     else:
         raise ValueError(f"unknown schedule {name!r}")  # config.py rejects it earlier
     if not warmup:
         return base
     if isinstance(base, float):  # constant: warm up, then hold (alpha=1 keeps the rate flat)
-        return S.CosineDecay(0.0, decay_steps, alpha=1.0, warmup_target=learning_rate,
-                             warmup_steps=warmup)
+        return S.CosineDecay(
+            0.0, decay_steps, alpha=1.0, warmup_target=learning_rate, warmup_steps=warmup
+        )
     if name in ("cosine", "warmup_cosine"):  # CosineDecay has a linear warmup of its own
-        return S.CosineDecay(0.0, decay_steps, alpha=spec.get("alpha", 0.0),
-                             warmup_target=learning_rate, warmup_steps=warmup)
+        return S.CosineDecay(
+            0.0,
+            decay_steps,
+            alpha=spec.get("alpha", 0.0),
+            warmup_target=learning_rate,
+            warmup_steps=warmup,
+        )
     from automl.training.schedules import WarmupThen
 
     return WarmupThen(base, learning_rate, warmup)
 
 
-def build_optimizer(optimizer: Any, schedule: Any = None, *, learning_rate: float | None = None,
-                    total_steps: int = 1, steps_per_epoch: int = 1, lr_scale: float = 1.0):
+def build_optimizer(
+    optimizer: Any,
+    schedule: Any = None,
+    *,
+    learning_rate: float | None = None,
+    total_steps: int = 1,
+    steps_per_epoch: int = 1,
+    lr_scale: float = 1.0,
+):
     """A Keras optimizer from sampled params.
 
     Args:

@@ -26,8 +26,11 @@ class WarmupThen(keras.optimizers.schedules.LearningRateSchedule):
         return keras.ops.where(step < self.warmup_steps, warm, later)
 
     def get_config(self) -> dict:
-        return {"after": keras.optimizers.schedules.serialize(self.after), "peak": self.peak,
-                "warmup_steps": self.warmup_steps}
+        return {
+            "after": keras.optimizers.schedules.serialize(self.after),
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> "WarmupThen":

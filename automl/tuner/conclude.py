@@ -17,8 +17,9 @@ from automl.defaults import CHAMPION_ALIAS
 from automl.result import SearchResult, candidates_frame, trials_frame
 
 
-def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
-                  reports_dir: Path | None) -> SearchResult:
+def finish_search(
+    cfg: SpaceConfig, study, splits, tracker, study_dir: Path, reports_dir: Path | None
+) -> SearchResult:
     """The top-K trials on the test split, the winner saved, then :func:`conclude_search`."""
     from automl.training import device
 
@@ -33,19 +34,36 @@ def finish_search(cfg: SpaceConfig, study, splits, tracker, study_dir: Path,
             return None
         return tracker.download_candidate(runs[trial.number], study_dir / "candidates")
 
-    selection = select_winner(study, splits, study_dir / "candidates", cfg.select.top_k,
-                              cfg.test_metric, fetch=fetch, ensemble=cfg.select.ensemble)
+    selection = select_winner(
+        study,
+        splits,
+        study_dir / "candidates",
+        cfg.select.top_k,
+        cfg.test_metric,
+        fetch=fetch,
+        ensemble=cfg.select.ensemble,
+    )
     # the honest figure: the holdout no selection saw
     selection.winner["holdout"] = score_holdout(selection.model, splits)
     winner_path = study_dir / "winner.keras"
     shutil.copyfile(selection.model_path, winner_path)
-    return conclude_search(cfg, study, splits, tracker, selection, runs, winner_path,
-                           selection.model, reports_dir)
+    return conclude_search(
+        cfg, study, splits, tracker, selection, runs, winner_path, selection.model, reports_dir
+    )
 
 
-def conclude_search(cfg: SpaceConfig, study, splits, tracker, selection, runs: dict[int, str],
-                    winner_path: Path, model, reports_dir: Path | None,
-                    report: bool = True) -> SearchResult:
+def conclude_search(
+    cfg: SpaceConfig,
+    study,
+    splits,
+    tracker,
+    selection,
+    runs: dict[int, str],
+    winner_path: Path,
+    model,
+    reports_dir: Path | None,
+    report: bool = True,
+) -> SearchResult:
     """After the winner is chosen, for every search alike: the baselines beside it, the
     selection logged, the winner registered, the result, its report, the record in the study.
 
@@ -63,31 +81,60 @@ def conclude_search(cfg: SpaceConfig, study, splits, tracker, selection, runs: d
 
     winner = selection.winner
     baselines = fit_baselines(splits, seed=cfg.data.seed)  # what simple models score, beside it
-    tracker.log_metrics(tracker.parent_run_id, {
-        **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
-        **{f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
-           for row in baselines for part in ("test", "holdout") if row[part] is not None}})
+    tracker.log_metrics(
+        tracker.parent_run_id,
+        {
+            **{f"holdout_{k}": v for k, v in winner["holdout"].items()},
+            **{
+                f"baseline_{part}_{row['name'].replace(' ', '_')}_{row['metric']}": row[part]
+                for row in baselines
+                for part in ("test", "holdout")
+                if row[part] is not None
+            },
+        },
+    )
     tracker.log_selection(selection.candidates, winner, runs)
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
     mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
-    mlflow_info.update({"tracking_uri": tracker.tracking_uri,
-                        "parent_run_id": tracker.parent_run_id,
-                        "experiment_id": tracker.experiment_id})
+    mlflow_info.update(
+        {
+            "tracking_uri": tracker.tracking_uri,
+            "parent_run_id": tracker.parent_run_id,
+            "experiment_id": tracker.experiment_id,
+        }
+    )
     result = SearchResult(
-        study_name=cfg.name, best_params=winner["params"], winner_trial=winner["trial"],
+        study_name=cfg.name,
+        best_params=winner["params"],
+        winner_trial=winner["trial"],
         winner_members=winner.get("members", []),
         val_metrics={cfg.search.objective: winner["val_score"]},
-        test_metrics=winner["test"], candidates=candidates_frame(selection.candidates, winner),
-        trials=trials_frame(study, selection.candidates, cfg), model_path=winner_path,
-        mlflow=mlflow_info, config=cfg, _model=model,
-        holdout_metrics=winner["holdout"], baselines=baselines)
+        test_metrics=winner["test"],
+        candidates=candidates_frame(selection.candidates, winner),
+        trials=trials_frame(study, selection.candidates, cfg),
+        model_path=winner_path,
+        mlflow=mlflow_info,
+        config=cfg,
+        _model=model,
+        holdout_metrics=winner["holdout"],
+        baselines=baselines,
+    )
     if reports_dir is not None and report:
         from automl.report import write_report
 
         result.report_dir = write_report(result, study, cfg, reports_dir / cfg.name)
         tracker.log_artifacts(result.report_dir, "report")
-    record_selection(study, cfg, splits.task, splits.modality, selection, winner_path,
-                     mlflow_info, result.report_dir, baselines)
+    record_selection(
+        study,
+        cfg,
+        splits.task,
+        splits.modality,
+        selection,
+        winner_path,
+        mlflow_info,
+        result.report_dir,
+        baselines,
+    )
     tracker.end_study()
     return result
 
@@ -97,10 +144,15 @@ def trial_runs(trials: list, tracker) -> dict[int, str]:
     killed workers left RUNNING are ended here, with the reason the study recorded."""
     from automl.tuner.study import fail_reason
 
-    runs = {t.number: t.user_attrs["mlflow_run_id"] for t in trials
-            if "mlflow_run_id" in t.user_attrs}
-    tracker.close_stranded({runs[t.number] for t in trials if t.number in runs
-                            and t.state.name == "RUNNING"},
-                           {runs[t.number]: fail_reason(t) for t in trials
-                            if t.number in runs and t.state.name == "FAIL"})
+    runs = {
+        t.number: t.user_attrs["mlflow_run_id"] for t in trials if "mlflow_run_id" in t.user_attrs
+    }
+    tracker.close_stranded(
+        {runs[t.number] for t in trials if t.number in runs and t.state.name == "RUNNING"},
+        {
+            runs[t.number]: fail_reason(t)
+            for t in trials
+            if t.number in runs and t.state.name == "FAIL"
+        },
+    )
     return runs

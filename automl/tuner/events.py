@@ -23,7 +23,7 @@ class WorkerReady:
 
     pid: int
     host: str
-    started: int   # process start time (see ``study.WorkerId``)
+    started: int  # process start time (see ``study.WorkerId``)
     device: str
 
 
@@ -56,8 +56,9 @@ class WorkerStopped:
 
 
 Event = WorkerReady | EpochEnded | TrialEnded | WorkerStopped
-_KINDS: dict[str, type] = {cls.__name__: cls for cls in
-                           (WorkerReady, EpochEnded, TrialEnded, WorkerStopped)}
+_KINDS: dict[str, type] = {
+    cls.__name__: cls for cls in (WorkerReady, EpochEnded, TrialEnded, WorkerStopped)
+}
 
 
 def encode(event: Event) -> str:

@@ -21,8 +21,9 @@ from automl.tuner.record import StudySpec, read_spec
 from automl.urls import redact, usable_uri
 
 
-def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
-                cache_dir: Path) -> tuple[Splits, str]:
+def load_splits(
+    spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None, cache_dir: Path
+) -> tuple[Splits, str]:
     """The study's splits, checked against its digest: (splits, where they came from).
 
     Tried in order: the coordinator's snapshot file (same machine or a shared folder), the same
@@ -40,18 +41,26 @@ def load_splits(spec: StudySpec, cfg: SpaceConfig, tracking_uri: str | None,
 
             cache_dir.mkdir(parents=True, exist_ok=True)
             try:
-                cached = Path(mlflow.artifacts.download_artifacts(
-                    artifact_uri=spec.snapshot_artifact, dst_path=str(cache_dir),
-                    tracking_uri=tracking_uri))
+                cached = Path(
+                    mlflow.artifacts.download_artifacts(
+                        artifact_uri=spec.snapshot_artifact,
+                        dst_path=str(cache_dir),
+                        tracking_uri=tracking_uri,
+                    )
+                )
             except Exception as exc:
-                raise DataError(f"cannot download the study's splits {spec.snapshot_artifact} "
-                                f"from {redact(tracking_uri)} ({redact(str(exc))[:200]}); check "
-                                f"--tracking-uri") from None
+                raise DataError(
+                    f"cannot download the study's splits {spec.snapshot_artifact} "
+                    f"from {redact(tracking_uri)} ({redact(str(exc))[:200]}); check "
+                    f"--tracking-uri"
+                ) from None
         return _checked(read_snapshot(cached), spec, f"the artifact {spec.snapshot_artifact}")
     if cfg.data.source == "python":
-        raise DataError(f"the study's data came from Python objects and its snapshot {path} is "
-                        f"not on this machine; run the search with a tracking server "
-                        f"(--tracking-uri http://...) so that workers can download it")
+        raise DataError(
+            f"the study's data came from Python objects and its snapshot {path} is "
+            f"not on this machine; run the search with a tracking server "
+            f"(--tracking-uri http://...) so that workers can download it"
+        )
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
 
@@ -65,11 +74,12 @@ def _checked(splits: Splits, spec: StudySpec, where: str) -> tuple[Splits, str]:
 
     found = digest(splits)
     if found != spec.splits_sha256:
-        raise DataError(f"the data this worker read from {where} is not the study's (split "
-                        f"sha256 {found[:12]}, the study's {spec.splits_sha256[:12]}); give "
-                        f"every worker the same data files, or the coordinator's snapshot")
+        raise DataError(
+            f"the data this worker read from {where} is not the study's (split "
+            f"sha256 {found[:12]}, the study's {spec.splits_sha256[:12]}); give "
+            f"every worker the same data files, or the coordinator's snapshot"
+        )
     return splits, where
-
 
 
 @dataclass
@@ -77,15 +87,16 @@ class JoinedStudy:
     """A study that ``automl search`` started, opened by a worker, ``select`` or ``rerun``."""
 
     study: optuna.Study
-    storage: optuna.storages.BaseStorage   # the storage API the study was opened with
-    cfg: SpaceConfig                        # with its data-dependent parts (objective ...)
+    storage: optuna.storages.BaseStorage  # the storage API the study was opened with
+    cfg: SpaceConfig  # with its data-dependent parts (objective ...)
     splits: Splits
     spec: StudySpec
     tracking_uri: str
 
 
-def join_study(name: str, storage_url: str, tracking_uri: str | None, run_dir: Path, *,
-               seed: int | None = None) -> JoinedStudy:
+def join_study(
+    name: str, storage_url: str, tracking_uri: str | None, run_dir: Path, *, seed: int | None = None
+) -> JoinedStudy:
     """Open a running or finished study with everything needed to train or select its trials.
 
     Args:
@@ -101,16 +112,28 @@ def join_study(name: str, storage_url: str, tracking_uri: str | None, run_dir: P
     try:
         spec = read_spec(optuna.load_study(study_name=name, storage=open_storage(storage_url)))
     except KeyError:
-        raise UsageError(f"the storage {redact(storage_url)} has no study {name!r}; start it "
-                         f"with automl search SPACE, or check --study and --storage") from None
+        raise UsageError(
+            f"the storage {redact(storage_url)} has no study {name!r}; start it "
+            f"with automl search SPACE, or check --study and --storage"
+        ) from None
     tracking_uri = tracking_uri or usable_uri(spec.tracking_uri)
     if not tracking_uri:
-        raise UsageError(f"the study's tracking URI {spec.tracking_uri} hides a password; give "
-                         f"it with --tracking-uri or AUTOML_TRACKING_URI")
+        raise UsageError(
+            f"the study's tracking URI {spec.tracking_uri} hides a password; give "
+            f"it with --tracking-uri or AUTOML_TRACKING_URI"
+        )
     cfg = spec.config()
     splits, _ = load_splits(spec, cfg, tracking_uri, run_dir / cfg.name / "data")
     cfg = fit_space_to_data(resolve_study_bases(cfg, Path(spec.run_dir)), splits)
     storage = open_storage(storage_url, cfg.search.max_retries)
-    study = open_study(cfg.name, storage, storage_url, cfg.search, max_epochs(cfg), cfg.space,
-                       create=False, seed=seed)
+    study = open_study(
+        cfg.name,
+        storage,
+        storage_url,
+        cfg.search,
+        max_epochs(cfg),
+        cfg.space,
+        create=False,
+        seed=seed,
+    )
     return JoinedStudy(study, storage, cfg, splits, spec, tracking_uri)

@@ -39,8 +39,9 @@ _STATE_ORDER = {"COMPLETE": 0, "RUNNING": 1, "PRUNED": 2, "FAIL": 3, "WAITING": 
 # ---- opening a study by name ----------------------------------------------------------------
 
 
-def open_recorded_study(name: str, storage: str | None = None,
-                        run_dir: str | Path = DEFAULT_RUN_DIR) -> tuple["optuna.Study", str]:
+def open_recorded_study(
+    name: str, storage: str | None = None, run_dir: str | Path = DEFAULT_RUN_DIR
+) -> tuple["optuna.Study", str]:
     """The study ``name`` in ``storage`` (default: the run folder's journal), read-only use.
 
     Returns:
@@ -63,16 +64,23 @@ def open_recorded_study(name: str, storage: str | None = None,
     except KeyError:
         names = sorted(optuna.get_all_study_names(store))
         held = f"it holds {', '.join(map(repr, names))}" if names else "it holds no study"
-        raise UsageError(f"the storage {redact(url)} has no study {name!r} ({held}); check "
-                         f"--study, or give the --run-dir or --storage that the search "
-                         f"used") from None
+        raise UsageError(
+            f"the storage {redact(url)} has no study {name!r} ({held}); check "
+            f"--study, or give the --run-dir or --storage that the search "
+            f"used"
+        ) from None
 
 
 # ---- the result of a finished search --------------------------------------------------------
 
 
-def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | None = None,
-         tracking_uri: str | None = None) -> SearchResult:
+def load(
+    study: str,
+    *,
+    run_dir: str | Path = DEFAULT_RUN_DIR,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+) -> SearchResult:
     """The :class:`~automl.result.SearchResult` of a finished search, read back.
 
     Nothing is trained, evaluated or selected again: the trials come from the Optuna storage,
@@ -97,28 +105,39 @@ def load(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | No
     found, url = open_recorded_study(study, storage, run_dir)
     record = read_selection(found)
     if not record:
-        raise UsageError(f"the study {study!r} in {redact(url)} has no winner yet (its search "
-                         f"is still running, or ended before choosing one); automl trials "
-                         f"--study {study} lists its trials, automl select --study {study} "
-                         f"chooses the winner")
+        raise UsageError(
+            f"the study {study!r} in {redact(url)} has no winner yet (its search "
+            f"is still running, or ended before choosing one); automl trials "
+            f"--study {study} lists its trials, automl select --study {study} "
+            f"chooses the winner"
+        )
     cfg = searched_config(found)
     rows = record["candidates"]
-    winner = record.get("winner") or next(r for r in rows
-                                          if r["trial"] == record["winner_trial"])
+    winner = record.get("winner") or next(r for r in rows if r["trial"] == record["winner_trial"])
     mlflow_info = dict(record["mlflow"])
-    mlflow_info["tracking_uri"] = tracking_uri or usable_uri(mlflow_info.get("tracking_uri")) \
+    mlflow_info["tracking_uri"] = (
+        tracking_uri
+        or usable_uri(mlflow_info.get("tracking_uri"))
         or mlflow_info.get("tracking_uri", "")
+    )
     model_path = _winner_file(record, Path(run_dir) / study, mlflow_info)
     report_dir = Path(record["report_dir"]) if record.get("report_dir") else None
     return SearchResult(
-        study_name=study, best_params=winner["params"], winner_trial=winner["trial"],
+        study_name=study,
+        best_params=winner["params"],
+        winner_trial=winner["trial"],
         winner_members=winner.get("members", []),
-        val_metrics={cfg.search.objective: winner["val_score"]}, test_metrics=winner["test"],
-        candidates=candidates_frame(rows, winner), trials=trials_frame(found, rows, cfg),
+        val_metrics={cfg.search.objective: winner["val_score"]},
+        test_metrics=winner["test"],
+        candidates=candidates_frame(rows, winner),
+        trials=trials_frame(found, rows, cfg),
         model_path=model_path,
         report_dir=report_dir if report_dir and report_dir.is_dir() else None,
-        mlflow=mlflow_info, config=cfg, holdout_metrics=winner.get("holdout", {}),
-        baselines=record.get("baselines", []))
+        mlflow=mlflow_info,
+        config=cfg,
+        holdout_metrics=winner.get("holdout", {}),
+        baselines=record.get("baselines", []),
+    )
 
 
 def _winner_file(record: dict[str, Any], study_dir: Path, mlflow_info: dict[str, str]) -> Path:
@@ -129,9 +148,11 @@ def _winner_file(record: dict[str, Any], study_dir: Path, mlflow_info: dict[str,
             return path
     uri = mlflow_info.get("model_uri")
     if not uri:
-        raise UsageError(f"the winner's model {record['model_path']} is not on this machine "
-                         f"and the study recorded no MLflow model; give the --run-dir the "
-                         f"search used")
+        raise UsageError(
+            f"the winner's model {record['model_path']} is not on this machine "
+            f"and the study recorded no MLflow model; give the --run-dir the "
+            f"search used"
+        )
     import contextlib
     import io
 
@@ -141,27 +162,34 @@ def _winner_file(record: dict[str, Any], study_dir: Path, mlflow_info: dict[str,
     try:  # a logged model's URI (models:/m-...) resolves against the current tracking URI only
         mlflow.set_tracking_uri(mlflow_info["tracking_uri"])
         with contextlib.redirect_stderr(io.StringIO()):  # no progress bar
-            folder = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=str(study_dir / "downloaded")))
+            folder = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=str(study_dir / "downloaded")
+                )
+            )
     except Exception as exc:
-        raise UsageError(f"the winner's model is neither at {record['model_path']} nor "
-                         f"downloadable from {redact(mlflow_info['tracking_uri'])} "
-                         f"({redact(str(exc)).splitlines()[0][:200]}); give the --run-dir "
-                         f"or --tracking-uri the search used") from None
+        raise UsageError(
+            f"the winner's model is neither at {record['model_path']} nor "
+            f"downloadable from {redact(mlflow_info['tracking_uri'])} "
+            f"({redact(str(exc)).splitlines()[0][:200]}); give the --run-dir "
+            f"or --tracking-uri the search used"
+        ) from None
     finally:
         mlflow.set_tracking_uri(previous)
     found = sorted(folder.rglob("*.keras"))
     if not found:
-        raise UsageError(f"the MLflow model {uri} holds no .keras file; give the --run-dir "
-                         f"the search used")
+        raise UsageError(
+            f"the MLflow model {uri} holds no .keras file; give the --run-dir the search used"
+        )
     return found[0]
 
 
 # ---- the leaderboard ---------------------------------------------------------------------
 
 
-def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
-                storage: str | None = None) -> tuple["pd.DataFrame", dict[str, Any]]:
+def leaderboard(
+    study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR, storage: str | None = None
+) -> tuple["pd.DataFrame", dict[str, Any]]:
     """Every trial of a study, best first, with flattened param names (``model.dropout``).
 
     Columns: ``trial``, ``state``, the objective (``val_accuracy`` ...), the test metric and
@@ -201,24 +229,45 @@ def leaderboard(study: str, *, run_dir: str | Path = DEFAULT_RUN_DIR,
     rows = []
     for trial in sorted(trials, key=order):
         candidate = scored.get(trial.number, {})
-        rows.append({
-            "trial": trial.number, "state": trial.state.name,
-            objective: trial.values[0] if trial.values else math.nan,
-            test_column: candidate.get("test_score", math.nan),
-            "gap": candidate.get("gap", math.nan),
-            "winner": trial.number == record.get("winner_trial"),
-            **trial.params,  # dotted names (model.dropout): no clash with the columns above
-            "seconds": _seconds(trial, now),
-            "reason": fail_reason(trial) or trial.user_attrs.get("prune_reason", "")})
-    frame = pd.DataFrame(rows, columns=["trial", "state", objective, test_column, "gap",
-                                        "winner", *params, "seconds", "reason"])
+        rows.append(
+            {
+                "trial": trial.number,
+                "state": trial.state.name,
+                objective: trial.values[0] if trial.values else math.nan,
+                test_column: candidate.get("test_score", math.nan),
+                "gap": candidate.get("gap", math.nan),
+                "winner": trial.number == record.get("winner_trial"),
+                **trial.params,  # dotted names (model.dropout): no clash with the columns above
+                "seconds": _seconds(trial, now),
+                "reason": fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "trial",
+            "state",
+            objective,
+            test_column,
+            "gap",
+            "winner",
+            *params,
+            "seconds",
+            "reason",
+        ],
+    )
     for name in params:  # whole numbers stay whole beside the trials that lack the param
         values = [row[name] for row in rows if name in row]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             frame[name] = frame[name].astype("Int64")
-    facts = {"objective": objective, "direction": cfg.search.direction,
-             "test_column": test_column, "winner_trial": record.get("winner_trial"),
-             "params": params, "storage": redact(url)}
+    facts = {
+        "objective": objective,
+        "direction": cfg.search.direction,
+        "test_column": test_column,
+        "winner_trial": record.get("winner_trial"),
+        "params": params,
+        "storage": redact(url),
+    }
     return frame, facts
 
 
@@ -245,35 +294,52 @@ def leaderboard_table(frame: "pd.DataFrame", facts: dict[str, Any], study: str):
     states = [state_word(row["state"], row["reason"]) for row in frame.to_dict("records")]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(states).items())) or "no trials yet"
     winner = "* the winner" if facts["winner_trial"] is not None else "no winner chosen yet"
-    table = Table(title=f"{study}: trials, best {objective} first", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True,
-                  caption=f"{counts}; {winner}; --csv or --json give every column, with the "
-                          f"params' full names")
-    headers = {"trial": "trial", "state": "state", objective: objective.replace("_", "\n", 1),
-               test_column: test_column.replace("_", "\n", 1), "gap": "gap",
-               "seconds": "seconds"}
+    table = Table(
+        title=f"{study}: trials, best {objective} first",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption=f"{counts}; {winner}; --csv or --json give every column, with the "
+        f"params' full names",
+    )
+    headers = {
+        "trial": "trial",
+        "state": "state",
+        objective: objective.replace("_", "\n", 1),
+        test_column: test_column.replace("_", "\n", 1),
+        "gap": "gap",
+        "seconds": "seconds",
+    }
     for column, header in headers.items():
-        table.add_column(header, justify="left" if column == "state" else "right",
-                         no_wrap=True)
+        table.add_column(header, justify="left" if column == "state" else "right", no_wrap=True)
     table.add_column("params", ratio=1, overflow="fold")
     for row, state in zip(frame.to_dict("records"), states):
-        params = "  ".join(f"{short[name]}={_short(row[name])}" for name in facts["params"]
-                           if not _missing(row[name]))
+        params = "  ".join(
+            f"{short[name]}={_short(row[name])}"
+            for name in facts["params"]
+            if not _missing(row[name])
+        )
         if row["reason"] and state != "interrupted":  # why it failed, before what it tried
             params = f"[red]{escape(row['reason'])}[/]\n{escape(params)}"
         else:
             params = escape(params)
-        table.add_row(f"{row['trial']}{' *' if row['winner'] else ''}", state,
-                      _number(row[objective], "{:.4f}"), _number(row[test_column], "{:.4f}"),
-                      _number(row["gap"], "{:+.4f}"), _number(row["seconds"], "{:.1f}"),
-                      params)
+        table.add_row(
+            f"{row['trial']}{' *' if row['winner'] else ''}",
+            state,
+            _number(row[objective], "{:.4f}"),
+            _number(row[test_column], "{:.4f}"),
+            _number(row["gap"], "{:+.4f}"),
+            _number(row["seconds"], "{:.1f}"),
+            params,
+        )
     return table
 
 
 def leaderboard_json(frame: "pd.DataFrame") -> str:
     """The leaderboard as a JSON list, one object a trial, every float as recorded (NaN: null)."""
-    records = [{k: None if _missing(v) else v for k, v in row.items()}
-               for row in frame.to_dict("records")]
+    records = [
+        {k: None if _missing(v) else v for k, v in row.items()} for row in frame.to_dict("records")
+    ]
     return json.dumps(records, indent=1, default=plain_json)
 
 
@@ -285,8 +351,9 @@ def short_names(names: list[str]) -> dict[str, str]:
         parts = name.split(".")
         for size in range(1, len(parts) + 1):
             tail = ".".join(parts[-size:])
-            if not any(other != name and (other == tail or other.endswith("." + tail))
-                       for other in names):
+            if not any(
+                other != name and (other == tail or other.endswith("." + tail)) for other in names
+            ):
                 break
         short[name] = tail
     return short

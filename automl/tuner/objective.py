@@ -46,27 +46,44 @@ class SpaceMaker:
 
         search = self.cfg.search
         started = time.perf_counter()
-        callbacks = [EpochReporter(lambda epoch, metrics: run.epoch(epoch, metrics, epoch),
-                                   self.cfg.test_metric)]
+        callbacks = [
+            EpochReporter(
+                lambda epoch, metrics: run.epoch(epoch, metrics, epoch), self.cfg.test_metric
+            )
+        ]
         if prune:
             callbacks.append(KerasPruningCallback(trial, search.objective))
-        outcome = fit_trial(self.params, self.splits, objective=search.objective,
-                            direction=search.direction, seed=(search.seed or 0) + trial.number,
-                            callbacks=callbacks)
+        outcome = fit_trial(
+            self.params,
+            self.splits,
+            objective=search.objective,
+            direction=search.direction,
+            seed=(search.seed or 0) + trial.number,
+            callbacks=callbacks,
+        )
         losses = outcome.history.get("val_loss")  # at the epoch whose weights were kept
-        more = {"params_count": float(outcome.params_count),
-                "trial_seconds": time.perf_counter() - started}
+        more = {
+            "params_count": float(outcome.params_count),
+            "trial_seconds": time.perf_counter() - started,
+        }
         values = [outcome.best_value] + [
             more[name] if name in more else outcome.best_of(name, direction)
-            for name, direction in search.more_objectives]
+            for name, direction in search.more_objectives
+        ]
         return Trained(
-            values=values[0] if len(values) == 1 else tuple(values), value=outcome.best_value,
-            val_loss=float(losses[outcome.best_epoch]) if losses else None, model=outcome.model,
+            values=values[0] if len(values) == 1 else tuple(values),
+            value=outcome.best_value,
+            val_loss=float(losses[outcome.best_epoch]) if losses else None,
+            model=outcome.model,
             epochs_run=outcome.epochs_run,
-            metrics={"best_" + search.objective: outcome.best_value,
-                     "best_epoch": outcome.best_epoch + 1, "epochs_run": outcome.epochs_run,
-                     "params_count": outcome.params_count},
-            attrs={"params_count": outcome.params_count, "epochs_run": outcome.epochs_run})
+            metrics={
+                "best_" + search.objective: outcome.best_value,
+                "best_epoch": outcome.best_epoch + 1,
+                "epochs_run": outcome.epochs_run,
+                "params_count": outcome.params_count,
+            },
+            attrs={"params_count": outcome.params_count, "epochs_run": outcome.epochs_run},
+        )
 
     def save(self, model: Any, path: Path) -> None:
         from automl.training.fit import portable_copy, save_loadable
@@ -80,13 +97,27 @@ class SpaceMaker:
 class Objective(TrialLifecycle):
     """Callable handed to ``study.optimize``; one call trains one trial of the space."""
 
-    def __init__(self, cfg: SpaceConfig, splits: Splits, tracker: Tracker, candidates: Path,
-                 worker: WorkerId | None = None,
-                 on_epoch: Callable[[EpochEnded], None] | None = None,
-                 upload_candidates: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: SpaceConfig,
+        splits: Splits,
+        tracker: Tracker,
+        candidates: Path,
+        worker: WorkerId | None = None,
+        on_epoch: Callable[[EpochEnded], None] | None = None,
+        upload_candidates: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.splits = splits
-        super().__init__(SpaceMaker(cfg, splits), tracker, candidates,
-                         objective=cfg.search.objective, direction=cfg.search.direction,
-                         top_k=cfg.select.top_k, more_objectives=cfg.search.more_objectives,
-                         worker=worker, on_epoch=on_epoch, upload_candidates=upload_candidates)
+        super().__init__(
+            SpaceMaker(cfg, splits),
+            tracker,
+            candidates,
+            objective=cfg.search.objective,
+            direction=cfg.search.direction,
+            top_k=cfg.select.top_k,
+            more_objectives=cfg.search.more_objectives,
+            worker=worker,
+            on_epoch=on_epoch,
+            upload_candidates=upload_candidates,
+        )

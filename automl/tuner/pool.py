@@ -30,19 +30,19 @@ from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, d
 from automl.tuner.study import WorkerId
 from automl.urls import redact
 
-TRIALS_PER_WORKER = 10      # then a fresh process: memory stays flat
+TRIALS_PER_WORKER = 10  # then a fresh process: memory stays flat
 MAX_CRASHES_IN_A_ROW = 3
-STOP_GRACE_SECONDS = 60     # after Ctrl-C, how long workers get to record their trials
+STOP_GRACE_SECONDS = 60  # after Ctrl-C, how long workers get to record their trials
 
 
 @dataclass
 class _Worker:
     process: subprocess.Popen
-    reader: TextIO                 # the pipe's read end (a file object)
+    reader: TextIO  # the pipe's read end (a file object)
     log: Path
     ready: bool = False
     buffer: str = ""
-    stopped: str | None = None     # a WorkerStopped message
+    stopped: str | None = None  # a WorkerStopped message
     id: WorkerId | None = None
 
 
@@ -74,7 +74,7 @@ class LocalPool:
     threads: int | None = None
     gpus: list[str] = field(default_factory=list)
     _started: int = 0
-    _crashes: int = 0   # workers that died since a trial last ended
+    _crashes: int = 0  # workers that died since a trial last ended
 
     def run(self) -> bool:
         """Run until the budget or the time is spent. False when the user pressed Ctrl-C.
@@ -92,8 +92,11 @@ class LocalPool:
         try:
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
-                if (len(live) < self.workers and (left is None or left > 0)
-                        and (not live or time.monotonic() - asked > 1.0)):
+                if (
+                    len(live) < self.workers
+                    and (left is None or left > 0)
+                    and (not live or time.monotonic() - asked > 1.0)
+                ):
                     asked = time.monotonic()
                     # a live worker runs one trial at a time: start no more than are needed
                     want = min(self.workers, self.budget_left() + len(live))
@@ -124,25 +127,47 @@ class LocalPool:
         number = self._started
         self._started += 1
         log = logs / f"worker-{os.getpid()}-{number}.log"  # another search may share the folder
-        command = [sys.executable, "-m", "automl", "worker", "--study", self.study_name,
-                   "--run-dir", str(self.run_dir), "--trials", str(TRIALS_PER_WORKER),
-                   "--events-fd", str(write_fd)]
+        command = [
+            sys.executable,
+            "-m",
+            "automl",
+            "worker",
+            "--study",
+            self.study_name,
+            "--run-dir",
+            str(self.run_dir),
+            "--trials",
+            str(TRIALS_PER_WORKER),
+            "--events-fd",
+            str(write_fd),
+        ]
         if left is not None:
             command += ["--timeout", f"{max(left, 0.0):.1f}"]
         if self.seed is not None:
             command += ["--seed", str(self.seed + 7919 * number)]
         if self.threads:
             command += ["--threads", str(self.threads)]
-        env = {**os.environ, "AUTOML_STORAGE": self.storage_url,
-               "AUTOML_TRACKING_URI": self.tracking_uri, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": caller_import_path(), quiet.WORKER_LOG_VARIABLE: str(log)}
+        env = {
+            **os.environ,
+            "AUTOML_STORAGE": self.storage_url,
+            "AUTOML_TRACKING_URI": self.tracking_uri,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": caller_import_path(),
+            quiet.WORKER_LOG_VARIABLE: str(log),
+        }
         if self.gpus:  # round-robin: several workers per GPU when there are more workers
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[number % len(self.gpus)]
         with open(log, "w") as out:
             # a session of its own: Ctrl-C reaches the coordinator, which passes it on once
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, pass_fds=(write_fd,), env=env,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(write_fd,),
+                env=env,
+                start_new_session=True,
+            )
         os.close(write_fd)  # the worker holds the only write end: EOF when it exits
         reader = os.fdopen(read_fd, "r")
         os.set_blocking(read_fd, False)
@@ -188,16 +213,20 @@ class LocalPool:
         quiet.note_trouble(worker.log)
         if not worker.ready and code > 0:  # an error while starting: the next would fail too
             self._stop(live, None)
-            raise AutomlError(f"a worker failed while starting (exit code {code}): "
-                              f"{_last_lines(worker.log)} (its whole output: {worker.log})")
+            raise AutomlError(
+                f"a worker failed while starting (exit code {code}): "
+                f"{_last_lines(worker.log)} (its whole output: {worker.log})"
+            )
         if worker.id is not None:
             self.on_crash(worker.id, code)
         self._crashes += 1
         if self._crashes >= MAX_CRASHES_IN_A_ROW:
             self._stop(live, None)
-            raise AutomlError(f"the trial workers died {self._crashes} times with no trial ending "
-                              f"in between (last exit code {code}; -9 means killed, often out of "
-                              f"memory): {_last_lines(worker.log)}")
+            raise AutomlError(
+                f"the trial workers died {self._crashes} times with no trial ending "
+                f"in between (last exit code {code}; -9 means killed, often out of "
+                f"memory): {_last_lines(worker.log)}"
+            )
 
     def _stop(self, live: list[_Worker], selector: selectors.BaseSelector | None) -> None:
         """Ask the workers to stop (they record their trials as interrupted), then make sure."""
@@ -225,8 +254,9 @@ def caller_import_path() -> str:
 def _last_lines(log: Path, count: int = 3) -> str:
     """The last lines a worker wrote (its error), on one line."""
     try:
-        lines = [line.strip() for line in log.read_text(errors="replace").splitlines()
-                 if line.strip()]
+        lines = [
+            line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()
+        ]
     except OSError:
         return "(no output)"
     return redact(" | ".join(lines[-count:])) or "(no output)"
@@ -234,15 +264,15 @@ def _last_lines(log: Path, count: int = 3) -> str:
 
 # ---- how many workers, with what --------------------------------------------------------------
 
-WORKERS_PER_GPU = 2   # small models leave a GPU mostly idle: two trials share one
+WORKERS_PER_GPU = 2  # small models leave a GPU mostly idle: two trials share one
 AUTO_MAX_WORKERS = 8  # each worker holds its own TensorFlow (about 0.5-1 GB of memory)
 
 
 @dataclass(frozen=True)
 class WorkerPlan:
     workers: int
-    threads: int          # TensorFlow threads per worker
-    gpus: list[str]       # CUDA device ids, handed out round-robin
+    threads: int  # TensorFlow threads per worker
+    gpus: list[str]  # CUDA device ids, handed out round-robin
 
 
 def visible_gpus() -> list[str]:
@@ -255,8 +285,12 @@ def visible_gpus() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     return [line.strip() for line in out.stdout.splitlines() if line.strip().isdigit()]

@@ -20,9 +20,16 @@ class SearchProgress:
     Use as a context manager and hand it the workers' events (:meth:`on_event`).
     """
 
-    def __init__(self, total: int, done: int, objective: str, max_epochs: int,
-                 maximize: bool = True, enabled: bool = True,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        objective: str,
+        max_epochs: int,
+        maximize: bool = True,
+        enabled: bool = True,
+        timeout: float | None = None,
+    ) -> None:
         self.enabled = enabled
         self.timeout = timeout  # the search's time budget: the ETA never goes past its end
         self.maximize = maximize
@@ -42,12 +49,18 @@ class SearchProgress:
 
         self.console = Console(stderr=True, log_path=False)
         self.live = live_display_possible(self.console)
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), _remaining_column(),
-                                 console=self.console, transient=False)
-        self.trials = self.progress.add_task("trials", total=total, completed=done,
-                                             info="best: -")
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            _remaining_column(),
+            console=self.console,
+            transient=False,
+        )
+        self.trials = self.progress.add_task("trials", total=total, completed=done, info="best: -")
         self.epochs: dict[int, Any] = {}  # running trial -> its epoch bar
 
     def __enter__(self) -> "SearchProgress":
@@ -68,10 +81,14 @@ class SearchProgress:
             return
         if event.trial not in self.epochs:
             self.epochs[event.trial] = self.progress.add_task(
-                f"trial {event.trial}", total=self.max_epochs, info="")
+                f"trial {event.trial}", total=self.max_epochs, info=""
+            )
         value = event.metrics.get(self.objective, math.nan)
-        self.progress.update(self.epochs[event.trial], completed=event.epoch + 1,
-                             info=f"{self.objective} {value:.4f}")
+        self.progress.update(
+            self.epochs[event.trial],
+            completed=event.epoch + 1,
+            info=f"{self.objective} {value:.4f}",
+        )
 
     def on_trial(self, event: TrialEnded) -> None:
         """A trial ended: log one line, advance the bar, update the best so far."""
@@ -94,8 +111,7 @@ class SearchProgress:
         if not self.live:  # no bars to show it: the count and the best on the trial's line
             task = next(t for t in self.progress.tasks if t.id == self.trials)
             count = f"  [{task.completed:.0f}/{task.total:.0f}, {best}]"
-        self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)"
-                         + count)
+        self.console.log(f"trial {number:>3} {state.lower():<8} {detail}  ({seconds:.0f}s)" + count)
         bar = self.epochs.pop(number, None)
         if bar is not None:
             self.progress.remove_task(bar)
@@ -124,8 +140,10 @@ def _remaining_column() -> Any:
             left = max(deadline - time.monotonic(), 0.0)
             estimate = task.time_remaining
             seconds = int(left if estimate is None else min(estimate, left))
-            return Text(f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
-                        style="progress.remaining")
+            return Text(
+                f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+                style="progress.remaining",
+            )
 
     return BudgetRemainingColumn()
 

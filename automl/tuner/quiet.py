@@ -29,22 +29,31 @@ from pathlib import Path
 from typing import IO, TextIO
 
 # loggers whose records go to the log file (the root logger too: anything else that logs)
-LIBRARY_LOGGERS = ("optuna", "tensorflow", "absl", "keras", "mlflow", "alembic", "urllib3",
-                   "h5py", "py.warnings")
+LIBRARY_LOGGERS = (
+    "optuna",
+    "tensorflow",
+    "absl",
+    "keras",
+    "mlflow",
+    "alembic",
+    "urllib3",
+    "h5py",
+    "py.warnings",
+)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-VERBOSE_VARIABLE = "AUTOML_VERBOSE"          # set to 1: libraries print to the console
-WORKER_LOG_VARIABLE = "AUTOML_LOG_FILE"      # a worker's log, set by the pool that starts it
+VERBOSE_VARIABLE = "AUTOML_VERBOSE"  # set to 1: libraries print to the console
+WORKER_LOG_VARIABLE = "AUTOML_LOG_FILE"  # a worker's log, set by the pool that starts it
 
 
 @dataclass
 class _Diverted:
     """This process's diverted output: the terminal for automl, a file for the libraries."""
 
-    console: TextIO                 # automl's own lines (what stderr was)
-    handler: logging.Handler        # library records, written to file descriptor 2
-    temporary: IO[bytes] | None     # the log until the run folder is known
-    log: Path | None = None         # the log in the run folder, once settled
-    kept: Path | None = None        # the temporary log, written out because the command failed
+    console: TextIO  # automl's own lines (what stderr was)
+    handler: logging.Handler  # library records, written to file descriptor 2
+    temporary: IO[bytes] | None  # the log until the run folder is known
+    log: Path | None = None  # the log in the run folder, once settled
+    kept: Path | None = None  # the temporary log, written out because the command failed
 
 
 @dataclass
@@ -112,8 +121,13 @@ def divert_library_output() -> bool:
     terminal = os.dup(2)
     temporary = tempfile.TemporaryFile(prefix="automl-", suffix=".log")
     os.dup2(temporary.fileno(), 2)
-    console = open(terminal, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
-                   errors="backslashreplace")
+    console = open(
+        terminal,
+        "w",
+        buffering=1,
+        encoding=sys.stderr.encoding or "utf-8",
+        errors="backslashreplace",
+    )
     # the original stream keeps writing to descriptor 2, which is now the log
     library_stream = sys.__stderr__ if sys.__stderr__ is not None else open(2, "w", closefd=False)
     handler = logging.StreamHandler(library_stream)
@@ -194,9 +208,17 @@ def log_exception(error: BaseException, command: str) -> None:
     """Write the traceback of an error that ended ``automl command`` to the log (where output
     is diverted)."""
     if _diverted is not None:
-        _diverted.handler.handle(logging.LogRecord(
-            "automl", logging.ERROR, __file__, 0, "automl %s failed", (command,),
-            (type(error), error, error.__traceback__)))
+        _diverted.handler.handle(
+            logging.LogRecord(
+                "automl",
+                logging.ERROR,
+                __file__,
+                0,
+                "automl %s failed",
+                (command,),
+                (type(error), error, error.__traceback__),
+            )
+        )
 
 
 def note_failed_trial(log: Path | None) -> None:
@@ -238,13 +260,16 @@ def where_to_look(command: str, failed: bool, traceback_here: bool = False) -> s
     latest, others = logs[-1], len(logs) - 1
     more = f" (and {others} more in {latest.parent})" if others else ""
     if failed:
-        return (f"automl: the tracebacks and Optuna's and TensorFlow's messages are in "
-                f"{latest}{more}")
+        return (
+            f"automl: the tracebacks and Optuna's and TensorFlow's messages are in {latest}{more}"
+        )
     trials = _trouble.failed_trials
     if not trials:  # a worker died, its trial was retried
         return f"automl: a worker died; its output is in {latest}{more}"
-    return (f"automl: {trials} trial{'s' if trials != 1 else ''} failed; the traceback"
-            f"{'s are' if trials != 1 else ' is'} in {latest}{more}")
+    return (
+        f"automl: {trials} trial{'s' if trials != 1 else ''} failed; the traceback"
+        f"{'s are' if trials != 1 else ' is'} in {latest}{more}"
+    )
 
 
 def read_log_from(log: Path, offset: int, limit: int = 1 << 20) -> str:
@@ -273,9 +298,17 @@ def log_size(log: Path | None) -> int:
 
 
 # lines TensorFlow's C++ core writes while it loads, before any logging setting applies
-_IMPORT_NOISE = ("oneDNN custom operations are on", "All log messages before absl::InitializeLog",
-                 "cuda_blas.cc", "cuda_fft.cc", "cuda_dnn.cc", "computation placer already",
-                 "Unable to register cu", "TF-TRT Warning", "This TensorFlow binary is optimized")
+_IMPORT_NOISE = (
+    "oneDNN custom operations are on",
+    "All log messages before absl::InitializeLog",
+    "cuda_blas.cc",
+    "cuda_fft.cc",
+    "cuda_dnn.cc",
+    "computation placer already",
+    "Unable to register cu",
+    "TF-TRT Warning",
+    "This TensorFlow binary is optimized",
+)
 
 
 def import_tensorflow_quietly() -> None:
@@ -308,6 +341,7 @@ def import_tensorflow_quietly() -> None:
 
 # ---- helpers ------------------------------------------------------------------------------------
 
+
 def _import_tensorflow() -> None:
     """``import tensorflow``; a broken install becomes one sentence saying what to do."""
     try:
@@ -316,9 +350,11 @@ def _import_tensorflow() -> None:
         from automl.errors import AutomlError
 
         first = (str(error).strip().splitlines() or [""])[0]
-        raise AutomlError(f"TensorFlow cannot be imported here ({type(error).__name__}: "
-                          f"{first}); reinstall it in this environment (pip install "
-                          f"tensorflow-cpu, or tensorflow[and-cuda] for a GPU)") from None
+        raise AutomlError(
+            f"TensorFlow cannot be imported here ({type(error).__name__}: "
+            f"{first}); reinstall it in this environment (pip install "
+            f"tensorflow-cpu, or tensorflow[and-cuda] for a GPU)"
+        ) from None
 
 
 def _route_library_logs() -> None:

@@ -48,20 +48,19 @@ SELECTION = "automl_selection"
 
 @dataclass(frozen=True)
 class StudySpec:
-    space: dict[str, Any]          # {"tree": document, "file": path, "text": the file as written}
+    space: dict[str, Any]  # {"tree": document, "file": path, "text": the file as written}
     splits_sha256: str
-    snapshot: str                  # the split snapshot on the coordinator's machine
+    snapshot: str  # the split snapshot on the coordinator's machine
     snapshot_artifact: str | None  # the same file in the MLflow artifact store (runs:/...)
     parent_run_id: str
-    tracking_uri: str              # redacted: a worker given no --tracking-uri uses it if it can
-    run_dir: str                   # the coordinator's run folder (transfer bases, candidates)
+    tracking_uri: str  # redacted: a worker given no --tracking-uri uses it if it can
+    run_dir: str  # the coordinator's run folder (transfer bases, candidates)
 
     def config(self) -> "SpaceConfig":
         """The space as the coordinator validated it (the data-dependent parts come later)."""
         from automl.config import config_from_tree
 
-        return config_from_tree(self.space["tree"], self.space.get("file"),
-                                self.space.get("text"))
+        return config_from_tree(self.space["tree"], self.space.get("file"), self.space.get("text"))
 
 
 def publish(study: "optuna.Study", spec: StudySpec) -> None:
@@ -71,8 +70,10 @@ def publish(study: "optuna.Study", spec: StudySpec) -> None:
 def read_spec(study: "optuna.Study") -> StudySpec:
     value = study.user_attrs.get(SPEC)
     if not isinstance(value, dict):
-        raise UsageError(f"the study {study.study_name!r} was not started by automl search (it "
-                         f"has no automl settings); start it with automl search SPACE first")
+        raise UsageError(
+            f"the study {study.study_name!r} was not started by automl search (it "
+            f"has no automl settings); start it with automl search SPACE first"
+        )
     return StudySpec(**value)
 
 
@@ -90,26 +91,40 @@ def check_same_data(study: "optuna.Study", sha256: str) -> None:
     """A study keeps its data: resuming it on other splits would mix incomparable trials."""
     recorded = spec_field(study, "splits_sha256")
     if recorded not in (None, sha256):
-        raise DataError(f"the study {study.study_name!r} was searched on other data (split "
-                        f"sha256 {recorded[:12]}, now {sha256[:12]}); give the "
-                        f"space another name (name: in the file), or restore the data")
+        raise DataError(
+            f"the study {study.study_name!r} was searched on other data (split "
+            f"sha256 {recorded[:12]}, now {sha256[:12]}); give the "
+            f"space another name (name: in the file), or restore the data"
+        )
 
 
 # ---- a hypermodel project's settings ---------------------------------------------------------
 
 
-def write_project(study: "optuna.Study", cfg: "SpaceConfig", parent_run_id: str,
-                  sha256: str) -> None:
+def write_project(
+    study: "optuna.Study", cfg: "SpaceConfig", parent_run_id: str, sha256: str
+) -> None:
     """Keep a :func:`automl.search_hypermodel` project's search settings (read back by
     :func:`project_config`)."""
     search = cfg.search
-    study.set_user_attr(PROJECT, {
-        "parent_run_id": parent_run_id, "splits_sha256": sha256,
-        "objective": search.objective, "direction": search.direction,
-        "sampler": search.sampler, "pruner": search.pruner, "trials": search.trials,
-        "seed": search.seed, "max_consecutive_failures": search.max_consecutive_failures,
-        "top_k": cfg.select.top_k, "validation": cfg.data.validation,
-        "test": cfg.data.test, "holdout": cfg.data.holdout})
+    study.set_user_attr(
+        PROJECT,
+        {
+            "parent_run_id": parent_run_id,
+            "splits_sha256": sha256,
+            "objective": search.objective,
+            "direction": search.direction,
+            "sampler": search.sampler,
+            "pruner": search.pruner,
+            "trials": search.trials,
+            "seed": search.seed,
+            "max_consecutive_failures": search.max_consecutive_failures,
+            "top_k": cfg.select.top_k,
+            "validation": cfg.data.validation,
+            "test": cfg.data.test,
+            "holdout": cfg.data.holdout,
+        },
+    )
 
 
 def read_project(study: "optuna.Study") -> dict[str, Any]:
@@ -122,22 +137,45 @@ def is_project(study: "optuna.Study") -> bool:
     return PROJECT in study.user_attrs
 
 
-def project_space(name: str, objective: str, direction: str, trials: int, sampler: str,
-                  pruner: str, seed: int | None, max_failures: int, top_k: int,
-                  validation: float, test: float, has_test: bool,
-                  holdout: float | None = None) -> "SpaceConfig":
+def project_space(
+    name: str,
+    objective: str,
+    direction: str,
+    trials: int,
+    sampler: str,
+    pruner: str,
+    seed: int | None,
+    max_failures: int,
+    top_k: int,
+    validation: float,
+    test: float,
+    has_test: bool,
+    holdout: float | None = None,
+) -> "SpaceConfig":
     """A :class:`SpaceConfig` for a hypermodel project: its search settings, and no YAML space
     (the hypermodel declares its parameters as it runs)."""
     from automl.config import DataConfig, SearchConfig, SelectConfig, SpaceConfig
     from automl.space import Group
 
-    search = SearchConfig(sampler=sampler, pruner=pruner, trials=trials, objective=objective,
-                          direction=direction, objective_given=True, seed=seed,
-                          max_consecutive_failures=max_failures)
-    data = DataConfig(source="python", validation=validation,
-                      test="builtin" if has_test else test, holdout=holdout)
-    return SpaceConfig(name=name, data=data, search=search, select=SelectConfig(top_k=top_k),
-                       space=Group(""))
+    search = SearchConfig(
+        sampler=sampler,
+        pruner=pruner,
+        trials=trials,
+        objective=objective,
+        direction=direction,
+        objective_given=True,
+        seed=seed,
+        max_consecutive_failures=max_failures,
+    )
+    data = DataConfig(
+        source="python",
+        validation=validation,
+        test="builtin" if has_test else test,
+        holdout=holdout,
+    )
+    return SpaceConfig(
+        name=name, data=data, search=search, select=SelectConfig(top_k=top_k), space=Group("")
+    )
 
 
 def project_config(study: "optuna.Study") -> "SpaceConfig":
@@ -152,11 +190,21 @@ def project_config(study: "optuna.Study") -> "SpaceConfig":
     if "objective" not in found:
         raise UsageError(f"the study {study.study_name!r} was not run by search_hypermodel")
     test = found.get("test", 0.2)
-    return project_space(study.study_name, found["objective"], found["direction"],
-                         found["trials"], found["sampler"], found["pruner"], found["seed"],
-                         found["max_consecutive_failures"], found["top_k"],
-                         found["validation"], 0.2 if test == "builtin" else test,
-                         has_test=test == "builtin", holdout=found.get("holdout"))
+    return project_space(
+        study.study_name,
+        found["objective"],
+        found["direction"],
+        found["trials"],
+        found["sampler"],
+        found["pruner"],
+        found["seed"],
+        found["max_consecutive_failures"],
+        found["top_k"],
+        found["validation"],
+        0.2 if test == "builtin" else test,
+        has_test=test == "builtin",
+        holdout=found.get("holdout"),
+    )
 
 
 def parent_run_id(study: "optuna.Study") -> str | None:
@@ -167,9 +215,17 @@ def parent_run_id(study: "optuna.Study") -> str | None:
 # ---- the selection: the winner and its candidates ------------------------------------------
 
 
-def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modality: str,
-                     selection: "Selection", model_path: Path, mlflow_info: dict[str, str],
-                     report_dir: Path | None, baselines: Sequence[dict[str, Any]] = ()) -> None:
+def record_selection(
+    study: "optuna.Study",
+    cfg: "SpaceConfig",
+    task: str,
+    modality: str,
+    selection: "Selection",
+    model_path: Path,
+    mlflow_info: dict[str, str],
+    report_dir: Path | None,
+    baselines: Sequence[dict[str, Any]] = (),
+) -> None:
     """Keep what :func:`automl.load` needs in the study's user attrs (JSON, passwords redacted).
 
     Args:
@@ -181,8 +237,11 @@ def record_selection(study: "optuna.Study", cfg: "SpaceConfig", task: str, modal
         baselines: the simple models' scores (:func:`automl.baselines.fit_baselines`).
     """
     record = {
-        "task": task, "modality": modality, "objective": cfg.search.objective,
-        "candidates": selection.candidates, "winner_trial": selection.winner["trial"],
+        "task": task,
+        "modality": modality,
+        "objective": cfg.search.objective,
+        "candidates": selection.candidates,
+        "winner_trial": selection.winner["trial"],
         "winner": selection.winner,
         "model_path": str(Path(model_path).resolve()),
         "mlflow": {k: redact(str(v)) for k, v in mlflow_info.items() if v is not None},

@@ -18,12 +18,22 @@ from automl.tuner.study import default_storage_url
 from automl.urls import redact
 
 
-def search(space: str | Path | dict, *, data: Any = None, trials: int | None = None,
-           timeout: str | float | None = None, sampler: str | None = None,
-           pruner: str | None = None, seed: int | None = None, workers: int | str | None = None,
-           run_dir: str | Path = DEFAULT_RUN_DIR, tracking_uri: str | None = None,
-           storage: str | None = None, reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
-           progress: bool = True) -> SearchResult:
+def search(
+    space: str | Path | dict,
+    *,
+    data: Any = None,
+    trials: int | None = None,
+    timeout: str | float | None = None,
+    sampler: str | None = None,
+    pruner: str | None = None,
+    seed: int | None = None,
+    workers: int | str | None = None,
+    run_dir: str | Path = DEFAULT_RUN_DIR,
+    tracking_uri: str | None = None,
+    storage: str | None = None,
+    reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
+    progress: bool = True,
+) -> SearchResult:
     """Run (or resume, or join) the search a space file describes and return the winner.
 
     Trials run in worker processes (``python -m automl worker``), never by re-importing the
@@ -57,18 +67,34 @@ def search(space: str | Path | dict, *, data: Any = None, trials: int | None = N
         0.97...
         >>> result.export("out/")
     """
-    overrides = {"trials": trials, "timeout": timeout, "sampler": sampler, "pruner": pruner,
-                 "seed": seed, "workers": workers}
+    overrides = {
+        "trials": trials,
+        "timeout": timeout,
+        "sampler": sampler,
+        "pruner": pruner,
+        "seed": seed,
+        "workers": workers,
+    }
     cfg = load_space(space, overrides)
-    return run_search(cfg, data=data, run_dir=Path(run_dir), tracking_uri=tracking_uri,
-                      storage=storage,
-                      reports_dir=Path(reports_dir) if reports_dir is not None else None,
-                      progress=progress)
+    return run_search(
+        cfg,
+        data=data,
+        run_dir=Path(run_dir),
+        tracking_uri=tracking_uri,
+        storage=storage,
+        reports_dir=Path(reports_dir) if reports_dir is not None else None,
+        progress=progress,
+    )
 
 
-def select(study: str, *, storage: str | None = None, tracking_uri: str | None = None,
-           run_dir: str | Path = DEFAULT_RUN_DIR,
-           reports_dir: str | Path | None = DEFAULT_REPORTS_DIR) -> SearchResult:
+def select(
+    study: str,
+    *,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    run_dir: str | Path = DEFAULT_RUN_DIR,
+    reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
+) -> SearchResult:
     """Choose, register and report the winner of a study whose workers ran elsewhere.
 
     The same as the end of :func:`search`: the top-K trials by validation are evaluated once on
@@ -88,14 +114,24 @@ def select(study: str, *, storage: str | None = None, tracking_uri: str | None =
     tracker.parent_run_id = joined.spec.parent_run_id
     from automl.tuner.conclude import finish_search
 
-    return finish_search(joined.cfg, joined.study, joined.splits, tracker,
-                         run_dir / joined.cfg.name,
-                         Path(reports_dir) if reports_dir is not None else None)
+    return finish_search(
+        joined.cfg,
+        joined.study,
+        joined.splits,
+        tracker,
+        run_dir / joined.cfg.name,
+        Path(reports_dir) if reports_dir is not None else None,
+    )
 
 
-def rerun(study: str, trial: int, *, storage: str | None = None,
-          tracking_uri: str | None = None, run_dir: str | Path = DEFAULT_RUN_DIR
-          ) -> dict[str, Any]:
+def rerun(
+    study: str,
+    trial: int,
+    *,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    run_dir: str | Path = DEFAULT_RUN_DIR,
+) -> dict[str, Any]:
     """Train one recorded trial again, from its parameters and seed, in this process.
 
     Returns:
@@ -116,38 +152,67 @@ def rerun(study: str, trial: int, *, storage: str | None = None,
     run_dir = Path(run_dir)
     joined = join_study(study, storage or default_storage_url(run_dir), tracking_uri, run_dir)
     cfg, splits = joined.cfg, joined.splits
-    record = next((t for t in joined.study.get_trials(deepcopy=False) if t.number == trial),
-                  None)
+    record = next((t for t in joined.study.get_trials(deepcopy=False) if t.number == trial), None)
     if record is None or record.state != TrialState.COMPLETE:
         state = "does not exist" if record is None else f"is {record.state.name.lower()}"
-        raise UsageError(f"trial {trial} of the study {study!r} {state}; rerun a complete trial "
-                         f"(automl trials lists them)")
+        raise UsageError(
+            f"trial {trial} of the study {study!r} {state}; rerun a complete trial "
+            f"(automl trials lists them)"
+        )
     device.configure()
     params = cfg.space.sample(FixedTrial(record.params))
-    outcome = fit_trial(params, splits, objective=cfg.search.objective,
-                        direction=cfg.search.direction, seed=(cfg.search.seed or 0) + trial)
+    outcome = fit_trial(
+        params,
+        splits,
+        objective=cfg.search.objective,
+        direction=cfg.search.direction,
+        seed=(cfg.search.seed or 0) + trial,
+    )
     recorded = float(record.values[0])
-    return {"trial": trial, "objective": cfg.search.objective, "recorded": recorded,
-            "rerun": outcome.best_value, "difference": outcome.best_value - recorded}
+    return {
+        "trial": trial,
+        "objective": cfg.search.objective,
+        "recorded": recorded,
+        "rerun": outcome.best_value,
+        "difference": outcome.best_value - recorded,
+    }
 
 
 def study_settings(cfg: SpaceConfig) -> dict[str, Any]:
     """The parent run's params: how the study searches, and on what data."""
     s, d = cfg.search, cfg.data
-    return {"search.sampler": s.sampler, "search.pruner": s.pruner, "search.trials": s.trials,
-            "search.timeout_s": s.timeout, "search.objective": s.objective,
-            "search.direction": s.direction, "search.seed": s.seed,
-            "search.workers": s.workers, "search.max_retries": s.max_retries,
-            "select.top_k": cfg.select.top_k, "data.source": d.source,
-            "data.path": d.path, "data.target": d.target, "data.validation": d.validation,
-            "data.test": d.test, "data.seed": d.seed,
-            "space.size": cfg.space.size(), "space.dimensions": len(cfg.describe())}
+    return {
+        "search.sampler": s.sampler,
+        "search.pruner": s.pruner,
+        "search.trials": s.trials,
+        "search.timeout_s": s.timeout,
+        "search.objective": s.objective,
+        "search.direction": s.direction,
+        "search.seed": s.seed,
+        "search.workers": s.workers,
+        "search.max_retries": s.max_retries,
+        "select.top_k": cfg.select.top_k,
+        "data.source": d.source,
+        "data.path": d.path,
+        "data.target": d.target,
+        "data.validation": d.validation,
+        "data.test": d.test,
+        "data.seed": d.seed,
+        "space.size": cfg.space.size(),
+        "space.dimensions": len(cfg.describe()),
+    }
 
 
-def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
-               tracking_uri: str | None = None,
-               storage: str | None = None, reports_dir: Path | None = None,
-               progress: bool = True) -> SearchResult:
+def run_search(
+    cfg: SpaceConfig,
+    *,
+    data: Any = None,
+    run_dir: Path,
+    tracking_uri: str | None = None,
+    storage: str | None = None,
+    reports_dir: Path | None = None,
+    progress: bool = True,
+) -> SearchResult:
     """Run the search of an already validated config (see :func:`search`).
 
     This process coordinates: it checks the space against the data and builds each kind of
@@ -199,8 +264,9 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     check_same_data(study, sha256)
     previous = parent_run_id(study)
 
-    tracker = Tracker(tracking_uri or default_tracking_uri(run_dir), cfg.name,
-                      run_dir / "mlartifacts")
+    tracker = Tracker(
+        tracking_uri or default_tracking_uri(run_dir), cfg.name, run_dir / "mlartifacts"
+    )
     manifest = {**splits.manifest(), "splits_sha256": sha256}
     parent = tracker.start_study(cfg.name, previous, study_settings(cfg), cfg.file, manifest)
     snapshot = write_snapshot(splits, study_dir / "data", sha256)
@@ -209,10 +275,18 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
         tracker.log_artifact(parent, snapshot, "data")
         artifact = f"runs:/{parent}/data/{snapshot.name}"
     tracker.log_splits(parent, splits, source=str(snapshot.resolve()))  # the Dataset column
-    publish(study, StudySpec(
-        space={"tree": cfg.tree, "file": cfg.file, "text": cfg.text}, splits_sha256=sha256,
-        snapshot=str(snapshot.resolve()), snapshot_artifact=artifact, parent_run_id=parent,
-        tracking_uri=redact(tracker.tracking_uri), run_dir=str(run_dir.resolve())))
+    publish(
+        study,
+        StudySpec(
+            space={"tree": cfg.tree, "file": cfg.file, "text": cfg.text},
+            splits_sha256=sha256,
+            snapshot=str(snapshot.resolve()),
+            snapshot_artifact=artifact,
+            parent_run_id=parent,
+            tracking_uri=redact(tracker.tracking_uri),
+            run_dir=str(run_dir.resolve()),
+        ),
+    )
     if not study.trials:
         for params in search_cfg.enqueue:
             study.enqueue_trial(params)
@@ -220,34 +294,59 @@ def run_search(cfg: SpaceConfig, *, data: Any = None, run_dir: Path,
     fail_dead_trials(study, store, search_cfg.max_retries)
     retry_interrupted(study, search_cfg.max_retries)
 
-    display = SearchProgress(search_cfg.trials, finished_trials(study), search_cfg.objective,
-                             epochs, search_cfg.direction == "maximize", progress,
-                             timeout=search_cfg.timeout)
+    display = SearchProgress(
+        search_cfg.trials,
+        finished_trials(study),
+        search_cfg.objective,
+        epochs,
+        search_cfg.direction == "maximize",
+        progress,
+        timeout=search_cfg.timeout,
+    )
+
     def next_seed() -> int | None:  # a stream of its own for each process that trains
         return None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
 
     if search_cfg.workers == 0:
+
         def train(seconds_left: float | None) -> bool:
-            return run_here(cfg, splits, store, storage_url, tracker, run_dir.resolve(),
-                            display.on_event, next_seed(), seconds_left)
+            return run_here(
+                cfg,
+                splits,
+                store,
+                storage_url,
+                tracker,
+                run_dir.resolve(),
+                display.on_event,
+                next_seed(),
+                seconds_left,
+            )
     else:
         plan = plan_workers(search_cfg.workers)
 
         def on_crash(worker, code: int) -> None:  # its trial is failed as killed, and retried
-            fail_dead_trials(study, store, search_cfg.max_retries, dead=worker,
-                             why=f"exit code {code}")
+            fail_dead_trials(
+                study, store, search_cfg.max_retries, dead=worker, why=f"exit code {code}"
+            )
 
         pool = LocalPool(
-            study_name=cfg.name, storage_url=storage_url, tracking_uri=tracker.tracking_uri,
-            run_dir=run_dir.resolve(), workers=plan.workers, threads=plan.threads,
-            gpus=plan.gpus, on_event=display.on_event,
+            study_name=cfg.name,
+            storage_url=storage_url,
+            tracking_uri=tracker.tracking_uri,
+            run_dir=run_dir.resolve(),
+            workers=plan.workers,
+            threads=plan.threads,
+            gpus=plan.gpus,
+            on_event=display.on_event,
             budget_left=lambda: trials_to_start(study, search_cfg.trials),
             on_crash=on_crash,
-            seed=next_seed())
+            seed=next_seed(),
+        )
 
         def train(seconds_left: float | None) -> bool:
             pool.timeout = seconds_left
             return pool.run()
+
     try:
         with display:
             finished = train_until_spent(study, store, search_cfg, train)
@@ -272,8 +371,10 @@ def after_interrupt(study, tracker) -> None:
         print("interrupted: choosing the winner among the trials finished so far")
         return
     tracker.end_study("KILLED")
-    print("interrupted before any trial completed, so there is no winner yet; the same search "
-          "again resumes the study and runs the interrupted trials first")
+    print(
+        "interrupted before any trial completed, so there is no winner yet; the same search "
+        "again resumes the study and runs the interrupted trials first"
+    )
     raise KeyboardInterrupt
 
 
@@ -307,8 +408,17 @@ def train_until_spent(study, store, search_cfg, train: Callable[[float | None], 
             return True  # nothing moved: whatever holds it up, another round would not help
 
 
-def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir: Path,
-             on_event, seed: int | None, seconds_left: float | None) -> bool:
+def run_here(
+    cfg: SpaceConfig,
+    splits,
+    store,
+    storage_url: str,
+    tracker,
+    run_dir: Path,
+    on_event,
+    seed: int | None,
+    seconds_left: float | None,
+) -> bool:
     """``workers: 0``: the trials run in this process, one after another, as a worker would run
     them. A breakpoint in a custom builder stops there; what a worker process adds (a fresh
     process every few trials, a trial that crashes Python failed and retried) is given up.
@@ -329,17 +439,40 @@ def run_here(cfg: SpaceConfig, splits, store, storage_url: str, tracker, run_dir
 
     quiet.settle_log(run_dir / cfg.name / "logs" / f"search-{os.getpid()}.log")
     # its own sampler, seeded as a first worker's: workers 0 and 1 sample the same stream
-    study = open_study(cfg.name, store, storage_url, cfg.search, max_epochs(cfg), cfg.space,
-                       create=False, seed=seed)
+    study = open_study(
+        cfg.name,
+        store,
+        storage_url,
+        cfg.search,
+        max_epochs(cfg),
+        cfg.space,
+        create=False,
+        seed=seed,
+    )
     me = WorkerId.this_process()
-    objective = Objective(cfg, splits, tracker, run_dir / cfg.name / "candidates", worker=me,
-                          on_epoch=on_event, upload_candidates=tracker.is_remote)
+    objective = Objective(
+        cfg,
+        splits,
+        tracker,
+        run_dir / cfg.name / "candidates",
+        worker=me,
+        on_epoch=on_event,
+        upload_candidates=tracker.is_remote,
+    )
     on_event(WorkerReady(me.pid, me.host, me.started, "this process"))
     deadline = None if seconds_left is None else time.monotonic() + seconds_left
     try:
         with process_settings_kept():  # the caller's precision policy and determinism
-            stopped = run_trials(study, store, cfg.search, objective, tracker, on_event,
-                                 quiet.log_path(), deadline=deadline)
+            stopped = run_trials(
+                study,
+                store,
+                cfg.search,
+                objective,
+                tracker,
+                on_event,
+                quiet.log_path(),
+                deadline=deadline,
+            )
     except KeyboardInterrupt:  # the trial was recorded as interrupted, and queued for a retry
         return False
     if stopped:

@@ -30,12 +30,17 @@ def tpe(search: SearchConfig, space: Group | None, seed: int | None) -> optuna.s
     # group=True keeps it working when branches switch parameters on and off
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          n_startup_trials=min(10, max(search.trials // 3, 2)))
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            group=True,
+            n_startup_trials=min(10, max(search.trials // 3, 2)),
+        )
 
 
-def random(search: SearchConfig, space: Group | None,
-           seed: int | None) -> optuna.samplers.BaseSampler:
+def random(
+    search: SearchConfig, space: Group | None, seed: int | None
+) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -43,17 +48,21 @@ def qmc(search: SearchConfig, space: Group | None, seed: int | None) -> optuna.s
     return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
 
-def nsga2(search: SearchConfig, space: Group | None,
-          seed: int | None) -> optuna.samplers.BaseSampler:
+def nsga2(
+    search: SearchConfig, space: Group | None, seed: int | None
+) -> optuna.samplers.BaseSampler:
     return optuna.samplers.NSGAIISampler(seed=seed)
 
 
-def grid(search: SearchConfig, space: Group | None, seed: int | None) -> optuna.samplers.BaseSampler:
+def grid(
+    search: SearchConfig, space: Group | None, seed: int | None
+) -> optuna.samplers.BaseSampler:
     return optuna.samplers.GridSampler(grid_of(space), seed=seed)
 
 
-def cmaes(search: SearchConfig, space: Group | None,
-          seed: int | None) -> optuna.samplers.BaseSampler:
+def cmaes(
+    search: SearchConfig, space: Group | None, seed: int | None
+) -> optuna.samplers.BaseSampler:
     _require("cmaes", "the cmaes sampler", "pip install cmaes")
     return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 
@@ -66,8 +75,10 @@ def gp(search: SearchConfig, space: Group | None, seed: int | None) -> optuna.sa
 def _require(module: str, what: str, how: str) -> None:
     """Optional samplers need extra packages; say which, instead of failing inside Optuna."""
     if importlib.util.find_spec(module) is None:
-        raise UsageError(f"{what} needs the {module} package, which is not installed; {how}, "
-                         f"or choose another search.sampler")
+        raise UsageError(
+            f"{what} needs the {module} package, which is not installed; {how}, "
+            f"or choose another search.sampler"
+        )
 
 
 def grid_of(space: Group | None) -> dict[str, list]:

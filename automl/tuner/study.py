@@ -36,8 +36,8 @@ from automl.urls import redact
 INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
 KILLED = "killed: the worker running this trial died ({why})"
 STALE = "lost: the worker running this trial stopped sending heartbeats (killed or cut off)"
-HEARTBEAT_INTERVAL = 10   # seconds between a running trial's heartbeats (database storages)
-GRACE_PERIOD = 60         # seconds of silence after which a trial counts as lost
+HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (database storages)
+GRACE_PERIOD = 60  # seconds of silence after which a trial counts as lost
 # run-specific user attrs that a retry must not inherit from the trial it repeats
 _NOT_INHERITED = ("fail_reason", "mlflow_run_id", "worker", "seconds", "traceback")
 
@@ -67,8 +67,9 @@ def is_journal(url: str) -> bool:
     return "://" not in url
 
 
-def open_storage(url: str, max_retries: int | None = None, *,
-                 create: bool = False) -> optuna.storages.BaseStorage:
+def open_storage(
+    url: str, max_retries: int | None = None, *, create: bool = False
+) -> optuna.storages.BaseStorage:
     """The storage a URL names: a journal file path, or a database URL (with heartbeats).
 
     Args:
@@ -77,8 +78,10 @@ def open_storage(url: str, max_retries: int | None = None, *,
         create: start a new journal file where there is none (a search does; a worker joins).
     """
     if is_journal(url) and not create and not Path(url).is_file():
-        raise UsageError(f"there is no Optuna storage at {url}; give the --storage (or the "
-                         f"--run-dir) that the search used")
+        raise UsageError(
+            f"there is no Optuna storage at {url}; give the --storage (or the "
+            f"--run-dir) that the search used"
+        )
     try:
         if is_journal(url):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -88,14 +91,19 @@ def open_storage(url: str, max_retries: int | None = None, *,
         with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                url,
+                heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=GRACE_PERIOD,
                 heartbeat_stale_trial_callback=_RetryLost(max_retries),
-                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
+                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+            )
     except Exception as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip()  # the driver's own words
         detail = detail.splitlines()[0] if detail else type(exc).__name__
-        raise UsageError(f"cannot open the Optuna storage {redact(url)} ({redact(detail)}); "
-                         f"check the path or URL, and that the database server runs") from None
+        raise UsageError(
+            f"cannot open the Optuna storage {redact(url)} ({redact(detail)}); "
+            f"check the path or URL, and that the database server runs"
+        ) from None
 
 
 class _RetryLost:
@@ -108,8 +116,9 @@ class _RetryLost:
         retry_trial(study, trial, self.max_retries)
 
 
-def make_sampler(search: SearchConfig, space: Group | None = None,
-                 seed: int | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    search: SearchConfig, space: Group | None = None, seed: int | None = None
+) -> optuna.samplers.BaseSampler:
     """The sampler named in the space (:data:`automl.registry.SAMPLERS`); ``space`` is needed by
     the grid sampler."""
     from automl.registry import SAMPLERS
@@ -126,9 +135,17 @@ def make_pruner(search: SearchConfig, max_epochs: int) -> optuna.pruners.BasePru
     return PRUNERS.create("none" if search.more_objectives else search.pruner, warmup, max_epochs)
 
 
-def open_study(name: str, storage: optuna.storages.BaseStorage, storage_url: str,
-               search: SearchConfig, max_epochs: int, space: Group | None = None, *,
-               create: bool = True, seed: int | None = None) -> optuna.Study:
+def open_study(
+    name: str,
+    storage: optuna.storages.BaseStorage,
+    storage_url: str,
+    search: SearchConfig,
+    max_epochs: int,
+    space: Group | None = None,
+    *,
+    create: bool = True,
+    seed: int | None = None,
+) -> optuna.Study:
     """Load the study called ``name`` if the storage has it (resume or join), else create it.
 
     Args:
@@ -140,20 +157,30 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, storage_url: str
     pruner = make_pruner(search, max_epochs)
     if not create:
         try:
-            return optuna.load_study(study_name=name, storage=storage, sampler=sampler,
-                                     pruner=pruner)
+            return optuna.load_study(
+                study_name=name, storage=storage, sampler=sampler, pruner=pruner
+            )
         except KeyError:
-            raise UsageError(f"the storage {redact(storage_url)} has no study {name!r}; start "
-                             f"it with automl search, or check --study and --storage") from None
-    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                directions=[StudyDirection[d.upper()] for d in search.directions],
-                                sampler=sampler, pruner=pruner)
+            raise UsageError(
+                f"the storage {redact(storage_url)} has no study {name!r}; start "
+                f"it with automl search, or check --study and --storage"
+            ) from None
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        directions=[StudyDirection[d.upper()] for d in search.directions],
+        sampler=sampler,
+        pruner=pruner,
+    )
     found = [d.name.lower() for d in study.directions]
     if found != search.directions:
-        raise UsageError(f"the study {name!r} in {redact(storage_url)} was created to "
-                         f"{' and '.join(found)} its objectives, the space now says "
-                         f"{' and '.join(search.directions)}; give the space another name "
-                         f"(name: in the file) or delete the run folder")
+        raise UsageError(
+            f"the study {name!r} in {redact(storage_url)} was created to "
+            f"{' and '.join(found)} its objectives, the space now says "
+            f"{' and '.join(search.directions)}; give the space another name "
+            f"(name: in the file) or delete the run folder"
+        )
     return study
 
 
@@ -210,15 +237,21 @@ def _start_time(pid: int) -> int:
 # ---- failing and retrying trials -----------------------------------------------------------
 
 
-def fail_trial(study: optuna.Study, storage: optuna.storages.BaseStorage, trial: FrozenTrial,
-               reason: str, max_retries: int | None) -> bool:
+def fail_trial(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    trial: FrozenTrial,
+    reason: str,
+    max_retries: int | None,
+) -> bool:
     """Mark a RUNNING trial failed with ``reason`` and queue a retry; False if it had ended.
 
     ``storage`` is the storage object the study was opened with (:func:`open_storage`): its API
     is public, unlike the study's own reference to it.
     """
     trial_id = storage.get_trial_id_from_study_id_trial_number(
-        storage.get_study_id_from_name(study.study_name), trial.number)
+        storage.get_study_id_from_name(study.study_name), trial.number
+    )
     try:
         storage.set_trial_user_attr(trial_id, "fail_reason", reason)
         if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
@@ -234,18 +267,32 @@ def retry_trial(study: optuna.Study, trial: FrozenTrial, max_retries: int | None
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     if max_retries is not None and len(history) > max_retries:
         return False
-    study.add_trial(optuna.create_trial(
-        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
-        user_attrs={**{k: v for k, v in trial.user_attrs.items() if k not in _NOT_INHERITED},
-                    "retry_of": history[0]},
-        system_attrs={**trial.system_attrs, "failed_trial": history[0],
-                      "retry_history": history}))
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={
+                **{k: v for k, v in trial.user_attrs.items() if k not in _NOT_INHERITED},
+                "retry_of": history[0],
+            },
+            system_attrs={
+                **trial.system_attrs,
+                "failed_trial": history[0],
+                "retry_history": history,
+            },
+        )
+    )
     return True
 
 
-def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
-                     max_retries: int | None, dead: WorkerId | None = None,
-                     why: str = "its process is gone") -> list[int]:
+def fail_dead_trials(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    max_retries: int | None,
+    dead: WorkerId | None = None,
+    why: str = "its process is gone",
+) -> list[int]:
     """Fail and retry the RUNNING trials whose worker process is gone.
 
     Args:
@@ -269,9 +316,14 @@ def retry_interrupted(study: optuna.Study, max_retries: int | None) -> list[int]
     """Queue again the trials that Ctrl-C interrupted (each once), for a resumed search."""
     trials = study.get_trials(deepcopy=False)
     retried = retried_numbers(trials)
-    return [t.number for t in trials
-            if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == INTERRUPTED
-            and t.number not in retried and retry_trial(study, t, max_retries)]
+    return [
+        t.number
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.user_attrs.get("fail_reason") == INTERRUPTED
+        and t.number not in retried
+        and retry_trial(study, t, max_retries)
+    ]
 
 
 # ---- the budget ------------------------------------------------------------------------------
@@ -279,8 +331,9 @@ def retry_interrupted(study: optuna.Study, max_retries: int | None) -> list[int]
 
 def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
     """Trials that were retried: each retry's history ends with the trial it repeats."""
-    return {t.system_attrs["retry_history"][-1] for t in trials
-            if t.system_attrs.get("retry_history")}
+    return {
+        t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history")
+    }
 
 
 def finished_trials(study: optuna.Study) -> int:
@@ -289,8 +342,13 @@ def finished_trials(study: optuna.Study) -> int:
     then they must not look like spent budget to the other workers)."""
     trials = study.get_trials(deepcopy=False)
     retried = retried_numbers(trials)
-    return sum(1 for t in trials if t.state.is_finished() and t.number not in retried
-               and t.user_attrs.get("fail_reason") != INTERRUPTED)
+    return sum(
+        1
+        for t in trials
+        if t.state.is_finished()
+        and t.number not in retried
+        and t.user_attrs.get("fail_reason") != INTERRUPTED
+    )
 
 
 def trials_to_start(study: optuna.Study, target: int) -> int:
@@ -298,8 +356,9 @@ def trials_to_start(study: optuna.Study, target: int) -> int:
     retry waiting in the queue always may: it replaces a trial that does not count; an enqueued
     configuration is an ordinary trial, within the budget)."""
     trials = study.get_trials(deepcopy=False)
-    waiting = sum(1 for t in trials
-                  if t.state == TrialState.WAITING and t.system_attrs.get("retry_history"))
+    waiting = sum(
+        1 for t in trials if t.state == TrialState.WAITING and t.system_attrs.get("retry_history")
+    )
     running = sum(1 for t in trials if t.state == TrialState.RUNNING)
     return max(target - finished_trials(study) - running, waiting, 0)
 
@@ -314,21 +373,34 @@ def fail_reason(trial: FrozenTrial) -> str:
 def consecutive_failures(study: optuna.Study, limit: int) -> str | None:
     """A message when the last ``limit`` trials to end all failed with errors (not divergence,
     not a killed worker): the space, the data or the code is broken for every configuration."""
-    completed = [(t.datetime_complete, t) for t in study.get_trials(deepcopy=False)
-                 if t.state.is_finished() and t.datetime_complete is not None]
+    completed = [
+        (t.datetime_complete, t)
+        for t in study.get_trials(deepcopy=False)
+        if t.state.is_finished() and t.datetime_complete is not None
+    ]
     ended = [t for _, t in sorted(completed, key=lambda pair: pair[0])]
-    last = [t for t in ended if not fail_reason(t).startswith(("diverged", "interrupted",
-                                                               "killed", "lost"))][-limit:]
+    last = [
+        t
+        for t in ended
+        if not fail_reason(t).startswith(("diverged", "interrupted", "killed", "lost"))
+    ][-limit:]
     if len(last) < limit or any(t.state != TrialState.FAIL for t in last):
         return None
     reasons = Counter(fail_reason(t) for t in last)
     common, count = reasons.most_common(1)[0]
-    return (f"the last {limit} trials all failed, so the search stopped; "
-            f"{'each' if count == limit else f'{count} of them'} failed with: {common}")
+    return (
+        f"the last {limit} trials all failed, so the search stopped; "
+        f"{'each' if count == limit else f'{count} of them'} failed with: {common}"
+    )
 
 
-def wait_for_running(study: optuna.Study, storage: optuna.storages.BaseStorage,
-                     max_retries: int | None, say=print, poll: float = 2.0) -> None:
+def wait_for_running(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    max_retries: int | None,
+    say=print,
+    poll: float = 2.0,
+) -> None:
     """Wait until no trial of the study runs (workers elsewhere may still be training).
 
     Trials whose worker died are failed meanwhile: on this machine by their process id, on
@@ -346,7 +418,9 @@ def wait_for_running(study: optuna.Study, storage: optuna.storages.BaseStorage,
         if not running:
             return
         if not announced:
-            say(f"waiting for {len(running)} trial(s) that other workers are running "
-                f"({', '.join(str(t.number) for t in running)})")
+            say(
+                f"waiting for {len(running)} trial(s) that other workers are running "
+                f"({', '.join(str(t.number) for t in running)})"
+            )
             announced = True
         time.sleep(poll)

@@ -42,8 +42,10 @@ if TYPE_CHECKING:
     from automl.tuner.study import WorkerId
 
 MAX_REASON = 300  # a failed trial's reason is one line; its traceback is kept apart
-OUT_OF_MEMORY = ("out of memory while training ({error}); lower training.batch_size or the "
-                 "model's size, or run fewer workers (per GPU)")
+OUT_OF_MEMORY = (
+    "out of memory while training ({error}); lower training.batch_size or the "
+    "model's size, or run fewer workers (per GPU)"
+)
 
 
 def short_reason(error: BaseException) -> str:
@@ -52,7 +54,7 @@ def short_reason(error: BaseException) -> str:
         return OUT_OF_MEMORY.format(error=type(error).__name__)
     first = (str(error).strip().splitlines() or [""])[0]
     reason = f"{type(error).__name__}: {first}".strip().rstrip(":")
-    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
 
 
 def candidate_path(folder: Path, number: int) -> Path:
@@ -117,21 +119,31 @@ class TrialRun:
     the first epoch), its epochs reported to MLflow and the progress bar, closed with the
     trial's outcome."""
 
-    def __init__(self, tracker: "Tracker", trial: "optuna.Trial", worker: "WorkerId",
-                 maker: ModelMaker, on_epoch: Callable[["EpochEnded"], None] | None) -> None:
+    def __init__(
+        self,
+        tracker: "Tracker",
+        trial: "optuna.Trial",
+        worker: "WorkerId",
+        maker: ModelMaker,
+        on_epoch: Callable[["EpochEnded"], None] | None,
+    ) -> None:
         self.tracker, self.trial, self.worker = tracker, trial, worker
         self._maker, self._on_epoch = maker, on_epoch
         self.run_id: str | None = None
-        self.epochs = 0   # epochs reported so far (MLflow steps run on across executions)
+        self.epochs = 0  # epochs reported so far (MLflow steps run on across executions)
 
-    def open(self, params: dict[str, Any] | None = None,
-             config: dict[str, Any] | None = None) -> str:
+    def open(
+        self, params: dict[str, Any] | None = None, config: dict[str, Any] | None = None
+    ) -> str:
         if self.run_id is None:
             self.run_id = self.tracker.start_trial(
-                self.trial.number, self._maker.run_params() if params is None else params,
+                self.trial.number,
+                self._maker.run_params() if params is None else params,
                 config=config,
-                worker=f"{self.worker.host}:{self.worker.pid}", worker_host=self.worker.host,
-                retry_of=self.trial.user_attrs.get("retry_of"))
+                worker=f"{self.worker.host}:{self.worker.pid}",
+                worker_host=self.worker.host,
+                retry_of=self.trial.user_attrs.get("retry_of"),
+            )
             self.trial.set_user_attr("mlflow_run_id", self.run_id)
         return self.run_id
 
@@ -151,14 +163,24 @@ class TrialRun:
     def log_text(self, text: str, name: str) -> None:
         self.tracker.log_text(self.open(), text, name)
 
-    def end(self, state: str, started: float, metrics: dict[str, float] | None = None,
-            reason: str | None = None, outcome: str | None = None) -> None:
+    def end(
+        self,
+        state: str,
+        started: float,
+        metrics: dict[str, float] | None = None,
+        reason: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
         self._maker.closing(self.trial, self)
         seconds = time.perf_counter() - started
         self.trial.set_user_attr("seconds", round(seconds, 2))
-        self.tracker.end_trial(self.open(), state, reason,
-                               {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()},
-                               outcome)
+        self.tracker.end_trial(
+            self.open(),
+            state,
+            reason,
+            {**(metrics or {}), "trial_seconds": seconds, "rss_mb": rss_mb()},
+            outcome,
+        )
 
 
 class TrialLifecycle:
@@ -177,11 +199,20 @@ class TrialLifecycle:
         upload_candidates: also send kept models to MLflow, for a selection on another machine.
     """
 
-    def __init__(self, maker: ModelMaker, tracker: "Tracker", candidates: Path, *,
-                 objective: str, direction: str, top_k: int, more_objectives: tuple = (),
-                 worker: "WorkerId | None" = None,
-                 on_epoch: Callable[["EpochEnded"], None] | None = None,
-                 upload_candidates: bool = False) -> None:
+    def __init__(
+        self,
+        maker: ModelMaker,
+        tracker: "Tracker",
+        candidates: Path,
+        *,
+        objective: str,
+        direction: str,
+        top_k: int,
+        more_objectives: tuple = (),
+        worker: "WorkerId | None" = None,
+        on_epoch: Callable[["EpochEnded"], None] | None = None,
+        upload_candidates: bool = False,
+    ) -> None:
         from automl.tuner.study import WorkerId
 
         self.maker = maker
@@ -211,10 +242,15 @@ class TrialLifecycle:
                 trial.set_user_attr(VAL_LOSS_ATTR, trained.val_loss)
             for name, value in trained.attrs.items():
                 trial.set_user_attr(name, value)
-            self._keep_if_candidate(trial, trained.value, trained.val_loss, trained.model,
-                                    run.open())
-            run.end("COMPLETE", started, trained.metrics,
-                    outcome=f"{self.objective}={trained.value:.4f}")
+            self._keep_if_candidate(
+                trial, trained.value, trained.val_loss, trained.model, run.open()
+            )
+            run.end(
+                "COMPLETE",
+                started,
+                trained.metrics,
+                outcome=f"{self.objective}={trained.value:.4f}",
+            )
             return trained.values
         except KeyboardInterrupt:  # Ctrl-C or kill: the trial is retried when the study resumes
             trial.set_user_attr("fail_reason", INTERRUPTED)
@@ -247,8 +283,9 @@ class TrialLifecycle:
         run.tag(pruned_at_epoch=run.epochs)
         run.end("PRUNED", started, reason=f"pruned: {why}", outcome=f"pruned at epoch {run.epochs}")
 
-    def _keep_if_candidate(self, trial: "optuna.Trial", value: float, val_loss: float | None,
-                           model: Any, run_id: str) -> None:
+    def _keep_if_candidate(
+        self, trial: "optuna.Trial", value: float, val_loss: float | None, model: Any, run_id: str
+    ) -> None:
         """Save the model when it ranks in the top K so far; delete those pushed out.
 
         Other workers may be saving their own trials meanwhile: only the files of trials that
@@ -257,9 +294,11 @@ class TrialLifecycle:
         from optuna.trial import TrialState
 
         complete = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        ranked = sorted([trial_rank(t, maximize=self.maximize) for t in complete]
-                        + [rank_key(value, val_loss, trial.number, maximize=self.maximize)])
-        keep = {number for *_, number in ranked[:self.top_k]}  # as the selection ranks them
+        ranked = sorted(
+            [trial_rank(t, maximize=self.maximize) for t in complete]
+            + [rank_key(value, val_loss, trial.number, maximize=self.maximize)]
+        )
+        keep = {number for *_, number in ranked[: self.top_k]}  # as the selection ranks them
         ended = {t.number for t in complete}
         self.candidates.mkdir(parents=True, exist_ok=True)
         if trial.number in keep:

@@ -54,11 +54,11 @@ class WorkerOptions:
     storage: str
     tracking_uri: str | None = None
     run_dir: Path = Path(DEFAULT_RUN_DIR)
-    trials: int | None = None      # at most this many trials, then exit (None: until the budget)
-    timeout: float | None = None   # seconds: start no trial after this
-    seed: int | None = None        # the sampler's seed (None: the space's seed, offset by pid)
-    threads: int | None = None     # TensorFlow threads (None: all cores)
-    events_fd: int | None = None   # a pipe to the coordinator; None: show progress here
+    trials: int | None = None  # at most this many trials, then exit (None: until the budget)
+    timeout: float | None = None  # seconds: start no trial after this
+    seed: int | None = None  # the sampler's seed (None: the space's seed, offset by pid)
+    threads: int | None = None  # TensorFlow threads (None: all cores)
+    events_fd: int | None = None  # a pipe to the coordinator; None: show progress here
 
 
 def limit_threads(threads: int | None) -> None:
@@ -66,8 +66,12 @@ def limit_threads(threads: int | None) -> None:
     TensorFlow. Several workers on one machine then share the cores instead of fighting."""
     if not threads:
         return
-    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                 "MKL_NUM_THREADS"):
+    for name in (
+        "TF_NUM_INTRAOP_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    ):
         os.environ[name] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1" if threads == 1 else "2"
 
@@ -80,8 +84,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def _emitter(options: WorkerOptions, total: int, done: int, objective: str, epochs: int,
-             maximize: bool) -> tuple[Callable[[Event], None], SearchProgress | None]:
+def _emitter(
+    options: WorkerOptions, total: int, done: int, objective: str, epochs: int, maximize: bool
+) -> tuple[Callable[[Event], None], SearchProgress | None]:
     """Where events go: the coordinator's pipe, or a progress display on this console."""
     if options.events_fd is not None:
         pipe = os.fdopen(options.events_fd, "w", buffering=1)
@@ -99,8 +104,9 @@ def _emitter(options: WorkerOptions, total: int, done: int, objective: str, epoc
     return display.on_event, display
 
 
-def _attach_log(tracker: "Tracker", trial: "optuna.trial.FrozenTrial", log: Path | None,
-                start: int) -> None:
+def _attach_log(
+    tracker: "Tracker", trial: "optuna.trial.FrozenTrial", log: Path | None, start: int
+) -> None:
     """Attach the trial's slice of this worker's log (from ``start`` on) to its MLflow run as
     ``worker.log``: Optuna's lines about it, its traceback, TensorFlow's warnings."""
     from automl.tuner import quiet
@@ -145,8 +151,9 @@ def run_worker(options: WorkerOptions) -> int:
     seed = options.seed
     if seed is None:  # joined by hand: a stream of samples of its own
         seed = os.getpid()
-    joined = join_study(options.study, options.storage, options.tracking_uri, options.run_dir,
-                        seed=seed)
+    joined = join_study(
+        options.study, options.storage, options.tracking_uri, options.run_dir, seed=seed
+    )
     cfg, study, search = joined.cfg, joined.study, joined.cfg.search
     tracker = Tracker(joined.tracking_uri, cfg.name)
     tracker.parent_run_id = joined.spec.parent_run_id
@@ -155,21 +162,46 @@ def run_worker(options: WorkerOptions) -> int:
     quiet.settle_log(options.run_dir / cfg.name / "logs" / f"worker-{me.host}-{me.pid}.log")
     info = device.configure(threads=options.threads)
 
-    emit, display = _emitter(options, search.trials, finished_trials(study), search.objective,
-                             max_epochs(cfg), search.direction == "maximize")
-    objective = Objective(cfg, joined.splits, tracker, options.run_dir / cfg.name / "candidates",
-                          worker=me, on_epoch=emit, upload_candidates=tracker.is_remote)
+    emit, display = _emitter(
+        options,
+        search.trials,
+        finished_trials(study),
+        search.objective,
+        max_epochs(cfg),
+        search.direction == "maximize",
+    )
+    objective = Objective(
+        cfg,
+        joined.splits,
+        tracker,
+        options.run_dir / cfg.name / "candidates",
+        worker=me,
+        on_epoch=emit,
+        upload_candidates=tracker.is_remote,
+    )
     emit(WorkerReady(me.pid, me.host, me.started, str(info["device"])))
     settle_memory()
     deadline = None if options.timeout is None else started + options.timeout
     try:
         with display or contextlib.nullcontext():
-            stopped = run_trials(study, joined.storage, search, objective, tracker, emit,
-                                 quiet.log_path(), max_trials=options.trials, deadline=deadline)
+            stopped = run_trials(
+                study,
+                joined.storage,
+                search,
+                objective,
+                tracker,
+                emit,
+                quiet.log_path(),
+                max_trials=options.trials,
+                deadline=deadline,
+            )
     except KeyboardInterrupt:  # Ctrl-C or kill: the trial was recorded as interrupted
         if display is not None:  # joined by hand: say so (a coordinator's worker has no console)
-            print("interrupted: the trial it was running, if any, is back in the study's "
-                  "queue for any worker to run again", file=sys.stderr)
+            print(
+                "interrupted: the trial it was running, if any, is back in the study's "
+                "queue for any worker to run again",
+                file=sys.stderr,
+            )
         return 130
     if stopped:
         emit(WorkerStopped(stopped))
@@ -177,10 +209,18 @@ def run_worker(options: WorkerOptions) -> int:
     return 0
 
 
-def run_trials(study: "optuna.Study", storage: "optuna.storages.BaseStorage",
-               search: "SearchConfig", objective: Callable, tracker: "Tracker",
-               emit: Callable[[Event], None], log: Path | None, *,
-               max_trials: int | None = None, deadline: float | None = None) -> str | None:
+def run_trials(
+    study: "optuna.Study",
+    storage: "optuna.storages.BaseStorage",
+    search: "SearchConfig",
+    objective: Callable,
+    tracker: "Tracker",
+    emit: Callable[[Event], None],
+    log: Path | None,
+    *,
+    max_trials: int | None = None,
+    deadline: float | None = None,
+) -> str | None:
     """Run the study's trials in this process, one at a time, until its budget is spent.
 
     A worker process calls this; so does a search with ``workers: 0``, in its own process.
@@ -215,10 +255,16 @@ def run_trials(study: "optuna.Study", storage: "optuna.storages.BaseStorage",
     log_start = [quiet.log_size(log)]
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        emit(TrialEnded(trial.number, trial.state.name,
-                        trial.values[0] if trial.values else None,
-                        fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
-                        len(trial.intermediate_values), trial.user_attrs.get("seconds", 0.0)))
+        emit(
+            TrialEnded(
+                trial.number,
+                trial.state.name,
+                trial.values[0] if trial.values else None,
+                fail_reason(trial) or trial.user_attrs.get("prune_reason", ""),
+                len(trial.intermediate_values),
+                trial.user_attrs.get("seconds", 0.0),
+            )
+        )
         if trial.state.name == "FAIL":
             quiet.note_failed_trial(log)
         _attach_log(tracker, trial, log, log_start[0])
@@ -235,11 +281,15 @@ def run_trials(study: "optuna.Study", storage: "optuna.storages.BaseStorage",
             if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
                 break
             log_start[0] = quiet.log_size(log)
-            study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[on_trial],
-                           gc_after_trial=True)
+            study.optimize(
+                objective,
+                n_trials=1,
+                catch=(TrialFailed,),
+                callbacks=[on_trial],
+                gc_after_trial=True,
+            )
             ran += 1
     except KeyboardInterrupt:
         retry_interrupted(study, search.max_retries)
         raise
     return stopped[0] if stopped else None
-

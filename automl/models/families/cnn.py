@@ -22,22 +22,26 @@ def build(arch: dict[str, Any], techniques: Any, x: Any) -> Any:
         if residual:  # add the block's input back (projected when the channels differ)
             if shortcut.shape[-1] != filters:
                 shortcut = (keras.layers.Conv2D if two_d else keras.layers.Conv1D)(
-                    filters, 1, padding="same")(shortcut)
+                    filters, 1, padding="same"
+                )(shortcut)
             x = keras.layers.Add()([x, shortcut])
         if pooling != "none" and min(x.shape[1:-1]) >= 2:
             if two_d:
-                pool = keras.layers.MaxPooling2D if pooling == "max" else \
-                    keras.layers.AveragePooling2D
+                pool = (
+                    keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
+                )
             else:
-                pool = keras.layers.MaxPooling1D if pooling == "max" else \
-                    keras.layers.AveragePooling1D
+                pool = (
+                    keras.layers.MaxPooling1D if pooling == "max" else keras.layers.AveragePooling1D
+                )
             x = pool(2)(x)
         x = t.drop(x)
     if arch.get("head", "flatten") == "flatten":
         x = keras.layers.Flatten()(x)
     else:
-        x = (keras.layers.GlobalAveragePooling2D if two_d
-             else keras.layers.GlobalAveragePooling1D)()(x)
+        x = (
+            keras.layers.GlobalAveragePooling2D if two_d else keras.layers.GlobalAveragePooling1D
+        )()(x)
     if int(arch.get("dense_units", 0)) > 0:
         x = t.drop(t.dense(arch["dense_units"], x))
     return x
