@@ -125,11 +125,12 @@ def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path
     from automl.errors import ConfigError
 
     monkeypatch.chdir(tmp_path)
+    # a name no other test imports: a module imported once is reused from sys.modules
     (tmp_path / "spaces").mkdir()
     space = tmp_path / "spaces" / "space.yaml"
     space.write_text(
         "name: cust\ndata: {source: mnist1d}\n"
-        "model: {architecture: {choice: {custom: {builder: 'my_models:build'}}}}\n"
+        "model: {architecture: {choice: {custom: {builder: 'absent_builders:build'}}}}\n"
         "training: {optimizer: adam, epochs: 1}\nsearch: {trials: 1}\n"
     )
     with pytest.raises(ConfigError) as refused:
@@ -139,8 +140,8 @@ def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path
     assert "\n" not in message
     assert message.startswith(f"{space}, line 3: model.architecture.custom.builder: ")
     assert (
-        "cannot find module my_models in the current folder, spaces or on the import "
-        "path; put my_models.py in one of those folders" in message
+        "cannot find module absent_builders in the current folder, spaces or on the import "
+        "path; put absent_builders.py in one of those folders" in message
     )
     assert str(tmp_path) not in message.partition(": model.architecture")[2]
     # from the command line, as a user types it
@@ -153,5 +154,5 @@ def test_a_custom_builder_whose_module_is_missing_is_one_short_sentence(tmp_path
     assert len(err.getvalue().strip()) <= 300 + len("automl: error: "), err.getvalue()
     assert (
         "spaces/space.yaml, line 3: model.architecture.custom.builder: cannot find module "
-        "my_models in the current folder, spaces or" in err.getvalue()
+        "absent_builders in the current folder, spaces or" in err.getvalue()
     )
