@@ -52,22 +52,16 @@ def signature_names(model: "keras.Model") -> dict[str, str]:
         {'self': 'self_', 'class': 'class_', '1st': 'c_1st', 'a/b': 'a_b'}
     """
     import keyword
-    import re
 
-    out: dict[str, str] = {}
-    taken: set[str] = set()
-    for column, tensor in model.input.items():
-        base = re.sub(r"[^A-Za-z0-9_]+", "_", str(tensor.name or column)).strip("_") or "input"
-        if base[0].isdigit():
-            base = f"c_{base}"
-        if keyword.iskeyword(base) or base == "self":
-            base = f"{base}_"
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base}_{n}", n + 1
-        taken.add(name)
-        out[column] = name
-    return out
+    from automl.modalities.table import ascii_slug, unique
+
+    def identifier(name: str) -> str:
+        slug = ascii_slug(name, "input")
+        return f"{slug}_" if keyword.iskeyword(slug) or slug == "self" else slug
+
+    return unique(
+        {column: identifier(str(tensor.name or column)) for column, tensor in model.input.items()}
+    )
 
 
 def export_signature(model: "keras.Model") -> Any:

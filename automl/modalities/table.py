@@ -51,25 +51,32 @@ def layer_names(columns: list[str]) -> dict[str, str]:
         >>> layer_names(["price ($)", "Größe", "1st floor", "a/b", "a_b"])
         {'price ($)': 'price', 'Größe': 'Grosse', '1st floor': 'c_1st_floor', 'a/b': 'a_b', 'a_b': 'a_b_2'}
     """
+    return unique({column: ascii_slug(str(column)) for column in columns})
+
+
+def ascii_slug(name: str, empty: str = "column") -> str:
+    """``name`` in ASCII letters, digits and underscores, starting with a letter (``c_`` in front
+    of a digit), accents dropped; ``empty`` when nothing is left."""
     import re
     import unicodedata
 
-    out: dict[str, str] = {}
+    ascii_name = (
+        unicodedata.normalize("NFKD", name.replace("ß", "ss")).encode("ascii", "ignore").decode()
+    )
+    slug = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_") or empty
+    return slug if slug[0].isalpha() else f"c_{slug}"
+
+
+def unique(names: dict[Any, str]) -> dict[Any, str]:
+    """Each key's name, with ``_2``, ``_3`` ... after a name already taken."""
+    out: dict[Any, str] = {}
     taken: set[str] = set()
-    for column in columns:
-        ascii_name = (
-            unicodedata.normalize("NFKD", str(column).replace("ß", "ss"))
-            .encode("ascii", "ignore")
-            .decode()
-        )
-        slug = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_") or "column"
-        if not slug[0].isalpha():
-            slug = f"c_{slug}"
-        name, n = slug, 2
+    for key, base in names.items():
+        name, n = base, 2
         while name in taken:
-            name, n = f"{slug}_{n}", n + 1
+            name, n = f"{base}_{n}", n + 1
         taken.add(name)
-        out[column] = name
+        out[key] = name
     return out
 
 
