@@ -117,17 +117,6 @@ class Registry(Mapping[str, Entry]):
         """``tpe (default), random, grid, ...``: the names for a ``--help`` line."""
         return ", ".join(f"{name} (default)" if name == self.default else name for name in self)
 
-    def markdown(self) -> str:
-        """The table of names for the docs: name, what it does, arguments, applies to."""
-        lines = ["| name | what it does | arguments | applies to |", "|---|---|---|---|"]
-        for entry in self._entries.values():
-            name = f"`{entry.name}`" + (" (default)" if entry.name == self.default else "")
-            args = ", ".join(f"`{arg}`" for arg in entry.args) or "-"
-            fits = ", ".join(sorted(entry.applies_to)) or "all"
-            needs = f" (needs `pip install {entry.needs}`)" if entry.needs else ""
-            lines.append(f"| {name} | {entry.summary}{needs} | {args} | {fits} |")
-        return "\n".join(lines)
-
 
 def _args(table: Mapping[str, Domain], *names: str) -> dict[str, Domain]:
     return {name: table[name] for name in names}

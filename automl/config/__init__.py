@@ -28,7 +28,6 @@ from automl.config.checks import check_augment, check_model, check_training
 from automl.config.reader import Document, read_yaml
 from automl.config.records import (
     BUILTIN_SOURCES,
-    BUILTIN_TEST_SPLIT,
     FILE_SOURCES,
     LOSSES,
     OBJECTIVES,
@@ -158,7 +157,6 @@ def config_from_tree(
 
 __all__ = [
     "BUILTIN_SOURCES",
-    "BUILTIN_TEST_SPLIT",
     "FILE_SOURCES",
     "LOSSES",
     "OBJECTIVES",

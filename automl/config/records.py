@@ -31,7 +31,6 @@ DATA_KEYS = {
     "augment",
 }
 SPLIT_KEYS = {"validation", "test", "holdout"}
-FLIPS = {"horizontal", "vertical", "horizontal_and_vertical", "none"}
 TRAINING_KEYS = {
     "optimizer",
     "learning_rate",
@@ -69,7 +68,6 @@ SELECT_KEYS = {"top_k", "ensemble"}
 BUILTIN_SOURCES = {name for name, e in SOURCES.items() if e.factory and not e.details.get("file")}
 FILE_SOURCES = {name: e.summary for name, e in SOURCES.items() if e.details.get("file")}
 OWN_TEST_SPLIT = {name for name, e in SOURCES.items() if e.details.get("test_split")}
-BUILTIN_TEST_SPLIT = BUILTIN_SOURCES & OWN_TEST_SPLIT
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize", "val_mae": "minimize"}
 # more objectives a Pareto search may add after the first (validation) one
 SECONDARY_OBJECTIVES = {**OBJECTIVES, "params_count": "minimize", "trial_seconds": "minimize"}

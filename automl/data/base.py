@@ -15,7 +15,6 @@ import numpy as np
 from automl.errors import DataError
 
 Features = np.ndarray | dict[str, np.ndarray]
-TASKS = ("classification", "regression")
 MAX_CLASSES = 1000
 
 

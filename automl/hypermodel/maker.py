@@ -126,16 +126,9 @@ class HypermodelMaker:
             val_loss=val_loss,
             model=best_model,
             epochs_run=epochs_run,
-            metrics={
-                f"best_{self.objective}": mean,
-                "params_count": float(best_model.count_params()),
-                "epochs_run": float(epochs_run),
-            },
-            attrs={
-                "execution_values": values,
-                "params_count": int(best_model.count_params()),
-                "epochs_run": epochs_run,
-            },
+            params_count=int(best_model.count_params()),
+            metrics={f"best_{self.objective}": mean},
+            attrs={"execution_values": values},
         )
 
     def _execute(

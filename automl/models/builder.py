@@ -22,8 +22,6 @@ from types import ModuleType
 from typing import Any
 
 ACTIVATIONS = {"relu", "gelu", "swish", "silu", "elu", "selu", "leaky_relu", "tanh"}
-POOLINGS = {"max", "avg", "none"}
-HEADS = {"flatten", "gap"}
 MODEL_KEYS = {
     "architecture",
     "initializer",
@@ -40,7 +38,6 @@ MODEL_KEYS = {
     "batch_norm_position",
     "batch_norm_momentum",
 }
-BATCH_NORM_POSITIONS = {"before", "after"}  # relative to the activation
 
 
 @dataclass(frozen=True)

@@ -76,13 +76,11 @@ class SpaceMaker:
             val_loss=float(losses[outcome.best_epoch]) if losses else None,
             model=outcome.model,
             epochs_run=outcome.epochs_run,
+            params_count=outcome.params_count,
             metrics={
                 "best_" + search.objective: outcome.best_value,
                 "best_epoch": outcome.best_epoch + 1,
-                "epochs_run": outcome.epochs_run,
-                "params_count": outcome.params_count,
             },
-            attrs={"params_count": outcome.params_count, "epochs_run": outcome.epochs_run},
         )
 
     def save(self, model: Any, path: Path) -> None:

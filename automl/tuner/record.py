@@ -77,10 +77,6 @@ def read_spec(study: "optuna.Study") -> StudySpec:
     return StudySpec(**value)
 
 
-def has_spec(study: "optuna.Study") -> bool:
-    return isinstance(study.user_attrs.get(SPEC), dict)
-
-
 def spec_field(study: "optuna.Study", name: str) -> Any:
     """One field of the study's spec, or None when the study has none (yet)."""
     value = study.user_attrs.get(SPEC)
@@ -255,11 +251,6 @@ def record_selection(
 def read_selection(study: "optuna.Study") -> dict[str, Any]:
     """The recorded selection ({} before a winner is chosen)."""
     return study.user_attrs.get(SELECTION) or {}
-
-
-def clear_selection(study: "optuna.Study") -> None:
-    """Forget the winner (as while a search still runs)."""
-    study.set_user_attr(SELECTION, None)
 
 
 def plain_json(value: Any) -> Any:

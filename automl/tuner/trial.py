@@ -80,7 +80,8 @@ class Trained:
         val_loss: the validation loss at the kept epoch (breaks ties, :mod:`automl.ranking`).
         model: the trained model, saved by the maker's :meth:`ModelMaker.save` if it is kept.
         epochs_run: the epochs trained (all executions together).
-        metrics: logged on the trial's run as it ends (``best_val_accuracy`` ...).
+        params_count: the kept model's parameters.
+        metrics: more metrics for the trial's run as it ends (``best_val_accuracy`` ...).
         attrs: more user attrs for the trial (``execution_values`` ...).
     """
 
@@ -89,6 +90,7 @@ class Trained:
     val_loss: float | None
     model: Any
     epochs_run: int
+    params_count: int
     metrics: dict[str, float] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -240,7 +242,8 @@ class TrialLifecycle:
             trained = self.maker.train(trial, run, prune=not self.more_objectives)
             if trained.val_loss is not None and math.isfinite(trained.val_loss):
                 trial.set_user_attr(VAL_LOSS_ATTR, trained.val_loss)
-            for name, value in trained.attrs.items():
+            counts = {"params_count": trained.params_count, "epochs_run": trained.epochs_run}
+            for name, value in {**counts, **trained.attrs}.items():
                 trial.set_user_attr(name, value)
             self._keep_if_candidate(
                 trial, trained.value, trained.val_loss, trained.model, run.open()
@@ -248,7 +251,7 @@ class TrialLifecycle:
             run.end(
                 "COMPLETE",
                 started,
-                trained.metrics,
+                {**trained.metrics, **counts},
                 outcome=f"{self.objective}={trained.value:.4f}",
             )
             return trained.values
