@@ -14,6 +14,9 @@ from automl.defaults import DEFAULT_REPORTS_DIR, DEFAULT_RUN_DIR
 from automl.registry import EXPORT_FORMATS, PRUNERS, SAMPLERS
 
 EXAMPLES = """examples:
+  automl search churn.csv --target churn                  a search straight from a table (10m)
+  automl search photos/ --budget 30m                      a folder of images, a sub-folder a class
+  automl init churn.csv --target churn -o space.yaml      that search's space, to edit and rerun
   automl spaces                                           list the ready spaces (mnist1d, ...)
   automl search mnist1d                                   run (or resume) a ready space's search
   automl search my_space.yaml --trials 5 --timeout 2m     your own space file, capped
@@ -44,14 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="run or resume a search",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the search a space file describes; running it "
+        description="Run the search a space file describes, or a search straight from "
+        "data (a CSV or Parquet table, a folder of images with one sub-folder per class, an "
+        ".npz) with a space decided from the data and shown as a plan first; running it "
         "again with the same --run-dir resumes the study.",
         epilog=EXAMPLES,
     )
     run.add_argument(
         "space",
-        help="space file, or the name of a ready space such as mnist1d (automl spaces lists them)",
+        help="space file, the name of a ready space such as mnist1d (automl spaces lists "
+        "them), or the data to search straight from",
     )
+    _data_options(run)
     run.add_argument(
         "--trials", type=int, help="total trials of the study (overrides search.trials)"
     )
@@ -277,6 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $AUTOML_TRACKING_URI)",
     )
 
+    start = commands.add_parser(
+        "init",
+        help="write the space a search straight from data would search, to edit",
+        description="Decide the space for DATA as automl search DATA does, and write it as a "
+        "commented YAML file: automl search FILE then runs the same trials (same space, "
+        "configurations tried first and seed), and you can edit it first.",
+        epilog="examples:\n  automl init churn.csv --target churn -o space.yaml\n  "
+        "automl search space.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    start.add_argument("data", help="a CSV or Parquet table, an image folder or an .npz")
+    _data_options(start)
+    start.add_argument(
+        "-o", "--out", default="space.yaml", help="the file to write (default: %(default)s)"
+    )
+    start.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+
     commands.add_parser(
         "schema",
         help="print the JSON Schema of space files (for editors)",
@@ -296,6 +320,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials 5 --timeout 2m",
     )
     return parser
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    """The settings of a search straight from data (automl search DATA, automl init DATA)."""
+    parser.add_argument("--target", metavar="COL", help="a table's label column")
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="over the task inferred from the target",
+    )
+    parser.add_argument(
+        "--metric", choices=("accuracy", "loss", "mae"), help="what the search optimizes"
+    )
+    parser.add_argument("--name", help="the study's name (default: the file's or folder's)")
+    parser.add_argument(
+        "--test",
+        metavar="FILE",
+        help="a file like DATA to score the winner on, instead of a split of DATA",
+    )
+    parser.add_argument(
+        "--budget",
+        help="how long to start trials: 90s, 10m, 1h (default: 10m)",
+    )
 
 
 def _workers(value: str) -> int | str:

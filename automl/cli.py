@@ -96,6 +96,7 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from automl.config import load_space
+    from automl.zero_config import is_data_path
 
     overrides = {
         "trials": args.trials,
@@ -105,12 +106,41 @@ def cmd_search(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "workers": args.workers,
     }
-    cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow loads
+    data_settings = {
+        "target": args.target,
+        "task": args.task,
+        "metric": args.metric,
+        "name": args.name,
+        "test": args.test,
+    }
+    data = None
+    if is_data_path(args.space):
+        from automl.tuner.runner import space_from_data
+
+        cfg, data = space_from_data(
+            args.space,
+            run_dir=Path(args.run_dir),
+            budget=args.budget,
+            overrides=overrides,
+            progress=True,  # the plan is printed with --quiet too: it says what will happen
+            **data_settings,
+        )
+    else:
+        given = [f"--{k}" for k, v in {**data_settings, "budget": args.budget}.items() if v]
+        if given:
+            from automl.errors import UsageError
+
+            raise UsageError(
+                f"{', '.join(given)}: only for a search straight from data (automl search "
+                f"DATA); a space file sets them in its data: and search: sections"
+            )
+        cfg = load_space(_space_path(args.space), overrides)  # fail fast, before TensorFlow
     from automl.tracking.store import ui_command
     from automl.tuner.runner import run_search
 
     result = run_search(
         cfg,
+        data=data,
         run_dir=Path(args.run_dir),
         tracking_uri=args.tracking_uri,
         storage=args.storage,
@@ -124,6 +154,42 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"\nBrowse every trial in the MLflow UI:\n  "
         f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}"
     )
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the space a search straight from data would search (see automl.zero_config)."""
+    import os
+
+    from automl.errors import UsageError
+    from automl.zero_config import plan_search, space_yaml
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give another file with -o, or pass --force")
+    plan = plan_search(
+        args.data,
+        target=args.target,
+        task=args.task,
+        metric=args.metric,
+        name=args.name,
+        test=args.test,
+        budget=args.budget or "10m",
+    )
+    here = out.resolve().parent
+    for key in ("csv", "parquet", "images", "npz"):  # relative to the file, where it can be
+        if key in plan.tree["data"]:
+            path = Path(plan.tree["data"][key]).resolve()
+            try:
+                plan.tree["data"][key] = os.path.relpath(path, here)
+            except ValueError:  # another drive
+                plan.tree["data"][key] = str(path)
+    command = " ".join(["automl init", *sys.argv[2:]]) if len(sys.argv) > 2 else "automl init"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(space_yaml(plan, command), encoding="utf-8")
+    for line in plan.lines():
+        print(f"  {line}")
+    print(f"wrote {out}; edit it, then: automl search {out}")
     return 0
 
 
@@ -343,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {
             "search": cmd_search,
+            "init": cmd_init,
             "worker": cmd_worker,
             "select": cmd_select,
             "rerun": cmd_rerun,

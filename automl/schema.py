@@ -166,14 +166,16 @@ def space_schema() -> dict[str, Any]:
             "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]},
         },
         "task": {"enum": ["classification", "regression"]},
-        "missing": {"enum": ["refuse", "drop"]},
+        "missing": {"enum": sorted(config.records.MISSING_POLICIES)},
         "image_size": _pair(domains.IMAGE_SIDE.schema()),
         "channels": {"enum": list(domains.CHANNELS)},
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
         "split": _object(
             {
                 "validation": fraction,
-                "test": {"anyOf": [{"const": "builtin"}, fraction]},
+                "test": {
+                    "anyOf": [{"const": "builtin"}, fraction, {"type": "string", "minLength": 1}]
+                },
                 "holdout": fraction,
             },
             nullable=True,

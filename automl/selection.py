@@ -70,6 +70,8 @@ def select_winner(
     """
     import keras
 
+    from automl.models.layers import CUSTOM_OBJECTS
+
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
     rows: list[dict[str, Any]] = []
@@ -81,7 +83,7 @@ def select_winner(
             path = fetch(trial) or path
         if not path.exists():  # e.g. the folder was cleaned by hand: skip, say so in the table
             continue
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
         results = model.evaluate(test, verbose=0, return_dict=True)
         test_score = float(results[test_metric])
         val_score = float(trial.values[0])

@@ -124,3 +124,9 @@ def test_a_search_scores_its_winner_once_on_the_holdout(searched):
     assert "baselines on the holdout split (accuracy): majority class 0." in text
     assert "optimistic" not in text  # the holdout is the figure to quote, not the test score
     assert len(text.splitlines()) <= 8 and text.endswith("registered as models:/honest@champion")
+
+
+def test_a_float32_rounding_of_the_same_score_is_a_tie():
+    # Keras' accuracy on 69 examples in float32, scikit-learn's in float64: the same 68 right
+    assert not beats(float(np.float32(68 / 69)), [68 / 69], "accuracy")
+    assert verdict(float(np.float32(68 / 69)), {"logistic regression": 68 / 69}, "accuracy")

@@ -31,6 +31,13 @@ DATA_KEYS = {
     "augment",
 }
 SPLIT_KEYS = {"validation", "test", "holdout"}
+# tables: what data.missing does with empty cells
+MISSING_POLICIES = {
+    "refuse": "stop with the column that has them",
+    "drop": "drop the rows that have them",
+    "impute": "fill them inside the model (numbers: the training mean, with a missing "
+    "indicator; categories: a category of their own)",
+}
 TRAINING_KEYS = {
     "optimizer",
     "learning_rate",
@@ -84,12 +91,13 @@ class DataConfig:
     target: str | None = None  # tables: the label column
     columns: tuple[tuple[str, str], ...] = ()  # tables: (column, numeric|categorical|ignore)
     task: str | None = None  # classification or regression; inferred when None
-    missing: str = "refuse"  # tables: refuse or drop rows with missing values
+    missing: str = "refuse"  # tables: one of MISSING_POLICIES
     image_size: tuple[int, int] | None = None  # images: resize to (height, width)
     channels: int | None = None  # images: 1 (grey), 3 (RGB) or 4
     classes: tuple[str, ...] = ()  # keep only these classes (by name), e.g. digits 0-4
     validation: float = 0.1
     test: str | float = "builtin"  # "builtin" (the source's own test split) or a fraction
+    test_path: str | None = None  # data.split.test as a file: the test split, read as the data
     holdout: float | None = None  # a fraction set aside from search and selection alike
     seed: int = 0
     subsample: dict[str, int] = field(default_factory=dict)  # {"train": n, "test": n}

@@ -12,6 +12,7 @@ from automl.config.records import (
     BUILTIN_SOURCES,
     DATA_KEYS,
     FILE_SOURCES,
+    MISSING_POLICIES,
     OBJECTIVES,
     OWN_TEST_SPLIT,
     SEARCH_KEYS,
@@ -64,7 +65,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         doc,
         data.get("missing", "refuse"),
         "data.missing",
-        {"refuse", "drop"},
+        set(MISSING_POLICIES),
         "missing-value policy",
     )
     image_size = data.get("image_size")
@@ -109,7 +110,17 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         )
     has_own_test = source in OWN_TEST_SPLIT
     test = split.get("test", "builtin" if has_own_test else 0.2)
-    if test == "builtin":
+    test_path = None
+    if isinstance(test, str) and test != "builtin":  # a file of its own, read as the data is
+        if source not in FILE_SOURCES:
+            raise doc.error(
+                "data.split.test",
+                "a test file goes with a data file (csv:, parquet:, images:, npz:); give "
+                "'builtin' or a fraction such as 0.2",
+            )
+        test_path = resolve_path(doc, test, "data.split.test", FILE_SOURCES[source])
+        test = "builtin"
+    elif test == "builtin":
         if source not in OWN_TEST_SPLIT:
             raise doc.error(
                 "data.split.test",
@@ -123,8 +134,8 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
     ):
         raise doc.error(
             "data.split.test",
-            f"expects 'builtin' or a fraction between 0 and 1 "
-            f"that leaves room for training; found {test!r}",
+            f"expects 'builtin', a fraction between 0 and 1 "
+            f"that leaves room for training, or a test file; found {test!r}",
         )
     holdout = split.get("holdout")
     if holdout is not None and (
@@ -154,6 +165,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         classes=tuple(str(c) for c in classes),
         validation=float(validation),
         test=test,
+        test_path=test_path,
         seed=seed,
         holdout=None if holdout is None else float(holdout),
         subsample=dict(subsample),

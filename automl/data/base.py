@@ -52,14 +52,12 @@ def take(x: Features, index: np.ndarray) -> Features:
 
 
 def infer_task(y: np.ndarray, task: str | None) -> str:
-    """Classification for strings, booleans and a few whole numbers; regression otherwise."""
+    """``task``, or the task :func:`automl.inference.task_of`'s rule gives the labels ``y``."""
     if task:
         return task
-    if y.dtype.kind in "OUSb":
-        return "classification"
-    values = np.unique(y[~np.isnan(y)] if y.dtype.kind == "f" else y)
-    whole = y.dtype.kind in "iu" or np.all(np.mod(values, 1) == 0)
-    return "classification" if whole and len(values) <= 50 else "regression"
+    from automl.inference import task_name, task_of
+
+    return task_name(task_of(y))
 
 
 def encode_labels(
@@ -129,15 +127,23 @@ def labelled(
     return Arrays(x_train, y_train, x_test, y_test, task, modality, names, columns)
 
 
-def check_finite(x: Features, where: str) -> None:
-    """Refuse NaN or infinite features, naming the column (tables) or counting the examples."""
+def check_finite(x: Features, where: str, allow_nan: bool = False) -> None:
+    """Refuse NaN or infinite features, naming the column (tables) or counting the examples;
+    ``allow_nan``: a table's empty cells are filled inside the model (infinities still not)."""
     if isinstance(x, dict):
         for name, column in x.items():
-            if column.dtype.kind == "f" and not np.all(np.isfinite(column)):
-                bad = int((~np.isfinite(column)).sum())
+            if column.dtype.kind != "f":
+                continue
+            bad = int((np.isinf(column) if allow_nan else ~np.isfinite(column)).sum())
+            if bad and allow_nan:
+                raise DataError(
+                    f"{where}: column {name!r} has {bad} infinite values; replace them "
+                    f"with numbers, or leave those cells empty"
+                )
+            if bad:
                 raise DataError(
                     f"{where}: column {name!r} has {bad} missing or infinite values; "
-                    f"fill them, or set data.missing: drop to drop those rows"
+                    f"fill them, or set data.missing: impute (filled in the model) or drop"
                 )
         return
     if np.asarray(x).dtype.kind == "f":

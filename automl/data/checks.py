@@ -57,7 +57,7 @@ def fit_space(
         _check_modality(cfg, facts.modality, where)
     if facts.columns is not None:
         _check_columns(cfg, facts.columns)
-    if facts.has_test_split is False and cfg.data.test == "builtin":
+    if facts.has_test_split is False and cfg.data.test == "builtin" and not cfg.data.test_path:
         cfg = _own_test_split(cfg)
     if check_classes and facts.classes is not None and cfg.data.classes:
         unknown = [c for c in cfg.data.classes if c not in facts.classes]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from automl.config import DataConfig
 from automl.data.arrays import from_python, load_npz
 from automl.data.base import Arrays
@@ -18,7 +20,38 @@ def load_source(cfg: DataConfig | str, python_data: Any = None) -> Arrays:
     if isinstance(cfg, str):
         cfg = DataConfig(source=cfg)
     arrays = _load(cfg, python_data)
+    if cfg.test_path:
+        arrays = with_test_file(arrays, cfg)
     return keep_classes(arrays, cfg.classes) if cfg.classes else arrays
+
+
+def with_test_file(arrays: Arrays, cfg: DataConfig) -> Arrays:
+    """``arrays`` with the test split read from ``data.split.test``'s file (read as the data
+    is: the same columns, target and missing values), labels numbered as one."""
+    import dataclasses
+
+    from automl.data.base import labelled
+
+    test = _load(dataclasses.replace(cfg, path=cfg.test_path, test_path=None), None)
+    if test.modality != arrays.modality:
+        raise DataError(
+            f"data.split.test: {cfg.test_path} holds {test.modality} data, the data "
+            f"{arrays.modality} data; give a test file like the data"
+        )
+
+    def names(part: Arrays, y):
+        return np.array(part.class_names, dtype=object)[y] if part.class_names else y
+
+    return labelled(
+        arrays.x_train,
+        names(arrays, arrays.y_train),
+        test.x_train,
+        names(test, test.y_train),
+        modality=arrays.modality,
+        task=arrays.task,
+        where=str(cfg.test_path),
+        columns=arrays.columns,
+    )
 
 
 def keep_classes(arrays: Arrays, classes: tuple[str, ...]) -> Arrays:

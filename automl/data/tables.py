@@ -74,11 +74,17 @@ def table_from_frame(
                 )
             columns[str(name)] = series.to_numpy(dtype="float32", na_value=np.nan)
         else:
+            if series.isna().any() and missing == "impute":
+                from automl.modalities.table import category_strings
+
+                columns[str(name)] = category_strings(series.to_numpy())
+                kinds.append((str(name), kind))
+                continue
             if series.isna().any():
                 raise DataError(
                     f"{where}: categorical column {name!r} has "
-                    f"{int(series.isna().sum())} missing values; fill them or set "
-                    f"data.missing: drop"
+                    f"{int(series.isna().sum())} missing values; fill them, or set "
+                    f"data.missing: impute (or drop)"
                 )
             values = series.to_numpy()
             # strings as an object array: what pandas gives, and what Keras and tf.data accept
@@ -93,7 +99,7 @@ def table_from_frame(
     _warn_of_identifier_columns(
         frame, [n for n, k in kinds if k == "categorical" and n not in column_types], where
     )
-    check_finite(columns, where)
+    check_finite(columns, where, allow_nan=missing == "impute")
     return labelled(
         columns,
         frame[target].to_numpy(),

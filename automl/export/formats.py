@@ -127,11 +127,13 @@ def load_inference_model(model_file: str | Path) -> "keras.Model":
     nor warns about the training optimizer's state."""
     import keras
 
+    from automl.models.layers import CUSTOM_OBJECTS
+
     with warnings.catch_warnings():
         # a table whose column names are no layer names ("price ($)") keeps them as its input
         # keys behind safe layer names (see automl.modalities.table.layer_names): as intended
         warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
-        return keras.saving.load_model(model_file, compile=False)
+        return keras.saving.load_model(model_file, compile=False, custom_objects=CUSTOM_OBJECTS)
 
 
 def _require_converter(formats: Iterable[str]) -> None:

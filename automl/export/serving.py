@@ -136,12 +136,21 @@ def serving_model() -> Any:
 @contextlib.contextmanager
 def pickled_by_value() -> Iterator[None]:
     """While logging: cloudpickle stores the serving class and the functions it calls (here, in
-    :mod:`automl.export.formats` and :mod:`automl.export.signature`) in the model, not a
+    :mod:`automl.export.formats`, :mod:`automl.export.signature` and the layers of
+    :mod:`automl.models.layers`) in the model, not a
     reference to ``automl.export`` (which a serving machine need not have)."""
     import cloudpickle
 
+    import automl.models.layers  # noqa: F401  (in sys.modules, to be pickled by value)
+
     modules = [
-        sys.modules[name] for name in (__name__, "automl.export.formats", "automl.export.signature")
+        sys.modules[name]
+        for name in (
+            __name__,
+            "automl.export.formats",
+            "automl.export.signature",
+            "automl.models.layers",  # the layers a table model with missing values holds
+        )
     ]
     for module in modules:
         cloudpickle.register_pickle_by_value(module)

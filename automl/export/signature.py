@@ -198,8 +198,10 @@ def predict_raw(model: "keras.Model", x: Any, batch_size: int = 1024) -> np.ndar
 def column_array(values: Any, dtype: str) -> np.ndarray:
     """One table column as the dtype its model input takes (``string`` -> Python strings)."""
     array = np.asarray(values)
-    if dtype == "string":
-        return np.array([str(v) for v in array.ravel()], dtype=object)
+    if dtype == "string":  # an empty cell is the category of its own it was in training
+        from automl.modalities.table import category_strings
+
+        return category_strings(array)
     if dtype.startswith("int"):
         return (
             array.astype("float64").round().astype(dtype)

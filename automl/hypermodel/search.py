@@ -216,18 +216,10 @@ def _run(
     from automl.data.snapshot import digest
     from automl.tracking.store import default_tracking_uri
     from automl.tracking.tracker import Tracker
-    from automl.tuner.progress import SearchProgress
     from automl.tuner.record import read_project, write_project
-    from automl.tuner.runner import after_interrupt, study_settings
-    from automl.tuner.study import (
-        fail_dead_trials,
-        finished_trials,
-        open_storage,
-        open_study,
-        retry_interrupted,
-    )
+    from automl.tuner.runner import after_interrupt, resume, study_settings, train_here
+    from automl.tuner.study import open_storage, open_study
     from automl.tuner.trial import TrialLifecycle
-    from automl.tuner.worker import run_trials
 
     search = cfg.search
     epochs = int(fit_kwargs.get("epochs", 1))
@@ -277,19 +269,7 @@ def _run(
         {**data.splits.manifest(), "splits_sha256": sha256},
     )
     write_project(study, cfg, parent, sha256)
-    # what an earlier, killed or interrupted run of this project left behind
-    fail_dead_trials(study, store, search.max_retries)
-    retry_interrupted(study, search.max_retries)
-
-    display = SearchProgress(
-        search.trials,
-        finished_trials(study),
-        search.objective,
-        epochs,
-        search.direction == "maximize",
-        progress,
-        timeout=timeout,
-    )
+    display = resume(study, store, search, epochs, progress, timeout)
     maker = HypermodelMaker(
         hypermodel,
         data,
@@ -299,7 +279,7 @@ def _run(
         executions=executions,
         seed=search.seed,
     )
-    objective = TrialLifecycle(
+    lifecycle = TrialLifecycle(
         maker,
         tracker,
         project / "candidates",
@@ -308,26 +288,16 @@ def _run(
         top_k=cfg.select.top_k,
         on_epoch=display.on_epoch,
     )
-    started = time.monotonic()
-    interrupted = False
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         with display:  # one trial after another in this process, as a worker runs them
-            stopped = run_trials(
-                study,
-                store,
-                search,
-                objective,
-                tracker,
-                display.on_event,
-                None,
-                deadline=None if timeout is None else started + timeout,
+            finished = train_here(
+                study, store, search, lifecycle, tracker, display.on_event, None, deadline
             )
-    except KeyboardInterrupt:  # the trial was recorded as interrupted, queued for the next run
-        stopped, interrupted = None, True
-    if stopped:
+    except AutomlError:
         tracker.end_study("FAILED")
-        raise AutomlError(stopped)
-    if interrupted:
+        raise
+    if not finished:
         after_interrupt(study, tracker)
     return finish_hypermodel_search(
         cfg,

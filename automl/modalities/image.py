@@ -12,6 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 NAME = "image"
+# the baselines automl.baselines fits beside every search, by task (on the pixels)
+BASELINES = {
+    "classification": ("majority class", "logistic regression"),
+    "regression": ("mean", "linear regression"),
+}
 LAYER_AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "contrast", "brightness")
 
 
@@ -108,3 +113,84 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
         mean=spec.mean, variance=spec.variance, axis=None, name="normalize"
     )(x)
     return inputs, raw, x
+
+
+# ---- the default space (a zero-config search, automl init) -------------------------------------
+
+
+def default_space(facts: Any) -> dict[str, Any]:
+    """The space a zero-config search of images searches, scaled to their size and number.
+
+    A 2-D CNN (as many pooling blocks as the smaller side allows, up to 4) or an MLP on the
+    pixels, mild translation and rotation, and two configurations tried first: a small CNN
+    (a first complete trial early), then a deeper one. ``facts``:
+    :class:`automl.inference.DataFacts`.
+    """
+    import math
+
+    side = min(facts.shape[0], facts.shape[1])
+    most_blocks = max(1, min(4, int(math.log2(max(side, 2))) - 1))
+    rows = facts.rows
+    batch = [32, 64] if rows <= 20_000 else [64, 128]
+    epochs, patience = (40, 8) if rows <= 5_000 else (20, 5)
+    cnn = {
+        "blocks": {"int": [1, most_blocks]} if most_blocks > 1 else 1,
+        "filters": {"int": [16, 96], "log": True},
+        "kernel_size": 3,
+        "pooling": {"choice": ["max", "none"]} if most_blocks > 1 else "max",
+        "head": {"choice": ["gap", "flatten"]},
+    }
+    space = {
+        "data": {
+            "augment": {
+                "translation": {"float": [0.0, 0.12]},
+                "rotation": {"float": [0.0, 0.06]},
+            }
+        },
+        "model": {
+            "architecture": {
+                "choice": {
+                    "cnn2d": cnn,
+                    "mlp": {"layers": {"int": [1, 2]}, "units": {"int": [64, 512], "log": True}},
+                }
+            },
+            "activation": {"choice": ["relu", "gelu"]},
+            "initializer": {"choice": ["he_normal", "glorot_uniform"]},
+            "dropout": {"float": [0.0, 0.4]},
+            "l2": _log_range(1.0e-7, 1.0e-3),
+            "batch_norm": {"bool": True},
+        },
+        "training": {
+            "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
+            "schedule": {"choice": ["constant", "cosine"]},
+            "batch_size": {"choice": batch},
+            "epochs": epochs,
+            "early_stopping": patience,
+        },
+    }
+    fast = {
+        "model.architecture": "cnn2d",
+        "model.architecture.cnn2d.filters": 32,
+        "model.architecture.cnn2d.head": "gap",
+        "model.activation": "relu",
+        "model.initializer": "he_normal",
+        "model.dropout": 0.1,
+        "model.l2": 1.0e-5,
+        "model.batch_norm": True,
+        "training.optimizer.adam.learning_rate": 3.0e-3,
+        "training.schedule": "cosine",
+        "training.batch_size": batch[0],
+        "data.augment.translation": 0.05,
+        "data.augment.rotation": 0.0,
+    }
+    if most_blocks > 1:
+        fast["model.architecture.cnn2d.blocks"] = min(2, most_blocks)
+        fast["model.architecture.cnn2d.pooling"] = "max"
+    deep = {**fast, "model.architecture.cnn2d.filters": 64, "model.dropout": 0.2}
+    if most_blocks > 2:
+        deep["model.architecture.cnn2d.blocks"] = most_blocks
+    return {**space, "enqueue": [fast, deep]}
+
+
+def _log_range(low: float, high: float) -> dict[str, Any]:
+    return {"float": [low, high], "log": True}

@@ -10,6 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 NAME = "signal"
+# the baselines automl.baselines fits beside every search, by task
+BASELINES = {
+    "classification": ("majority class", "logistic regression"),
+    "regression": ("mean", "linear regression"),
+}
 
 
 def takes_shape(shape: tuple[int, ...]) -> bool:
@@ -61,3 +66,83 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
         mean=spec.mean, variance=spec.variance, axis=None, name="normalize"
     )(inputs)
     return inputs, inputs, x
+
+
+# ---- the default space (a zero-config search, automl init) -------------------------------------
+
+
+def default_space(facts: Any) -> dict[str, Any]:
+    """The space a zero-config search of 1-D signals searches, scaled to their length.
+
+    A 1-D CNN or an MLP, shifts of up to a twentieth of the length and Gaussian noise, and two
+    configurations tried first (a small CNN, then a deeper one). ``facts``:
+    :class:`automl.inference.DataFacts`.
+    """
+    import math
+
+    length = facts.shape[0]
+    most_blocks = max(1, min(4, int(math.log2(max(length, 2))) - 2))
+    rows = facts.rows
+    batch = [32, 64, 128] if rows <= 20_000 else [128, 256]
+    epochs, patience = (40, 8) if rows <= 10_000 else (20, 5)
+    space = {
+        "data": {
+            "augment": {
+                "shift": {"int": [0, max(1, length // 20)]},
+                "gaussian_noise": {"float": [0.0, 0.1]},
+            }
+        },
+        "model": {
+            "architecture": {
+                "choice": {
+                    "cnn": {
+                        "blocks": {"int": [1, most_blocks]} if most_blocks > 1 else 1,
+                        "filters": {"int": [16, 64], "log": True},
+                        "kernel_size": {"choice": [3, 5, 7]},
+                        "pooling": {"choice": ["max", "none"]},
+                        "head": {"choice": ["gap", "flatten"]},
+                    },
+                    "mlp": {"layers": {"int": [1, 3]}, "units": {"int": [64, 512], "log": True}},
+                }
+            },
+            "activation": {"choice": ["relu", "gelu", "swish"]},
+            "initializer": {"choice": ["glorot_uniform", "he_normal"]},
+            "dropout": {"float": [0.0, 0.4]},
+            "l2": _log_range(1.0e-8, 1.0e-3),
+            "batch_norm": {"bool": True},
+        },
+        "training": {
+            "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
+            "schedule": {"choice": ["constant", "cosine"]},
+            "batch_size": {"choice": batch},
+            "epochs": epochs,
+            "early_stopping": patience,
+        },
+    }
+    fast = {
+        "model.architecture": "cnn",
+        "model.architecture.cnn.filters": 32,
+        "model.architecture.cnn.kernel_size": 5,
+        "model.architecture.cnn.pooling": "none",
+        "model.architecture.cnn.head": "gap",
+        "model.activation": "swish",
+        "model.initializer": "glorot_uniform",
+        "model.dropout": 0.05,
+        "model.l2": 1.0e-6,
+        "model.batch_norm": True,
+        "training.optimizer.adam.learning_rate": 5.0e-3,
+        "training.schedule": "cosine",
+        "training.batch_size": batch[0],
+        "data.augment.shift": min(2, max(1, length // 20)),
+        "data.augment.gaussian_noise": 0.05,
+    }
+    if most_blocks > 1:
+        fast["model.architecture.cnn.blocks"] = min(3, most_blocks)
+    deep = {**fast, "model.architecture.cnn.kernel_size": 7, "model.architecture.cnn.filters": 48}
+    if most_blocks > 1:
+        deep["model.architecture.cnn.blocks"] = most_blocks
+    return {**space, "enqueue": [fast, deep]}
+
+
+def _log_range(low: float, high: float) -> dict[str, Any]:
+    return {"float": [low, high], "log": True}

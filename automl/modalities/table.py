@@ -13,6 +13,30 @@ from collections.abc import Callable
 from typing import Any
 
 NAME = "table"
+# the baselines automl.baselines fits beside every search, by task: what a data scientist
+# tries first on a table, gradient boosting included
+BASELINES = {
+    "classification": ("majority class", "logistic regression", "gradient boosting"),
+    "regression": ("mean", "linear regression", "gradient boosting"),
+}
+
+
+# an empty cell of a categorical column under data.missing: impute, at training and prediction
+MISSING_CATEGORY = "(missing)"
+
+
+def category_strings(values: Any) -> Any:
+    """A categorical column's values as Python strings, an empty cell (None, NaN) as
+    :data:`MISSING_CATEGORY`: one rule for the training data and for new rows to predict."""
+    import numpy as np
+
+    return np.array(
+        [
+            MISSING_CATEGORY if v is None or (isinstance(v, float) and v != v) else str(v)
+            for v in np.asarray(values, dtype=object).ravel()
+        ],
+        dtype=object,
+    )
 
 
 def takes_shape(shape: tuple[int, ...]) -> bool:
@@ -81,8 +105,10 @@ def unique(names: dict[Any, str]) -> dict[Any, str]:
 
 
 def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, Any]:
-    """One input per column, keyed by the column's own name: numeric ones normalized,
-    categorical ones one-hot; returns (inputs, None: no raw tensor, the joined features)."""
+    """One input per column, keyed by the column's own name: numeric ones normalized (empty
+    cells filled with the training mean, with a missing indicator for the columns that had
+    empty cells in training), categorical ones one-hot; returns (inputs, None: no raw tensor,
+    the joined features)."""
     import keras
 
     inputs, numeric, encoded = {}, [], []
@@ -108,11 +134,99 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
             if len(numeric) > 1
             else numeric[0][0]
         )
+        # (mean, variance) or (mean, variance, share of empty cells in training)
+        empty = [i for i, (_, stats) in enumerate(numeric) if len(stats) > 2 and stats[2] > 0]
+        raw = stacked
+        if empty:
+            from automl.models.layers import FillMissing
+
+            stacked = FillMissing([stats[0] for _, stats in numeric], name="fill_missing")(raw)
         stacked = keras.layers.Normalization(
-            mean=[m for _, (m, _) in numeric],
-            variance=[v for _, (_, v) in numeric],
+            mean=[stats[0] for _, stats in numeric],
+            variance=[stats[1] for _, stats in numeric],
             name="normalize",
         )(stacked)
         encoded.insert(0, stacked)
+        if empty:
+            from automl.models.layers import MissingIndicator
+
+            encoded.insert(1, MissingIndicator(empty, name="missing_indicator")(raw))
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     return inputs, None, x
+
+
+# ---- the default space (a zero-config search, automl init) -------------------------------------
+
+
+def default_space(facts: Any) -> dict[str, Any]:
+    """The space a zero-config search of a table searches, scaled to its rows and columns.
+
+    An MLP with batch norm, dropout and weight decay (the regularization cocktail of Kadra et
+    al., 2021, reduced to what a short budget can search), label smoothing for classes (a
+    RealMLP default, Holzmueller et al., 2024), Gaussian noise on the numeric columns, and two
+    configurations tried first: a small fast one (a first complete trial early), then a wider
+    one. ``facts``: :class:`automl.inference.DataFacts`.
+    """
+    rows = facts.rows
+    batch = [16, 32, 64] if rows <= 2_000 else [64, 128, 256] if rows <= 20_000 else [256, 512]
+    epochs, patience = (60, 10) if rows <= 2_000 else (30, 6) if rows <= 20_000 else (15, 4)
+    classification = facts.task == "classification"
+    augment = {"gaussian_noise": {"float": [0.0, 0.1]}} if facts.numeric_columns else {}
+    training: dict[str, Any] = {
+        "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
+        "schedule": {"choice": ["constant", "cosine"]},
+        "batch_size": {"choice": batch},
+        "epochs": epochs,
+        "early_stopping": patience,
+    }
+    if classification:
+        training["label_smoothing"] = {"float": [0.0, 0.1]}
+    space = {
+        "model": {
+            "architecture": {
+                "choice": {
+                    "mlp": {
+                        "layers": {"int": [1, 3]},
+                        "units": {"int": [32, 512], "log": True},
+                    },
+                }
+            },
+            "activation": {"choice": ["relu", "gelu", "selu"]},
+            "initializer": {"choice": ["glorot_uniform", "he_normal"]},
+            "dropout": {"float": [0.0, 0.4]},
+            "l2": _log_range(1.0e-7, 1.0e-3),
+            "batch_norm": {"bool": True},
+        },
+        "training": training,
+    }
+    fast = {
+        "model.architecture.mlp.layers": 2,
+        "model.architecture.mlp.units": 128,
+        "model.activation": "relu",
+        "model.initializer": "he_normal",
+        "model.dropout": 0.1,
+        "model.l2": 1.0e-5,
+        "model.batch_norm": True,
+        "training.optimizer.adam.learning_rate": 3.0e-3,
+        "training.schedule": "cosine",
+        "training.batch_size": batch[1],
+    }
+    wide = {
+        **fast,
+        "model.architecture.mlp.layers": 3,
+        "model.architecture.mlp.units": 256,
+        "model.activation": "gelu",
+        "model.dropout": 0.25,
+        "training.optimizer.adam.learning_rate": 1.0e-3,
+    }
+    if classification:
+        fast["training.label_smoothing"] = wide["training.label_smoothing"] = 0.05
+    if augment:
+        space["data"] = {"augment": augment}
+        fast["data.augment.gaussian_noise"] = 0.0
+        wide["data.augment.gaussian_noise"] = 0.05
+    return {**space, "enqueue": [fast, wide]}
+
+
+def _log_range(low: float, high: float) -> dict[str, Any]:
+    return {"float": [low, high], "log": True}

@@ -107,7 +107,9 @@ def build_features(arch: dict[str, Any], raw, normalized, channels: int):
     base_name = str(arch["base"])
     path = resolve_base_path(base_name)
     if path is not None:  # a model of our own: it takes raw inputs, normalization included
-        base_model = keras.saving.load_model(path)
+        from automl.models.layers import CUSTOM_OBJECTS
+
+        base_model = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
         layer = arch.get("features_layer")
         features_out = base_model.get_layer(layer).output if layer else base_model.layers[-1].input
         base = keras.Model(base_model.input, features_out, name="base")

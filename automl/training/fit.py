@@ -56,9 +56,7 @@ def input_spec(splits: Splits) -> InputSpec:
         for name, kind in splits.columns:
             values = splits.x_train[name]
             stats = (
-                (float(values.mean()), float(values.var()) or 1.0)
-                if kind == "numeric"
-                else tuple(sorted(set(values.tolist())))
+                numeric_stats(values) if kind == "numeric" else tuple(sorted(set(values.tolist())))
             )
             columns.append((name, kind, stats))
         return InputSpec(
@@ -73,6 +71,18 @@ def input_spec(splits: Splits) -> InputSpec:
         value_range=(float(x.min()), float(x.max())),
         **target,
     )
+
+
+def numeric_stats(values) -> tuple[float, ...]:
+    """A numeric column's (mean, variance) over its filled cells, and the share of empty ones
+    where it has any (data.missing: impute): the model fills and flags them."""
+    import numpy as np
+
+    empty = float(np.isnan(values).mean()) if len(values) else 0.0
+    filled = values[~np.isnan(values)]
+    mean = float(filled.mean()) if len(filled) else 0.0
+    variance = float(filled.var()) if len(filled) else 1.0
+    return (mean, variance or 1.0, empty) if empty else (mean, variance or 1.0)
 
 
 def data_scale(splits: Splits, spec: InputSpec) -> tuple[float, dict[str, float]]:

@@ -89,8 +89,9 @@ def check_same_data(study: "optuna.Study", sha256: str) -> None:
     if recorded not in (None, sha256):
         raise DataError(
             f"the study {study.study_name!r} was searched on other data (split "
-            f"sha256 {recorded[:12]}, now {sha256[:12]}); give the "
-            f"space another name (name: in the file), or restore the data"
+            f"sha256 {recorded[:12]}, now {sha256[:12]}); give the search another "
+            f"name (--name {study.study_name}-2, or name: in a space file), or restore "
+            f"the data"
         )
 
 

@@ -19,9 +19,15 @@ from automl.urls import redact
 
 
 def search(
-    space: str | Path | dict,
+    space: str | Path | dict | None = None,
     *,
     data: Any = None,
+    target: str | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+    name: str | None = None,
+    test: str | Path | None = None,
+    budget: str | float | None = None,
     trials: int | None = None,
     timeout: str | float | None = None,
     sampler: str | None = None,
@@ -34,17 +40,26 @@ def search(
     reports_dir: str | Path | None = DEFAULT_REPORTS_DIR,
     progress: bool = True,
 ) -> SearchResult:
-    """Run (or resume, or join) the search a space file describes and return the winner.
+    """Run (or resume, or join) a search and return the winner: the search a space file
+    describes, or, without one, a search straight from ``data`` whose space is decided from
+    the data's facts (the zero-config search: see :mod:`automl.zero_config`).
 
     Trials run in worker processes (``python -m automl worker``), never by re-importing the
     calling script, so this works from a script without a main guard, from stdin, from
     ``python -c`` and from a notebook alike.
 
     Args:
-        space: a space file (``search_spaces/mnist1d.yaml``) or the same structure as a dict.
-        data: the examples, instead of the space's ``data:`` source: ``(x, y)``,
+        space: a space file (``search_spaces/mnist1d.yaml``) or the same structure as a dict;
+            None (or a data file or folder in its place) for a zero-config search of ``data``.
+        data: the examples. With a space: instead of its ``data:`` source, ``(x, y)``,
             ``(x, y, x_test, y_test)``, a dict with those keys, a pandas DataFrame (its label
             column named by ``data.target`` in the space) or a ``tf.data.Dataset`` of (x, y).
+            Without one: also a path (a CSV or Parquet file, a folder of images with one
+            sub-folder per class, an ``.npz``).
+        target, task, metric, name, test, budget: the zero-config search's settings: the
+            label column, ``classification`` or ``regression`` over the inferred task,
+            ``accuracy``/``loss``/``mae`` to optimize, the study's name (default: the file's),
+            a test file to score the winner on, how long to start trials (default ``"10m"``).
         trials, timeout, sampler, pruner, seed, workers: override the file's ``search:`` keys
             (``timeout`` as seconds or ``"90s"``, ``"10m"``, ``"1h"``; ``workers`` as a number
             of processes on this machine or ``"auto"``).
@@ -55,7 +70,7 @@ def search(
             ``run_dir/optuna.journal``.
         reports_dir: where ``<study>/`` with the summary, trials CSV and plots goes
             (None: no report).
-        progress: show the progress display.
+        progress: show the progress display (and a zero-config search's plan).
 
     Returns:
         A :class:`~automl.result.SearchResult`.
@@ -65,6 +80,7 @@ def search(
         >>> result = automl.search("search_spaces/mnist1d.yaml", trials=20, timeout="10m")
         >>> result.test_metrics["accuracy"]
         0.97...
+        >>> result = automl.search(data="churn.csv", target="churn", budget="5m")
         >>> result.export("out/")
     """
     overrides = {
@@ -75,7 +91,32 @@ def search(
         "seed": seed,
         "workers": workers,
     }
-    cfg = load_space(space, overrides)
+    from automl.zero_config import is_data_path
+
+    zero = space is None or (not isinstance(space, dict) and is_data_path(space))
+    settings = {"target": target, "task": task, "metric": metric, "name": name, "test": test}
+    if not zero:
+        given = [key for key, value in {**settings, "budget": budget}.items() if value is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: only for a search straight from data; a space file "
+                f"sets them in its data: and search: sections"
+            )
+        assert space is not None  # else zero
+        cfg = load_space(space, overrides)
+    else:
+        if space is not None and data is not None:
+            raise UsageError(
+                "give the data once: automl.search(data=...) or automl.search(path), not both"
+            )
+        cfg, data = space_from_data(
+            space if space is not None else data,
+            run_dir=Path(run_dir),
+            budget=budget,
+            overrides=overrides,
+            progress=progress,
+            **settings,
+        )
     return run_search(
         cfg,
         data=data,
@@ -85,6 +126,44 @@ def search(
         reports_dir=Path(reports_dir) if reports_dir is not None else None,
         progress=progress,
     )
+
+
+def space_from_data(
+    data: Any,
+    *,
+    run_dir: Path,
+    budget: str | float | None,
+    overrides: dict[str, Any],
+    progress: bool,
+    **settings: Any,
+) -> tuple[SpaceConfig, Any]:
+    """A zero-config search's config: the plan for ``data``, printed, its space written to
+    ``run_dir/<study>/space.yaml`` (logged with the parent run, as a space file is) and read
+    back; and the data to pass the search (None: the space names the file)."""
+    from automl.zero_config import DEFAULT_BUDGET, plan_search, space_yaml
+
+    seed = overrides.get("seed")
+    plan = plan_search(
+        data,
+        budget=budget if budget is not None else DEFAULT_BUDGET,
+        seed=0 if seed is None else seed,
+        **settings,
+    )
+    folder = run_dir / plan.tree["name"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for key in ("csv", "parquet", "images", "npz"):  # the stored file names its data wherever
+        if key in plan.tree["data"]:
+            plan.tree["data"][key] = str(Path(plan.tree["data"][key]).resolve())
+    test = plan.tree["data"].get("split", {}).get("test")
+    if isinstance(test, str):
+        plan.tree["data"]["split"]["test"] = str(Path(test).resolve())
+    path = folder / "space.yaml"
+    path.write_text(space_yaml(plan, "a zero-config search (automl search DATA)"), encoding="utf-8")
+    if progress:
+        print(f"plan for {plan.tree['name']!r} (its space: {path}):")
+        for line in plan.lines():
+            print(f"  {line}")
+    return load_space(path, overrides), plan.python_data
 
 
 def select(
@@ -227,15 +306,12 @@ def run_search(
     from automl.tracking.store import default_tracking_uri
     from automl.tracking.tracker import Tracker
     from automl.tuner.pool import LocalPool, plan_workers
-    from automl.tuner.progress import SearchProgress
     from automl.tuner.record import StudySpec, check_same_data, parent_run_id, publish
     from automl.tuner.study import (
         fail_dead_trials,
-        finished_trials,
         max_epochs,
         open_storage,
         open_study,
-        retry_interrupted,
         trials_to_start,
     )
 
@@ -290,19 +366,7 @@ def run_search(
     if not study.trials:
         for params in search_cfg.enqueue:
             study.enqueue_trial(params)
-    # what an earlier, killed or interrupted run on this machine left behind
-    fail_dead_trials(study, store, search_cfg.max_retries)
-    retry_interrupted(study, search_cfg.max_retries)
-
-    display = SearchProgress(
-        search_cfg.trials,
-        finished_trials(study),
-        search_cfg.objective,
-        epochs,
-        search_cfg.direction == "maximize",
-        progress,
-        timeout=search_cfg.timeout,
-    )
+    display = resume(study, store, search_cfg, epochs, progress, search_cfg.timeout)
 
     def next_seed() -> int | None:  # a stream of its own for each process that trains
         return None if search_cfg.seed is None else search_cfg.seed + len(study.trials)
@@ -422,10 +486,7 @@ def run_here(
     """``workers: 0``: the trials run in this process, one after another, as a worker would run
     them. A breakpoint in a custom builder stops there; what a worker process adds (a fresh
     process every few trials, a trial that crashes Python failed and retried) is given up.
-    False when the user pressed Ctrl-C.
-
-    Raises:
-        AutomlError: the study was stopped because its trials keep failing.
+    False when the user pressed Ctrl-C (see :func:`train_here`).
     """
     import os
     import time
@@ -435,7 +496,6 @@ def run_here(
     from automl.tuner.events import WorkerReady
     from automl.tuner.objective import Objective
     from automl.tuner.study import WorkerId, max_epochs, open_study
-    from automl.tuner.worker import run_trials
 
     quiet.settle_log(run_dir / cfg.name / "logs" / f"search-{os.getpid()}.log")
     # its own sampler, seeded as a first worker's: workers 0 and 1 sample the same stream
@@ -461,19 +521,50 @@ def run_here(
     )
     on_event(WorkerReady(me.pid, me.host, me.started, "this process"))
     deadline = None if seconds_left is None else time.monotonic() + seconds_left
+    with process_settings_kept():  # the caller's precision policy and determinism
+        return train_here(
+            study, store, cfg.search, objective, tracker, on_event, quiet.log_path(), deadline
+        )
+
+
+def resume(study, store, search_cfg, epochs: int, progress: bool, timeout: float | None):
+    """Ready a study to train (fresh, resumed or joined): fail and retry the trials that an
+    earlier, killed run on this machine left running, queue again those Ctrl-C interrupted,
+    and return the progress display that counts from what the study holds."""
+    from automl.tuner.progress import SearchProgress
+    from automl.tuner.study import fail_dead_trials, finished_trials, retry_interrupted
+
+    fail_dead_trials(study, store, search_cfg.max_retries)
+    retry_interrupted(study, search_cfg.max_retries)
+    return SearchProgress(
+        search_cfg.trials,
+        finished_trials(study),
+        search_cfg.objective,
+        epochs,
+        search_cfg.direction == "maximize",
+        progress,
+        timeout=timeout,
+    )
+
+
+def train_here(
+    study, store, search_cfg, lifecycle, tracker, on_event, log: Path | None, deadline
+) -> bool:
+    """The study's trials in this process, one after another (``workers: 0``, and every
+    hypermodel search), until the budget or ``deadline`` (``time.monotonic()``) is spent;
+    False when the user pressed Ctrl-C (the trial was recorded as interrupted, and queued for
+    a retry).
+
+    Raises:
+        AutomlError: the study was stopped because its trials keep failing.
+    """
+    from automl.tuner.worker import run_trials
+
     try:
-        with process_settings_kept():  # the caller's precision policy and determinism
-            stopped = run_trials(
-                study,
-                store,
-                cfg.search,
-                objective,
-                tracker,
-                on_event,
-                quiet.log_path(),
-                deadline=deadline,
-            )
-    except KeyboardInterrupt:  # the trial was recorded as interrupted, and queued for a retry
+        stopped = run_trials(
+            study, store, search_cfg, lifecycle, tracker, on_event, log, deadline=deadline
+        )
+    except KeyboardInterrupt:
         return False
     if stopped:
         raise AutomlError(stopped)

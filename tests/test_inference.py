@@ -1,0 +1,109 @@
+"""The rules that decide a zero-config search's task and column kinds, with their edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.errors import UsageError
+from automl.inference import column_kinds, task_name, task_of
+from automl.zero_config import plan_search, study_name_of
+
+
+def kinds(frame: pd.DataFrame, target: str | None = None) -> dict[str, tuple[str, str]]:
+    return {d.column: (d.kind, d.rule) for d in column_kinds(frame, target)}
+
+
+def test_the_task_follows_autogluons_rule():
+    assert task_of(np.array([0, 1] * 50)).choice == "binary classification"
+    assert task_of(np.array(["a", "b", "c"] * 10)).choice == "multiclass classification"
+    # integers with few values repeated: classes; as many values as rows: a regression
+    few = task_of(np.arange(200) % 7)
+    assert few.choice == "multiclass classification" and "7 whole-number values" in few.reason
+    many = task_of(np.arange(200) % 40)  # 40 values in 200 rows: above the 10% share
+    assert many.choice == "regression" and "too many for classes" in many.reason
+    assert task_of(np.linspace(0, 1, 50)).choice == "regression"  # fractions
+    assert task_of(np.array([1.0, 2.0, 3.0] * 40)).choice == "multiclass classification"
+    # above 1,000 rows the share is 5%: 61 values in 1,200 rows are a regression, 60 classes
+    assert task_of(np.arange(1_200) % 61).choice == "regression"
+    assert task_of(np.arange(1_200) % 60).choice == "multiclass classification"
+    # the user's task wins, and the reason says so
+    set_by_user = task_of(np.arange(200) % 7, "regression")
+    assert task_name(set_by_user) == "regression" and set_by_user.reason == "it was set"
+    assert "override: --task regression" in task_of(np.array([0, 1] * 5)).line()
+
+
+def test_missing_target_values_do_not_count_as_a_class():
+    y = np.array([0.0, 1.0, np.nan] * 20)
+    assert task_of(y).choice == "binary classification"
+
+
+def test_column_rules_in_their_order():
+    rows = 60
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(1000, 1000 + rows),  # a numeric id: numbers the rows
+            "income": np.random.default_rng(0).normal(50, 10, rows),  # unique floats: numeric
+            "empty": [np.nan] * rows,
+            "constant": ["x"] * rows,
+            "city": ["Oslo", "Lima", None] * (rows // 3),
+            "note": [f"the customer called about order {i} twice" for i in range(rows)],
+            "code": [f"C{i:04d}" for i in range(rows)],  # a string id
+            "visits": np.arange(rows) % 5,  # few whole numbers: numeric
+            "y": [0, 1] * (rows // 2),
+        }
+    )
+    found = kinds(frame, "y")
+    assert found == {
+        "customer_id": ("ignore", "id-like"),
+        "income": ("numeric", "numeric"),
+        "empty": ("ignore", "empty"),
+        "constant": ("ignore", "constant"),
+        "city": ("categorical", "categorical"),
+        "note": ("ignore", "text"),  # text before id-like: free text is unique in every row too
+        "code": ("ignore", "id-like"),
+        "visits": ("numeric", "numeric"),
+    }
+    city = next(d for d in column_kinds(frame, "y") if d.column == "city")
+    assert "20 missing values kept as a category of their own" in city.reason
+    assert city.override == "data.columns: {city: ignore}"
+
+
+def test_unique_numbers_are_no_id_in_a_tiny_table_nor_when_unordered():
+    tiny = pd.DataFrame({"n": np.arange(10), "y": [0, 1] * 5})
+    assert kinds(tiny, "y")["n"] == ("numeric", "numeric")
+    shuffled = np.random.default_rng(1).permutation(np.arange(0, 600, 7))  # unique, not a range
+    frame = pd.DataFrame({"n": shuffled, "y": [0, 1] * (len(shuffled) // 2)})
+    assert kinds(frame, "y")["n"] == ("numeric", "numeric")
+
+
+def test_a_one_row_class_is_still_a_class_and_the_plan_keeps_it(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(41) * 0.5, "y": ["a"] * 20 + ["b"] * 20 + ["c"]})
+    plan = plan_search(frame, target="y")
+    assert plan.facts.classes == 3 and plan.tree["data"]["task"] == "classification"
+
+
+def test_bad_tables_are_one_sentence_each(tmp_path):
+    frame = pd.DataFrame({"age": [1, 2, 3] * 10, "churn": ["y", "n", "y"] * 10})
+    with pytest.raises(UsageError, match="no column 'chrun'; did you mean 'churn'"):
+        plan_search(frame, target="chrun")
+    with pytest.raises(UsageError, match="name the label column with --target"):
+        plan_search(frame)
+    with pytest.raises(UsageError, match="has a single value"):
+        plan_search(frame.assign(churn="y"), target="churn")
+    with pytest.raises(UsageError, match="holds only the target"):
+        plan_search(frame[["churn"]], target="churn")
+    with pytest.raises(UsageError, match="holds text .* cannot be regressed"):
+        plan_search(frame, target="churn", task="regression")
+    with pytest.raises(UsageError, match="no column is left to learn from"):
+        plan_search(frame.assign(age=7), target="churn")
+    with pytest.raises(UsageError, match="has no rows"):
+        plan_search(frame.iloc[:0], target="churn")
+
+
+def test_study_names_come_from_the_file():
+    assert study_name_of(__import__("pathlib").Path("/x/Churn data 2024.csv.gz")) == (
+        "churn-data-2024"
+    )
+    assert study_name_of(__import__("pathlib").Path("/x/photos")) == "photos"

@@ -1,0 +1,191 @@
+"""A search straight from the data, as a user runs it: a messy CSV, an image folder, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import study_in
+
+
+def messy_table(path: Path, rows: int = 300, seed: int = 0) -> Path:
+    """A churn-like CSV: an id column, numbers with empty cells, a category with empty cells,
+    a free-text note, and a target that depends on a number and the category."""
+    rng = np.random.default_rng(seed)
+    usage = rng.normal(0, 1, rows)
+    plan = rng.choice(["basic", "plus", "pro"], rows)
+    churn = np.where(usage + (plan == "basic") * 1.5 + rng.normal(0, 0.3, rows) > 0.7, "yes", "no")
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, rows + 1),
+            "usage": usage.round(3),
+            "tenure": rng.integers(1, 60, rows).astype(float),
+            "plan": plan,
+            "note": [f"called support about the bill {i} times this year" for i in range(rows)],
+            "churn": churn,
+        }
+    )
+    frame.loc[rng.choice(rows, 12, replace=False), "tenure"] = np.nan
+    frame.loc[rng.choice(rows, 9, replace=False), "plan"] = None
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def table_search(tmp_path_factory):
+    """One zero-config search of a messy CSV through the CLI (2 trials, in this process)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("zero")
+    csv = messy_table(folder / "Churn data.csv")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "automl.cli",
+            "search",
+            str(csv),
+            "--target",
+            "churn",
+            "--trials",
+            "2",
+            "--workers",
+            "0",
+            "--budget",
+            "5m",
+            "--run-dir",
+            str(folder / "runs"),
+            "--reports-dir",
+            str(folder / "reports"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=600,
+    )
+    return folder, csv, proc
+
+
+def test_a_csv_is_searched_without_a_space_file(table_search):
+    folder, csv, proc = table_search
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    # the plan, before training, with reasons
+    assert "plan for 'churn-data'" in out
+    assert "task: binary classification, because the target has 2 values" in out
+    assert "column 'customer_id': ignored, because it numbers the rows" in out
+    assert "column 'note': ignored, because it is free text" in out
+    assert "column 'plan': categorical" in out and "9 missing values kept as a category" in out
+    assert "column 'tenure': numeric" in out and "12 missing values filled" in out
+    # the space it searched is kept, and is a space file like any other
+    space = folder / "runs" / "churn-data" / "space.yaml"
+    assert space.exists() and "missing: impute" in space.read_text()
+    assert "gradient boosting" in out  # a data scientist's baseline beside the winner
+    study = study_in(folder / "runs", "churn-data")
+    assert len(study.trials) == 2
+    import automl
+
+    result = automl.load("churn-data", run_dir=folder / "runs")
+    assert result.test_metrics["accuracy"] > 0.8  # the rule is learnable: well above chance
+    # new rows with empty cells are predicted as the training rows were
+    new = pd.read_csv(csv).drop(columns="churn").head(20)
+    new.loc[0, ["tenure", "plan"]] = [np.nan, None]
+    predictions = result.predict(new)
+    assert list(predictions["prediction"].unique()) != [] and len(predictions) == 20
+    assert predictions.iloc[0][["p_no", "p_yes"]].sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_init_writes_the_same_search_as_a_file(table_search, run_cli):
+    folder, csv, proc = table_search
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out_file = folder / "edit" / "space.yaml"
+    code, out, err = run_cli(
+        "init", str(csv), "--target", "churn", "--budget", "5m", "-o", str(out_file), cwd=folder
+    )
+    assert code == 0, err
+    text = out_file.read_text()
+    assert text.startswith("# written by: automl init")
+    assert "#   column 'customer_id': ignored, because it numbers the rows" in text
+    assert "csv: ../Churn data.csv" in text  # relative to the file, so the folder can move
+    code, out, err = run_cli("validate", str(out_file), cwd=folder)
+    assert code == 0, err
+    code, _, err = run_cli("init", str(csv), "--target", "churn", "-o", str(out_file))
+    assert code == 2 and "exists" in err
+    # the file runs the same trials: the same configurations tried first, the same sampler seed
+    code, out, err = run_cli(
+        "search",
+        str(out_file),
+        "--trials",
+        "2",
+        "--workers",
+        "0",
+        "--run-dir",
+        str(folder / "again"),
+        "--reports-dir",
+        str(folder / "again-reports"),
+        "--quiet",
+        cwd=folder,
+    )
+    assert code == 0, err[-3000:]
+    first = [t.params for t in study_in(folder / "runs", "churn-data").trials]
+    again = [t.params for t in study_in(folder / "again", "churn-data").trials]
+    assert first == again
+
+
+def digit_folder(root: Path, classes=(0, 1, 2), per_class: int = 60) -> Path:
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in classes:
+        (root / str(label)).mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == label][:per_class]):
+            Image.fromarray((image * 16).astype("uint8")).save(root / str(label) / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_is_searched_from_python(tmp_path):
+    import automl
+
+    folder = digit_folder(tmp_path / "digits")
+    result = automl.search(
+        data=folder,
+        trials=2,
+        workers=0,
+        run_dir=tmp_path / "runs",
+        reports_dir=None,
+        progress=False,
+    )
+    assert result.config.name == "digits"
+    assert result.config.data.source == "images"
+    assert result.test_metrics["accuracy"] > 0.6  # three classes: chance is 0.33
+    names = {row["name"] for row in result.baselines}
+    assert names == {"majority class", "logistic regression"}
+
+
+def test_bad_data_is_one_sentence_with_exit_code_2_and_nothing_created(tmp_path, run_cli):
+    csv = messy_table(tmp_path / "t.csv", rows=60)
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really parquet")
+    one = digit_folder(tmp_path / "one", classes=(3,), per_class=5)
+    (tmp_path / "none" / "a").mkdir(parents=True)
+    cases = {
+        ("t.csv", "--target", "chrun"): "no column 'chrun'; did you mean 'churn'",
+        ("t.csv",): "name the label column with --target",
+        ("t.csv", "--target", "churn", "--task", "regression"): "cannot be regressed",
+        ("empty.csv", "--target", "y"): "the file is empty",
+        ("broken.parquet", "--target", "y"): "cannot read this Parquet file",
+        (str(one),): "class",
+        (str(tmp_path / "none"),): "class",
+    }
+    for args, words in cases.items():
+        code, out, err = run_cli("search", *args, "--run-dir", "runs", cwd=tmp_path)
+        assert code == 2, (args, err)
+        assert words in err and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) == 1, (args, err)
+    assert not (tmp_path / "runs").exists()
