@@ -341,7 +341,9 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--budget",
-        help="how long to start trials: 90s, 10m, 1h (default: 10m)",
+        help="the whole time from start to registered winner: 90s, 10m, 1h (trials running "
+        "near its end stop at an epoch boundary; overrides search.budget; a search straight "
+        "from data: 10m by default)",
     )
 
 

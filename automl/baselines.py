@@ -184,3 +184,16 @@ class _Encoder:
             else:
                 columns.append(np.asarray(values, dtype="float32")[:, None])
         return np.concatenate(columns, axis=1)
+
+
+def regression_figures(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """``{"mae", "rmse", "r2"}`` of predictions, in the target's units (R2: 1 is perfect, 0 is
+    the mean's score)."""
+    y_true = np.asarray(y_true, dtype="float64")
+    error = np.asarray(y_pred, dtype="float64") - y_true
+    spread = float(np.sum((y_true - y_true.mean()) ** 2))
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "r2": 1.0 - float(np.sum(error**2)) / spread if spread else 0.0,
+    }

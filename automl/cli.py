@@ -114,7 +114,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         "test": args.test,
     }
     data = None
-    if is_data_path(args.space):
+    data_search = is_data_path(args.space)
+    if data_search:
         from automl.tuner.runner import space_from_data
 
         cfg, data = space_from_data(
@@ -126,7 +127,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             **data_settings,
         )
     else:
-        given = [f"--{k}" for k, v in {**data_settings, "budget": args.budget}.items() if v]
+        overrides["budget"] = args.budget
+        given = [f"--{k}" for k, v in data_settings.items() if v]
         if given:
             from automl.errors import UsageError
 
@@ -150,6 +152,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     _print_summary(result)
     if args.export:
         result.export(args.export)
+    if data_search:
+        print(
+            f"space: {cfg.file} (the same command resumes this study; automl search "
+            f"{cfg.file} reruns the space; automl init writes an editable copy)"
+        )
     print(
         f"\nBrowse every trial in the MLflow UI:\n  "
         f"{ui_command(result.mlflow['tracking_uri'], result.mlflow['experiment_id'])}"

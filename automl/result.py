@@ -119,7 +119,10 @@ class SearchResult:
         counts = ", ".join(f"{n} {state}" for state, n in self._state_counts().items())
         total = len(self.trials)
         winner = f"{self.winner_name}, {objective} {self.val_metrics.get(objective, 0):.4f}"
-        if metric in self.test_metrics:
+        if "r2" in self.test_metrics:  # a regression: in the target's units, as baselines are
+            t = self.test_metrics
+            winner += f", test mae {t['mae']:.4g}, rmse {t['rmse']:.4g}, r2 {t['r2']:.4f}"
+        elif metric in self.test_metrics:
             winner += f", test {metric} {self.test_metrics[metric]:.4f}"
         model = str(self.model_path)
         if self.mlflow.get("alias_uri"):
@@ -128,11 +131,33 @@ class SearchResult:
             ("study", f"{self.study_name}, {total} trial{'' if total == 1 else 's'} ({counts})"),
             ("winner", winner),
             *self.figures(),
+            *self.late_note(),
             ("model", model),
         ]
         if self.report_dir:
             lines.append(("report", f"{self.report_dir}/index.html"))
         return lines
+
+    def late_note(self) -> list[tuple[str, str]]:
+        """A ``note`` when a search with a budget found its winner late: among the last quarter
+        of its trials, or as a trial the budget cut (more time would likely help)."""
+        if self.config is None or self.config.search.budget is None or len(self.trials) < 4:
+            return []
+        numbers = sorted(self.trials["number"])
+        late = self.winner_trial >= numbers[int(0.75 * len(numbers))]
+        cut = "cut" in self.trials and bool(
+            self.trials.loc[self.trials["number"] == self.winner_trial, "cut"].notna().any()
+        )
+        if not (late or cut):
+            return []
+        why = "the budget cut its training" if cut else "it came in the last quarter of the trials"
+        return [
+            (
+                "note",
+                f"the winner is trial {self.winner_trial} of {len(numbers)} and {why}: a "
+                f"larger --budget (search.budget) would likely find a better one",
+            )
+        ]
 
     def figures(self) -> list[tuple[str, str]]:
         """How far to trust the winner's score, as ``(label, sentence)`` lines: the holdout

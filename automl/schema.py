@@ -237,6 +237,12 @@ def space_schema() -> dict[str, Any]:
                 {"type": "string", "pattern": f"^{domains.DURATION}$"},
             ]
         },
+        "budget": {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": f"^{domains.DURATION}$"},
+            ]
+        },
         "objective": {
             "anyOf": [
                 {"enum": sorted(config.OBJECTIVES)},

@@ -36,6 +36,7 @@ METRICS = {  # --metric -> the search objective
     "mae": "val_mae",
 }
 SPACE_SUFFIXES = (".yaml", ".yml", ".json")
+ENSEMBLE_ROWS = 10_000  # up to this many examples, the winner averages the top trials
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,9 @@ class Plan:
 
 def is_data_path(value: str | Path) -> bool:
     """Whether ``automl search VALUE`` names data (a table, an ``.npz``, a folder) rather than
-    a space file or a ready space."""
+    a space file or a ready space: a folder, or a file named as data (which need not exist:
+    then the search says so, as for data)."""
     path = Path(value)
-    if not path.exists():
-        return False
     if path.is_dir():
         return True
     name = path.name.lower()
@@ -144,8 +144,19 @@ def plan_search(
         "enqueue": tree.pop("enqueue", []),
     }
     if budget is not None:
-        tree["search"]["timeout"] = budget if isinstance(budget, str) else float(budget)
-    tree["select"] = {"top_k": 3}
+        tree["search"]["budget"] = budget if isinstance(budget, str) else float(budget)
+    small = plan.facts.rows <= ENSEMBLE_ROWS
+    tree["select"] = {"top_k": 3, "ensemble": small}
+    if small:
+        plan.decisions.append(
+            Decision(
+                "winner",
+                "the average of the top 3 trials",
+                f"the data is small ({plan.facts.rows} examples): an average of several "
+                f"models is steadier than any one of them",
+                "select.ensemble: false in a space file",
+            )
+        )
     return plan
 
 

@@ -240,8 +240,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     from automl.config import parse_duration
+    from automl.config.reader import Document
 
-    budget_s = parse_duration(args.budget)
+    budget_s = parse_duration(args.budget, "--budget", Document(None, {}))
     chosen = [
         d
         for d in DATASETS

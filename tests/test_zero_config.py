@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import study_in
 
 
@@ -169,7 +168,7 @@ def test_an_image_folder_is_searched_from_python(tmp_path):
 
 
 def test_bad_data_is_one_sentence_with_exit_code_2_and_nothing_created(tmp_path, run_cli):
-    csv = messy_table(tmp_path / "t.csv", rows=60)
+    messy_table(tmp_path / "t.csv", rows=60)
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really parquet")
     one = digit_folder(tmp_path / "one", classes=(3,), per_class=5)
@@ -179,6 +178,7 @@ def test_bad_data_is_one_sentence_with_exit_code_2_and_nothing_created(tmp_path,
         ("t.csv",): "name the label column with --target",
         ("t.csv", "--target", "churn", "--task", "regression"): "cannot be regressed",
         ("empty.csv", "--target", "y"): "the file is empty",
+        ("nothing.csv", "--target", "y"): "nothing.csv does not exist",
         ("broken.parquet", "--target", "y"): "cannot read this Parquet file",
         (str(one),): "class",
         (str(tmp_path / "none"),): "class",
@@ -189,3 +189,54 @@ def test_bad_data_is_one_sentence_with_exit_code_2_and_nothing_created(tmp_path,
         assert words in err and "Traceback" not in err, (args, err)
         assert len(err.strip().splitlines()) == 1, (args, err)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_budget_cuts_the_running_trial_at_an_epoch_and_leaves_time_for_the_winner(tmp_path):
+    import time
+
+    from conftest import tiny_space
+
+    import automl
+
+    # trials far too long for the budget: the one running when it ends must stop, not finish
+    space = tiny_space("budget", trials=50, training__epochs=400, training__early_stopping=0)
+    started = time.monotonic()
+    result = automl.search(
+        space,
+        budget="25s",
+        workers=0,
+        run_dir=tmp_path / "runs",
+        reports_dir=None,
+        progress=False,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 25 + 15, elapsed  # the reserve (10 s) covers selection, within slack
+    trials = result.trials
+    cut = trials[trials["cut"].notna()]
+    assert len(cut) == 1 and (cut["state"] == "COMPLETE").all()
+    assert cut["cut"].iloc[0].startswith("the budget ran out: stopped after epoch ")
+    assert result.config.search.budget == 25.0
+
+
+def test_a_regression_ends_in_the_targets_units(tmp_path):
+    import automl
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (240, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        price=3000 + 800 * x[:, 0] + 50 * x[:, 1]
+    )
+    result = automl.search(
+        data=frame,
+        target="price",
+        trials=2,
+        workers=0,
+        run_dir=tmp_path / "runs",
+        reports_dir=None,
+        progress=False,
+    )
+    t = result.test_metrics
+    assert {"mae", "rmse", "r2"} <= set(t) and t["rmse"] >= t["mae"] > 0
+    assert t["r2"] > 0.5  # a near-linear target, in its own units (hundreds, not ~1)
+    assert "test mae" in result.summary() and "r2" in result.summary()
+    assert "gradient boosting" in {row["name"] for row in result.baselines}

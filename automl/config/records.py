@@ -61,6 +61,7 @@ SEARCH_KEYS = {
     "pruner",
     "trials",
     "timeout",
+    "budget",
     "objective",
     "direction",
     "seed",
@@ -108,7 +109,10 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     trials: int = 30
-    timeout: float | None = None  # seconds
+    timeout: float | None = None  # seconds: no trial starts after this long
+    # seconds from start to registered winner and report: trials still running near its end
+    # stop at an epoch boundary and count as complete (cut), leaving time for selection
+    budget: float | None = None
     objective: str = "val_accuracy"  # set from the task when the file leaves it out
     direction: str = "maximize"
     objective_given: bool = False

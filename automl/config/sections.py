@@ -246,6 +246,7 @@ def search_config(doc: Document, search: dict[str, Any] | None) -> SearchConfig:
         ),
         trials=int_setting(doc, search.get("trials", 30), "search.trials", domains.TRIALS),
         timeout=parse_duration(search.get("timeout"), "search.timeout", doc),
+        budget=parse_duration(search.get("budget"), "search.budget", doc),
         objective=objective,
         direction=direction,
         seed=seed,

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from automl.data.images import IMAGE_SUFFIXES
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.errors import UsageError
 from automl.export.formats import load_inference_model
@@ -150,7 +149,9 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
     """(one id per example: the row number, or the image's path in the folder; the examples)
     from a table file, an ``.npz`` or an image folder."""
     if path.is_dir():
-        return _read_image_folder(model, path)
+        from automl.modalities import image
+
+        return image.read_folder(model, path)
     name = path.name.lower()
     if name.endswith(".npz"):
         return _read_npz(model, path)
@@ -189,37 +190,6 @@ def _read_npz(model: "keras.Model", path: Path) -> tuple[list, Any]:
         data = arrays[key]
         count = len(data)
     return list(range(count)), data
-
-
-def _read_image_folder(model: "keras.Model", folder: Path) -> tuple[list[str], np.ndarray]:
-    """Every image under ``folder`` (hidden files skipped), upright, at the model's input size
-    and channels, as float32 pixels 0-255; ids are the paths relative to the folder."""
-    from automl.data.images import _pixels, decode_image
-
-    shape = tuple(model.inputs[0].shape[1:]) if not is_table(model) else ()
-    if len(shape) != 3:
-        raise UsageError(
-            f"{folder} is a folder of images, but this model takes "
-            f"{'a table' if is_table(model) else f'examples of shape {shape}'}; "
-            f"give it a table or an .npz file"
-        )
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    height, width, channels = (int(v) for v in shape)
-    pixels = np.empty((len(files), height, width, channels), dtype="float32")
-    for i, file in enumerate(files):
-        try:
-            pixels[i] = _pixels(decode_image(file), (height, width), channels)
-        except Exception as error:
-            raise UsageError(
-                f"{file}: cannot read this image ({error}); remove it or replace it"
-            ) from None
-    return [str(p.relative_to(folder)) for p in files], pixels
 
 
 def predictions_frame(outputs: np.ndarray, ids: list, class_names: list[str]) -> "pd.DataFrame":

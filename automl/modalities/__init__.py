@@ -2,9 +2,12 @@
 
 Each module (:mod:`~automl.modalities.signal`, :mod:`~automl.modalities.image`,
 :mod:`~automl.modalities.table`) says how its data is recognised (:func:`detect` asks them in
-turn), the augmentation ops it runs in the ``tf.data`` pipeline, and the model's input layers
+turn), the augmentation ops it runs in the ``tf.data`` pipeline, the model's input layers
 with the preprocessing that lives inside the model (normalization, in-model augmentation
-layers, lookups). The families and augmentations a modality allows are declared where those
+layers, lookups, filling empty cells), its baselines (``BASELINES``), the default space a
+search straight from data searches (``default_space``), and how new examples of it are read
+for prediction where that differs (an image folder: ``image.read_folder``; a table's empty
+categories: ``table.category_strings``). The families and augmentations a modality allows are declared where those
 are, in :data:`automl.registry.FAMILIES` and :data:`automl.registry.AUGMENTATIONS`
 (``applies_to``); :data:`automl.registry.MODALITIES` lists the modalities themselves.
 

@@ -9,6 +9,7 @@ input_pipeline.md``), then normalization by the training split's mean and varian
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 NAME = "image"
@@ -194,3 +195,42 @@ def default_space(facts: Any) -> dict[str, Any]:
 
 def _log_range(low: float, high: float) -> dict[str, Any]:
     return {"float": [low, high], "log": True}
+
+
+# ---- new examples to predict ---------------------------------------------------------------
+
+
+def read_folder(model: Any, folder: Path) -> tuple[list[str], Any]:
+    """How ``automl predict`` reads new images: every image under ``folder`` (hidden files
+    skipped), upright, at the model's input size and channels, as float32 pixels 0-255; ids are
+    the paths relative to the folder."""
+    import numpy as np
+
+    from automl.data.images import IMAGE_SUFFIXES, _pixels, decode_image
+    from automl.errors import UsageError
+    from automl.export.signature import is_table
+
+    shape = tuple(model.inputs[0].shape[1:]) if not is_table(model) else ()
+    if len(shape) != 3:
+        raise UsageError(
+            f"{folder} is a folder of images, but this model takes "
+            f"{'a table' if is_table(model) else f'examples of shape {shape}'}; "
+            f"give it a table or an .npz file"
+        )
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    height, width, channels = (int(v) for v in shape)
+    pixels = np.empty((len(files), height, width, channels), dtype="float32")
+    for i, file in enumerate(files):
+        try:
+            pixels[i] = _pixels(decode_image(file), (height, width), channels)
+        except Exception as error:
+            raise UsageError(
+                f"{file}: cannot read this image ({error}); remove it or replace it"
+            ) from None
+    return [str(p.relative_to(folder)) for p in files], pixels

@@ -155,3 +155,20 @@ class TieBreakingEarlyStopping(keras.callbacks.EarlyStopping):
         if super()._is_improvement(monitor_value, reference_value):
             return True
         return monitor_value == reference_value and self._current_tie < self._best_tie
+
+
+class StopAt(keras.callbacks.Callback):
+    """Stop training at the first epoch boundary after ``ends_at`` (``time.time()``): a search's
+    budget is spent, and the trial counts as complete with the epochs it trained."""
+
+    def __init__(self, ends_at: float) -> None:
+        super().__init__()
+        self.ends_at = ends_at
+        self.stopped_after: int | None = None  # the epoch after which it stopped
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        import time
+
+        if time.time() >= self.ends_at:
+            self.model.stop_training = True
+            self.stopped_after = epoch

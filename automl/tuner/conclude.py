@@ -80,6 +80,8 @@ def conclude_search(
     from automl.tuner.record import record_selection  # read back by automl.load, automl trials
 
     winner = selection.winner
+    if splits.task == "regression":  # the winner in the target's own units, beside the loss
+        winner["test"] = {**winner["test"], **target_units(model, splits)}
     baselines = fit_baselines(splits, seed=cfg.data.seed)  # what simple models score, beside it
     tracker.log_metrics(
         tracker.parent_run_id,
@@ -156,3 +158,17 @@ def trial_runs(trials: list, tracker) -> dict[int, str]:
         },
     )
     return runs
+
+
+def target_units(model, splits) -> dict[str, float]:
+    """A regression winner's MAE, RMSE and R2 on the test split, in the target's own units (the
+    loss is measured on standardized targets); empty where the model will not predict the
+    splits as they are (a hypermodel of another input structure)."""
+    from automl.baselines import regression_figures
+    from automl.data.pipeline import eval_dataset
+
+    try:
+        predicted = model.predict(eval_dataset(splits.x_test, splits.y_test), verbose=0)
+    except Exception:
+        return {}
+    return regression_figures(splits.y_test, np.asarray(predicted).reshape(-1))

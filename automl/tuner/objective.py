@@ -53,6 +53,13 @@ class SpaceMaker:
         ]
         if prune:
             callbacks.append(KerasPruningCallback(trial, search.objective))
+        from automl.training.callbacks import StopAt
+        from automl.tuner.record import training_end
+
+        ends_at = training_end(trial.study)
+        stop = StopAt(ends_at) if ends_at is not None else None
+        if stop is not None:
+            callbacks.append(stop)
         outcome = fit_trial(
             self.params,
             self.splits,
@@ -61,6 +68,10 @@ class SpaceMaker:
             seed=(search.seed or 0) + trial.number,
             callbacks=callbacks,
         )
+        if stop is not None and stop.stopped_after is not None:  # complete, with its epochs
+            trial.set_user_attr(
+                "cut", f"the budget ran out: stopped after epoch {stop.stopped_after + 1}"
+            )
         losses = outcome.history.get("val_loss")  # at the epoch whose weights were kept
         more = {
             "params_count": float(outcome.params_count),

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 SPEC = "automl"
 PROJECT = "automl_hypermodel"
 SELECTION = "automl_selection"
+BUDGET = "automl_training_ends"  # time.time() at which trials stop at an epoch boundary
 
 
 # ---- the spec: how a worker joins -----------------------------------------------------------
@@ -303,3 +304,18 @@ def _snapshot_task(path: Path) -> tuple[str | None, str | None]:
         return meta.get("task"), meta.get("modality")
     except (OSError, ValueError, KeyError):
         return None, None
+
+
+# ---- the budget ------------------------------------------------------------------------------
+
+
+def set_training_end(study: "optuna.Study", ends_at: float | None) -> None:
+    """Keep when trials must stop (``time.time()``), so that workers on any machine stop at
+    the same time; None: no budget (a resumed search without one clears it)."""
+    study.set_user_attr(BUDGET, ends_at)
+
+
+def training_end(study: "optuna.Study") -> float | None:
+    """When trials must stop at an epoch boundary (``time.time()``), or None."""
+    value = study.user_attrs.get(BUDGET)
+    return float(value) if value is not None else None

@@ -96,7 +96,8 @@ def search(
     zero = space is None or (not isinstance(space, dict) and is_data_path(space))
     settings = {"target": target, "task": task, "metric": metric, "name": name, "test": test}
     if not zero:
-        given = [key for key, value in {**settings, "budget": budget}.items() if value is not None]
+        overrides["budget"] = budget
+        given = [key for key, value in settings.items() if value is not None]
         if given:
             raise UsageError(
                 f"{', '.join(given)}: only for a search straight from data; a space file "
@@ -299,6 +300,8 @@ def run_search(
     winner.
     """
     quiet_libraries()
+    import time
+
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data, preflight
     from automl.data.snapshot import digest, write_snapshot
@@ -315,6 +318,7 @@ def run_search(
         trials_to_start,
     )
 
+    started = time.time()  # the budget counts from here
     cfg = resolve_study_bases(cfg, run_dir)
     check_pretrained_weights(cfg)
     if data is None:  # what automl validate checks: the space against its source's facts
@@ -366,6 +370,7 @@ def run_search(
     if not study.trials:
         for params in search_cfg.enqueue:
             study.enqueue_trial(params)
+    search_cfg = within_budget(study, search_cfg, started)
     display = resume(study, store, search_cfg, epochs, progress, search_cfg.timeout)
 
     def next_seed() -> int | None:  # a stream of its own for each process that trains
@@ -422,6 +427,30 @@ def run_search(
     from automl.tuner.conclude import finish_search
 
     return finish_search(cfg, study, splits, tracker, study_dir, reports_dir)
+
+
+def budget_reserve(budget: float) -> float:
+    """Seconds of a budget kept for what follows the trials (selection, registration, report):
+    a tenth, between 10 s and 2 minutes."""
+    return min(120.0, max(10.0, 0.1 * budget))
+
+
+def within_budget(study, search_cfg, started: float):
+    """``search_cfg`` with its timeout inside the budget, and the time trials stop at recorded
+    for every worker (:func:`automl.tuner.record.set_training_end`)."""
+    import dataclasses
+    import time
+
+    from automl.tuner.record import set_training_end
+
+    if search_cfg.budget is None:
+        set_training_end(study, None)
+        return search_cfg
+    ends_at = started + search_cfg.budget - budget_reserve(search_cfg.budget)
+    set_training_end(study, ends_at)
+    left = max(0.0, ends_at - time.time())
+    timeout = left if search_cfg.timeout is None else min(search_cfg.timeout, left)
+    return dataclasses.replace(search_cfg, timeout=timeout)
 
 
 def after_interrupt(study, tracker) -> None:
