@@ -231,6 +231,8 @@ TRAINING_ARGS: dict[str, Domain] = {
     "epochs": integer(1, 100_000),
     "early_stopping": integer(0, 100_000),
     "label_smoothing": PROPER_FRACTION,
+    # classes weighted by the inverse of their frequency in the training split (or not)
+    "class_weight": enum("none", "balanced"),
     "mixed_precision": BOOL,
     "jit_compile": BOOL,
     "deterministic": BOOL,

@@ -36,6 +36,7 @@ METRICS = {  # --metric -> the search objective
     "mae": "val_mae",
 }
 SPACE_SUFFIXES = (".yaml", ".yml", ".json")
+IMBALANCE = 0.2  # a rarest class below this share of the most common: class weights searched
 ENSEMBLE_ROWS = 10_000  # up to this many examples, the winner averages the top trials
 
 
@@ -262,6 +263,10 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
         )
     t = task_name(decided)
     classes = int(distinct) if t == "classification" else 0
+    imbalance = None
+    if t == "classification":
+        counts = frame[target].dropna().astype(str).value_counts()
+        imbalance = (str(counts.index[-1]), int(counts.iloc[-1]), int(counts.iloc[0]))
     facts = DataFacts(
         modality="table",
         task=t,
@@ -277,7 +282,19 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
         "missing": "impute",
         "split": _split(labelled_rows),
     }
-    return Plan(with_default_space("table", data, facts), facts, decisions)
+    tree = with_default_space("table", data, facts)
+    if imbalance and imbalance[1] < IMBALANCE * imbalance[2]:
+        rare, few, most = imbalance
+        tree["training"]["class_weight"] = {"choice": ["none", "balanced"]}
+        decisions.append(
+            Decision(
+                "class weights",
+                "searched (none or balanced)",
+                f"the rarest class {rare!r} has {few} rows against {most} of the most common",
+                "training.class_weight in a space file",
+            )
+        )
+    return Plan(tree, facts, decisions)
 
 
 def _split(rows: int) -> dict[str, float]:

@@ -15,7 +15,7 @@ seeds and automl's paired difference from the best other method (median, min and
     python benchmarks/zero_config.py --keep                               # add to earlier runs
 
 Datasets are "dev" (the defaults were chosen looking at these) or "held-out" (looked at only
-in full runs). Results: ``reports/benchmarks/zero_config.{md,json}``; ``--keep`` joins the runs
+in full runs). Results: ``reports/benchmarks/zero_config.{md,json,png}``; ``--keep`` joins the runs
 already in the JSON (by dataset, seed and budget), so the protocol can be run in parts.
 """
 
@@ -238,6 +238,9 @@ def main() -> None:
     parser.add_argument("--no-flaml", action="store_true")
     parser.add_argument("--keep", action="store_true", help="join the runs already in the JSON")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--report-only", action="store_true", help="write the table and plot from the JSON"
+    )
     args = parser.parse_args()
     from automl.config import parse_duration
     from automl.config.reader import Document
@@ -251,8 +254,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     store = out / "zero_config.json"
-    runs = json.loads(store.read_text())["runs"] if args.keep and store.exists() else []
-    for dataset in chosen:
+    keep = (args.keep or args.report_only) and store.exists()
+    runs = json.loads(store.read_text())["runs"] if keep else []
+    for dataset in chosen if not args.report_only else []:
         frame = load_frame(dataset)
         for seed in map(int, args.seeds.split(",")):
             train, test = split(frame, dataset, seed)
@@ -274,8 +278,49 @@ def main() -> None:
             ]
             runs.append(row)
             store.write_text(json.dumps({"runs": runs}, indent=1))
-    (out / "zero_config.md").write_text(table(runs, " ".join(sys.argv[1:])))
+    command = " ".join(a for a in sys.argv[1:] if a != "--report-only")
+    (out / "zero_config.md").write_text(table(runs, command))
+    plot(runs, out / "zero_config.png")
     print((out / "zero_config.md").read_text())
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    """Each dataset's paired difference (automl minus the best other method), by budget."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    names = sorted({r["dataset"] for r in runs})
+    budgets = sorted({r["budget"] for r in runs})
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.5))
+    for j, budget in enumerate(budgets):
+        for i, name in enumerate(names):
+            diffs = [diff(r) for r in runs if (r["dataset"], r["budget"]) == (name, budget)]
+            if diffs:
+                y = i + 0.2 * (j - (len(budgets) - 1) / 2)
+                ax.plot(
+                    diffs,
+                    [y] * len(diffs),
+                    "o",
+                    color=f"C{j}",
+                    alpha=0.6,
+                    label=budget if i == 0 else None,
+                )
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("automl minus the best of linear, HGB and FLAML (accuracy or R2), per seed")
+    ax.legend(title="budget")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def diff(row: dict) -> float:
+    return row["automl"] - max(
+        v for k in ("linear", "hgb", "flaml") if (v := row.get(k)) is not None
+    )
 
 
 def table(runs: list[dict], command: str) -> str:
@@ -300,10 +345,7 @@ def table(runs: list[dict], command: str) -> str:
             values = [r[key] for r in rows if r.get(key) is not None]
             return f"{statistics.median(values):.3f}" if values else "-"
 
-        diffs = [
-            r["automl"] - max(v for k in ("linear", "hgb", "flaml") if (v := r.get(k)) is not None)
-            for r in rows
-        ]
+        diffs = [diff(r) for r in rows]
         diffs_by_budget.setdefault(budget, []).append(statistics.median(diffs))
         lines.append(
             f"| {name} | {rows[0]['group']} | {budget} | {len(rows)} | {med('linear')} | "

@@ -107,3 +107,57 @@ def test_study_names_come_from_the_file():
         "churn-data-2024"
     )
     assert study_name_of(__import__("pathlib").Path("/x/photos")) == "photos"
+
+
+def test_strong_imbalance_searches_class_weights_and_the_space_validates():
+    from automl.config import load_space
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 300), "y": ["fraud"] * 20 + ["ok"] * 280})
+    plan = plan_search(frame, target="y")
+    assert plan.tree["training"]["class_weight"] == {"choice": ["none", "balanced"]}
+    assert any(
+        d.subject == "class weights" and "'fraud' has 20 rows against 280" in d.reason
+        for d in plan.decisions
+    )
+    cfg = load_space(plan.tree)
+    assert "training.class_weight" in dict(cfg.describe())
+    balanced = pd.DataFrame({"x": rng.normal(0, 1, 300), "y": ["a", "b", "c"] * 100})
+    assert "class_weight" not in plan_search(balanced, target="y").tree["training"]
+
+
+def test_balanced_class_weights_are_the_inverse_of_each_share():
+    from automl.config import DataConfig
+    from automl.data.base import labelled
+    from automl.data.splits import make_splits
+    from automl.training.fit import class_weights
+
+    arrays = labelled(
+        np.zeros((400, 3), "float32"),
+        np.array([0] * 300 + [1] * 100),
+        None,
+        None,
+        modality="signal",
+        task="classification",
+        where="test",
+    )
+    splits = make_splits(arrays, DataConfig(source="python", test=0.2))
+    weights = class_weights(splits, "balanced")
+    assert weights[1] == pytest.approx(3 * weights[0], rel=0.05)  # 1 in 4 against 3 in 4
+    assert weights[0] == pytest.approx(2 / 3, rel=0.05) and weights[1] == pytest.approx(2, rel=0.05)
+    assert class_weights(splits, "none") is None
+
+
+def test_class_weights_on_a_regression_are_refused_before_training():
+    from automl.config import load_space
+    from automl.data.checks import preflight
+    from automl.errors import ConfigError
+
+    space = {
+        "name": "weights",
+        "data": {"source": "diabetes"},
+        "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8}}}},
+        "training": {"epochs": 1, "class_weight": "balanced"},
+    }
+    with pytest.raises(ConfigError, match="weights classes, and this data is a regression"):
+        preflight(load_space(space))

@@ -46,6 +46,7 @@ TRAINING_KEYS = {
     "epochs",
     "early_stopping",
     "label_smoothing",
+    "class_weight",
     "loss",
     "mixed_precision",
     "jit_compile",

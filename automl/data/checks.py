@@ -158,6 +158,16 @@ def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
             "training.label_smoothing",
             "smooths class labels, and this data is a regression; remove label_smoothing",
         )
+    weights = training.get("class_weight")
+    if (
+        task == "regression"
+        and weights is not None
+        and (weights.possible_values() or []) != ["none"]
+    ):
+        raise cfg.error(
+            "training.class_weight",
+            "weights classes, and this data is a regression; remove class_weight",
+        )
     search = cfg.search
     allowed = TASK_OBJECTIVES[task]
     for name, _ in search.more_objectives:

@@ -73,6 +73,18 @@ def input_spec(splits: Splits) -> InputSpec:
     )
 
 
+def class_weights(splits: Splits, setting: str) -> dict[int, float] | None:
+    """``training.class_weight: balanced``: each class weighted by the inverse of its share of
+    the training split (sklearn's ``balanced``: n / (classes * count)); None otherwise."""
+    import numpy as np
+
+    if setting != "balanced" or splits.task != "classification":
+        return None
+    counts = np.bincount(splits.y_train, minlength=splits.num_classes)
+    total, k = float(counts.sum()), len(counts)
+    return {i: total / (k * c) if c else 1.0 for i, c in enumerate(counts.tolist())}
+
+
 def numeric_stats(values) -> tuple[float, ...]:
     """A numeric column's (mean, variance) over its filled cells, and the share of empty ones
     where it has any (data.missing: impute): the model fills and flags them."""
@@ -314,6 +326,8 @@ def fit_trial(
         )
         all_callbacks.append(stopper)
 
+    weights = class_weights(splits, training.get("class_weight", "none"))
+
     def train(first_epoch: int, last_epoch: int) -> dict:
         # shuffle=False: the tf.data pipeline shuffles already
         return model.fit(
@@ -324,6 +338,7 @@ def fit_trial(
             callbacks=all_callbacks,
             shuffle=False,
             verbose=0,
+            class_weight=weights,
         ).history
 
     arch = as_named(params.get("model", {}).get("architecture", "mlp"))
