@@ -114,7 +114,8 @@ def verdict(
 
     Example:
         >>> verdict(0.94, {"majority class": 0.1, "logistic regression": 0.953}, "accuracy")
-        ('warning', 'the winner (accuracy 0.9400) does not beat logistic regression (0.9530) ...')
+        ('warning', 'the winner (accuracy 0.9400) does not beat logistic regression (0.9530,
+        0.0130 better) on the test split; ...')
     """
     if not baselines or beats(score, list(baselines.values()), metric):
         return None
@@ -127,8 +128,10 @@ def verdict(
             f"split, as the winner does: this data does not tell them apart, and "
             f"the simpler model may be all it needs"
         )
+    margin = abs(best - score)
+    by = f", {margin:.4f} better" if margin > TIE * max(1.0, abs(best)) else ""  # not for a tie
     return "warning", (
-        f"the winner ({metric} {score:.4f}) does not beat {name} ({best:.4f}) on "
+        f"the winner ({metric} {score:.4f}) does not beat {name} ({best:.4f}{by}) on "
         f"the {part} split; widen the space, train longer, or use {name}"
     )
 

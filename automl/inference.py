@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 MAX_CLASSES = 1_000  # whole-number targets with more distinct values are a regression
 ID_MIN_ROWS = 20  # below this many rows, nothing is called an id for being unique
-TEXT_MIN_WORDS = 3.0  # words per value on average, for a column of strings to be free text
+TEXT_MIN_WORDS = 3.0
+SKEWED = 1.0  # a regression target more skewed than this (and 0 or more) is modelled as a log  # words per value on average, for a column of strings to be free text
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,29 @@ def task_of(y: np.ndarray, task: str | None = None) -> Decision:
         else f"the target has {count} distinct whole numbers in {rows} rows, too many for classes"
     )
     return Decision("task", "regression", why, "--task classification")
+
+
+def target_transform_of(y: np.ndarray) -> Decision | None:
+    """``log`` for a regression target of values 0 or more whose distribution is skewed to the
+    right (skewness above :data:`SKEWED`) and less skewed as ``log(1 + y)``; None otherwise."""
+    values = np.asarray(y, dtype="float64").reshape(-1)
+    values = values[~np.isnan(values)]
+    if len(values) < 3 or values.min() < 0:
+        return None
+    skew, log_skew = _skewness(values), _skewness(np.log1p(values))
+    if skew <= SKEWED or abs(log_skew) >= skew:
+        return None
+    return Decision(
+        "target",
+        "modelled as log(1 + y), predictions in its own units",
+        f"it is 0 or more and skewed (skewness {skew:.1f}, {log_skew:.1f} as log(1 + y))",
+        "data.target_transform: none",
+    )
+
+
+def _skewness(values: np.ndarray) -> float:
+    spread = values.std()
+    return float(np.mean(((values - values.mean()) / spread) ** 3)) if spread else 0.0
 
 
 def task_name(decision: Decision) -> str:

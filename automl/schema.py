@@ -167,6 +167,7 @@ def space_schema() -> dict[str, Any]:
         },
         "task": {"enum": ["classification", "regression"]},
         "missing": {"enum": sorted(config.records.MISSING_POLICIES)},
+        "target_transform": {"enum": sorted(config.records.TARGET_TRANSFORMS)},
         "image_size": _pair(domains.IMAGE_SIDE.schema()),
         "channels": {"enum": list(domains.CHANNELS)},
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},

@@ -196,7 +196,7 @@ def _ensemble_selection(
 ) -> Selection:
     """The average of the candidates that :func:`choose_members` keeps, as the winner: scored
     once on validation and once on test. When it keeps one alone, that model wins."""
-    from automl.training.fit import compile_model, save_loadable, target_scale
+    from automl.training.fit import compile_model, loss_of, save_loadable, target_scale
 
     val = eval_dataset(splits.x_val, splits.y_val, num_classes=splits.num_classes)
     test = eval_dataset(splits.x_test, splits.y_test, num_classes=splits.num_classes)
@@ -211,7 +211,9 @@ def _ensemble_selection(
             rows, winner, models[kept[0]], candidate_path(candidates_dir, best["trial"])
         )
     ensemble = average_models([models[i] for i in kept])
-    compile_model(ensemble, "adam", splits.task, target_std=target_scale(splits))
+    compile_model(
+        ensemble, "adam", splits.task, loss=loss_of(splits), target_std=target_scale(splits)
+    )
     val_score = float(ensemble.evaluate(val, verbose=0, return_dict=True)[test_metric])
     results = {k: float(v) for k, v in ensemble.evaluate(test, verbose=0, return_dict=True).items()}
     winner = {

@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from automl.errors import UsageError
-from automl.inference import ColumnDecision, Decision, column_kinds, task_name, task_of
+from automl.inference import (
+    ColumnDecision,
+    Decision,
+    column_kinds,
+    target_transform_of,
+    task_name,
+    task_of,
+)
 
 DEFAULT_BUDGET = "10m"
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zip")
@@ -242,6 +249,9 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
             f"({frame[target].dropna().iloc[0]!r}); a model needs at least two to tell apart"
         )
     decisions: list[Decision] = [decided]
+    transform = target_transform_of(y) if task_name(decided) == "regression" else None
+    if transform:
+        decisions.append(transform)
     unlabelled = len(frame) - labelled_rows
     if unlabelled:
         decisions.append(
@@ -280,6 +290,7 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
         "task": t,
         "columns": {d.column: d.kind for d in kinds},
         "missing": "impute",
+        **({"target_transform": "log"} if transform else {}),
         "split": _split(labelled_rows),
     }
     tree = with_default_space("table", data, facts)
@@ -338,8 +349,12 @@ def _plan_arrays(
     shape = tuple(int(s) for s in np.asarray(arrays.x_train).shape[1:])
     decided = task_of(y, task)
     facts = DataFacts(arrays.modality, arrays.task, len(arrays.y_train), arrays.num_classes, shape)
+    transform = target_transform_of(arrays.y_train) if arrays.task == "regression" else None
+    if transform:
+        data = {**data, "target_transform": "log"}
     decisions = [
         decided,
+        *([transform] if transform else []),
         Decision(
             "examples",
             f"{arrays.modality}s of shape {shape}",

@@ -69,6 +69,16 @@ def test_a_tie_does_not_beat_and_a_perfect_tie_is_no_reason_to_search_more():
     assert verdict(0.0, {"mean": 3.0, "linear regression": 0.0}, "mae")[0] == "note"
 
 
+def test_the_warning_says_by_how_much_the_baseline_is_better():
+    rows = {"majority class": 0.1, "logistic regression": 0.953}
+    assert (
+        "does not beat logistic regression (0.9530, 0.0130 better) on the test split"
+        in (verdict(0.94, rows, "accuracy")[1])
+    )
+    mae = {"mean": 3034.26, "linear regression": 739.36}
+    assert "(739.3600, 60.6400 better)" in verdict(800.0, mae, "mae")[1]
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("honest")

@@ -161,3 +161,57 @@ def test_class_weights_on_a_regression_are_refused_before_training():
     }
     with pytest.raises(ConfigError, match="weights classes, and this data is a regression"):
         preflight(load_space(space))
+
+
+def test_a_skewed_positive_target_is_modelled_on_a_log_scale():
+    from automl.inference import target_transform_of
+
+    rng = np.random.default_rng(0)
+    prices = np.exp(rng.normal(10, 1, 500))  # lognormal: skewness ~6
+    decided = target_transform_of(prices)
+    assert decided is not None and decided.choice.startswith("modelled as log(1 + y)")
+    assert "override: data.target_transform: none" in decided.line()
+    assert target_transform_of(rng.normal(100, 10, 500)) is None  # symmetric
+    assert target_transform_of(np.append(prices, -1.0)) is None  # a negative value
+    counts = rng.poisson(0.3, 500).astype(float)  # mostly 0: skewed, and log1p keeps 0 at 0
+    assert target_transform_of(counts) is not None
+    frame = pd.DataFrame({"x": np.log(prices) + rng.normal(0, 0.1, 500), "price": prices})
+    plan = plan_search(frame, target="price")
+    assert plan.tree["data"]["target_transform"] == "log"
+    assert any(line.startswith("target: modelled as log(1 + y)") for line in plan.lines())
+    plain = pd.DataFrame({"x": rng.normal(0, 1, 300), "y": rng.normal(0, 1, 300)})
+    assert "target_transform" not in plan_search(plain, target="y").tree["data"]
+
+
+def test_a_log_target_is_refused_for_classes_negative_values_or_another_loss():
+    from automl.config import DataConfig, load_space
+    from automl.data.base import labelled
+    from automl.data.checks import preflight
+    from automl.data.splits import make_splits
+    from automl.errors import ConfigError, DataError
+
+    def space(source: str, **training):
+        return {
+            "name": "logged",
+            "data": {"source": source, "target_transform": "log"},
+            "model": {"architecture": {"choice": {"mlp": {"layers": 1, "units": 8}}}},
+            "training": {"epochs": 1, **training},
+        }
+
+    with pytest.raises(ConfigError, match="applies to a regression, and this data is a class"):
+        preflight(load_space(space("digits")))
+    with pytest.raises(ConfigError, match="the loss is the squared error of log"):
+        preflight(load_space(space("diabetes", loss="mae")))
+    with pytest.raises(ConfigError, match="data.target_transform"):
+        load_space({**space("diabetes"), "data": {"source": "diabetes", "target_transform": "ln"}})
+    arrays = labelled(
+        np.zeros((50, 3), "float32"),
+        np.linspace(-2, 5, 50),
+        None,
+        None,
+        modality="signal",
+        task="regression",
+        where="test",
+    )
+    with pytest.raises(DataError, match="takes a target of 0 or more, and the target goes down"):
+        make_splits(arrays, DataConfig(source="python", test=0.2, target_transform="log"))

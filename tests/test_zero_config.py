@@ -85,11 +85,19 @@ def test_a_csv_is_searched_without_a_space_file(table_search):
     space = folder / "runs" / "churn-data" / "space.yaml"
     assert space.exists() and "missing: impute" in space.read_text()
     assert "gradient boosting" in out  # a data scientist's baseline beside the winner
+    assert f"space: {space} (the same command resumes this study" in out  # how to rerun
+    summary = (folder / "reports" / "churn-data" / "summary.md").read_text()
+    assert "### Against simple baselines" in summary and "gradient boosting" in summary
     study = study_in(folder / "runs", "churn-data")
     assert len(study.trials) == 2
     import automl
 
     result = automl.load("churn-data", run_dir=folder / "runs")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(result.mlflow["tracking_uri"])  # the space, beside the parent run
+    artifacts = {a.path for a in client.list_artifacts(result.mlflow["parent_run_id"])}
+    assert "space.yaml" in artifacts
     assert result.test_metrics["accuracy"] > 0.8  # the rule is learnable: well above chance
     # new rows with empty cells are predicted as the training rows were
     new = pd.read_csv(csv).drop(columns="churn").head(20)
@@ -232,7 +240,7 @@ def test_a_regression_ends_in_the_targets_units(tmp_path):
         trials=2,
         workers=0,
         run_dir=tmp_path / "runs",
-        reports_dir=None,
+        reports_dir=tmp_path / "reports",
         progress=False,
     )
     t = result.test_metrics
@@ -240,3 +248,36 @@ def test_a_regression_ends_in_the_targets_units(tmp_path):
     assert t["r2"] > 0.5  # a near-linear target, in its own units (hundreds, not ~1)
     assert "test mae" in result.summary() and "r2" in result.summary()
     assert "gradient boosting" in {row["name"] for row in result.baselines}
+    # the report too: in the price's units beside the baselines, not the standardized loss
+    summary = (result.report_dir / "summary.md").read_text()
+    assert f"test MAE **{t['mae']:.4g}**" in summary and "in price's units" in summary
+    assert "baselines on the test split (mae)" in summary and "linear regression" in summary
+    page = (result.report_dir / "index.html").read_text()
+    assert "winner&#x27;s test MAE" in page or "winner's test MAE" in page
+
+
+def test_a_skewed_price_is_learned_on_a_log_scale_and_predicted_in_its_units(tmp_path):
+    import keras
+
+    import automl
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (300, 2))
+    price = np.exp(11 + 1.2 * x[:, 0] + 0.05 * rng.normal(0, 1, 300))  # skewed, 10^3..10^6
+    frame = pd.DataFrame(x, columns=["size", "noise"]).assign(price=price)
+    result = automl.search(
+        data=frame,
+        target="price",
+        trials=2,
+        workers=0,
+        run_dir=tmp_path / "runs",
+        reports_dir=None,
+        progress=False,
+    )
+    assert result.config.data.target_transform == "log"
+    t = result.test_metrics
+    assert t["r2"] > 0.5 and t["mae"] > 1_000  # in the price's own units, not log units
+    predicted = result.predict(frame.drop(columns="price").head(20))["prediction"].to_numpy()
+    assert (predicted > 0).all() and np.median(predicted) > 10_000
+    reloaded = keras.saving.load_model(result.model_path)  # the Expm1 layer reloads
+    assert "Expm1" in reloaded.to_json()

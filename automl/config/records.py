@@ -22,6 +22,7 @@ DATA_KEYS = {
     "columns",
     "task",
     "missing",
+    "target_transform",
     "image_size",
     "channels",
     "classes",
@@ -37,6 +38,12 @@ MISSING_POLICIES = {
     "drop": "drop the rows that have them",
     "impute": "fill them inside the model (numbers: the training mean, with a missing "
     "indicator; categories: a category of their own)",
+}
+# regression: how the model sees the target (its predictions are always in the target's units)
+TARGET_TRANSFORMS = {
+    "none": "the target as it is (standardized inside the model)",
+    "log": "log(1 + y): for a skewed target of positive values (prices, counts); the loss is "
+    "the squared error of log(1 + y), the predictions are back in y's units",
 }
 TRAINING_KEYS = {
     "optimizer",
@@ -94,6 +101,7 @@ class DataConfig:
     columns: tuple[tuple[str, str], ...] = ()  # tables: (column, numeric|categorical|ignore)
     task: str | None = None  # classification or regression; inferred when None
     missing: str = "refuse"  # tables: one of MISSING_POLICIES
+    target_transform: str = "none"  # regression: one of TARGET_TRANSFORMS
     image_size: tuple[int, int] | None = None  # images: resize to (height, width)
     channels: int | None = None  # images: 1 (grey), 3 (RGB) or 4
     classes: tuple[str, ...] = ()  # keep only these classes (by name), e.g. digits 0-4

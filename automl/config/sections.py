@@ -18,6 +18,7 @@ from automl.config.records import (
     SEARCH_KEYS,
     SECONDARY_OBJECTIVES,
     SPLIT_KEYS,
+    TARGET_TRANSFORMS,
     DataConfig,
     SearchConfig,
 )
@@ -68,6 +69,17 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         set(MISSING_POLICIES),
         "missing-value policy",
     )
+    target_transform = name_setting(
+        doc,
+        data.get("target_transform", "none"),
+        "data.target_transform",
+        set(TARGET_TRANSFORMS),
+        "target transform",
+    )
+    if target_transform != "none" and task == "classification":
+        raise doc.error(
+            "data.target_transform", "applies to a regression; drop it for a classification"
+        )
     image_size = data.get("image_size")
     if image_size is not None:
         if not (
@@ -160,6 +172,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         columns=tuple((str(k), v) for k, v in columns.items()),
         task=task,
         missing=missing,
+        target_transform=target_transform,
         image_size=image_size,
         channels=channels,
         classes=tuple(str(c) for c in classes),

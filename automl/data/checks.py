@@ -142,6 +142,17 @@ def _check_columns(cfg: SpaceConfig, columns: tuple[str, ...]) -> None:
 def _check_task(cfg: SpaceConfig, task: str) -> SpaceConfig:
     training = cfg.space.group("training")
     loss = training.get("loss")
+    if cfg.data.target_transform != "none" and task != "regression":
+        raise cfg.error(
+            "data.target_transform",
+            f"applies to a regression, and this data is a {task}; remove target_transform",
+        )
+    if cfg.data.target_transform == "log" and loss is not None:
+        raise cfg.error(
+            "training.loss",
+            "with data.target_transform: log the loss is the squared error of log(1 + y); "
+            "remove training.loss",
+        )
     for name in (loss.possible_values() or []) if loss is not None else []:
         if name not in LOSSES[task]:
             raise cfg.error(

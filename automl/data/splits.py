@@ -34,6 +34,7 @@ class Splits:
     # scored on them once, an estimate free of the selection's optimism
     x_holdout: Features | None = None
     y_holdout: np.ndarray | None = None
+    target_transform: str = "none"  # regression: data.target_transform (none or log)
 
     @property
     def has_holdout(self) -> bool:
@@ -112,6 +113,12 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
     """Split ``arrays`` as ``cfg`` says; the same config gives the same splits everywhere."""
     stratify = arrays.task == "classification"
     x, y = arrays.x_train, arrays.y_train
+    if cfg.target_transform == "log" and arrays.task == "regression" and float(np.min(y)) < 0:
+        raise DataError(
+            f"data.target_transform: log takes a target of 0 or more, and "
+            f"{cfg.target or 'the target'} goes down to {float(np.min(y)):g}; remove "
+            f"target_transform"
+        )
     if cfg.test == "builtin":
         if not arrays.has_test_split:
             raise DataError(
@@ -152,4 +159,5 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
         arrays.columns,
         x_holdout,
         y_holdout,
+        cfg.target_transform if arrays.task == "regression" else "none",
     )

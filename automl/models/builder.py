@@ -52,6 +52,7 @@ class InputSpec:
     columns: tuple[tuple[str, str, Any], ...] = ()
     target_mean: float = 0.0  # regression: the target's statistics, undone in the output
     target_std: float = 1.0
+    target_log: bool = False  # data.target_transform: log (the statistics are of log(1 + y))
     value_range: tuple[float, float] = (0.0, 255.0)  # images: raw pixel range, for augmentation
 
     @property
@@ -320,9 +321,14 @@ def build_model(params: dict[str, Any], spec: InputSpec, augment: dict[str, Any]
         x = keras.layers.Dense(
             1, dtype="float32", kernel_initializer=techniques.kernel_initializer()
         )(x)
+        name = "log_predictions" if spec.target_log else "predictions"
         outputs = keras.layers.Rescaling(
-            spec.target_std, offset=spec.target_mean, dtype="float32", name="predictions"
+            spec.target_std, offset=spec.target_mean, dtype="float32", name=name
         )(x)
+        if spec.target_log:  # back from log(1 + y) to y's units
+            from automl.models.layers import Expm1
+
+            outputs = Expm1(dtype="float32", name="predictions")(outputs)
     with warnings.catch_warnings():
         # a table's inputs are keyed by the user's column names, their layers named for Keras
         # (automl.modalities.table.layer_names): Keras warns about the difference, which is meant

@@ -1,7 +1,8 @@
-"""The layers automl puts in models that Keras lacks: missing numbers filled inside the model.
+"""The layers automl puts in models that Keras lacks: missing numbers filled inside the model,
+a log-scale target brought back to its units.
 
 Importing this module registers them with Keras (``automl>FillMissing``,
-``automl>MissingIndicator``); :data:`CUSTOM_OBJECTS` hands them to ``keras.saving.load_model``
+``automl>MissingIndicator``, ``automl>Expm1``); :data:`CUSTOM_OBJECTS` hands them to ``keras.saving.load_model``
 where this module may not be imported (a serving machine, which gets them with the pickled
 serving model).
 
@@ -55,4 +56,20 @@ class MissingIndicator(keras.layers.Layer):
         return {**super().get_config(), "columns": self.columns}
 
 
-CUSTOM_OBJECTS = {"automl>FillMissing": FillMissing, "automl>MissingIndicator": MissingIndicator}
+@keras.saving.register_keras_serializable(package="automl")
+class Expm1(keras.layers.Layer):
+    """``exp(z) - 1``: a prediction of ``log(1 + y)`` back in y's units
+    (``data.target_transform: log``); ``z`` is capped where float32 would overflow."""
+
+    def call(self, z):
+        return keras.ops.expm1(keras.ops.minimum(z, 80.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+CUSTOM_OBJECTS = {
+    "automl>FillMissing": FillMissing,
+    "automl>MissingIndicator": MissingIndicator,
+    "automl>Expm1": Expm1,
+}

@@ -111,7 +111,11 @@ def header(data: ReportData) -> str:
         cards.append((f"best {data.objective}", f"{best.values[0]:.4f} (trial {best.number})"))
     if data.won is not None:
         who = winner_name(data.won.trial, data.members)
-        cards.append((f"winner's test {data.cfg.test_metric}", f"{data.won.test:.4f} ({who})"))
+        units = data.won.metrics
+        if "r2" in units:  # a regression: in the target's own units, as the baselines are
+            cards.append(("winner's test MAE", f"{units['mae']:.4g}, R2 {units['r2']:.4f} ({who})"))
+        else:
+            cards.append((f"winner's test {data.cfg.test_metric}", f"{data.won.test:.4f} ({who})"))
     else:
         cards.append(("winner", "not selected yet"))
     card_html = "".join(

@@ -47,11 +47,10 @@ def write_summary(
         "Trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + "\n",
         "## Winner\n",
         f"**{result.winner_name.capitalize()}**: " + f"{cfg.search.objective} "
-        f"{result.val_metrics[cfg.search.objective]:.4f}, test {metric} "
-        f"**{result.test_metrics[metric]:.4f}** (test loss "
-        f"{result.test_metrics.get('loss', float('nan')):.4f}).\n",
+        f"{result.val_metrics[cfg.search.objective]:.4f}, {_test_words(result, metric)}.\n",
         f"Registered in MLflow as `{result.mlflow.get('alias_uri', '')}`; model file "
         f"`{result.model_path}`.\n",
+        *_baseline_lines(result),
         "### Parameters\n",
         markdown_table([{"parameter": k, "value": v} for k, v in result.best_params.items()]),
         f"## Candidates (top {len(result.candidates)} by validation, evaluated once on the test "
@@ -67,6 +66,35 @@ def write_summary(
     path = folder / "summary.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _test_words(result: SearchResult, metric: str) -> str:
+    """The winner's test figures: a regression's MAE, RMSE and R2 in the target's own units
+    (its loss is on the standardized scale), else the test metric and the loss."""
+    t = result.test_metrics
+    loss = f"test loss {t.get('loss', float('nan')):.4f}"
+    if "r2" in t:
+        target = result.config.data.target if result.config else None
+        units = f"{target}'s units" if target else "the target's units"
+        return (
+            f"test MAE **{t['mae']:.4g}**, RMSE {t['rmse']:.4g}, R2 **{t['r2']:.4f}** (in "
+            f"{units}; {loss}, on the standardized scale)"
+        )
+    return f"test {metric} **{t[metric]:.4f}** ({loss})"
+
+
+def _baseline_lines(result: SearchResult) -> list[str]:
+    """The simple baselines beside the winner, with the flag when it does not beat them, as
+    the console says them (:meth:`SearchResult.figures`)."""
+    figures = result.figures()
+    if not figures:
+        return []
+    lines = ["### Against simple baselines\n"]
+    for label, text in figures:
+        lines.append(
+            f"**{label.capitalize()}**: {text}.\n" if label else f"{text[0].upper()}{text[1:]}.\n"
+        )
+    return lines
 
 
 def _pareto_lines(study: optuna.Study, cfg: SpaceConfig) -> list[str]:

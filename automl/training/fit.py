@@ -39,6 +39,7 @@ class _TargetStats(TypedDict, total=False):
 
     target_mean: float
     target_std: float
+    target_log: bool
 
 
 def input_spec(splits: Splits) -> InputSpec:
@@ -47,9 +48,11 @@ def input_spec(splits: Splits) -> InputSpec:
 
     target: _TargetStats = {}
     if splits.task == "regression":
+        y = modelled_target(splits)
         target = {
-            "target_mean": float(splits.y_train.mean()),
-            "target_std": float(splits.y_train.std()) or 1.0,
+            "target_mean": float(y.mean()),
+            "target_std": float(y.std()) or 1.0,
+            "target_log": splits.target_transform == "log",
         }
     if isinstance(splits.x_train, dict):
         columns = []
@@ -114,7 +117,7 @@ def portable_copy(model, splits: Splits):
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    compile_model(copy, "adam", splits.task, target_std=target_scale(splits))
+    compile_model(copy, "adam", splits.task, loss=loss_of(splits), target_std=target_scale(splits))
     return copy
 
 
@@ -130,11 +133,29 @@ def save_loadable(model, path) -> None:
     model.save(path)
 
 
+def modelled_target(splits: Splits):
+    """The training targets on the scale the model learns them: ``log(1 + y)`` under
+    ``data.target_transform: log``, else as they are."""
+    import numpy as np
+
+    y = np.asarray(splits.y_train, dtype="float64")
+    return np.log1p(y) if splits.target_transform == "log" else y
+
+
 def target_scale(splits: Splits) -> float:
-    """The training targets' standard deviation (regression), 1.0 otherwise."""
+    """The training targets' standard deviation (regression, on the modelled scale), 1.0
+    otherwise."""
     if splits.task != "regression":
         return 1.0
-    return float(splits.y_train.std()) or 1.0
+    return float(modelled_target(splits).std()) or 1.0
+
+
+def loss_of(splits: Splits, loss: str | None = None) -> str | None:
+    """The loss to compile with: under ``data.target_transform: log`` the squared error of
+    ``log(1 + y)`` (Keras' mean squared logarithmic error, on predictions in y's units)."""
+    if splits.task == "regression" and splits.target_transform == "log":
+        return "mean_squared_logarithmic_error"
+    return loss
 
 
 def compile_model(
@@ -158,7 +179,7 @@ def compile_model(
 
     if task == "regression":
         loss = loss or "mse"
-        squared = loss in ("mse", "huber")
+        squared = loss in ("mse", "huber", "mean_squared_logarithmic_error")
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.Huber(delta=target_std) if loss == "huber" else loss,
@@ -245,7 +266,7 @@ def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int)
         optimizer,
         splits.task,
         float(training.get("label_smoothing", 0.0)),
-        training.get("loss"),
+        loss_of(splits, training.get("loss")),
         training.get("jit_compile", "auto"),
         target_scale(splits),
     )
@@ -363,7 +384,7 @@ def fit_trial(
                 ),
                 splits.task,
                 float(training.get("label_smoothing", 0.0)),
-                training.get("loss"),
+                loss_of(splits, training.get("loss")),
                 jit,
                 target_scale(splits),
             )
