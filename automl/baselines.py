@@ -69,7 +69,7 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
 
     train = _concat([splits.x_train, splits.x_val])
     y = np.concatenate([splits.y_train, splits.y_val])
-    encode = _Encoder(train)
+    encode = _Encoder(train, dict(splits.columns))
     x = encode(train)
     cap = max(MIN_ROWS, MAX_CELLS // max(1, x.shape[1]))
     if len(y) > cap:
@@ -166,11 +166,16 @@ class _Encoder:
     """Features as one float matrix: signals and images flattened; table columns as numbers,
     categorical ones one-hot with the categories of the training data."""
 
-    def __init__(self, train: Features) -> None:
+    def __init__(self, train: Features, kinds: dict[str, str] | None = None) -> None:
         self.categories: dict[str, np.ndarray] = {}
+        self.dates: dict[str, str] = {}  # a date column -> how it writes dates (ymd, dmy, mdy)
         if isinstance(train, dict):
+            from automl.modalities.table import date_order
+
             for name, values in train.items():
-                if values.dtype.kind not in "fb":  # text or integer-coded categories
+                if (kinds or {}).get(name) == "datetime":
+                    self.dates[name] = date_order(values) or "ymd"
+                elif values.dtype.kind not in "fb":  # text or integer-coded categories
                     self.categories[name] = np.unique(values.astype(str))
 
     def __call__(self, x: Features) -> np.ndarray:
@@ -178,7 +183,11 @@ class _Encoder:
             return np.asarray(x, dtype="float32").reshape(len(x), -1)
         columns = []
         for name, values in x.items():
-            if name in self.categories:
+            if name in self.dates:  # its parts, as the model reads them (NaN without a date)
+                from automl.modalities.table import date_parts
+
+                columns.append(date_parts(values, self.dates[name]))
+            elif name in self.categories:
                 columns.append(
                     (values.astype(str)[:, None] == self.categories[name][None, :]).astype(
                         "float32"

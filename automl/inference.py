@@ -9,7 +9,7 @@ booleans are classes; whole numbers are classes when they repeat (distinct value
 of the rows, 5% above 1,000 rows, and at most 1,000 of them); anything else is a regression.
 
 Column kinds follow one ordered table, :data:`COLUMN_RULES`: the first rule that takes a column
-decides. Text comes before id-like, since free text is unique in every row too.
+decides. Dates and text come before id-like, since both are unique in most rows too.
 
 Example:
     >>> task_of(np.array(["yes", "no", "yes"])).line()
@@ -156,15 +156,20 @@ class ColumnFacts:
     whole: bool  # integers (or floats that are all whole)
     words: float  # words per filled value on average (strings), else 0
     sorted_or_range: bool  # increasing, or exactly the numbers first..first+rows-1
+    date_order: str | None = None  # strings written as dates: ymd, dmy or mdy
+    example: str = ""  # a filled value, as the table writes it
 
 
 def column_facts(series: pd.Series) -> ColumnFacts:
     """The facts of one column of a table, as :data:`COLUMN_RULES` read them."""
     filled = series.dropna()
     numeric = series.dtype.kind in "iufb"
-    words = 0.0
+    words, order = 0.0, None
     if not numeric and len(filled):
+        from automl.modalities.table import date_order
+
         words = float(filled.astype(str).str.split().str.len().mean())
+        order = date_order(filled.to_numpy())
     whole, ordered = False, False
     if numeric and len(filled) and series.dtype.kind != "b":
         values = filled.to_numpy(dtype="float64")
@@ -180,6 +185,8 @@ def column_facts(series: pd.Series) -> ColumnFacts:
         whole=whole,
         words=words,
         sorted_or_range=ordered,
+        date_order=order,
+        example=str(filled.iloc[0]) if len(filled) else "",
     )
 
 
@@ -189,6 +196,18 @@ def _empty(f: ColumnFacts) -> str | None:
 
 def _constant(f: ColumnFacts) -> str | None:
     return "it has the same value in every row" if f.distinct == 1 else None
+
+
+DATE_ORDERS = {"ymd": "year first", "dmy": "day first", "mdy": "month first"}
+
+
+def _datetime(f: ColumnFacts) -> str | None:
+    if f.date_order is None:
+        return None
+    return (
+        f"it holds dates ({DATE_ORDERS[f.date_order]}, e.g. {f.example!r}), learned as years "
+        f"since 1970, month, day, weekday and hour"
+    )
 
 
 def _text(f: ColumnFacts) -> str | None:
@@ -221,22 +240,28 @@ def _categorical(f: ColumnFacts) -> str | None:
     return f"it holds {f.distinct} distinct labels"
 
 
-# the first rule that answers decides a column's kind (numeric, categorical or ignore)
+# the first rule that answers decides a column's kind (numeric, categorical, datetime or ignore)
 COLUMN_RULES: tuple[tuple[str, str, Callable[[ColumnFacts], str | None]], ...] = (
     ("empty", "ignore", _empty),
     ("constant", "ignore", _constant),
+    ("datetime", "datetime", _datetime),
     ("text", "ignore", _text),
     ("id-like", "ignore", _identifier),
     ("numeric", "numeric", _numeric),
     ("categorical", "categorical", _categorical),
 )
-CHOICE_WORDS = {"ignore": "ignored", "numeric": "numeric", "categorical": "categorical"}
+CHOICE_WORDS = {
+    "ignore": "ignored",
+    "numeric": "numeric",
+    "categorical": "categorical",
+    "datetime": "a date",
+}
 
 
 @dataclass(frozen=True)
 class ColumnDecision(Decision):
     column: str = ""  # the column's name, as the table spells it
-    kind: str = "numeric"  # numeric, categorical or ignore: the data.columns value
+    kind: str = "numeric"  # numeric, categorical, datetime or ignore: the data.columns value
     rule: str = ""  # the rule of COLUMN_RULES that decided
     missing: int = 0
 
@@ -262,15 +287,15 @@ def column_kinds(
                 (rule, kind, why) for rule, kind, test in COLUMN_RULES if (why := test(facts))
             )
         if kind != "ignore" and facts.missing:
-            filled = (
-                "filled with the training mean, with a missing indicator"
-                if kind == "numeric"
-                else "kept as a category of their own"
-            )
+            filled = {
+                "numeric": "filled with the training mean, with a missing indicator",
+                "datetime": "filled with the training mean, with a missing indicator",
+            }.get(kind, "kept as a category of their own")
             reason += f"; {facts.missing} missing values {filled}"
         other = {
             "numeric": "categorical",
             "categorical": "ignore",
+            "datetime": "ignore",
             "ignore": "numeric" if facts.numeric else "categorical",
         }[kind]
         decisions.append(

@@ -163,7 +163,7 @@ def space_schema() -> dict[str, Any]:
         "target": {"type": "string"},
         "columns": {
             "type": ["object", "null"],
-            "additionalProperties": {"enum": ["numeric", "categorical", "ignore"]},
+            "additionalProperties": {"enum": list(config.records.COLUMN_KINDS)},
         },
         "task": {"enum": ["classification", "regression"]},
         "missing": {"enum": sorted(config.records.MISSING_POLICIES)},

@@ -281,3 +281,53 @@ def test_a_skewed_price_is_learned_on_a_log_scale_and_predicted_in_its_units(tmp
     assert (predicted > 0).all() and np.median(predicted) > 10_000
     reloaded = keras.saving.load_model(result.model_path)  # the Expm1 layer reloads
     assert "Expm1" in reloaded.to_json()
+
+
+BLOCK_AUTOML = """
+import sys
+
+class NoAutoml:  # a serving machine: MLflow, Keras and pandas, and no automl
+    def find_spec(self, name, path=None, target=None):
+        if name == "automl" or name.startswith("automl."):
+            raise ImportError(f"no automl here ({name})")
+
+sys.meta_path.insert(0, NoAutoml())
+import mlflow, numpy as np, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+rows = pd.read_csv(sys.argv[3]).drop(columns="churn").head(5)
+rows.loc[0, ["tenure", "plan"]] = [np.nan, None]  # empty cells, filled inside the model
+p = np.asarray(model.predict(rows))
+assert "automl" not in sys.modules
+print("served", p.shape, float(p.sum()))
+"""
+
+
+def test_the_imputing_model_is_served_by_mlflow_without_automl(table_search):
+    """The winner's MLflow model carries its own layers (FillMissing, MissingIndicator) and the
+    category strings: a serving machine without automl loads it and predicts rows with empty
+    cells."""
+    import subprocess
+    import sys
+
+    import automl
+
+    folder, csv, _ = table_search
+    result = automl.load("churn-data", run_dir=folder / "runs")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BLOCK_AUTOML,
+            result.mlflow["tracking_uri"],
+            result.mlflow["alias_uri"],
+            str(csv),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,  # not the repository, where automl/ would be importable anyway
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shape, total = proc.stdout.split("served ")[1].rsplit(" ", 1)
+    assert shape == "(5, 2)" and float(total) == pytest.approx(5.0, abs=1e-3)  # probabilities

@@ -32,6 +32,14 @@ DATA_KEYS = {
     "augment",
 }
 SPLIT_KEYS = {"validation", "test", "holdout"}
+# tables: what data.columns may call a column
+COLUMN_KINDS = {
+    "numeric": "numbers, normalized (booleans too)",
+    "categorical": "labels, one-hot",
+    "datetime": "dates as text (2021-03-04, 04/03/2021): years since 1970, month, day, "
+    "weekday and hour",
+    "ignore": "left out",
+}
 # tables: what data.missing does with empty cells
 MISSING_POLICIES = {
     "refuse": "stop with the column that has them",
@@ -98,7 +106,7 @@ class DataConfig:
     source: str = "mnist1d"  # a built-in name, csv, parquet, images, npz or python
     path: str | None = None  # the file or folder of csv/parquet/images/npz
     target: str | None = None  # tables: the label column
-    columns: tuple[tuple[str, str], ...] = ()  # tables: (column, numeric|categorical|ignore)
+    columns: tuple[tuple[str, str], ...] = ()  # tables: (column, one of COLUMN_KINDS)
     task: str | None = None  # classification or regression; inferred when None
     missing: str = "refuse"  # tables: one of MISSING_POLICIES
     target_transform: str = "none"  # regression: one of TARGET_TRANSFORMS

@@ -10,6 +10,7 @@ from automl import domains
 from automl.config.reader import Document
 from automl.config.records import (
     BUILTIN_SOURCES,
+    COLUMN_KINDS,
     DATA_KEYS,
     FILE_SOURCES,
     MISSING_POLICIES,
@@ -56,9 +57,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         doc, data.get("columns"), set(map(str, data.get("columns") or {})), "data.columns"
     )
     for name, kind in columns.items():
-        name_setting(
-            doc, kind, f"data.columns.{name}", {"numeric", "categorical", "ignore"}, "column type"
-        )
+        name_setting(doc, kind, f"data.columns.{name}", set(COLUMN_KINDS), "column type")
     task = data.get("task")
     if task is not None:
         name_setting(doc, task, "data.task", {"classification", "regression"}, "task")

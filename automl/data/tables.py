@@ -73,6 +73,15 @@ def table_from_frame(
                     f"such as {series.dropna().iloc[0]!r}; declare it categorical"
                 )
             columns[str(name)] = series.to_numpy(dtype="float32", na_value=np.nan)
+        elif kind == "datetime":  # the text as written: the model reads the date from it
+            if series.isna().any() and missing != "impute":
+                raise DataError(
+                    f"{where}: date column {name!r} has {int(series.isna().sum())} missing "
+                    f"values; fill them, or set data.missing: impute (or drop)"
+                )
+            columns[str(name)] = np.array(
+                ["" if v is None or v != v else str(v) for v in series.to_numpy()], dtype=object
+            )
         else:
             if series.isna().any() and missing == "impute":
                 from automl.modalities.table import category_strings

@@ -162,6 +162,22 @@ def refuse_unsupported(model: "keras.Model", formats: Iterable[str]) -> None:
             f"columns ({', '.join(lookups)}); export it as savedmodel (TensorFlow, "
             f"TF Serving) or keras instead"
         )
+    dates = date_columns(model) if refused else []
+    if dates:
+        raise UsageError(
+            f"the {' and '.join(refused)} format{'s' if len(refused) > 1 else ''} "
+            f"cannot read the text of this table model's date columns ({', '.join(dates)}); "
+            f"export it as savedmodel (TensorFlow, TF Serving) or keras instead"
+        )
+
+
+def date_columns(model: "keras.Model") -> list[str]:
+    """The layers that read a date column's text (:class:`automl.models.layers.DateParts`)."""
+    from automl.models.layers import DateParts
+
+    return [
+        layer.name.removeprefix("date_") for layer in model.layers if isinstance(layer, DateParts)
+    ]
 
 
 def categorical_columns(model: "keras.Model") -> list[str]:

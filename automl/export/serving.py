@@ -117,11 +117,23 @@ def serving_model() -> Any:
     import pandas as pd
     from mlflow.pyfunc.model import PythonModel
 
+    from automl.models.layers import CUSTOM_OBJECTS  # pickled with the class, by value
+
+    custom_objects = dict(CUSTOM_OBJECTS)
+
     class AutomlKerasModel(PythonModel):
         """A Keras model that takes raw inputs, served by MLflow."""
 
         def load_context(self, context):
-            self.model = load_inference_model(context.artifacts["keras_model"])
+            import warnings
+
+            import keras
+
+            with warnings.catch_warnings():  # see automl.export.formats.load_inference_model
+                warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
+                self.model = keras.saving.load_model(
+                    context.artifacts["keras_model"], compile=False, custom_objects=custom_objects
+                )
 
         def predict(self, context, model_input, params=None):
             return predict_raw(self.model, to_model_inputs(self.model, model_input))
@@ -136,8 +148,9 @@ def serving_model() -> Any:
 @contextlib.contextmanager
 def pickled_by_value() -> Iterator[None]:
     """While logging: cloudpickle stores the serving class and the functions it calls (here, in
-    :mod:`automl.export.formats`, :mod:`automl.export.signature` and the layers of
-    :mod:`automl.models.layers`) in the model, not a
+    :mod:`automl.export.formats`, :mod:`automl.export.signature`, the layers of
+    :mod:`automl.models.layers` and :mod:`automl.modalities.table`'s category strings) in the
+    model, not a
     reference to ``automl.export`` (which a serving machine need not have)."""
     import cloudpickle
 
@@ -150,6 +163,7 @@ def pickled_by_value() -> Iterator[None]:
             "automl.export.formats",
             "automl.export.signature",
             "automl.models.layers",  # the layers a table model with missing values holds
+            "automl.modalities.table",  # category_strings, for a categorical column
         )
     ]
     for module in modules:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from automl.modalities.table import category_strings  # module level: pickled with serving
+
 if TYPE_CHECKING:
     import keras
 
@@ -199,8 +201,6 @@ def column_array(values: Any, dtype: str) -> np.ndarray:
     """One table column as the dtype its model input takes (``string`` -> Python strings)."""
     array = np.asarray(values)
     if dtype == "string":  # an empty cell is the category of its own it was in training
-        from automl.modalities.table import category_strings
-
         return category_strings(array)
     if dtype.startswith("int"):
         return (

@@ -1,14 +1,16 @@
-"""Tables: one column per feature, numeric or categorical (CSV, Parquet, a DataFrame, a dict of
-arrays). Examples are a dict of columns, keyed by the user's column names.
+"""Tables: one column per feature, numeric, categorical or a date (CSV, Parquet, a DataFrame, a
+dict of arrays). Examples are a dict of columns, keyed by the user's column names.
 
 In the pipeline: ``gaussian_noise`` on the numeric columns (a fraction of each column's standard
 deviation); in the model: one input per column, numeric columns normalized by the training
-split's statistics, categorical ones one-hot through a lookup of the training split's values, so
-an exported model takes the raw columns.
+split's statistics, categorical ones one-hot through a lookup of the training split's values,
+dates read from their text into parts (:class:`automl.models.layers.DateParts`), so an exported
+model takes the raw columns.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +39,50 @@ def category_strings(values: Any) -> Any:
         ],
         dtype=object,
     )
+
+
+# dates as spreadsheets and databases write them: 2021-03-04 (10:30), 04/03/2021, 3.4.2021
+ISO_DATE = re.compile(
+    r"^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+YEAR_LAST_DATE = re.compile(
+    r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{4}([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$"
+)
+DATE_SHARE = 0.95  # of a column's filled values, written as dates, for it to be a date column
+
+
+def date_order(values: Any) -> str | None:
+    """How a column of strings writes its dates: ``ymd`` (ISO), ``dmy`` (a first number above
+    12 somewhere), ``mdy`` (otherwise: a second number above 12, or none, as pandas reads
+    them); None when fewer than :data:`DATE_SHARE` of the filled values are dates."""
+    import numpy as np
+
+    texts = [str(v) for v in np.asarray(values, dtype=object).reshape(-1) if _filled(v)]
+    if not texts:
+        return None
+    texts = texts[:: max(1, len(texts) // 2_000)]  # a sample is enough to tell
+    iso = sum(bool(ISO_DATE.match(t)) for t in texts)
+    if iso >= DATE_SHARE * len(texts):
+        return "ymd"
+    year_last = [m for t in texts if (m := YEAR_LAST_DATE.match(t))]
+    if len(year_last) < DATE_SHARE * len(texts):
+        return None
+    return "dmy" if any(int(m.group(1)) > 12 for m in year_last) else "mdy"
+
+
+def date_parts(values: Any, order: str) -> Any:
+    """A column of date strings -> (rows, 7) float32 parts, NaN where a value is no date; the
+    same arithmetic the model's :class:`~automl.models.layers.DateParts` layer does."""
+    import numpy as np
+
+    from automl.models.layers import DateParts
+
+    strings = np.array(["" if not _filled(v) else str(v) for v in np.asarray(values, dtype=object)])
+    return np.asarray(DateParts(order)(strings.astype(object)), dtype="float32")
+
+
+def _filled(value: Any) -> bool:
+    return value is not None and value == value and str(value) not in ("", MISSING_CATEGORY)
 
 
 def takes_shape(shape: tuple[int, ...]) -> bool:
@@ -114,6 +160,10 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
     inputs, numeric, encoded = {}, [], []
     safe = layer_names([name for name, _, _ in spec.columns])
     for name, kind, stats in spec.columns:
+        if kind == "datetime":  # (order, means, variances, share of rows without a date)
+            inputs[name] = keras.Input(shape=(), name=safe[name], dtype="string")
+            encoded += _date_features(inputs[name], stats, safe[name])
+            continue
         if kind == "numeric":
             inputs[name] = keras.Input(shape=(), name=safe[name], dtype="float32")
             numeric.append((keras.layers.Reshape((1,))(inputs[name]), stats))
@@ -153,6 +203,45 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
             encoded.insert(1, MissingIndicator(empty, name="missing_indicator")(raw))
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     return inputs, None, x
+
+
+def _date_features(text: Any, stats: tuple, safe: str) -> list[Any]:
+    """A date column's parts, filled where a row has no date (with an indicator, where training
+    rows lacked one) and normalized by the training split's statistics."""
+    import keras
+
+    from automl.models.layers import DateParts, FillMissing, MissingIndicator
+
+    order, means, variances, empty = stats
+    raw = DateParts(order, name=f"date_{safe}")(text)
+    parts = FillMissing(list(means), name=f"fill_{safe}")(raw)
+    features = [
+        keras.layers.Normalization(
+            mean=list(means), variance=list(variances), name=f"normalize_{safe}"
+        )(parts)
+    ]
+    if empty:
+        features.append(MissingIndicator([0], name=f"no_date_{safe}")(raw))
+    return features
+
+
+def date_stats(values: Any) -> tuple:
+    """A date column's ``(order, means, variances, share without a date)`` on the training
+    split, as :func:`model_inputs` takes them."""
+    import numpy as np
+
+    order = date_order(values) or "ymd"
+    parts = date_parts(values, order)
+    dated = parts[~np.isnan(parts[:, 0])]
+    if not len(dated):
+        return order, (0.0,) * parts.shape[1], (1.0,) * parts.shape[1], 1.0
+    variances = tuple(float(v) or 1.0 for v in dated.var(axis=0))
+    return (
+        order,
+        tuple(float(m) for m in dated.mean(axis=0)),
+        variances,
+        1 - len(dated) / len(parts),
+    )
 
 
 # ---- the default space (a zero-config search, automl init) -------------------------------------

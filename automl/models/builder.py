@@ -48,7 +48,8 @@ class InputSpec:
     num_classes: int  # 0 for regression
     mean: float = 0.0  # signals and images: normalization statistics
     variance: float = 1.0
-    # tables: (name, "numeric", (mean, variance)) or (name, "categorical", vocabulary)
+    # tables: (name, "numeric", (mean, variance)), (name, "categorical", vocabulary) or
+    # (name, "datetime", (order, means, variances, share without a date))
     columns: tuple[tuple[str, str, Any], ...] = ()
     target_mean: float = 0.0  # regression: the target's statistics, undone in the output
     target_std: float = 1.0

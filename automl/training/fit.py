@@ -58,9 +58,14 @@ def input_spec(splits: Splits) -> InputSpec:
         columns = []
         for name, kind in splits.columns:
             values = splits.x_train[name]
-            stats = (
-                numeric_stats(values) if kind == "numeric" else tuple(sorted(set(values.tolist())))
-            )
+            if kind == "numeric":
+                stats = numeric_stats(values)
+            elif kind == "datetime":
+                from automl.modalities.table import date_stats
+
+                stats = date_stats(values)
+            else:
+                stats = tuple(sorted(set(values.tolist())))
             columns.append((name, kind, stats))
         return InputSpec(
             shape=(len(columns),), num_classes=splits.num_classes, columns=tuple(columns), **target
