@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from automl.modalities.spaces import adam_training, regularized
+
 NAME = "image"
 # the baselines automl.baselines fits beside every search, by task (on the pixels)
 BASELINES = {
@@ -148,26 +150,16 @@ def default_space(facts: Any) -> dict[str, Any]:
                 "rotation": {"float": [0.0, 0.06]},
             }
         },
-        "model": {
-            "architecture": {
-                "choice": {
-                    "cnn2d": cnn,
-                    "mlp": {"layers": {"int": [1, 2]}, "units": {"int": [64, 512], "log": True}},
-                }
+        "model": regularized(
+            {
+                "cnn2d": cnn,
+                "mlp": {"layers": {"int": [1, 2]}, "units": {"int": [64, 512], "log": True}},
             },
-            "activation": {"choice": ["relu", "gelu"]},
-            "initializer": {"choice": ["he_normal", "glorot_uniform"]},
-            "dropout": {"float": [0.0, 0.4]},
-            "l2": _log_range(1.0e-7, 1.0e-3),
-            "batch_norm": {"bool": True},
-        },
-        "training": {
-            "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
-            "schedule": {"choice": ["constant", "cosine"]},
-            "batch_size": {"choice": batch},
-            "epochs": epochs,
-            "early_stopping": patience,
-        },
+            ["relu", "gelu"],
+            ["he_normal", "glorot_uniform"],
+            1.0e-7,
+        ),
+        "training": adam_training(batch, epochs, patience),
     }
     fast = {
         "model.architecture": "cnn2d",
@@ -191,10 +183,6 @@ def default_space(facts: Any) -> dict[str, Any]:
     if most_blocks > 2:
         deep["model.architecture.cnn2d.blocks"] = most_blocks
     return {**space, "enqueue": [fast, deep]}
-
-
-def _log_range(low: float, high: float) -> dict[str, Any]:
-    return {"float": [low, high], "log": True}
 
 
 # ---- new examples to predict ---------------------------------------------------------------

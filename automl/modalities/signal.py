@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from automl.modalities.spaces import adam_training, regularized
+
 NAME = "signal"
 # the baselines automl.baselines fits beside every search, by task
 BASELINES = {
@@ -92,32 +94,22 @@ def default_space(facts: Any) -> dict[str, Any]:
                 "gaussian_noise": {"float": [0.0, 0.1]},
             }
         },
-        "model": {
-            "architecture": {
-                "choice": {
-                    "cnn": {
-                        "blocks": {"int": [1, most_blocks]} if most_blocks > 1 else 1,
-                        "filters": {"int": [16, 64], "log": True},
-                        "kernel_size": {"choice": [3, 5, 7]},
-                        "pooling": {"choice": ["max", "none"]},
-                        "head": {"choice": ["gap", "flatten"]},
-                    },
-                    "mlp": {"layers": {"int": [1, 3]}, "units": {"int": [64, 512], "log": True}},
-                }
+        "model": regularized(
+            {
+                "cnn": {
+                    "blocks": {"int": [1, most_blocks]} if most_blocks > 1 else 1,
+                    "filters": {"int": [16, 64], "log": True},
+                    "kernel_size": {"choice": [3, 5, 7]},
+                    "pooling": {"choice": ["max", "none"]},
+                    "head": {"choice": ["gap", "flatten"]},
+                },
+                "mlp": {"layers": {"int": [1, 3]}, "units": {"int": [64, 512], "log": True}},
             },
-            "activation": {"choice": ["relu", "gelu", "swish"]},
-            "initializer": {"choice": ["glorot_uniform", "he_normal"]},
-            "dropout": {"float": [0.0, 0.4]},
-            "l2": _log_range(1.0e-8, 1.0e-3),
-            "batch_norm": {"bool": True},
-        },
-        "training": {
-            "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
-            "schedule": {"choice": ["constant", "cosine"]},
-            "batch_size": {"choice": batch},
-            "epochs": epochs,
-            "early_stopping": patience,
-        },
+            ["relu", "gelu", "swish"],
+            ["glorot_uniform", "he_normal"],
+            1.0e-8,
+        ),
+        "training": adam_training(batch, epochs, patience),
     }
     fast = {
         "model.architecture": "cnn",
@@ -142,7 +134,3 @@ def default_space(facts: Any) -> dict[str, Any]:
     if most_blocks > 1:
         deep["model.architecture.cnn.blocks"] = most_blocks
     return {**space, "enqueue": [fast, deep]}
-
-
-def _log_range(low: float, high: float) -> dict[str, Any]:
-    return {"float": [low, high], "log": True}

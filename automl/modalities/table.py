@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from automl.modalities.spaces import adam_training, regularized
+
 NAME = "table"
 # the baselines automl.baselines fits beside every search, by task: what a data scientist
 # tries first on a table, gradient boosting included
@@ -261,31 +263,14 @@ def default_space(facts: Any) -> dict[str, Any]:
     epochs, patience = (60, 10) if rows <= 2_000 else (30, 6) if rows <= 20_000 else (15, 4)
     classification = facts.task == "classification"
     augment = {"gaussian_noise": {"float": [0.0, 0.1]}} if facts.numeric_columns else {}
-    training: dict[str, Any] = {
-        "optimizer": {"choice": {"adam": {"learning_rate": _log_range(3.0e-4, 1.0e-2)}}},
-        "schedule": {"choice": ["constant", "cosine"]},
-        "batch_size": {"choice": batch},
-        "epochs": epochs,
-        "early_stopping": patience,
-    }
+    training = adam_training(batch, epochs, patience)
     if classification:
         training["label_smoothing"] = {"float": [0.0, 0.1]}
+    mlp = {"layers": {"int": [1, 3]}, "units": {"int": [32, 512], "log": True}}
     space = {
-        "model": {
-            "architecture": {
-                "choice": {
-                    "mlp": {
-                        "layers": {"int": [1, 3]},
-                        "units": {"int": [32, 512], "log": True},
-                    },
-                }
-            },
-            "activation": {"choice": ["relu", "gelu", "selu"]},
-            "initializer": {"choice": ["glorot_uniform", "he_normal"]},
-            "dropout": {"float": [0.0, 0.4]},
-            "l2": _log_range(1.0e-7, 1.0e-3),
-            "batch_norm": {"bool": True},
-        },
+        "model": regularized(
+            {"mlp": mlp}, ["relu", "gelu", "selu"], ["glorot_uniform", "he_normal"], 1.0e-7
+        ),
         "training": training,
     }
     fast = {
@@ -315,7 +300,3 @@ def default_space(facts: Any) -> dict[str, Any]:
         fast["data.augment.gaussian_noise"] = 0.0
         wide["data.augment.gaussian_noise"] = 0.05
     return {**space, "enqueue": [fast, wide]}
-
-
-def _log_range(low: float, high: float) -> dict[str, Any]:
-    return {"float": [low, high], "log": True}
