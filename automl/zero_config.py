@@ -415,7 +415,10 @@ def _path_text(path: Path) -> str:
 
 def space_yaml(plan: Plan, command: str) -> str:
     """The plan's space as a commented YAML file: the decisions as comments, then the tree,
-    which validates and runs the same trials (same space, configurations tried first, seed)."""
+    which validates and runs the same trials (same space, configurations tried first, seed).
+
+    Small settings are written on one line (``dropout: {float: [0.0, 0.4]}``), the rest as
+    blocks; each table column gets its decision's reason as a comment beside it."""
     import yaml
 
     header = [
@@ -424,8 +427,48 @@ def space_yaml(plan: Plan, command: str) -> str:
         "# same trials. What was decided, and why:",
     ]
     header += [f"#   {line}" for line in plan.lines()]
-    body = yaml.safe_dump(plan.tree, sort_keys=False, default_flow_style=None, width=100)
-    return "\n".join(header) + "\n" + body
+    tree = dict(plan.tree)
+    columns = tree.get("data", {}).get("columns")
+    if columns:
+        tree["data"] = {**tree["data"], "columns": _Block(columns)}
+    body = yaml.dump(
+        tree, Dumper=_space_dumper(), sort_keys=False, width=100, allow_unicode=True
+    ).splitlines()
+    if columns:
+        reasons = column_lines(plan.decisions)
+        start = body.index("  columns:") + 1
+        for i, name in enumerate(columns):
+            if reasons.get(name):
+                body[start + i] += f"  # {reasons[name].split(';')[0]}"
+    return "\n".join(header + body) + "\n"
+
+
+class _Block(dict):
+    """A mapping written as a block, one key a line, whatever its size (data.columns)."""
+
+
+def _space_dumper() -> type:
+    """A YAML dumper that writes small mappings and flat lists on one line (built on first
+    use: yaml is imported lazily)."""
+    import yaml
+
+    class SpaceDumper(yaml.SafeDumper):
+        def represent_dict(self, data):
+            leaf = (
+                not isinstance(data, _Block)
+                and len(data) <= 3
+                and all(not isinstance(v, dict) for v in data.values())
+            )
+            return self.represent_mapping("tag:yaml.org,2002:map", data, flow_style=leaf)
+
+        def represent_list(self, data):
+            flat = all(not isinstance(v, (dict, list)) for v in data)
+            return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+    SpaceDumper.add_representer(dict, SpaceDumper.represent_dict)
+    SpaceDumper.add_representer(_Block, SpaceDumper.represent_dict)
+    SpaceDumper.add_representer(list, SpaceDumper.represent_list)
+    return SpaceDumper
 
 
 def column_lines(decisions: list[Decision]) -> dict[str, str]:

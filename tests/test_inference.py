@@ -215,3 +215,29 @@ def test_a_log_target_is_refused_for_classes_negative_values_or_another_loss():
     )
     with pytest.raises(DataError, match="takes a target of 0 or more, and the target goes down"):
         make_splits(arrays, DataConfig(source="python", test=0.2, target_transform="log"))
+
+
+def test_the_written_space_reads_back_as_the_plan_with_a_reason_beside_each_column():
+    import yaml
+
+    from automl.zero_config import space_yaml
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": range(100),
+            "Stadt: Zürich": rng.choice(["Kreis 1", "Kreis 2", None], 100),
+            "x": rng.normal(0, 1, 100),
+            "y": rng.choice(["a", "b"], 100),
+        }
+    )
+    plan = plan_search(frame, target="y")
+    text = space_yaml(plan, "automl init t.csv --target y")
+    assert yaml.safe_load(text) == plan.tree  # the comments and styles change nothing
+    lines = text.splitlines()
+    assert any(line.strip().startswith("id: ignore  # it numbers the rows") for line in lines)
+    # an odd name quoted, written as it is (not \xfc), with its reason
+    assert any(
+        "'Stadt: Zürich': categorical  # it holds 2 distinct labels" in line for line in lines
+    )
+    assert "  dropout: {float: [0.0, 0.4]}" in lines  # a small setting on one line
