@@ -178,16 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict new examples with a study's winner",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Predict every example of INPUT with the winner of a study and write a CSV: "
-        "id (row number, or the image's path), prediction (the class, or the value) "
+        "id (row number, or the file's path), prediction (the class, or the value) "
         "and each class's probability (p_<class>). INPUT is a CSV or Parquet table "
         "(the model's columns are picked by name, others ignored), an .npz file (its "
-        "x array, or one array per column) or a folder of images (resized to the "
-        "model's input). Raw values, as the training data had them.",
+        "x array, or one array per column), a folder of images (resized to the "
+        "model's input) or a folder of .txt files (a text model; id: the file's path). Raw "
+        "values, as the training data had them.",
         epilog="examples:\n  automl predict --study wine new_wines.csv\n"
         "  automl predict --study pics photos/ --out photos.csv",
     )
     guess.add_argument(
-        "input", metavar="INPUT", help="a .csv/.parquet table, an .npz file or a folder of images"
+        "input",
+        metavar="INPUT",
+        help="a .csv/.parquet table, an .npz file, or a folder of images or .txt files",
     )
     guess.add_argument("--study", required=True, help="the study's name (name: in its space)")
     guess.add_argument(

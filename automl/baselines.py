@@ -52,7 +52,14 @@ def _models(seed: int) -> dict[str, Any]:
             model,
         )
 
+    def tfidf(model: Any) -> Any:  # raw texts in: TF-IDF of words and word pairs
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), model)
+
     return {
+        "tf-idf logistic regression": tfidf(LogisticRegression(max_iter=1000, random_state=seed)),
+        "tf-idf ridge regression": tfidf(Ridge(alpha=1.0)),
         "majority class": DummyClassifier(strategy="most_frequent"),
         "logistic regression": linear(LogisticRegression(max_iter=300, random_state=seed)),
         "mean": DummyRegressor(strategy="mean"),
@@ -71,7 +78,7 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
     y = np.concatenate([splits.y_train, splits.y_val])
     encode = _Encoder(train, dict(splits.columns))
     x = encode(train)
-    cap = max(MIN_ROWS, MAX_CELLS // max(1, x.shape[1]))
+    cap = max(MIN_ROWS, MAX_CELLS // max(1, x.shape[1])) if x.ndim > 1 else len(y)  # texts: all
     if len(y) > cap:
         keep = np.random.default_rng(seed).choice(len(y), cap, replace=False)
         x, y = x[keep], y[keep]
@@ -164,26 +171,38 @@ def _concat(parts: list[Features]) -> Features:
 
 class _Encoder:
     """Features as one float matrix: signals and images flattened; table columns as numbers,
-    categorical ones one-hot with the categories of the training data."""
+    categorical ones one-hot with the categories of the training data, dates as their parts,
+    text columns as TF-IDF; texts (the text modality) stay strings, for the TF-IDF pipelines."""
 
     def __init__(self, train: Features, kinds: dict[str, str] | None = None) -> None:
         self.categories: dict[str, np.ndarray] = {}
         self.dates: dict[str, str] = {}  # a date column -> how it writes dates (ymd, dmy, mdy)
+        self.texts: dict[str, Any] = {}  # a text column -> its fitted TfidfVectorizer
         if isinstance(train, dict):
             from automl.modalities.table import date_order
 
             for name, values in train.items():
                 if (kinds or {}).get(name) == "datetime":
                     self.dates[name] = date_order(values) or "ymd"
+                elif (kinds or {}).get(name) == "text":  # a table's text column: its TF-IDF
+                    from sklearn.feature_extraction.text import TfidfVectorizer
+
+                    self.texts[name] = TfidfVectorizer(
+                        ngram_range=(1, 2), sublinear_tf=True, max_features=5_000
+                    ).fit(values.astype(str))
                 elif values.dtype.kind not in "fb":  # text or integer-coded categories
                     self.categories[name] = np.unique(values.astype(str))
 
     def __call__(self, x: Features) -> np.ndarray:
+        if not isinstance(x, dict) and np.asarray(x).dtype.kind in "OU":  # texts, as they are
+            return np.asarray(x, dtype=object)
         if not isinstance(x, dict):
             return np.asarray(x, dtype="float32").reshape(len(x), -1)
         columns = []
         for name, values in x.items():
-            if name in self.dates:  # its parts, as the model reads them (NaN without a date)
+            if name in self.texts:
+                columns.append(self.texts[name].transform(values.astype(str)).toarray())
+            elif name in self.dates:  # its parts, as the model reads them (NaN without a date)
                 from automl.modalities.table import date_parts
 
                 columns.append(date_parts(values, self.dates[name]))

@@ -78,8 +78,10 @@ def _describe(name: str, path: Path) -> ReadySpace:
     description = str(tree.get("description") or _first_comment(text) or "")
     data = tree.get("data")
     data = data if isinstance(data, dict) else {}
+    from automl.config.records import FILE_SOURCES  # the file kinds, from the registry
+
     source = next(
-        (f"{key} file" for key in ("csv", "parquet", "images", "npz") if key in data),
+        (f"{key} file" for key in FILE_SOURCES if key in data),
         str(data.get("source", "?")),
     )
     return ReadySpace(

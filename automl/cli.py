@@ -184,7 +184,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         budget=args.budget or "10m",
     )
     here = out.resolve().parent
-    for key in ("csv", "parquet", "images", "npz"):  # relative to the file, where it can be
+    from automl.config.records import FILE_SOURCES
+
+    for key in FILE_SOURCES:  # relative to the file, where it can be
         if key in plan.tree["data"]:
             path = Path(plan.tree["data"][key]).resolve()
             try:

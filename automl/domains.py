@@ -200,6 +200,14 @@ ARCHITECTURE_ARGS: dict[str, Domain] = {
     "pooling": enum("max", "avg", "none"),
     "head": enum("flatten", "gap"),
     "residual": BOOL,
+    # texts (and sequences): bow, cnn over embeddings, rnn, transformer
+    "mode": enum("multi_hot", "count"),
+    "embedding_dim": integer(1, 100_000),
+    "cell": enum("gru", "lstm"),
+    "bidirectional": BOOL,
+    "heads": integer(1, 256),
+    "key_dim": integer(1, 100_000),
+    "ff_units": integer(1, 1_000_000),
     # transfer
     "weights": enum("imagenet", "none"),
     "unfreeze": integer(0, 100_000),
@@ -253,6 +261,15 @@ AUGMENT_ARGS: dict[str, Domain] = {
     "gaussian_noise": number(0, 100),
     "mixup": number(0, 10),
     "flip": enum("horizontal", "vertical", "horizontal_and_vertical", "none"),
+    "token_dropout": PROPER_FRACTION,
+}
+
+# ---- data.text: how texts are tokenized (searched, as data.augment is) -------------------------
+TEXT_ARGS: dict[str, Domain] = {
+    "vocabulary": integer(3, 10_000_000),  # tokens kept, most frequent first (with pad and UNK)
+    "sequence_length": integer(1, 100_000),  # tokens a text is cut or padded to (unset: from data)
+    "ngrams": integer(1, 3),  # 2: word pairs too
+    "split": enum("word", "character"),  # character: for languages written without spaces
 }
 
 

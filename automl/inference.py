@@ -213,10 +213,7 @@ def _datetime(f: ColumnFacts) -> str | None:
 def _text(f: ColumnFacts) -> str | None:
     if f.numeric or f.words < TEXT_MIN_WORDS or f.distinct <= 0.01 * f.rows:
         return None
-    return (
-        f"it is free text ({f.words:.1f} words a value on average); a text column is "
-        f"not modelled yet"
-    )
+    return f"it is free text ({f.words:.1f} words a value on average), tokenized inside the model"
 
 
 def _identifier(f: ColumnFacts) -> str | None:
@@ -240,12 +237,12 @@ def _categorical(f: ColumnFacts) -> str | None:
     return f"it holds {f.distinct} distinct labels"
 
 
-# the first rule that answers decides a column's kind (numeric, categorical, datetime or ignore)
+# the first rule that answers decides a column's kind (one of config.records.COLUMN_KINDS)
 COLUMN_RULES: tuple[tuple[str, str, Callable[[ColumnFacts], str | None]], ...] = (
     ("empty", "ignore", _empty),
     ("constant", "ignore", _constant),
     ("datetime", "datetime", _datetime),
-    ("text", "ignore", _text),
+    ("text", "text", _text),
     ("id-like", "ignore", _identifier),
     ("numeric", "numeric", _numeric),
     ("categorical", "categorical", _categorical),
@@ -255,13 +252,14 @@ CHOICE_WORDS = {
     "numeric": "numeric",
     "categorical": "categorical",
     "datetime": "a date",
+    "text": "text",
 }
 
 
 @dataclass(frozen=True)
 class ColumnDecision(Decision):
     column: str = ""  # the column's name, as the table spells it
-    kind: str = "numeric"  # numeric, categorical, datetime or ignore: the data.columns value
+    kind: str = "numeric"  # the data.columns value (config.records.COLUMN_KINDS)
     rule: str = ""  # the rule of COLUMN_RULES that decided
     missing: int = 0
 
@@ -290,12 +288,14 @@ def column_kinds(
             filled = {
                 "numeric": "filled with the training mean, with a missing indicator",
                 "datetime": "filled with the training mean, with a missing indicator",
+                "text": "read as empty texts",
             }.get(kind, "kept as a category of their own")
             reason += f"; {facts.missing} missing values {filled}"
         other = {
             "numeric": "categorical",
             "categorical": "ignore",
             "datetime": "ignore",
+            "text": "ignore",
             "ignore": "numeric" if facts.numeric else "categorical",
         }[kind]
         decisions.append(

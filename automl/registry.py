@@ -30,7 +30,7 @@ from typing import Any
 from automl import domains
 from automl.domains import Domain
 
-SIGNAL, IMAGE, TABLE = "signal", "image", "table"
+SIGNAL, IMAGE, TABLE, TEXTS = "signal", "image", "table", "text"
 
 
 @dataclass(frozen=True)
@@ -352,6 +352,9 @@ AUGMENTATIONS = Registry(
         _augmentation(
             "mixup", "mixes pairs of examples and their labels (Beta(a, a))", SIGNAL, IMAGE
         ),
+        _augmentation(
+            "token_dropout", "drops each word of a training text with this chance", TEXTS
+        ),
     ],
 )
 
@@ -369,13 +372,14 @@ FAMILIES = Registry(
             "dense layers, each optionally narrower than the last",
             "automl.models.families.mlp:build",
             _args(_ARCH, "layers", "units", "shrink"),
+            frozenset({SIGNAL, IMAGE, TABLE}),
         ),
         Entry(
             "cnn",
-            "convolution blocks: 1-D for signals, 2-D for images",
+            "convolution blocks: 1-D for signals and texts (over embeddings), 2-D for images",
             "automl.models.families.cnn:build",
-            _args(_ARCH, *_CNN),
-            frozenset({SIGNAL, IMAGE}),
+            _args(_ARCH, *_CNN, "embedding_dim"),
+            frozenset({SIGNAL, IMAGE, TEXTS}),
         ),
         Entry(
             "cnn1d",
@@ -390,6 +394,27 @@ FAMILIES = Registry(
             "automl.models.families.cnn:build",
             _args(_ARCH, *_CNN),
             frozenset({IMAGE}),
+        ),
+        Entry(
+            "bow",
+            "bag of words: which tokens a text holds (or how often), then dense layers",
+            "automl.models.families.bow:build",
+            _args(_ARCH, "mode", "layers", "units"),
+            frozenset({TEXTS}),
+        ),
+        Entry(
+            "rnn",
+            "recurrent layers (GRU or LSTM, bidirectional) over a text's tokens or a signal",
+            "automl.models.families.rnn:build",
+            _args(_ARCH, "embedding_dim", "cell", "units", "layers", "bidirectional"),
+            frozenset({TEXTS, SIGNAL}),
+        ),
+        Entry(
+            "transformer",
+            "a small transformer encoder (self-attention blocks, masked average pooling)",
+            "automl.models.families.transformer:build",
+            _args(_ARCH, "embedding_dim", "heads", "key_dim", "ff_units", "blocks"),
+            frozenset({TEXTS, SIGNAL}),
         ),
         Entry(
             "transfer",
@@ -434,6 +459,11 @@ MODALITIES = Registry(
             "signal", "1-D signals: arrays of shape (examples, length)", "automl.modalities.signal"
         ),
         Entry("image", "images: (examples, height, width[, channels])", "automl.modalities.image"),
+        Entry(
+            "text",
+            "texts: one string each (a folder of .txt files per class, a table's text column)",
+            "automl.modalities.text",
+        ),
     ],
 )
 
@@ -535,6 +565,7 @@ SOURCES = Registry(
         _file("csv", "a .csv file", TABLE),
         _file("parquet", "a .parquet file", TABLE),
         _file("images", "a folder with one sub-folder of images per class", IMAGE),
+        _file("texts", "a folder with one sub-folder of .txt files per class", TEXTS),
         _file("npz", "an .npz file with arrays x and y", SIGNAL, IMAGE, test_split=True),
         Entry(
             "python",

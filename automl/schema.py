@@ -190,6 +190,11 @@ def space_schema() -> dict[str, Any]:
             "training batches only",
             nullable=True,
         ),
+        "text": _object(
+            {key: searched(domain) for key, domain in domains.TEXT_ARGS.items()},
+            "texts: how they are tokenized inside the model",
+            nullable=True,
+        ),
     }
     architecture = named(
         FAMILIES.args(),

@@ -51,7 +51,7 @@ ENSEMBLE_ROWS = 10_000  # up to this many examples, the winner averages the top 
 class DataFacts:
     """The size facts a modality's default space is scaled to."""
 
-    modality: str  # table, image or signal
+    modality: str  # table, image, signal or text
     task: str  # classification or regression
     rows: int  # examples to train, validate and test on
     classes: int = 0  # classification: how many
@@ -179,6 +179,10 @@ def _plan_path(path: Path, target: str | None, task: str | None) -> Plan:
         )
     name = study_name_of(path)
     if path.is_dir():
+        from automl.data.texts import is_text_folder
+
+        if is_text_folder(path):
+            return _plan_texts(path, name, target, task)
         return _plan_images(path, name, target, task)
     if path.name.lower().endswith(".npz"):
         return _plan_arrays_file(path, name, target, task)
@@ -277,8 +281,11 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
     if t == "classification":
         counts = frame[target].dropna().astype(str).value_counts()
         imbalance = (str(counts.index[-1]), int(counts.iloc[-1]), int(counts.iloc[0]))
+    from automl.data.tables import table_modality
+
+    modality = table_modality([(d.column, d.kind) for d in kinds])  # one text column: texts
     facts = DataFacts(
-        modality="table",
+        modality=modality,
         task=t,
         rows=labelled_rows,
         classes=classes,
@@ -293,7 +300,7 @@ def _plan_frame(frame: Any, target: str | None, task: str | None, where: str) ->
         **({"target_transform": "log"} if transform else {}),
         "split": _split(labelled_rows),
     }
-    tree = with_default_space("table", data, facts)
+    tree = with_default_space(modality, data, facts)
     if imbalance and imbalance[1] < IMBALANCE * imbalance[2]:
         rare, few, most = imbalance
         tree["training"]["class_weight"] = {"choice": ["none", "balanced"]}
@@ -336,6 +343,34 @@ def _plan_images(path: Path, name: str, target: str | None, task: str | None) ->
     return _plan_of(name, {"images": _path_text(path)}, facts, decisions)
 
 
+def _plan_texts(path: Path, name: str, target: str | None, task: str | None) -> Plan:
+    from automl.data.texts import load_text_folder
+
+    if target is not None:
+        raise UsageError(
+            f"{path}: a text folder's labels are its sub-folders' names; drop --target"
+        )
+    if task == "regression":
+        raise UsageError(f"{path}: a text folder holds classes; drop --task regression")
+    arrays = load_text_folder(path, warn=False)  # the search's loading says it
+    facts = DataFacts("text", "classification", len(arrays.y_train), arrays.num_classes)
+    words = [len(str(t).split()) for t in arrays.x_train]
+    decisions = [
+        Decision(
+            "task",
+            "multiclass classification" if facts.classes > 2 else "binary classification",
+            f"the folder has {facts.classes} class sub-folders of .txt files",
+        ),
+        Decision(
+            "texts",
+            f"{len(words)} files, {int(np.median(words))} words at the median",
+            "texts longer than the sequence length (the 90th percentile, "
+            f"{int(np.percentile(words, 90))} words) are cut there",
+        ),
+    ]
+    return _plan_of(name, {"texts": _path_text(path)}, facts, decisions)
+
+
 def _plan_arrays_file(path: Path, name: str, target: str | None, task: str | None) -> Plan:
     from automl.data.arrays import load_npz
 
@@ -352,15 +387,16 @@ def _plan_arrays(
     transform = target_transform_of(arrays.y_train) if arrays.task == "regression" else None
     if transform:
         data = {**data, "target_transform": "log"}
-    decisions = [
-        decided,
-        *([transform] if transform else []),
-        Decision(
+    described = (
+        Decision("examples", "texts", "they are strings")
+        if arrays.modality == "text"
+        else Decision(
             "examples",
             f"{arrays.modality}s of shape {shape}",
             "of their shape" + (" (examples, length)" if len(shape) == 1 else ""),
-        ),
-    ]
+        )
+    )
+    decisions = [decided, *([transform] if transform else []), described]
     return _plan_of(name, {**data, "task": arrays.task}, facts, decisions)
 
 

@@ -61,7 +61,7 @@ def test_column_rules_in_their_order():
         "empty": ("ignore", "empty"),
         "constant": ("ignore", "constant"),
         "city": ("categorical", "categorical"),
-        "note": ("ignore", "text"),  # text before id-like: free text is unique in every row too
+        "note": ("text", "text"),  # text before id-like: free text is unique in every row too
         "code": ("ignore", "id-like"),
         "visits": ("numeric", "numeric"),
     }

@@ -131,7 +131,8 @@ MODALITY_WORDS = {
     "signals": {"signal"},
     "images": {"image"},
     "tables": {"table"},
-    "all": {"signal", "image", "table"},
+    "texts": {"text"},
+    "all": {"signal", "image", "table", "text"},
 }
 
 

@@ -78,7 +78,7 @@ def test_a_csv_is_searched_without_a_space_file(table_search):
     assert "plan for 'churn-data'" in out
     assert "task: binary classification, because the target has 2 values" in out
     assert "column 'customer_id': ignored, because it numbers the rows" in out
-    assert "column 'note': ignored, because it is free text" in out
+    assert "column 'note': text, because it is free text" in out
     assert "column 'plan': categorical" in out and "9 missing values kept as a category" in out
     assert "column 'tenure': numeric" in out and "12 missing values filled" in out
     # the space it searched is kept, and is a space file like any other

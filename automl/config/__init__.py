@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from automl import domains
-from automl.config.checks import check_augment, check_model, check_training
+from automl.config.checks import check_augment, check_model, check_text, check_training
 from automl.config.reader import Document, read_yaml
 from automl.config.records import (
     BUILTIN_SOURCES,
@@ -58,7 +58,10 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
     data = data_config(doc, data_tree)
 
     searched = {
-        "data": {"augment": (data_tree.get("augment") or {})},
+        "data": {
+            "augment": (data_tree.get("augment") or {}),
+            "text": (data_tree.get("text") or {}),
+        },
         "model": tree.get("model") or {},
         "training": tree.get("training") or {},
     }
@@ -73,6 +76,12 @@ def space_from_tree(doc: Document, text: str | None = None) -> SpaceConfig:
             "data.augment", f"expects a mapping of augmentations ({allowed_list(AUGMENTATIONS)})"
         )
     check_augment(doc, augment)
+    tokenizer = space.group("data").get("text")
+    if not isinstance(tokenizer, Group):
+        raise doc.error(
+            "data.text", f"expects a mapping of tokenizer settings ({', '.join(domains.TEXT_ARGS)})"
+        )
+    check_text(doc, tokenizer)
     check_model(doc, space.group("model"))
     check_training(doc, space.group("training"))
 

@@ -285,6 +285,14 @@ def check_training(doc: Document, training: Group) -> None:
     c.names(training.get("loss"), LOSSES["classification"] + LOSSES["regression"], "loss")
 
 
+def check_text(doc: Document, text: Group) -> None:
+    """``data.text``: the tokenizer's settings, each in its domain (searched or fixed)."""
+    c = _Checker(doc)
+    check_keys(doc, {k: None for k in text.children}, set(domains.TEXT_ARGS), "data.text")
+    for key, domain in domains.TEXT_ARGS.items():
+        c.value(text.get(key), domain)
+
+
 def check_augment(doc: Document, augment: Group) -> None:
     c = _Checker(doc)
     check_keys(doc, {k: None for k in augment.children}, set(AUGMENTATIONS), "data.augment")

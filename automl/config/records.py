@@ -17,6 +17,7 @@ DATA_KEYS = {
     "csv",
     "parquet",
     "images",
+    "texts",
     "npz",
     "target",
     "columns",
@@ -30,6 +31,7 @@ DATA_KEYS = {
     "seed",
     "subsample",
     "augment",
+    "text",
 }
 SPLIT_KEYS = {"validation", "test", "holdout"}
 # tables: what data.columns may call a column
@@ -38,6 +40,8 @@ COLUMN_KINDS = {
     "categorical": "labels, one-hot",
     "datetime": "dates as text (2021-03-04, 04/03/2021): years since 1970, month, day, "
     "weekday and hour",
+    "text": "free text, tokenized inside the model (data.text); a table of one text column "
+    "is a text data set",
     "ignore": "left out",
 }
 # tables: what data.missing does with empty cells

@@ -35,8 +35,8 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
     if len(files) > 1 or (files and "source" in data):
         raise doc.error(
             "data",
-            "name one source: source: <built-in name>, or one of csv:, "
-            "parquet:, images:, npz: with a path",
+            f"name one source: source: <built-in name>, or one of "
+            f"{', '.join(k + ':' for k in FILE_SOURCES)} with a path",
         )
     path = None
     if files:
@@ -126,7 +126,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         if source not in FILE_SOURCES:
             raise doc.error(
                 "data.split.test",
-                "a test file goes with a data file (csv:, parquet:, images:, npz:); give "
+                f"a test file goes with a data file ({', '.join(k + ':' for k in FILE_SOURCES)}); give "
                 "'builtin' or a fraction such as 0.2",
             )
         test_path = resolve_path(doc, test, "data.split.test", FILE_SOURCES[source])

@@ -37,9 +37,19 @@ def modality_of(x: np.ndarray, where: str) -> str:
 def from_arrays(
     x: Any, y: Any, x_test: Any = None, y_test: Any = None, *, task: str | None, where: str
 ) -> Arrays:
+    from automl.modalities import text
+
+    if text.takes(x if not isinstance(x, (list, tuple)) else np.asarray(x, dtype=object)):
+        texts = text.as_texts(x)  # a list or array of strings: one text per example
+        tests = None if x_test is None else text.as_texts(x_test)
+        if (x_test is None) != (y_test is None):
+            raise DataError(f"{where}: give both x_test and y_test, or neither")
+        return labelled(texts, y, tests, y_test, modality="text", task=task, where=where)
     x = np.asarray(x)
     if x.dtype.kind not in "iufb":
-        raise DataError(f"{where}: x must be numeric; found {x.dtype}")
+        raise DataError(
+            f"{where}: x must be numbers (signals, images) or strings (texts); found {x.dtype}"
+        )
     modality = modality_of(x, where)
     if modality == "image" and x.ndim == 3:
         x = x[..., None]

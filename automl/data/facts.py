@@ -74,20 +74,27 @@ def describe_source(cfg: DataConfig) -> SourceFacts:
         from automl.data.images import image_classes
 
         return SourceFacts("image", "classification", tuple(image_classes(path)))
+    if cfg.source == "texts":
+        from automl.data.texts import load_text_folder
+
+        arrays = load_text_folder(path, warn=False)  # the loading says it
+        return SourceFacts("text", "classification", arrays.class_names)
     if cfg.source == "npz":
         return _npz_facts(path, cfg.task)
     return SourceFacts()  # python: the data arrives with the call
 
 
 def _table_facts(path: Path, cfg: DataConfig) -> SourceFacts:
-    from automl.data.tables import read_table, table_columns
+    from automl.data.tables import read_table, table_columns, table_modality
 
     columns = tuple(table_columns(path))
     task, classes = cfg.task, None
     if cfg.target in columns:  # its values tell the task and the classes
         target = read_table(path)[cfg.target].to_numpy()
         task, classes = _labels_facts(target, task)
-    return SourceFacts("table", task, classes, columns)
+    given = dict(cfg.columns)
+    kinds = [(c, given.get(c, "numeric")) for c in columns if c != cfg.target]
+    return SourceFacts(table_modality(kinds), task, classes, columns)
 
 
 def _labels_facts(y: np.ndarray, task: str | None) -> tuple[str | None, tuple[str, ...] | None]:

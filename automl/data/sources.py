@@ -133,5 +133,11 @@ def read_images(cfg: DataConfig) -> Arrays:
     return load_image_folder(Path(cfg.path or ""), image_size=cfg.image_size, channels=cfg.channels)
 
 
+def read_texts(cfg: DataConfig) -> Arrays:
+    from automl.data.texts import load_text_folder
+
+    return load_text_folder(Path(cfg.path or ""))
+
+
 def read_npz(cfg: DataConfig) -> Arrays:
     return load_npz(Path(cfg.path or ""), task=cfg.task)

@@ -73,6 +73,10 @@ def table_from_frame(
                     f"such as {series.dropna().iloc[0]!r}; declare it categorical"
                 )
             columns[str(name)] = series.to_numpy(dtype="float32", na_value=np.nan)
+        elif kind == "text":  # free text: an empty cell is an empty text
+            from automl.modalities.text import as_texts
+
+            columns[str(name)] = as_texts(series.to_numpy())
         elif kind == "datetime":  # the text as written: the model reads the date from it
             if series.isna().any() and missing != "impute":
                 raise DataError(
@@ -109,6 +113,18 @@ def table_from_frame(
         frame, [n for n, k in kinds if k == "categorical" and n not in column_types], where
     )
     check_finite(columns, where, allow_nan=missing == "impute")
+    if table_modality(kinds) == "text":  # one text column: a text data set, named after it
+        ((name, _),) = kinds
+        return labelled(
+            columns[name],
+            frame[target].to_numpy(),
+            None,
+            None,
+            modality="text",
+            task=task,
+            where=where,
+            columns=tuple(kinds),
+        )
     return labelled(
         columns,
         frame[target].to_numpy(),
@@ -119,6 +135,13 @@ def table_from_frame(
         where=where,
         columns=tuple(kinds),
     )
+
+
+def table_modality(kinds: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
+    """``text`` for a table whose one feature column is text (its examples are then strings),
+    else ``table``."""
+    used = [kind for _, kind in kinds if kind != "ignore"]
+    return "text" if used == ["text"] else "table"
 
 
 def _warn_of_identifier_columns(frame, names: list[str], where: str) -> None:

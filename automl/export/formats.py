@@ -162,6 +162,12 @@ def refuse_unsupported(model: "keras.Model", formats: Iterable[str]) -> None:
             f"columns ({', '.join(lookups)}); export it as savedmodel (TensorFlow, "
             f"TF Serving) or keras instead"
         )
+    if refused and any(type(layer).__name__ == "TextVectorization" for layer in model.layers):
+        raise UsageError(
+            f"the {' and '.join(refused)} format{'s' if len(refused) > 1 else ''} cannot "
+            f"hold this model's tokenizer (TextVectorization, which takes raw strings); "
+            f"export it as savedmodel (TensorFlow, TF Serving) or keras instead"
+        )
     dates = date_columns(model) if refused else []
     if dates:
         raise UsageError(

@@ -150,7 +150,10 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
     from a table file, an ``.npz`` or an image folder."""
     if path.is_dir():
         from automl.modalities import image
+        from automl.modalities import text as texts
 
+        if not is_table(model) and str(model.inputs[0].dtype) == "string":
+            return texts.read_folder(model, path)  # a text model: its .txt files
         return image.read_folder(model, path)
     name = path.name.lower()
     if name.endswith(".npz"):
@@ -161,7 +164,7 @@ def read_examples(model: "keras.Model", path: Path) -> tuple[list, Any]:
         text = (
             [n for n, t in model.input.items() if str(t.dtype) == "string"]
             if is_table(model)
-            else []
+            else [model.inputs[0].name]  # a text model's column stays text
         )
         frame = read_table(path, text_columns=text)
         return list(range(len(frame))), frame

@@ -97,6 +97,8 @@ def mlflow_input_example(model: "keras.Model", x_example: Any) -> Any:
     a float32 signature would refuse ``predict(pd.DataFrame(...))`` (the model casts them)."""
     import pandas as pd
 
+    if not is_table(model) and str(model.inputs[0].dtype) == "string":  # texts: one column
+        return pd.DataFrame({model.inputs[0].name: to_model_inputs(model, x_example)})
     if is_table(model):
         columns = {}
         for name, tensor in model.input.items():

@@ -113,7 +113,7 @@ def describe(model: "keras.Model", class_names: list[str]) -> dict[str, Any]:
     return {
         "inputs": inputs,
         "output": output,
-        "raw_inputs": "normalization and categorical lookups are inside the model",
+        "raw_inputs": "normalization, categorical lookups and tokenization are inside the model",
     }
 
 
@@ -161,6 +161,8 @@ def to_model_inputs(model: "keras.Model", data: Any) -> Any:
             name: column_array(columns[name], str(tensor.dtype))
             for name, tensor in model.input.items()
         }
+    if str(model.inputs[0].dtype) == "string":  # texts: one string per example
+        return text_inputs(model, data)
     if isinstance(data, dict):
         if len(data) != 1:
             raise ValueError(
@@ -177,6 +179,28 @@ def to_model_inputs(model: "keras.Model", data: Any) -> Any:
             f"shape {shape} ({size} values each)"
         )
     return values.astype("float32").reshape((-1, *shape))
+
+
+def text_inputs(model: "keras.Model", data: Any) -> np.ndarray:
+    """Texts as the model takes them: a list or array of strings, or the column of a
+    DataFrame (or dict) named as the model's input (the text column it was trained on), or
+    its only column; an empty or missing text is ``""``."""
+    import pandas as pd
+
+    name = model.inputs[0].name
+    if isinstance(data, (pd.DataFrame, dict)):
+        columns = list(data.keys())
+        if name in columns:
+            data = data[name]
+        elif len(columns) == 1:
+            data = data[columns[0]]
+        else:
+            raise ValueError(
+                f"this model takes one text column, {name!r}; the input has "
+                f"{', '.join(map(repr, columns[:8]))}"
+            )
+    values = np.asarray(data, dtype=object).reshape(-1)
+    return np.array(["" if v is None or v != v else str(v) for v in values], dtype=object)
 
 
 def predict_raw(model: "keras.Model", x: Any, batch_size: int = 1024) -> np.ndarray:

@@ -162,6 +162,10 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
     inputs, numeric, encoded = {}, [], []
     safe = layer_names([name for name, _, _ in spec.columns])
     for name, kind, stats in spec.columns:
+        if kind == "text":  # a bag of its words (automl.modalities.text's tokenizer)
+            inputs[name] = keras.Input(shape=(), name=safe[name], dtype="string")
+            encoded.append(_text_features(inputs[name], stats, safe[name]))
+            continue
         if kind == "datetime":  # (order, means, variances, share of rows without a date)
             inputs[name] = keras.Input(shape=(), name=safe[name], dtype="string")
             encoded += _date_features(inputs[name], stats, safe[name])
@@ -205,6 +209,19 @@ def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, A
             encoded.insert(1, MissingIndicator(empty, name="missing_indicator")(raw))
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     return inputs, None, x
+
+
+def _text_features(text: Any, stats: dict[str, Any], safe: str) -> Any:
+    """A text column as a bag of words: which of the training vocabulary's tokens (and word
+    pairs, with ``data.text.ngrams: 2``) it holds, as one multi-hot vector."""
+    import keras
+
+    from automl.modalities.text import vectorizer
+
+    ids = vectorizer(stats, name=f"tokenize_{safe}")(text)
+    return keras.layers.CategoryEncoding(
+        max(1, len(stats["tokens"])) + 2, output_mode="multi_hot", name=f"words_{safe}"
+    )(ids)
 
 
 def _date_features(text: Any, stats: tuple, safe: str) -> list[Any]:

@@ -55,12 +55,17 @@ class InputSpec:
     target_std: float = 1.0
     target_log: bool = False  # data.target_transform: log (the statistics are of log(1 + y))
     value_range: tuple[float, float] = (0.0, 255.0)  # images: raw pixel range, for augmentation
+    # texts: the tokenizer (automl.modalities.text.text_spec: tokens, sequence_length, ...)
+    text: dict[str, Any] | None = None
 
     @property
     def modality(self) -> str:
-        """``table`` (columns), else ``image`` or ``signal`` by the example's shape."""
+        """``text`` (a tokenizer), ``table`` (columns), else ``image`` or ``signal`` by the
+        example's shape."""
         from automl.modalities import of_shape
 
+        if self.text is not None:
+            return "text"
         return "table" if self.columns else (of_shape((0, *self.shape)) or "signal")
 
 
@@ -82,6 +87,8 @@ class Techniques:
     batch_norm_position: str = "before"
     batch_norm_momentum: float = 0.99
     blocks_built: int = field(default=0, init=False, repr=False)  # which dropout rate is next
+    # texts: the tokenizer's ids run from 0 (padding) to tokens - 1, for an embedding
+    tokens: int = field(default=0, repr=False)
 
     def kernel_initializer(self):
         """A fresh Keras initializer (layers must not share a seeded one)."""
@@ -146,6 +153,19 @@ class Techniques:
         if self.batch_norm and self.batch_norm_position == "after":
             x = norm(x)
         return x
+
+    def embed(self, ids, dim: int, mask_zero: bool = False):
+        """Token ids -> a sequence of ``dim``-wide vectors (texts; ``mask_zero``: padding
+        masked for the layers that follow, as recurrent layers read it)."""
+        import keras
+
+        return keras.layers.Embedding(
+            self.tokens,
+            int(dim),
+            mask_zero=mask_zero,
+            embeddings_initializer="uniform",
+            embeddings_regularizer=self._penalty(self.l1, self.l2),
+        )(ids)
 
     def drop(self, x):
         """Dropout after a block (the next rate of a per-block list); for conv feature maps,
@@ -295,6 +315,8 @@ def build_model(params: dict[str, Any], spec: InputSpec, augment: dict[str, Any]
         options = {k: v for k, v in arch.items() if k not in ("name", "builder")}
         return import_builder(arch["builder"])(options, spec)
     techniques = Techniques(**{k: v for k, v in params.items() if k != "architecture"})
+    if spec.text is not None:  # padding, out of vocabulary, then the vocabulary
+        techniques.tokens = max(1, len(spec.text["tokens"])) + 2
 
     from automl.modalities import module
 

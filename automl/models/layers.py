@@ -137,9 +137,129 @@ class DateParts(keras.layers.Layer):
         return {**super().get_config(), "order": self.order}
 
 
+@keras.saving.register_keras_serializable(package="automl")
+class LogCounts(keras.layers.Layer):
+    """``log(1 + count)``: a bag of words' counts, so a word said ten times is not ten times
+    as loud."""
+
+    def call(self, x):
+        return keras.ops.log1p(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class NotPadding(keras.layers.Layer):
+    """Token ids -> True where a position holds a token (id 0 is padding): the mask the
+    transformer's attention and average take."""
+
+    def call(self, ids):
+        return keras.ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned vector for each position to a (batch, length, dim) sequence."""
+
+    def __init__(self, length: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.length = int(length)
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(
+            shape=(self.length, int(input_shape[-1])), initializer="uniform", name="positions"
+        )
+
+    def call(self, x):
+        return x + keras.ops.cast(self.positions, x.dtype)[None, : keras.ops.shape(x)[1]]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "length": self.length}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class TransformerBlock(keras.layers.Layer):
+    """Self-attention then a feed-forward layer, each with dropout, a residual connection and
+    layer normalization (post-norm, as in "Attention is all you need"). ``mask``: (batch,
+    length) True where a token is, so padding is never attended to."""
+
+    def __init__(self, heads: int, key_dim: int, ff_units: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.key_dim, self.ff_units = int(heads), int(key_dim), int(ff_units)
+        self.dropout = float(dropout)
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.attention = keras.layers.MultiHeadAttention(
+            self.heads, self.key_dim, dropout=self.dropout
+        )
+        self.attention.build(input_shape, input_shape)
+        self.ff_in = keras.layers.Dense(self.ff_units, activation="gelu")
+        self.ff_in.build(input_shape)
+        self.ff_out = keras.layers.Dense(dim)
+        self.ff_out.build((*input_shape[:-1], self.ff_units))
+        self.norm1 = keras.layers.LayerNormalization()
+        self.norm1.build(input_shape)
+        self.norm2 = keras.layers.LayerNormalization()
+        self.norm2.build(input_shape)
+        self.drop = keras.layers.Dropout(self.dropout)
+
+    def call(self, x, mask=None, training=None):
+        attention_mask = None
+        if mask is not None:  # (batch, query, key): attend to tokens only
+            attention_mask = keras.ops.logical_and(mask[:, :, None], mask[:, None, :])
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.norm1(x + self.drop(attended, training=training))
+        fed = self.ff_out(self.ff_in(x))
+        return self.norm2(x + self.drop(fed, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "key_dim": self.key_dim,
+            "ff_units": self.ff_units,
+            "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class MaskedAverage(keras.layers.Layer):
+    """The average of a (batch, length, dim) sequence over the positions ``mask`` keeps (all
+    of them without a mask); a text of padding only gives zeros."""
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return keras.ops.mean(x, axis=1)
+        weights = keras.ops.cast(mask, x.dtype)[:, :, None]
+        total = keras.ops.sum(x * weights, axis=1)
+        return total / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 CUSTOM_OBJECTS = {
     "automl>FillMissing": FillMissing,
     "automl>MissingIndicator": MissingIndicator,
     "automl>Expm1": Expm1,
     "automl>DateParts": DateParts,
+    "automl>LogCounts": LogCounts,
+    "automl>NotPadding": NotPadding,
+    "automl>PositionEmbedding": PositionEmbedding,
+    "automl>TransformerBlock": TransformerBlock,
+    "automl>MaskedAverage": MaskedAverage,
 }

@@ -42,8 +42,10 @@ class _TargetStats(TypedDict, total=False):
     target_log: bool
 
 
-def input_spec(splits: Splits) -> InputSpec:
-    """Shapes and normalization statistics, from the training split only."""
+def input_spec(splits: Splits, text: dict[str, Any] | None = None) -> InputSpec:
+    """Shapes and normalization statistics, from the training split only; for texts (and a
+    table's text columns), the tokenizer of the sampled ``data.text`` (``text``), its
+    vocabulary counted on the training split."""
     import numpy as np
 
     target: _TargetStats = {}
@@ -58,17 +60,32 @@ def input_spec(splits: Splits) -> InputSpec:
         columns = []
         for name, kind in splits.columns:
             values = splits.x_train[name]
+            stats: Any
             if kind == "numeric":
                 stats = numeric_stats(values)
             elif kind == "datetime":
                 from automl.modalities.table import date_stats
 
                 stats = date_stats(values)
+            elif kind == "text":
+                from automl.modalities.text import text_spec
+
+                stats = text_spec(values, text)
             else:
                 stats = tuple(sorted(set(values.tolist())))
             columns.append((name, kind, stats))
         return InputSpec(
             shape=(len(columns),), num_classes=splits.num_classes, columns=tuple(columns), **target
+        )
+    if splits.modality == "text":
+        from automl.modalities.text import text_spec
+
+        column = splits.columns[0][0] if splits.columns else None
+        return InputSpec(
+            shape=(),
+            num_classes=splits.num_classes,
+            text={**text_spec(splits.x_train, text), "column": column},
+            **target,
         )
     x = np.asarray(splits.x_train, dtype="float32")
     return InputSpec(
@@ -257,7 +274,7 @@ def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int)
     training = params.get("training", {})
     set_precision(training)
     epochs = int(training.get("epochs", DEFAULT_EPOCHS))
-    spec = input_spec(splits)
+    spec = input_spec(splits, params.get("data", {}).get("text"))
     model = build_model(params.get("model", {}), spec, params.get("data", {}).get("augment"))
     optimizer = build_optimizer(
         training.get("optimizer", "adam"),

@@ -152,7 +152,9 @@ def space_from_data(
     )
     folder = run_dir / plan.tree["name"]
     folder.mkdir(parents=True, exist_ok=True)
-    for key in ("csv", "parquet", "images", "npz"):  # the stored file names its data wherever
+    from automl.config.records import FILE_SOURCES
+
+    for key in FILE_SOURCES:  # the stored file names its data wherever
         if key in plan.tree["data"]:
             plan.tree["data"][key] = str(Path(plan.tree["data"][key]).resolve())
     test = plan.tree["data"].get("split", {}).get("test")

@@ -1,5 +1,6 @@
 """``cnn`` (and ``cnn1d``, ``cnn2d``): blocks of convolution, pooling and dropout, 1-D for
-signals and 2-D for images, optionally residual, with a flatten or global-average head."""
+signals and texts (over token embeddings) and 2-D for images, optionally residual, with a
+flatten or global-average head."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ def build(arch: dict[str, Any], techniques: Any, x: Any) -> Any:
     import keras
 
     t = techniques
-    if len(x.shape) == 2:  # a 1-D signal: add a channel axis
+    if "int" in str(x.dtype):  # a text's token ids: a sequence of embeddings
+        x = t.embed(x, int(arch.get("embedding_dim", 64)))
+    elif len(x.shape) == 2:  # a 1-D signal: add a channel axis
         x = keras.layers.Reshape((x.shape[1], 1))(x)
     two_d = len(x.shape) == 4
     pooling = arch.get("pooling", "max")
