@@ -30,7 +30,7 @@ def test_dates_are_recognised_in_each_order_and_free_text_is_not():
     )
     assert "day first" in decided["day_first"].reason
     assert "month first" in decided["month_first"].reason
-    assert decided["words"].kind == "ignore" and "free text" in decided["words"].reason
+    assert decided["words"].kind == "text" and "free text" in decided["words"].reason
     assert "data.columns: {iso: ignore}" in decided["iso"].line()
 
 

@@ -376,3 +376,35 @@ def test_a_second_search_joins_and_kill_leaves_the_study_resumable(tmp_path):
     )
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) >= 4
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+LOCKER = """
+import sys, time, optuna
+from automl.tuner.study import StartLock
+storage = optuna.storages.get_storage(sys.argv[1])
+lock = StartLock(storage, "race")
+lock.acquire()
+print(time.time(), flush=True)
+time.sleep(float(sys.argv[2]))
+lock.release()
+"""
+
+
+def test_one_worker_at_a_time_checks_the_budget_and_starts_its_trial(tmp_path):
+    """Two workers that both saw the last trial left started a seventh of six (seen in the
+    distributed test on a slow machine): the check and the start hold a lock across workers."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="race", storage=url)
+    first = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, url, "3"], stdout=subprocess.PIPE, text=True
+    )
+    held_at = float(first.stdout.readline())
+    second = subprocess.run(
+        [sys.executable, "-c", LOCKER, url, "0"], capture_output=True, text=True, timeout=60
+    )
+    first.wait(timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert float(second.stdout.strip()) >= held_at + 2.5  # it waited for the first to let go

@@ -251,7 +251,7 @@ def test_a_regression_ends_in_the_targets_units(tmp_path):
     # the report too: in the price's units beside the baselines, not the standardized loss
     summary = (result.report_dir / "summary.md").read_text()
     assert f"test MAE **{t['mae']:.4g}**" in summary and "in price's units" in summary
-    assert "baselines on the test split (mae)" in summary and "linear regression" in summary
+    assert "Baselines on the test split (mae)" in summary and "linear regression" in summary
     page = (result.report_dir / "index.html").read_text()
     assert "winner&#x27;s test MAE" in page or "winner's test MAE" in page
 

@@ -23,6 +23,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.study import StudyDirection
@@ -361,6 +362,60 @@ def trials_to_start(study: optuna.Study, target: int) -> int:
     )
     running = sum(1 for t in trials if t.state == TrialState.RUNNING)
     return max(target - finished_trials(study) - running, waiting, 0)
+
+
+class StartLock:
+    """Makes "is a trial left to start?" and starting it one step for every worker of a study.
+
+    Without it, two workers can both see one trial left and both start one: a study of 6
+    trials ends with 7. Held from the check until the new trial exists (``study.ask`` has
+    committed it as RUNNING, so the next worker's check counts it): a PostgreSQL advisory lock
+    (keyed by the study's name) for a database several machines share, an exclusive ``flock``
+    on a file beside a SQLite database, nothing for other storages (one process).
+
+    Example:
+        >>> lock = StartLock(storage, "wine")
+        >>> lock.acquire(); ...; lock.release()  # release is safe to call twice
+    """
+
+    def __init__(self, storage: Any, study_name: str) -> None:
+        import zlib
+
+        backend = getattr(storage, "_backend", storage)  # optuna's cache around RDBStorage
+        self.engine = getattr(backend, "engine", None)
+        self.key = zlib.crc32(f"automl:{study_name}".encode()) & 0x7FFFFFFF
+        self.held: Any = None
+
+    def acquire(self) -> None:
+        if self.engine is None or self.held is not None:
+            return
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            connection = self.engine.connect()
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
+            self.held = connection
+        elif self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            import fcntl
+
+            handle = open(f"{self.engine.url.database}.start-lock", "a")  # noqa: SIM115
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self.held = handle
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        if held is None:
+            return
+        if hasattr(held, "execute"):  # a database connection
+            from sqlalchemy import text
+
+            held.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            held.close()
+        else:
+            import fcntl
+
+            fcntl.flock(held, fcntl.LOCK_UN)
+            held.close()
 
 
 def fail_reason(trial: FrozenTrial) -> str:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from automl.defaults import DEFAULT_RUN_DIR
 from automl.tuner.events import Event, TrialEnded, WorkerReady, WorkerStopped, encode
@@ -244,6 +244,7 @@ def run_trials(
     from automl.errors import TrialFailed
     from automl.tuner import quiet
     from automl.tuner.study import (
+        StartLock,
         consecutive_failures,
         fail_dead_trials,
         fail_reason,
@@ -272,24 +273,36 @@ def run_trials(
         if message:
             stopped.append(message)
 
+    lock = StartLock(storage, study.study_name)  # the check and the start as one step
+
+    def started(trial: optuna.Trial) -> Any:
+        lock.release()  # the trial exists (RUNNING): other workers' checks count it now
+        return objective(trial)
+
     ran = 0
     try:
         while not stopped and (max_trials is None or ran < max_trials):
             if deadline is not None and time.monotonic() > deadline:
                 break
             fail_dead_trials(study, storage, search.max_retries)  # killed on this machine
+            lock.acquire()
             if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
                 break
             log_start[0] = quiet.log_size(log)
-            study.optimize(
-                objective,
-                n_trials=1,
-                catch=(TrialFailed,),
-                callbacks=[on_trial],
-                gc_after_trial=True,
-            )
+            try:
+                study.optimize(
+                    started,
+                    n_trials=1,
+                    catch=(TrialFailed,),
+                    callbacks=[on_trial],
+                    gc_after_trial=True,
+                )
+            finally:
+                lock.release()
             ran += 1
     except KeyboardInterrupt:
         retry_interrupted(study, search.max_retries)
         raise
+    finally:
+        lock.release()
     return stopped[0] if stopped else None
