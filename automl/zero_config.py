@@ -320,24 +320,28 @@ def _split(rows: int) -> dict[str, float]:
     return {"validation": 0.2, "test": 0.2} if rows < 1_000 else {"validation": 0.15, "test": 0.2}
 
 
+def _folder_of_classes(path: Path, kind: str, target: str | None, task: str | None) -> None:
+    """A folder's classes are its sub-folders: refuse --target and --task regression."""
+    if target is not None:
+        raise UsageError(f"{path}: {kind}'s labels are its sub-folders' names; drop --target")
+    if task == "regression":
+        raise UsageError(f"{path}: {kind} holds classes; drop --task regression")
+
+
+def _folder_task(classes: int, of: str) -> Decision:
+    kind = "multiclass classification" if classes > 2 else "binary classification"
+    return Decision("task", kind, f"the folder has {classes} {of}")
+
+
 def _plan_images(path: Path, name: str, target: str | None, task: str | None) -> Plan:
     from automl.data.images import load_image_folder
 
-    if target is not None:
-        raise UsageError(
-            f"{path}: an image folder's labels are its sub-folders' names; drop --target"
-        )
-    if task == "regression":
-        raise UsageError(f"{path}: an image folder holds classes; drop --task regression")
+    _folder_of_classes(path, "an image folder", target, task)
     arrays = load_image_folder(path, image_size=None, channels=None)
     shape = tuple(int(s) for s in np.asarray(arrays.x_train).shape[1:])
     facts = DataFacts("image", "classification", len(arrays.y_train), arrays.num_classes, shape)
     decisions = [
-        Decision(
-            "task",
-            "multiclass classification" if facts.classes > 2 else "binary classification",
-            f"the folder has {facts.classes} class sub-folders",
-        ),
+        _folder_task(facts.classes, "class sub-folders"),
         Decision("images", f"{shape[0]}x{shape[1]}, {shape[2]} channel(s)", "most images are"),
     ]
     return _plan_of(name, {"images": _path_text(path)}, facts, decisions)
@@ -346,21 +350,12 @@ def _plan_images(path: Path, name: str, target: str | None, task: str | None) ->
 def _plan_texts(path: Path, name: str, target: str | None, task: str | None) -> Plan:
     from automl.data.texts import load_text_folder
 
-    if target is not None:
-        raise UsageError(
-            f"{path}: a text folder's labels are its sub-folders' names; drop --target"
-        )
-    if task == "regression":
-        raise UsageError(f"{path}: a text folder holds classes; drop --task regression")
+    _folder_of_classes(path, "a text folder", target, task)
     arrays = load_text_folder(path, warn=False)  # the search's loading says it
     facts = DataFacts("text", "classification", len(arrays.y_train), arrays.num_classes)
     words = [len(str(t).split()) for t in arrays.x_train]
     decisions = [
-        Decision(
-            "task",
-            "multiclass classification" if facts.classes > 2 else "binary classification",
-            f"the folder has {facts.classes} class sub-folders of .txt files",
-        ),
+        _folder_task(facts.classes, "class sub-folders of .txt files"),
         Decision(
             "texts",
             f"{len(words)} files, {int(np.median(words))} words at the median",
