@@ -298,7 +298,8 @@ def compiled_model(params: dict[str, Any], splits: Splits, steps_per_epoch: int)
 def training_batches(params: dict[str, Any], splits: Splits, seed: int):
     """The shuffled, augmented ``tf.data`` batches of the training split for ``params``."""
     training = params.get("training", {})
-    data_std, numeric_std = data_scale(splits, input_spec(splits))
+    spec = input_spec(splits, params.get("data", {}).get("text"))  # the trial's cached vocabulary
+    data_std, numeric_std = data_scale(splits, spec)
     return train_dataset(
         splits.x_train,
         splits.y_train,
