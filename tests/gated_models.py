@@ -8,6 +8,7 @@ search's whole budget), so their trials wait at a gate instead:
 A worker process (``automl worker``, as a search starts them) whose environment names a file in
 ``AUTOML_TEST_GATE`` waits in :func:`build`, inside its trial (the trial is RUNNING, its MLflow
 run started), for as long as that file exists; the test removes the file to let it go on.
+With ``AUTOML_TEST_GATE_AFTER=N`` the process's first N trials pass the gate without waiting.
 Everything else is an ordinary small MLP.
 
 Use it in a space as ``model: {architecture: {choice: {custom: {builder: "gated_models:build",
@@ -24,11 +25,15 @@ from pathlib import Path
 import keras
 
 GATE_VARIABLE = "AUTOML_TEST_GATE"
+AFTER_VARIABLE = "AUTOML_TEST_GATE_AFTER"  # let this many trials of the process pass first
+_built = [0]
 
 
 def build(params: dict, spec) -> keras.Model:
     gate = os.environ.get(GATE_VARIABLE)
-    if gate and "worker" in sys.argv:  # not the search's own dry build
+    if "worker" in sys.argv:  # not the search's own dry build
+        _built[0] += 1
+    if gate and "worker" in sys.argv and _built[0] > int(os.environ.get(AFTER_VARIABLE, "0")):
         while Path(gate).exists():
             time.sleep(0.05)  # Ctrl-C lands here as KeyboardInterrupt, as in a training step
     inputs = keras.Input(spec.shape)

@@ -64,19 +64,32 @@ class Postgres:
             capture_output=True,
         )
 
-    def stop(self) -> None:
-        subprocess.run(
-            [
-                *self.user_prefix,
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(self.folder / "data"),
-                "-m",
-                "immediate",
-                "stop",
-            ],
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.user_prefix, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), *args],
             capture_output=True,
+            text=True,
         )
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`halt`) and wait until it accepts connections."""
+        done = self._pg_ctl(
+            "-w",
+            "-l",
+            str(self.folder / "postgres.log"),
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "start",
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr or done.stdout}")
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (``pg_ctl stop -m fast``), keeping its data."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -116,18 +129,9 @@ def start_postgres() -> Postgres:
         "-E",
         "UTF8",
     )
-    run(
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(folder / "data"),
-        "-w",
-        "-l",
-        str(folder / "postgres.log"),
-        "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
-        "start",
-    )
-    return Postgres(folder, port, bin_dir, prefix)
+    postgres = Postgres(folder, port, bin_dir, prefix)
+    postgres.start()
+    return postgres
 
 
 @dataclass
@@ -135,6 +139,15 @@ class MlflowServer:
     process: subprocess.Popen
     url: str
     log: Path
+    backend_uri: str = ""
+    artifacts: Path = Path()
+
+    def restart(self) -> "MlflowServer":
+        """Start it again (after :meth:`stop`) on the same port, store and artifacts; this
+        object then stands for the new process (whoever stops it stops that one)."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.process = start_mlflow_server(self.backend_uri, self.artifacts, self.log, port).process
+        return self
 
     def stop(self) -> None:
         """The server, its gunicorn/uvicorn workers and its job consumers: the whole group."""
@@ -148,9 +161,12 @@ class MlflowServer:
                 pass
 
 
-def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> MlflowServer:
-    port = free_port()
-    out = open(log, "w")
+def start_mlflow_server(
+    backend_uri: str, artifacts: Path, log: Path, port: int | None = None
+) -> MlflowServer:
+    """``mlflow server`` on ``port`` (default: a free one), answering ``/health``."""
+    port = port or free_port()
+    out = open(log, "a")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -172,17 +188,16 @@ def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> MlflowS
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    server = MlflowServer(process, f"http://127.0.0.1:{port}", log, backend_uri, artifacts)
     deadline = time.time() + 120
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"mlflow server exited: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
                 if response.status == 200:
-                    return MlflowServer(process, url, log)
+                    return server
         except OSError:
             time.sleep(0.5)
-    server = MlflowServer(process, url, log)
     server.stop()
     raise RuntimeError(f"mlflow server did not answer in 120 s: {log.read_text()[-2000:]}")

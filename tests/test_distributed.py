@@ -9,8 +9,10 @@ winner, and the database password nowhere in what anyone sees.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +22,8 @@ import pytest
 from conftest import wait_until
 from optuna.trial import TrialState
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
+
+from automl.tuner.study import fail_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_PATH = os.pathsep.join([str(ROOT), str(ROOT / "tests")])  # automl, and the gated builder
@@ -74,8 +78,26 @@ def automl_command(*args: str, cwd: Path, env: dict | None = None) -> subprocess
     )
 
 
+# the fault settings, short (tests/test_patient_storage.py and benchmarks/faults.py go longer)
+FAULTS = {"AUTOML_HEARTBEAT": "1", "AUTOML_GRACE": "5s", "AUTOML_STORAGE_WAIT": "3m"}
+DATABASE_DOWN, TRACKING_DOWN = 6.0, 8.0  # seconds
+
+
 @pytest.fixture(scope="module")
 def distributed(servers, tmp_path_factory):
+    """One shared search with all three faults in it, in this order:
+
+    1. the worker from "another machine" (``AUTOML_HOST`` of its own, so no process id of ours
+       can tell it is dead: only its heartbeats) trains one trial, waits in its second, and is
+       SIGKILLed there: that trial must be failed as lost and retried once, by any worker;
+    2. PostgreSQL is stopped (``pg_ctl stop -m fast``) while the coordinator's workers are in
+       their trials, and started again: everyone waits and goes on;
+    3. the MLflow server is stopped at the same time, a little longer, and started again on the
+       same port: metrics and runs are written when it is back.
+
+    The coordinator's workers are let out of their gate as both go away, so their trials' epoch
+    reports, metrics and ends all meet the outage.
+    """
     postgres, server = servers
     root = tmp_path_factory.mktemp("dist")
     coordinator, remote, chooser = root / "coordinator", root / "remote", root / "chooser"
@@ -83,8 +105,9 @@ def distributed(servers, tmp_path_factory):
         folder.mkdir()
     (coordinator / "dist.yaml").write_text(SPACE)
     storage = postgres.url("optuna")
-    gate = root / "gate"
+    gate, remote_gate = root / "gate", root / "remote-gate"
     gate.touch()
+    remote_gate.touch()  # never opened: the remote worker's second trial waits until killed
     search = automl_command(
         "search",
         "dist.yaml",
@@ -96,7 +119,7 @@ def distributed(servers, tmp_path_factory):
         server.url,
         "--quiet",
         cwd=coordinator,
-        env={"AUTOML_TEST_GATE": str(gate)},
+        env={"AUTOML_TEST_GATE": str(gate), **FAULTS},
     )
 
     def study() -> optuna.Study:
@@ -109,21 +132,43 @@ def distributed(servers, tmp_path_factory):
         "--study",
         "dist",
         cwd=remote,
-        env={"AUTOML_STORAGE": storage, "AUTOML_TRACKING_URI": server.url},
+        env={
+            "AUTOML_STORAGE": storage,
+            "AUTOML_TRACKING_URI": server.url,
+            "AUTOML_HOST": "another-machine",
+            "AUTOML_TEST_GATE": str(remote_gate),
+            "AUTOML_TEST_GATE_AFTER": "1",
+            **FAULTS,
+        },
     )
-    wait_until(
-        "the joined worker runs a trial",
-        lambda: any(
-            t.state == TrialState.RUNNING
-            and t.user_attrs.get("worker", {}).get("pid") == worker.pid
+
+    def remote_trials(state: TrialState) -> list:
+        return [
+            t
             for t in study().get_trials(deepcopy=False)
+            if t.state == state and t.user_attrs.get("worker", {}).get("pid") == worker.pid
+        ]
+
+    wait_until(
+        "the joined worker ends one trial and starts its second",
+        lambda: (
+            remote_trials(TrialState.RUNNING)
+            and (remote_trials(TrialState.COMPLETE) or remote_trials(TrialState.PRUNED))
         ),
         search,
         worker,
     )
-    gate.unlink()  # the coordinator's workers train on
+    killed = remote_trials(TrialState.RUNNING)[0].number
+    worker.kill()  # 1. SIGKILL, mid-trial
+    worker_out = worker.communicate(timeout=60)[0]
+    postgres.halt()  # 2. the database goes away while two trials run
+    server.stop()  # 3. and the tracking server
+    gate.unlink()  # the two trials train on: their reports and metrics must wait
+    time.sleep(DATABASE_DOWN)
+    postgres.start()
+    time.sleep(TRACKING_DOWN - DATABASE_DOWN)
+    server.restart()
     search_out = search.communicate(timeout=400)[0]
-    worker_out = worker.communicate(timeout=400)[0]
     select = subprocess.run(
         [
             sys.executable,
@@ -151,13 +196,14 @@ def distributed(servers, tmp_path_factory):
         "search_out": search_out,
         "worker": worker,
         "worker_out": worker_out,
+        "killed": killed,
         "select": select,
     }
 
 
-def test_three_workers_share_one_study(distributed):
+def test_three_workers_share_one_study_through_three_faults(distributed):
     assert distributed["search"].returncode == 0, distributed["search_out"]
-    assert distributed["worker"].returncode == 0, distributed["worker_out"]
+    assert distributed["worker"].returncode == -signal.SIGKILL, distributed["worker_out"]
     study = optuna.load_study(study_name="dist", storage=distributed["storage"])
     trials = study.trials
     assert len({t.number for t in trials}) == len(trials)
@@ -165,8 +211,21 @@ def test_three_workers_share_one_study(distributed):
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     workers = Counter(t.user_attrs["worker"]["pid"] for t in trials)
     joined = distributed["worker"].pid  # `automl worker` trains in its own process
-    assert workers[joined] >= 1, (workers, distributed["worker_out"])  # it took its share
+    assert workers[joined] >= 2, (workers, distributed["worker_out"])  # its share, and the kill
     assert len(workers) >= 2
+    # the killed trial: failed as lost (its heartbeats stopped), retried once by another worker
+    killed = trials[distributed["killed"]]
+    assert killed.state == TrialState.FAIL and fail_reason(killed).startswith("lost")
+    retries = [t for t in trials if t.system_attrs.get("retry_history") == [killed.number]]
+    assert len(retries) == 1 and retries[0].state != TrialState.FAIL
+    assert retries[0].params == killed.params
+    assert retries[0].user_attrs["worker"]["pid"] != joined
+    # nobody else was failed by the outages: the only failure is the killed trial
+    assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed.number]
+    assert "lost the connection to the Optuna storage" in distributed["search_out"] or any(
+        "lost the connection" in log.read_text(errors="replace")
+        for log in (distributed["root"] / "coordinator").rglob("*.log")
+    )
 
 
 def test_one_child_run_per_trial_and_one_winner(distributed):
@@ -182,7 +241,17 @@ def test_one_child_run_per_trial_and_one_winner(distributed):
     assert sorted(int(c.data.tags["optuna.trial_number"]) for c in children) == sorted(
         t.number for t in study.trials
     )
-    assert all(c.info.status == "FINISHED" for c in children)
+    status = {int(c.data.tags["optuna.trial_number"]): c.info.status for c in children}
+    assert status.pop(distributed["killed"]) == "KILLED"  # closed by the search at its end
+    assert set(status.values()) == {"FINISHED"}
+    # every epoch of every complete trial reached MLflow, the outage's among them
+    for trial in study.trials:
+        if trial.state == TrialState.COMPLETE:
+            run = next(
+                c for c in children if c.data.tags["optuna.trial_number"] == str(trial.number)
+            )
+            history = client.get_metric_history(run.info.run_id, "val_loss")
+            assert len(history) == trial.user_attrs["epochs_run"], trial.number
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     champion = client.get_model_version_by_alias("dist", "champion")
     assert champion.run_id == parents[0].info.run_id

@@ -2,7 +2,7 @@
 
 :class:`SpaceMaker` is the :class:`~automl.tuner.trial.ModelMaker` of ``automl search``; the
 trial's lifecycle (MLflow run, pruning, outcome, kept models) is :mod:`automl.tuner.trial`'s.
-:class:`Objective` puts the two together for ``study.optimize``.
+:class:`Objective` puts the two together: the callable that ``worker.run_one`` trains.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class SpaceMaker:
 
 
 class Objective(TrialLifecycle):
-    """Callable handed to ``study.optimize``; one call trains one trial of the space."""
+    """The trial callable (``worker.run_one`` calls it); one call trains one trial of the space."""
 
     def __init__(
         self,

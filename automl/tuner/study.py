@@ -37,8 +37,6 @@ from automl.urls import redact
 INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
 KILLED = "killed: the worker running this trial died ({why})"
 STALE = "lost: the worker running this trial stopped sending heartbeats (killed or cut off)"
-HEARTBEAT_INTERVAL = 10  # seconds between a running trial's heartbeats (database storages)
-GRACE_PERIOD = 60  # seconds of silence after which a trial counts as lost
 # run-specific user attrs that a retry must not inherit from the trial it repeats
 _NOT_INHERITED = ("fail_reason", "mlflow_run_id", "worker", "seconds", "traceback")
 
@@ -83,6 +81,11 @@ def open_storage(
             f"there is no Optuna storage at {url}; give the --storage (or the "
             f"--run-dir) that the search used"
         )
+    from optuna.storages import _CachedStorage
+
+    from automl.tuner.patient import Patience, PatientStorage
+
+    patience = Patience.from_environment()  # AUTOML_STORAGE_WAIT, AUTOML_HEARTBEAT, AUTOML_GRACE
     try:
         if is_journal(url):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -91,13 +94,16 @@ def open_storage(
             return JournalStorage(JournalFileBackend(url))
         with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
+            database = optuna.storages.RDBStorage(
                 url,
-                heartbeat_interval=HEARTBEAT_INTERVAL,
-                grace_period=GRACE_PERIOD,
+                heartbeat_interval=max(1, round(patience.heartbeat)),
+                grace_period=max(2, round(patience.grace)),
                 heartbeat_stale_trial_callback=_RetryLost(max_retries),
                 engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
             )
+        # every later call waits out a lost connection (opening it above does not: a wrong
+        # URL or a server that is not there at all is a usage error, said at once)
+        return PatientStorage(_CachedStorage(database), patience, url)  # type: ignore[abstract]
     except Exception as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip()  # the driver's own words
         detail = detail.splitlines()[0] if detail else type(exc).__name__
@@ -198,7 +204,7 @@ class WorkerId:
 
     @classmethod
     def this_process(cls) -> "WorkerId":
-        return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()))
+        return cls(this_host(), os.getpid(), _start_time(os.getpid()))
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> "WorkerId | None":
@@ -215,7 +221,7 @@ class WorkerId:
 
     def is_dead(self) -> bool:
         """True only when this host can prove the process is gone (never for other hosts)."""
-        if self.host != socket.gethostname():
+        if self.host != this_host():
             return False
         try:
             os.kill(self.pid, 0)
@@ -224,6 +230,13 @@ class WorkerId:
         except PermissionError:  # someone else's live process
             return False
         return _start_time(self.pid) != self.started  # the pid now belongs to another process
+
+
+def this_host() -> str:
+    """The name this process gives its machine on its trials: ``AUTOML_HOST``, else the host
+    name. Set it where machines (or containers with their own process ids) share a host name,
+    so that a worker never judges another machine's process by a process id of its own."""
+    return os.environ.get("AUTOML_HOST", "").strip() or socket.gethostname()
 
 
 def _start_time(pid: int) -> int:
@@ -381,8 +394,10 @@ class StartLock:
     def __init__(self, storage: Any, study_name: str) -> None:
         import zlib
 
-        backend = getattr(storage, "_backend", storage)  # optuna's cache around RDBStorage
-        self.engine = getattr(backend, "engine", None)
+        # the RDBStorage below tuner.patient's wrapper, or below Optuna's cache
+        database = getattr(storage, "database", None) or getattr(storage, "_backend", storage)
+        self.engine = getattr(database, "engine", None)
+        self.outage = getattr(storage, "outage", None)  # waits out a lost connection
         self.key = zlib.crc32(f"automl:{study_name}".encode()) & 0x7FFFFFFF
         self.held: Any = None
 
@@ -392,9 +407,18 @@ class StartLock:
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy import text
 
-            connection = self.engine.connect()
-            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
-            self.held = connection
+            engine = self.engine
+
+            def lock() -> Any:
+                connection = engine.connect()
+                try:
+                    connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
+                except BaseException:
+                    connection.close()
+                    raise
+                return connection
+
+            self.held = lock() if self.outage is None else self.outage.retry(lock)
         elif self.engine.dialect.name == "sqlite" and self.engine.url.database:
             import fcntl
 
@@ -409,8 +433,11 @@ class StartLock:
         if hasattr(held, "execute"):  # a database connection
             from sqlalchemy import text
 
-            held.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-            held.close()
+            try:
+                held.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                held.close()
+            except Exception:  # the connection was lost, and the lock with it
+                held.invalidate()
         else:
             import fcntl
 

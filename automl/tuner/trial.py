@@ -1,6 +1,6 @@
 """One trial's life, the same for every search: start, train, report, prune, keep, record.
 
-:class:`TrialLifecycle` is the callable handed to Optuna (one call trains one trial). It owns what
+:class:`TrialLifecycle` is the callable that trains one trial (``worker.run_one`` calls it). It owns what
 every trial does whatever makes its model: the worker's mark on the trial (a resumed search
 knows which process died), the child MLflow run, per-epoch metrics and the progress bar, the
 outcome recorded in the study and in MLflow (complete, pruned with its epoch, failed with its
@@ -17,7 +17,7 @@ How a trial's model is made is a :class:`ModelMaker`, the one strategy that diff
 Example:
     >>> lifecycle = TrialLifecycle(maker, tracker, Path("runs/s/candidates"),
     ...                            objective="val_accuracy", direction="maximize", top_k=5)
-    >>> study.optimize(lifecycle, n_trials=1)
+    >>> run_one(study, storage, lifecycle)  # automl.tuner.worker
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class TrialRun:
 
 
 class TrialLifecycle:
-    """The callable handed to ``study.optimize``; one call trains one trial.
+    """The trial callable (``worker.run_one`` calls it); one call trains one trial.
 
     Args:
         maker: how the trial's model is made (:class:`ModelMaker`).
@@ -232,6 +232,7 @@ class TrialLifecycle:
         import keras
         import optuna
 
+        from automl.tuner.patient import StorageUnavailable
         from automl.tuner.study import INTERRUPTED
 
         trial.set_user_attr("worker", self.worker.as_attr())  # a resumed search knows it died
@@ -269,6 +270,8 @@ class TrialLifecycle:
         except TrialFailed as failed:
             trial.set_user_attr("fail_reason", failed.reason)
             run.end("FAIL", started, reason=failed.reason, outcome="failed")
+            raise
+        except StorageUnavailable:  # the database, not the trial: the worker stops, it is retried
             raise
         except Exception as error:  # a configuration Keras cannot train: recorded, search goes on
             reason = short_reason(error)

@@ -16,7 +16,8 @@ lines, tracebacks, TensorFlow's warnings) goes to its log in ``<run dir>/<study>
 ``worker.log``.
 
 Exit codes: 0 done, 1 error, 2 usage error (wrong study, data that does not match), 3 the study
-was stopped because its trials keep failing.
+was stopped because its trials keep failing, 4 the study's database stayed unreachable past
+``AUTOML_STORAGE_WAIT`` (its trial is retried as after a kill; see ``patient.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from automl.tuner.progress import SearchProgress
 
 STOPPED_EXIT_CODE = 3
+STORAGE_LOST_EXIT_CODE = 4
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def run_worker(options: WorkerOptions) -> int:
     from automl.training import device
     from automl.tuner.handoff import join_study
     from automl.tuner.objective import Objective
+    from automl.tuner.patient import StorageUnavailable
     from automl.tuner.study import WorkerId, finished_trials, max_epochs
 
     started = time.monotonic()
@@ -195,6 +198,9 @@ def run_worker(options: WorkerOptions) -> int:
                 max_trials=options.trials,
                 deadline=deadline,
             )
+    except StorageUnavailable as lost:  # the database stayed away past AUTOML_STORAGE_WAIT
+        print(f"automl worker: {lost}", file=sys.stderr)
+        return STORAGE_LOST_EXIT_CODE
     except KeyboardInterrupt:  # Ctrl-C or kill: the trial was recorded as interrupted
         if display is not None:  # joined by hand: say so (a coordinator's worker has no console)
             print(
@@ -241,7 +247,6 @@ def run_trials(
             queued for a retry.
     """
 
-    from automl.errors import TrialFailed
     from automl.tuner import quiet
     from automl.tuner.study import (
         StartLock,
@@ -274,11 +279,6 @@ def run_trials(
             stopped.append(message)
 
     lock = StartLock(storage, study.study_name)  # the check and the start as one step
-
-    def started(trial: optuna.Trial) -> Any:
-        lock.release()  # the trial exists (RUNNING): other workers' checks count it now
-        return objective(trial)
-
     ran = 0
     try:
         while not stopped and (max_trials is None or ran < max_trials):
@@ -289,16 +289,8 @@ def run_trials(
             if trials_to_start(study, search.trials) == 0:  # budget spent, no retry waiting
                 break
             log_start[0] = quiet.log_size(log)
-            try:
-                study.optimize(
-                    started,
-                    n_trials=1,
-                    catch=(TrialFailed,),
-                    callbacks=[on_trial],
-                    gc_after_trial=True,
-                )
-            finally:
-                lock.release()
+            on_trial(study, run_one(study, storage, objective, lock.release))
+            gc.collect()
             ran += 1
     except KeyboardInterrupt:
         retry_interrupted(study, search.max_retries)
@@ -306,3 +298,56 @@ def run_trials(
     finally:
         lock.release()
     return stopped[0] if stopped else None
+
+
+def run_one(
+    study: "optuna.Study",
+    storage: "optuna.storages.BaseStorage",
+    objective: Callable[["optuna.Trial"], Any],
+    started: Callable[[], None] = lambda: None,
+) -> "optuna.trial.FrozenTrial":
+    """Ask for one trial, train it, tell its outcome: ``study.optimize(n_trials=1)`` made ours.
+
+    On a database storage every call here waits out a lost connection
+    (:class:`~automl.tuner.patient.PatientStorage`), the heartbeat beats through an outage
+    (:class:`~automl.tuner.patient.Heartbeat`), and ``tell`` is safe to repeat. A failed trial
+    (:class:`~automl.errors.TrialFailed`) or a pruned one is told and returned; another error is
+    told as a failure and raised, as is Ctrl-C (the objective recorded it as interrupted).
+
+    Args:
+        started: called once the trial exists in the study (RUNNING), before it trains.
+    """
+    import warnings
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from automl.errors import TrialFailed
+    from automl.tuner.patient import Heartbeat, StorageUnavailable
+
+    with warnings.catch_warnings():  # Optuna warns of heartbeats outside optimize: ours beat
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)  # as optimize does: trials whose beats stopped
+        trial = study.ask()
+    started()
+    values: Any = None
+    state = TrialState.FAIL
+    raised: BaseException | None = None
+    with Heartbeat(storage, trial._trial_id):
+        try:
+            values = objective(trial)
+            state = TrialState.COMPLETE
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except TrialFailed:
+            pass
+        except StorageUnavailable:  # not the trial's fault: it stays RUNNING, retried as killed
+            raise
+        except (Exception, KeyboardInterrupt) as error:
+            raised = error
+    with warnings.catch_warnings():  # a NaN value is told as a failure: said by the objective
+        warnings.simplefilter("ignore")
+        frozen = study.tell(trial, values, state=state, skip_if_finished=True)
+    if raised is not None:
+        raise raised
+    return frozen
