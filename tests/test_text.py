@@ -75,6 +75,36 @@ def test_a_text_folder_is_searched_without_a_space_file(text_search):
     assert "tf-idf logistic regression" in summary
 
 
+def test_each_trial_records_its_tokenizer_and_the_winner_its_vocabulary(text_search, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from automl.modalities.text import tokenizers
+
+    root, _, result = text_search
+    client = MlflowClient(result.mlflow["tracking_uri"])
+    children = client.search_runs(
+        [result.mlflow["experiment_id"]],
+        filter_string=f"tags.mlflow.parentRunId = '{result.mlflow['parent_run_id']}'",
+    )
+    assert len(children) == 2
+    for run in children:  # family in the name and params, tokenizer facts as metrics
+        assert run.data.params["model.architecture"] in run.info.run_name
+        assert run.data.metrics["vocabulary_size"] > 10
+        assert run.data.metrics["sequence_length"] >= 1
+    # the winner's vocabulary, token id i on line i, on the parent run and in the export
+    layer = tokenizers(result.model)[0]
+    local = client.download_artifacts(result.mlflow["parent_run_id"], "vocabulary.txt", tmp_path)
+    lines = Path(local).read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["[PAD]", "[UNK]"] and lines[2:] == layer.get_vocabulary()[2:]
+    paths = result.export(tmp_path / "export", quiet=True)
+    assert Path(paths["vocabulary"]).read_text(encoding="utf-8").splitlines() == lines
+    # the report's leaderboard shows each trial's family and tokenizer
+    page = (result.report_dir / "index.html").read_text()
+    board = page[page.index("class='leaderboard'") :]
+    assert "<th>family</th>" in board and "<th>vocabulary</th>" in board
+    assert "<td>bow</td>" in board and "<td>cnn</td>" in board
+
+
 def test_labels_come_back_for_raw_strings_an_empty_one_and_unknown_words(text_search):
     _, _, result = text_search
     frame = result.predict(["the team scored a goal in the match", "", "zzz qqq xyzzy"])

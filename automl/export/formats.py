@@ -88,7 +88,8 @@ def export_model(
 
     Returns:
         What was written, by kind: ``model`` (the ``.keras`` file), ``savedmodel``, ``tflite``,
-        ``onnx``, ``signature``, ``params``, ``metrics``.
+        ``onnx``, ``signature``, ``params``, ``metrics``, and for a text model its tokenizer's
+        ``vocabulary`` (``vocabulary.txt``, token id ``i`` on line ``i``).
 
     Raises:
         UsageError: an unknown format, a missing model file, or a format that cannot hold this
@@ -111,6 +112,11 @@ def export_model(
         key, name = EXPORT_FORMATS[fmt].details["written"]
         written[key] = EXPORT_FORMATS.create(fmt, model, out / name)
     classes = list(class_names) if class_names is not None else study_class_names(model_file.parent)
+    from automl.modalities.text import vocabularies, vocabulary_text
+
+    for name, tokens in vocabularies(model).items():  # token id i on line i
+        written[name.removesuffix(".txt")] = out / name
+        written[name.removesuffix(".txt")].write_text(vocabulary_text(tokens), encoding="utf-8")
     written["signature"] = out / "signature.json"
     written["signature"].write_text(json.dumps(describe(model, classes), indent=2))
     if params is not None:

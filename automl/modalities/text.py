@@ -153,6 +153,49 @@ def vectorizer(text: dict[str, Any], name: str = "tokenize") -> Any:
     )
 
 
+def tokenizers(model: Any) -> list[Any]:
+    """The model's ``TextVectorization`` layers, nested models (an ensemble's members) too."""
+    import keras
+
+    found, stack = [], [model]
+    while stack:
+        layer = stack.pop(0)
+        if isinstance(layer, keras.layers.TextVectorization):
+            found.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    return found
+
+
+def tokenizer_facts(model: Any) -> dict[str, int]:
+    """What a trial's tokenizer holds, for its MLflow run and the report: ``vocabulary_size``
+    (tokens, with padding and out-of-vocabulary) and ``sequence_length``; with several text
+    inputs, each under its layer's name (``vocabulary_size.review``)."""
+    layers = tokenizers(model)
+    facts = {}
+    for layer in layers:
+        suffix = "" if len(layers) == 1 else f".{layer.name}"
+        facts[f"vocabulary_size{suffix}"] = int(layer.vocabulary_size())
+        facts[f"sequence_length{suffix}"] = int(layer.get_config()["output_sequence_length"] or 0)
+    return facts
+
+
+def vocabularies(model: Any) -> dict[str, list[str]]:
+    """Each tokenizer's vocabulary by file name (``vocabulary.txt``; ``vocabulary-<layer>.txt``
+    with several), token id ``i`` on line ``i`` (0 padding, 1 out of vocabulary), for the
+    winner's MLflow run and its export."""
+    layers = tokenizers(model)
+    named: dict[str, list[str]] = {}
+    for layer in layers:
+        name = "vocabulary.txt" if len(layers) == 1 else f"vocabulary-{layer.name}.txt"
+        named[name] = [str(token) for token in layer.get_vocabulary()]
+    return named
+
+
+def vocabulary_text(tokens: list[str]) -> str:
+    """One token a line; the padding token (empty) is written as ``[PAD]``."""
+    return "\n".join(token if token else "[PAD]" for token in tokens) + "\n"
+
+
 def model_inputs(spec: Any, augment: dict[str, Any] | None) -> tuple[Any, Any, Any]:
     """One string input (named after the text's column, where it came from a table), then the
     tokenizer; returns (inputs, None, the token ids)."""

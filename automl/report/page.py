@@ -135,6 +135,9 @@ def header(data: ReportData) -> str:
     return "".join(lines)
 
 
+FAMILY_PARAM = "model.architecture"  # the branch of model.architecture a trial took
+
+
 def leaderboard(data: ReportData) -> str:
     """The complete trials, best validation first, with test score and gap for candidates."""
     ranked = data.complete()
@@ -144,14 +147,19 @@ def leaderboard(data: ReportData) -> str:
     candidates = {t.number for t in data.candidates()}
     # the tie-breaker (automl.ranking), shown where it is not the objective itself
     losses = "val_loss" not in names and any(VAL_LOSS_ATTR in t.user_attrs for t in ranked)
+    # the family each trial trained, and a text trial's tokenizer, where the study has them
+    families = any(FAMILY_PARAM in t.params for t in ranked)
+    tokens = any("vocabulary_size" in t.user_attrs for t in ranked)
     head = [
         "#",
         "trial",
+        *(["family"] if families else []),
         *names,
         *(["val_loss"] if losses else []),
         f"test {data.cfg.test_metric}",
         "gap (val − test)",
         "epochs",
+        *(["vocabulary", "sequence length"] if tokens else []),
         "duration",
         "weights",
         "parameters",
@@ -179,6 +187,7 @@ def leaderboard(data: ReportData) -> str:
         cells = [
             f"<td class='num'>{rank}</td>",
             f"<td>{trial.number}{badges}</td>",
+            *([f"<td>{escape(str(trial.params.get(FAMILY_PARAM, '')))}</td>"] if families else []),
             f"<td class='num'>{_num(trial.values[0])}</td>",
             *[f"<td class='num'>{v:,.6g}</td>" for v in trial.values[1:]],  # params_count ...
             *(
@@ -189,6 +198,14 @@ def leaderboard(data: ReportData) -> str:
             f"<td class='num'>{test}</td>",
             f"<td class='num'>{gap}</td>",
             f"<td class='num'>{_blank(epochs_run(trial))}</td>",
+            *(
+                [
+                    f"<td class='num'>{_count(trial.user_attrs.get('vocabulary_size'))}</td>",
+                    f"<td class='num'>{_count(trial.user_attrs.get('sequence_length'))}</td>",
+                ]
+                if tokens
+                else []
+            ),
             f"<td class='num'>{_duration(trial)}</td>",
             f"<td class='num'>{_count(trial.user_attrs.get('params_count'))}</td>",
             f"<td class='params'>{_params(trial)}</td>",

@@ -96,6 +96,10 @@ def conclude_search(
         },
     )
     tracker.log_selection(selection.candidates, winner, runs)
+    from automl.modalities.text import vocabularies, vocabulary_text
+
+    for name, tokens in vocabularies(model).items():  # the winner's tokenizer, one token a line
+        tracker.log_text(tracker.parent_run_id, vocabulary_text(tokens), name)
     example = take(splits.x_val, np.arange(min(5, len(splits.y_val))))
     mlflow_info = register_winner(tracker, model, example, cfg.name, CHAMPION_ALIAS)
     mlflow_info.update(

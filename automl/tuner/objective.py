@@ -81,6 +81,9 @@ class SpaceMaker:
             more[name] if name in more else outcome.best_of(name, direction)
             for name, direction in search.more_objectives
         ]
+        from automl.modalities.text import tokenizer_facts
+
+        tokens = tokenizer_facts(outcome.model)  # text trials: vocabulary size, sequence length
         return Trained(
             values=values[0] if len(values) == 1 else tuple(values),
             value=outcome.best_value,
@@ -91,7 +94,9 @@ class SpaceMaker:
             metrics={
                 "best_" + search.objective: outcome.best_value,
                 "best_epoch": outcome.best_epoch + 1,
+                **{name: float(value) for name, value in tokens.items()},
             },
+            attrs=dict(tokens),
         )
 
     def save(self, model: Any, path: Path) -> None:
