@@ -42,6 +42,7 @@ class Postgres:
     port: int
     bin: Path
     user_prefix: list[str]
+    max_connections: int = 200
 
     def url(self, database: str) -> str:
         return f"postgresql://automl:{PASSWORD}@127.0.0.1:{self.port}/{database}"
@@ -78,7 +79,8 @@ class Postgres:
             "-l",
             str(self.folder / "postgres.log"),
             "-o",
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            f"-c max_connections={self.max_connections}",
             "start",
         )
         if done.returncode != 0:
@@ -93,7 +95,7 @@ class Postgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_postgres() -> Postgres:
+def start_postgres(max_connections: int = 200) -> Postgres:
     """initdb + pg_ctl start in a new folder under /tmp, as the postgres user when we are root
     (PostgreSQL refuses to run as root). Call :meth:`Postgres.stop` and remove the folder."""
     import pwd
@@ -129,7 +131,7 @@ def start_postgres() -> Postgres:
         "-E",
         "UTF8",
     )
-    postgres = Postgres(folder, port, bin_dir, prefix)
+    postgres = Postgres(folder, port, bin_dir, prefix, max_connections)
     postgres.start()
     return postgres
 
@@ -162,7 +164,7 @@ class MlflowServer:
 
 
 def start_mlflow_server(
-    backend_uri: str, artifacts: Path, log: Path, port: int | None = None
+    backend_uri: str, artifacts: Path, log: Path, port: int | None = None, workers: int = 1
 ) -> MlflowServer:
     """``mlflow server`` on ``port`` (default: a free one), answering ``/health``."""
     port = port or free_port()
@@ -182,7 +184,7 @@ def start_mlflow_server(
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
         ],  # one server process: enough for a test
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -8,40 +8,17 @@ winner, and the database password nowhere in what anyone sees.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import optuna
 import pytest
-from conftest import wait_until
+from fault_scenario import TRIALS, outcome_facts, shared_search_with_faults
 from optuna.trial import TrialState
 from servers import PASSWORD, postgres_bin, start_mlflow_server, start_postgres
 
 from automl.tuner.study import fail_reason
-
-ROOT = Path(__file__).resolve().parent.parent
-IMPORT_PATH = os.pathsep.join([str(ROOT), str(ROOT / "tests")])  # automl, and the gated builder
-TRIALS = 6
-# the coordinator's workers wait at a gate (tests/gated_models.py) in their first trials until
-# the worker from "another machine" runs one: on a busy 2-core machine its start (TensorFlow's
-# import, the split snapshot's download) can outlast the coordinator's whole budget otherwise
-SPACE = f"""
-name: dist
-data: {{source: mnist1d, subsample: {{train: 600, test: 200}}}}
-model:
-  architecture:
-    choice: {{custom: {{builder: "gated_models:build", units: {{int: [8, 64], log: true}}}}}}
-training: {{optimizer: {{choice: {{adam: {{learning_rate: {{float: [1.0e-3, 1.0e-2]}}}}}}}},
-           batch_size: 32, epochs: 4}}
-search: {{trials: {TRIALS}, seed: 5}}
-select: {{top_k: 2}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +44,6 @@ def servers(tmp_path_factory):
     postgres.stop()
 
 
-def automl_command(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "automl", *args],
-        cwd=cwd,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": IMPORT_PATH, **(env or {})},
-    )
-
-
 # the fault settings, short (tests/test_patient_storage.py and benchmarks/faults.py go longer)
 FAULTS = {"AUTOML_HEARTBEAT": "1", "AUTOML_GRACE": "5s", "AUTOML_STORAGE_WAIT": "3m"}
 DATABASE_DOWN, TRACKING_DOWN = 6.0, 8.0  # seconds
@@ -85,120 +51,11 @@ DATABASE_DOWN, TRACKING_DOWN = 6.0, 8.0  # seconds
 
 @pytest.fixture(scope="module")
 def distributed(servers, tmp_path_factory):
-    """One shared search with all three faults in it, in this order:
-
-    1. the worker from "another machine" (``AUTOML_HOST`` of its own, so no process id of ours
-       can tell it is dead: only its heartbeats) trains one trial, waits in its second, and is
-       SIGKILLed there: that trial must be failed as lost and retried once, by any worker;
-    2. PostgreSQL is stopped (``pg_ctl stop -m fast``) while the coordinator's workers are in
-       their trials, and started again: everyone waits and goes on;
-    3. the MLflow server is stopped at the same time, a little longer, and started again on the
-       same port: metrics and runs are written when it is back.
-
-    The coordinator's workers are let out of their gate as both go away, so their trials' epoch
-    reports, metrics and ends all meet the outage.
-    """
+    """The shared search of tests/fault_scenario.py, with its three faults: a remote worker
+    SIGKILLed mid-trial, PostgreSQL and the MLflow server stopped and started again."""
     postgres, server = servers
     root = tmp_path_factory.mktemp("dist")
-    coordinator, remote, chooser = root / "coordinator", root / "remote", root / "chooser"
-    for folder in (coordinator, remote, chooser):
-        folder.mkdir()
-    (coordinator / "dist.yaml").write_text(SPACE)
-    storage = postgres.url("optuna")
-    gate, remote_gate = root / "gate", root / "remote-gate"
-    gate.touch()
-    remote_gate.touch()  # never opened: the remote worker's second trial waits until killed
-    search = automl_command(
-        "search",
-        "dist.yaml",
-        "--workers",
-        "2",
-        "--storage",
-        storage,
-        "--tracking-uri",
-        server.url,
-        "--quiet",
-        cwd=coordinator,
-        env={"AUTOML_TEST_GATE": str(gate), **FAULTS},
-    )
-
-    def study() -> optuna.Study:
-        return optuna.load_study(study_name="dist", storage=storage)
-
-    wait_until("the study is there", lambda: "automl" in study().user_attrs, search)
-    # connection strings from the environment: no password on the command line (ps)
-    worker = automl_command(
-        "worker",
-        "--study",
-        "dist",
-        cwd=remote,
-        env={
-            "AUTOML_STORAGE": storage,
-            "AUTOML_TRACKING_URI": server.url,
-            "AUTOML_HOST": "another-machine",
-            "AUTOML_TEST_GATE": str(remote_gate),
-            "AUTOML_TEST_GATE_AFTER": "1",
-            **FAULTS,
-        },
-    )
-
-    def remote_trials(state: TrialState) -> list:
-        return [
-            t
-            for t in study().get_trials(deepcopy=False)
-            if t.state == state and t.user_attrs.get("worker", {}).get("pid") == worker.pid
-        ]
-
-    wait_until(
-        "the joined worker ends one trial and starts its second",
-        lambda: (
-            remote_trials(TrialState.RUNNING)
-            and (remote_trials(TrialState.COMPLETE) or remote_trials(TrialState.PRUNED))
-        ),
-        search,
-        worker,
-    )
-    killed = remote_trials(TrialState.RUNNING)[0].number
-    worker.kill()  # 1. SIGKILL, mid-trial
-    worker_out = worker.communicate(timeout=60)[0]
-    postgres.halt()  # 2. the database goes away while two trials run
-    server.stop()  # 3. and the tracking server
-    gate.unlink()  # the two trials train on: their reports and metrics must wait
-    time.sleep(DATABASE_DOWN)
-    postgres.start()
-    time.sleep(TRACKING_DOWN - DATABASE_DOWN)
-    server.restart()
-    search_out = search.communicate(timeout=400)[0]
-    select = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "automl",
-            "select",
-            "--study",
-            "dist",
-            "--storage",
-            storage,
-            "--tracking-uri",
-            server.url,
-        ],
-        cwd=chooser,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": IMPORT_PATH},
-    )
-    return {
-        "root": root,
-        "storage": storage,
-        "server": server,
-        "search": search,
-        "search_out": search_out,
-        "worker": worker,
-        "worker_out": worker_out,
-        "killed": killed,
-        "select": select,
-    }
+    return shared_search_with_faults(postgres, server, root, FAULTS, DATABASE_DOWN, TRACKING_DOWN)
 
 
 def test_three_workers_share_one_study_through_three_faults(distributed):
@@ -222,10 +79,7 @@ def test_three_workers_share_one_study_through_three_faults(distributed):
     assert retries[0].user_attrs["worker"]["pid"] != joined
     # nobody else was failed by the outages: the only failure is the killed trial
     assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed.number]
-    assert "lost the connection to the Optuna storage" in distributed["search_out"] or any(
-        "lost the connection" in log.read_text(errors="replace")
-        for log in (distributed["root"] / "coordinator").rglob("*.log")
-    )
+    assert outcome_facts(distributed)["waited_on_storage"]  # the outage was met, and waited out
 
 
 def test_one_child_run_per_trial_and_one_winner(distributed):
