@@ -85,13 +85,19 @@ def open_storage(
 
     from automl.tuner.patient import Patience, PatientStorage
 
-    patience = Patience.from_environment()  # AUTOML_STORAGE_WAIT, AUTOML_HEARTBEAT, AUTOML_GRACE
-    try:
-        if is_journal(url):
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
+    if is_journal(url):  # one machine's file: no connection to lose, no heartbeats
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+        try:
             Path(url).parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(url))
+        except Exception as exc:
+            raise UsageError(
+                f"cannot open the Optuna storage {url} ({type(exc).__name__}: {exc}); "
+                f"check the path"
+            ) from None
+    patience = Patience.from_environment()  # AUTOML_STORAGE_WAIT, AUTOML_HEARTBEAT, AUTOML_GRACE
+    try:
         with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             database = optuna.storages.RDBStorage(
