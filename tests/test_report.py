@@ -21,6 +21,7 @@ from conftest import study_in, tiny_space
 from optuna.trial import TrialState
 
 import automl
+from automl.report.page import FAMILY_PARAM as FAMILY
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PLOTS = {"history", "importances", "parallel", "slice", "intermediate", "curves", "valtest"}
@@ -259,10 +260,10 @@ def test_a_search_still_running_shows_candidates_without_test_scores(searched, t
     html = page.read_text(encoding="utf-8")
     newest = len(searched.study.trials)
     assert re.search(
-        rf"<td>{newest}<span class='badge'>candidate</span></td><td class='num'>"
-        rf"0\.9900</td><td class='num'></td><td class='num'>not tested yet</td>",
+        rf"<td>{newest}<span class='badge'>candidate</span></td><td>{best.params[FAMILY]}</td>"
+        rf"<td class='num'>0\.9900</td><td class='num'></td><td class='num'>not tested yet</td>",
         html,
-    )  # no val_loss recorded: an empty cell
+    )  # the family it trained; no val_loss recorded: an empty cell
     assert "running / waiting<b>1 / 0</b>" in html
     assert "Not drawn" not in html
 

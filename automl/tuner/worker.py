@@ -339,11 +339,12 @@ def run_one(
             state = TrialState.COMPLETE
         except optuna.TrialPruned:
             state = TrialState.PRUNED
-        except TrialFailed:
-            pass
+        except TrialFailed as failed:
+            _say_failed(trial, failed)
         except StorageUnavailable:  # not the trial's fault: it stays RUNNING, retried as killed
             raise
         except (Exception, KeyboardInterrupt) as error:
+            _say_failed(trial, error)
             raised = error
     with warnings.catch_warnings():  # a NaN value is told as a failure: said by the objective
         warnings.simplefilter("ignore")
@@ -351,3 +352,14 @@ def run_one(
     if raised is not None:
         raise raised
     return frozen
+
+
+def _say_failed(trial: "optuna.Trial", error: BaseException) -> None:
+    """Log a failed trial with its traceback, as ``study.optimize`` does: to the worker's log."""
+    import optuna
+
+    optuna.logging.get_logger("optuna.study._optimize").warning(
+        f"Trial {trial.number} failed with parameters: {trial.params} "
+        f"because of the following error: {error!r}.",
+        exc_info=(type(error), error, error.__traceback__),
+    )
