@@ -27,6 +27,10 @@ from automl.data.splits import Splits
 # least MIN_ROWS rows: a table of 40,000 rows fits whole, 60,000 images are cut to 20,000
 MAX_CELLS = 4_000_000
 MIN_ROWS = 20_000
+# images streamed from disk (past data.memory_budget) are read at this many rows at least:
+# their baselines must not bring the whole split into memory as floats
+STREAMED_MIN_ROWS = 2_000
+SCORE_ROWS = 2_000  # test examples encoded and predicted at a time
 
 
 def baseline_metric(task: str) -> str:
@@ -74,8 +78,12 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
     Which baselines: the modality's ``BASELINES`` for the task (:mod:`automl.modalities`)."""
     from automl.modalities import module
 
-    train = _concat([splits.x_train, splits.x_val])
-    y = np.concatenate([splits.y_train, splits.y_val])
+    train: Features
+    if isinstance(splits.x_train, np.memmap):  # streamed: a sample of rows, read from disk
+        train, y = _streamed_sample(splits, seed)
+    else:
+        train = _concat([splits.x_train, splits.x_val])
+        y = np.concatenate([splits.y_train, splits.y_val])
     encode = _Encoder(train, dict(splits.columns))
     x = encode(train)
     cap = max(MIN_ROWS, MAX_CELLS // max(1, x.shape[1])) if x.ndim > 1 else len(y)  # texts: all
@@ -94,8 +102,8 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "metric": metric,
-                "test": _score(model, encode(splits.x_test), splits.y_test, metric),
-                "holdout": _score(model, encode(splits.x_holdout), splits.y_holdout, metric)
+                "test": _score(model, encode, splits.x_test, splits.y_test, metric),
+                "holdout": _score(model, encode, splits.x_holdout, splits.y_holdout, metric)
                 if splits.x_holdout is not None and splits.y_holdout is not None  # has_holdout
                 else None,
             }
@@ -156,8 +164,29 @@ def beats(score: float, scores: list[float], metric: str) -> bool:
 TIE = 1e-6  # scores closer than this are the same score
 
 
-def _score(model, x: np.ndarray, y: np.ndarray, metric: str) -> float:
-    predicted = model.predict(x)
+def _streamed_sample(splits: Splits, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the training and validation splits streamed from disk, as many as
+    ``MAX_CELLS`` allows (at least ``STREAMED_MIN_ROWS``), read in file order."""
+    x_train, x_val = cast("np.ndarray", splits.x_train), cast("np.ndarray", splits.x_val)
+    n_train, total = len(splits.y_train), len(splits.y_train) + len(splits.y_val)
+    cap = max(STREAMED_MIN_ROWS, MAX_CELLS // max(1, int(np.prod(x_train.shape[1:]))))
+    keep = np.sort(np.random.default_rng(seed).choice(total, min(cap, total), replace=False))
+    in_train, in_val = keep[keep < n_train], keep[keep >= n_train] - n_train
+    x = np.concatenate([x_train[in_train], x_val[in_val]])
+    return x, np.concatenate([splits.y_train[in_train], splits.y_val[in_val]])
+
+
+def _score(model, encode: _Encoder, x: Features, y: np.ndarray, metric: str) -> float:
+    """The baseline's score on ``x``, encoded and predicted ``SCORE_ROWS`` rows at a time."""
+    if isinstance(x, dict):
+        predicted = model.predict(encode(x))
+    else:
+        predicted = np.concatenate(
+            [
+                model.predict(encode(x[start : start + SCORE_ROWS]))
+                for start in range(0, len(x), SCORE_ROWS)
+            ]
+        )
     if metric == "accuracy":
         return float(np.mean(predicted == y))
     return float(np.mean(np.abs(predicted - y)))

@@ -281,6 +281,9 @@ def schedule_arg(schedule: str, argument: str) -> Domain:
 # ---- the fixed settings of data:, search: and select: (config.sections and the schema) --------
 STUDY_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"  # name: (a study, an experiment)
 DURATION = r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*"  # search.timeout: 90, 90s, 10m, 1h
+# data.memory_budget: 512MB, 4GB, 1.5TB (binary units: 1GB = 1024**3 bytes), or auto
+SIZE = r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*"
+SIZE_UNITS = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
 IMAGE_SIDE = integer(1, 4096)  # data.image_size: [height, width]
 CHANNELS = (1, 3, 4)  # data.channels: grey, RGB, RGBA
 SUBSAMPLE = integer(10, 10**9)  # data.subsample.train / .test

@@ -170,6 +170,11 @@ def space_schema() -> dict[str, Any]:
         "target_transform": {"enum": sorted(config.records.TARGET_TRANSFORMS)},
         "image_size": _pair(domains.IMAGE_SIDE.schema()),
         "channels": {"enum": list(domains.CHANNELS)},
+        "memory_budget": {
+            "anyOf": [{"const": "auto"}, {"type": "string", "pattern": f"^{domains.SIZE}$"}],
+            "description": "decoded examples held in memory; past it image folders stream "
+            "from disk",
+        },
         "classes": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2},
         "split": _object(
             {

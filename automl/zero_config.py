@@ -338,7 +338,7 @@ def _plan_images(path: Path, name: str, target: str | None, task: str | None) ->
 
     _folder_of_classes(path, "an image folder", target, task)
     arrays = load_image_folder(path, image_size=None, channels=None)
-    shape = tuple(int(s) for s in np.asarray(arrays.x_train).shape[1:])
+    shape = arrays.example_shape
     facts = DataFacts("image", "classification", len(arrays.y_train), arrays.num_classes, shape)
     decisions = [
         _folder_task(facts.classes, "class sub-folders"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -197,3 +198,15 @@ def shared_search(tmp_path_factory) -> Path:
             )
             (root / "done").write_text("ok")
     return root
+
+
+@pytest.fixture
+def logged():
+    """The messages the ``automl`` logger writes during a test (whatever its handlers)."""
+    records: list[str] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger("automl")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)

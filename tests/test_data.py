@@ -84,7 +84,7 @@ def test_normalization_statistics_come_from_the_training_split_only(mnist1d):
 
     splits = make_splits(mnist1d, DataConfig(validation=0.1, seed=0))
     spec = input_spec(splits)
-    assert spec.mean == pytest.approx(float(splits.x_train.mean()), rel=1e-6)
+    assert spec.mean == pytest.approx(float(splits.x_train.mean(dtype="float64")), rel=1e-6)
     everything = np.concatenate([splits.x_train, splits.x_val, splits.x_test])
     assert spec.mean != pytest.approx(float(everything.mean()), rel=1e-6)
 

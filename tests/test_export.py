@@ -442,7 +442,7 @@ def test_automl_predict_an_image_folder(tmp_path):
     resized to the model's input; ids are the paths."""
     from PIL import Image
 
-    from automl.data.images import _pixels, decode_image
+    from automl.data.images import decode_image, pixels
     from automl.models.builder import InputSpec, build_model
 
     model = build_model(
@@ -459,15 +459,15 @@ def test_automl_predict_an_image_folder(tmp_path):
         ("more/b.jpg", (16, 12), "RGB"),
         ("c.png", (8, 8), "L"),
     ):
-        pixels = rng.integers(0, 255, (*size, 3) if mode == "RGB" else size).astype("uint8")
-        Image.fromarray(pixels, mode).save(photos / name)
+        drawn = rng.integers(0, 255, (*size, 3) if mode == "RGB" else size).astype("uint8")
+        Image.fromarray(drawn, mode).save(photos / name)
     (photos / ".hidden.png").write_bytes(b"not an image")
     assert (
         main(["predict", "--study", "pics", "--run-dir", str(tmp_path / "runs"), str(photos)]) == 0
     )
     written = pd.read_csv(tmp_path / "photos.predictions.csv")
     assert list(written["id"]) == ["a.png", "c.png", "more/b.jpg"]
-    x = np.stack([_pixels(decode_image(photos / name), (8, 8), 3) for name in written["id"]])
+    x = np.stack([pixels(decode_image(photos / name), (8, 8), 3) for name in written["id"]])
     np.testing.assert_allclose(
         written[["p_0", "p_1"]].to_numpy(), model.predict(x, verbose=0), atol=ATOL
     )

@@ -6,7 +6,6 @@ except one build-and-fit at the end."""
 from __future__ import annotations
 
 import gzip
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +15,6 @@ from PIL import Image
 from automl.data.images import image_classes, load_image_folder
 from automl.data.tables import load_table, read_table, table_columns
 from automl.errors import DataError
-
-
-@pytest.fixture
-def logged():
-    """The messages the ``automl`` logger writes during a test (whatever its handlers)."""
-    records: list[str] = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger("automl")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
-
 
 # ---- CSV quirks ---------------------------------------------------------------------------------
 
@@ -435,7 +421,7 @@ def test_image_folder_quirks(
     folder = build_folder(tmp_path / "pics", files)
     arrays = load_image_folder(folder, image_size=image_size, channels=channels)
     assert arrays.x_train.shape == (sum(counts.values()), *shape)
-    assert arrays.x_train.dtype == np.float32 and arrays.modality == "image"
+    assert arrays.x_train.dtype == np.uint8 and arrays.modality == "image"
     assert 0 <= arrays.x_train.min() and arrays.x_train.max() <= 255
     assert arrays.x_train.max() > 100  # 0-255, not 0-1 (nor 16-bit values)
     assert arrays.class_names == tuple(counts)
@@ -531,7 +517,7 @@ def test_pixel_values_survive_each_mode_conversion(tmp_path):
     np.testing.assert_array_equal(got["rgb"][..., :3], RGB)
     np.testing.assert_array_equal(got["rgba"][..., 3], 77)
     np.testing.assert_array_equal(got["rgb"][..., 3], 255)
-    np.testing.assert_allclose(got["16bit"][..., 0], GREY16 / 257, rtol=1e-6)
+    np.testing.assert_array_equal(got["16bit"][..., 0], np.rint(GREY16 / 257))  # rounded: uint8
     np.testing.assert_array_equal(got["palette"][..., :3], np.asarray(palette().convert("RGB")))
     grey_only = load_image_folder(folder, image_size=None, channels=1).x_train
     np.testing.assert_array_equal(grey_only[0, ..., 0], GREY)

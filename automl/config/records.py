@@ -26,6 +26,7 @@ DATA_KEYS = {
     "target_transform",
     "image_size",
     "channels",
+    "memory_budget",
     "classes",
     "split",
     "seed",
@@ -116,6 +117,9 @@ class DataConfig:
     target_transform: str = "none"  # regression: one of TARGET_TRANSFORMS
     image_size: tuple[int, int] | None = None  # images: resize to (height, width)
     channels: int | None = None  # images: 1 (grey), 3 (RGB) or 4
+    # bytes of decoded examples held in memory; past it image folders stream from disk.
+    # None: auto (automl.data.budget.default_budget, from this machine's memory)
+    memory_budget: int | None = None
     classes: tuple[str, ...] = ()  # keep only these classes (by name), e.g. digits 0-4
     validation: float = 0.1
     test: str | float = "builtin"  # "builtin" (the source's own test split) or a fraction

@@ -23,7 +23,14 @@ from automl.config.records import (
     DataConfig,
     SearchConfig,
 )
-from automl.config.values import check_keys, int_setting, name_setting, parse_duration, resolve_path
+from automl.config.values import (
+    check_keys,
+    int_setting,
+    name_setting,
+    parse_duration,
+    parse_size,
+    resolve_path,
+)
 from automl.errors import allowed_list, did_you_mean
 from automl.registry import PRUNERS, SAMPLERS
 from automl.space import Group, Range
@@ -174,6 +181,7 @@ def data_config(doc: Document, data: dict[str, Any] | None) -> DataConfig:
         target_transform=target_transform,
         image_size=image_size,
         channels=channels,
+        memory_budget=parse_size(data.get("memory_budget"), "data.memory_budget", doc),
         classes=tuple(str(c) for c in classes),
         validation=float(validation),
         test=test,

@@ -25,6 +25,17 @@ def parse_duration(value: Any, key: str, doc: Document) -> float | None:
     raise doc.error(key, f"expects a duration like 90s, 10m or 1h; found {value!r}")
 
 
+def parse_size(value: Any, key: str, doc: Document) -> int | None:
+    """``"512MB"``, ``"4GB"``, ``"1.5TB"`` (1GB = 1024**3 bytes) -> bytes; ``"auto"`` -> None."""
+    if value is None or value == "auto":
+        return None
+    match = re.fullmatch(domains.SIZE, str(value)) if isinstance(value, str) else None
+    if match and float(match.group(1)) > 0:
+        unit = match.group(2).replace("i", "")
+        return int(float(match.group(1)) * domains.SIZE_UNITS[unit])
+    raise doc.error(key, f"expects a size like 512MB or 4GB, or auto; found {value!r}")
+
+
 def int_setting(doc: Document, value: Any, key: str, domain: domains.Domain) -> int:
     """A whole number in ``domain`` (one of :mod:`automl.domains`' integer domains)."""
     if not domain.accepts(value):

@@ -30,10 +30,20 @@ class Arrays:
     modality: str  # "signal", "image" or "table"
     class_names: tuple[str, ...] = ()  # classification: label i is class_names[i]
     columns: tuple[tuple[str, str], ...] = ()  # tables: (name, "numeric" | "categorical")
+    # an image folder past data.memory_budget: the examples are file paths, each decoded later
+    # (automl.data.streamed) to uint8 pixels of this (height, width, channels)
+    file_pixels: tuple[int, int, int] | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names) if self.task == "classification" else 0
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """One example's shape (an image's pixels even where the examples are its file)."""
+        if self.file_pixels is not None:
+            return self.file_pixels
+        return tuple(int(s) for s in np.asarray(self.x_train).shape[1:])
 
     @property
     def has_test_split(self) -> bool:

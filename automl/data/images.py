@@ -1,12 +1,18 @@
 """Image folders a user brings: one sub-folder per class, any mix of formats and modes (grey,
-palette, RGBA, 16-bit), decoded to one size and channel count."""
+palette, RGBA, 16-bit), decoded to one size and channel count, as uint8 pixels 0-255.
+
+A folder whose decoded pixels fit ``data.memory_budget`` is decoded here, into memory. A larger
+one is only listed: its examples are the image files' paths, with the pixel shape they decode to
+(:attr:`~automl.data.base.Arrays.file_pixels`, from the files' headers), and
+:mod:`automl.data.streamed` decodes the splits once, to a file on disk."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -35,14 +41,26 @@ def image_classes(folder: Path) -> list[str]:
 
 
 def load_image_folder(
-    folder: Path, *, image_size: tuple[int, int] | None, channels: int | None
+    folder: Path,
+    *,
+    image_size: tuple[int, int] | None,
+    channels: int | None,
+    memory_budget: int | None = None,
 ) -> Arrays:
-    """``folder/<class>/<image>``: one sub-folder per class, float32 pixels 0-255.
+    """``folder/<class>/<image>``: one sub-folder per class, uint8 pixels 0-255.
 
     Images of any mode are converted to ``channels`` (unset: RGB, or grey when every image is
     grey). Without ``image_size``, images that are not of the most common size are resized to it
     (with a warning). Hidden files and folders, non-image files and class folders without images
-    are ignored; unreadable images are skipped with a warning."""
+    are ignored; unreadable images are skipped with a warning.
+
+    Args:
+        memory_budget: bytes the decoded pixels may take in memory (None: this machine's
+            default, :func:`automl.data.streamed.default_budget`); past it the examples are
+            the files' paths, decoded later to disk (:mod:`automl.data.streamed`).
+    """
+    from automl.data.streamed import default_budget
+
     files, empty = _class_files(folder)
     _require_two_classes(folder, sorted(files), empty)
     if empty:
@@ -50,6 +68,9 @@ def load_image_folder(
             f"{folder}: ignored {len(empty)} class folder(s) without images "
             f"({', '.join(empty)}); put images in them or remove them"
         )
+    budget = default_budget() if memory_budget is None else memory_budget
+    if _estimated_bytes(files, image_size, channels) > budget:
+        return _listed(folder, files, image_size, channels)
     images, labels, unreadable = _decode_all(files)
     if not images:
         first, error = unreadable[0]
@@ -65,13 +86,107 @@ def load_image_folder(
     _require_two_classes(folder, sorted(set(labels)), [])
     height, width = image_size or _common_size(folder, images)
     depth = channels or (1 if all(image.mode in GREY_MODES for _, image in images) else 3)
-    x = np.empty((len(images), height, width, depth), dtype="float32")
+    x = np.empty((len(images), height, width, depth), dtype="uint8")
     for i, (_, image) in enumerate(images):
-        x[i] = _pixels(image, (height, width), depth)
+        x[i] = pixels(image, (height, width), depth)
         images[i] = (images[i][0], None)  # free each decoded image once copied
     return labelled(
         x, np.array(labels), None, None, modality="image", task="classification", where=str(folder)
     )
+
+
+# image folders past the memory budget: listed, their pixel shape read from the headers
+
+ESTIMATE_SAMPLE = 200  # headers read to estimate a folder's decoded size
+
+
+def _estimated_bytes(
+    files: dict[str, list[Path]], image_size: tuple[int, int] | None, channels: int | None
+) -> int:
+    """The folder's decoded size in bytes, from the headers of a sample of its files."""
+    paths = [p for group in files.values() for p in group]
+    step = max(1, len(paths) // ESTIMATE_SAMPLE)
+    headers = [h for h in (_header(p) for p in paths[::step]) if h is not None]
+    if not headers:
+        return 0  # none readable: decoding them all says so
+    area = (
+        image_size[0] * image_size[1]
+        if image_size
+        else Counter(h * w for h, w, _ in headers).most_common(1)[0][0]
+    )
+    depth = channels or (1 if all(grey for *_, grey in headers) else 3)
+    return len(paths) * area * depth
+
+
+def _header(path: Path) -> tuple[int, int, bool] | None:
+    """(height, width, grey) of an image as :func:`decode_image` returns it, from its header
+    alone (no pixel is decoded); None when it cannot be opened."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF: rotated a quarter turn
+                width, height = height, width
+            mode = image.mode
+            grey = (
+                mode in ("L", "LA", "La", "1", "F")
+                or mode.startswith("I")
+                or (mode == "P" and "transparency" not in image.info and _grey_palette(image))
+            )
+    except Exception:  # any failure means "not a readable image"
+        return None
+    return height, width, grey
+
+
+def _listed(
+    folder: Path,
+    files: dict[str, list[Path]],
+    image_size: tuple[int, int] | None,
+    channels: int | None,
+) -> Arrays:
+    """The folder as file paths and the pixel shape they decode to, read from every header."""
+    paths, labels, unreadable, headers = [], [], [], []
+    for label, group in sorted(files.items()):
+        for path in group:
+            header = _header(path)
+            if header is None:
+                unreadable.append(path)
+                continue
+            paths.append(str(path.resolve()))
+            labels.append(label)
+            headers.append(header)
+    if not paths:
+        raise DataError(
+            f"{folder}: none of its {len(unreadable)} image files can be read (e.g. "
+            f"{_relative(unreadable[0], folder)}); check that they are valid images"
+        )
+    if unreadable:
+        named = "; ".join(_relative(p, folder) for p in unreadable[:5])
+        more = f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        log.warning(f"{folder}: skipped {len(unreadable)} unreadable image file(s) ({named}{more})")
+    _require_two_classes(folder, sorted(set(labels)), [])
+    sized = [(Path(p), _Size(h, w)) for p, (h, w, _) in zip(paths, headers, strict=True)]
+    height, width = image_size or _common_size(folder, sized)
+    depth = channels or (1 if all(grey for *_, grey in headers) else 3)
+    arrays = labelled(
+        np.array(paths),
+        np.array(labels),
+        None,
+        None,
+        modality="image",
+        task="classification",
+        where=str(folder),
+    )
+    return replace(arrays, file_pixels=(height, width, depth))
+
+
+@dataclass(frozen=True)
+class _Size:
+    """What :func:`_common_size` reads of an image: its height and width."""
+
+    height: int
+    width: int
 
 
 # image folders: which files count
@@ -150,9 +265,10 @@ def _decode_all(
     return images, labels, unreadable
 
 
-def decode_image(path: Path) -> Image.Image:
-    """An image file, upright (EXIF orientation applied), in one of the modes L, LA, RGB, RGBA
-    (8 bits a channel) or F (grey of a higher bit depth, scaled to 0-255)."""
+def decode_image(path: Path | BinaryIO) -> Image.Image:
+    """An image file (or its bytes, opened), upright (EXIF orientation applied), in one of the
+    modes L, LA, RGB, RGBA (8 bits a channel) or F (grey of a higher bit depth, scaled to
+    0-255)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as image:
@@ -234,6 +350,12 @@ def _common_size(folder: Path, images: list[tuple[Path, Any]]) -> tuple[int, int
         f"[height, width] to choose the size"
     )
     return size
+
+
+def pixels(image: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:
+    """A decoded image resized to ``size`` (height, width) with ``channels`` channels, as uint8
+    pixels 0-255 (grey of a higher bit depth rounded)."""
+    return np.clip(np.rint(_pixels(image, size, channels)), 0, 255).astype("uint8")
 
 
 def _pixels(image: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:

@@ -8,6 +8,10 @@ where they act in training only.
 each augmentation.
 
 Labels of a classification task are one-hot, so that mixup and label smoothing can soften them.
+Images are uint8 until their batch (four times less memory than float32), cast to float32 as each
+batch is made. A split streamed from disk (a memory map, :mod:`automl.data.streamed`) is read by
+batches of row numbers, shuffled each epoch, so only the batches in flight are in memory; the
+operating system's page cache keeps what fits of the file.
 """
 
 from __future__ import annotations
@@ -90,8 +94,12 @@ def train_dataset(
     """Shuffled, batched, augmented training batches, reshuffled every epoch."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).cache()
-    ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(int(batch_size))
+    if isinstance(x, np.memmap):
+        ds = _rows(x, _labels(y, num_classes), int(batch_size), seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).cache()
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(int(batch_size))
+        ds = _as_float(ds, x)
     apply = augmenter(augment, modality, data_std, numeric_std)
     if apply is not None:
         ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
@@ -102,9 +110,39 @@ def eval_dataset(x: Features, y: np.ndarray, batch_size: int = 256, *, num_class
     """Batches in a fixed order, never augmented (validation and test)."""
     import tensorflow as tf
 
-    return (
-        tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes)))
-        .batch(batch_size)
-        .cache()
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    if isinstance(x, np.memmap):
+        return _rows(x, _labels(y, num_classes), batch_size, None).prefetch(tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes))).batch(batch_size)
+    return _as_float(ds.cache(), x).prefetch(tf.data.AUTOTUNE)
+
+
+def _as_float(ds, x: Features):
+    """uint8 pixels as float32 0-255, batch by batch (other features as they are)."""
+    import tensorflow as tf
+
+    if isinstance(x, dict) or x.dtype != np.uint8:
+        return ds
+    return ds.map(lambda xb, yb: (tf.cast(xb, tf.float32), yb), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _rows(x: np.memmap, y: np.ndarray, batch_size: int, seed: int | None):
+    """Batches of a memory-mapped split: row numbers (shuffled each epoch when ``seed`` is
+    given), batched, then read from the file in parallel (each batch's rows in file order) and
+    cast to float32."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.range(len(y))
+    if seed is not None:
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+
+    def read(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(rows)
+        return np.asarray(x[rows], dtype="float32"), y[rows]
+
+    def batch(rows):
+        xb, yb = tf.numpy_function(read, [rows], [tf.float32, tf.float32], stateful=False)
+        xb.set_shape([None, *x.shape[1:]])
+        yb.set_shape([None, *y.shape[1:]])
+        return xb, yb
+
+    return ds.batch(batch_size).map(batch, num_parallel_calls=tf.data.AUTOTUNE)

@@ -130,7 +130,12 @@ read_parquet = read_csv  # load_table reads either by the file's suffix
 
 
 def read_images(cfg: DataConfig) -> Arrays:
-    return load_image_folder(Path(cfg.path or ""), image_size=cfg.image_size, channels=cfg.channels)
+    return load_image_folder(
+        Path(cfg.path or ""),
+        image_size=cfg.image_size,
+        channels=cfg.channels,
+        memory_budget=cfg.memory_budget,
+    )
 
 
 def read_texts(cfg: DataConfig) -> Arrays:

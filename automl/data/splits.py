@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from automl.config import DataConfig
 from automl.data.base import Arrays, Features, num_examples, take
 from automl.errors import DataError
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """Splits decoded to one file of uint8 pixels (:mod:`automl.data.streamed`): where it lies,
+    and what each part holds (its image files, relative to the folder, and their SHA-256)."""
+
+    pixels: str  # the .npy file's path
+    names: dict[str, np.ndarray]  # part ("x_train" ...) -> file names relative to the folder
+    sha256: dict[str, np.ndarray]  # part -> each file's SHA-256, hex
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,10 @@ class Splits:
     x_holdout: Features | None = None
     y_holdout: np.ndarray | None = None
     target_transform: str = "none"  # regression: data.target_transform (none or log)
+    # an image folder past data.memory_budget: the x parts are file paths decoded to this
+    # (height, width, channels) by automl.data.streamed.to_disk, which sets `streamed`
+    file_pixels: tuple[int, int, int] | None = None
+    streamed: Streamed | None = None  # x parts are memory maps of a pixel file on disk
 
     @property
     def has_holdout(self) -> bool:
@@ -52,13 +67,15 @@ class Splits:
             "train_size": len(self.y_train),
             "val_size": len(self.y_val),
             "test_size": len(self.y_test),
-            "test_sha256": _fingerprint(self.x_test, self.y_test),
+            "test_sha256": self._fingerprint("x_test", self.x_test, self.y_test),
         }
         parts = [("train", self.y_train), ("val", self.y_val), ("test", self.y_test)]
         if self.y_holdout is not None:  # has_holdout
             assert self.x_holdout is not None  # the holdout's examples come with its labels
             manifest["holdout_size"] = len(self.y_holdout)
-            manifest["holdout_sha256"] = _fingerprint(self.x_holdout, self.y_holdout)
+            manifest["holdout_sha256"] = self._fingerprint(
+                "x_holdout", self.x_holdout, self.y_holdout
+            )
             parts.append(("holdout", self.y_holdout))
         if self.task == "classification":
             for name, y in parts:
@@ -68,6 +85,20 @@ class Splits:
             manifest["classes"] = list(self.class_names)
         return manifest
 
+    def _fingerprint(self, part: str, x: Features, y: np.ndarray) -> str:
+        """A part's fingerprint: of its image files' digests where it is streamed from disk
+        (reading its pixels back would cost a pass over the file), else of its examples."""
+        if self.streamed is not None:
+            return _fingerprint({"sha256": self.streamed.sha256[part]}, y)
+        return _fingerprint(x, y)
+
+
+def update_in_chunks(digest: Any, array: np.ndarray, rows: int = 4096) -> None:
+    """``digest.update(array.tobytes())`` a few thousand rows at a time: the same digest, without
+    a copy of the whole array (a memory map of a file larger than memory, say)."""
+    for start in range(0, max(len(array), 1), rows):
+        digest.update(np.ascontiguousarray(array[start : start + rows]).tobytes())
+
 
 def _fingerprint(x: Features, y: np.ndarray) -> str:
     """SHA-256 of a split's examples and labels, to show which examples it held."""
@@ -75,9 +106,10 @@ def _fingerprint(x: Features, y: np.ndarray) -> str:
     parts = x.items() if isinstance(x, dict) else [("x", x)]
     for name, part in sorted(parts, key=lambda kv: kv[0]):
         digest.update(name.encode())
-        digest.update(
-            np.asarray(part).astype(str if part.dtype == object else part.dtype).tobytes()
-        )
+        if part.dtype == object:
+            digest.update(np.asarray(part).astype(str).tobytes())
+        else:
+            update_in_chunks(digest, part)
     digest.update(np.ascontiguousarray(y).tobytes())
     return digest.hexdigest()
 
@@ -160,4 +192,5 @@ def make_splits(arrays: Arrays, cfg: DataConfig) -> Splits:
         x_holdout,
         y_holdout,
         cfg.target_transform if arrays.task == "regression" else "none",
+        arrays.file_pixels,
     )

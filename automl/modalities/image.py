@@ -190,11 +190,11 @@ def default_space(facts: Any) -> dict[str, Any]:
 
 def read_folder(model: Any, folder: Path) -> tuple[list[str], Any]:
     """How ``automl predict`` reads new images: every image under ``folder`` (hidden files
-    skipped), upright, at the model's input size and channels, as float32 pixels 0-255; ids are
-    the paths relative to the folder."""
+    skipped), upright, at the model's input size and channels, as pixels 0-255 (uint8, as the
+    model was trained on them); ids are the paths relative to the folder."""
     import numpy as np
 
-    from automl.data.images import IMAGE_SUFFIXES, _pixels, decode_image
+    from automl.data.images import IMAGE_SUFFIXES, decode_image, pixels
     from automl.errors import UsageError
     from automl.export.signature import is_table
 
@@ -213,12 +213,12 @@ def read_folder(model: Any, folder: Path) -> tuple[list[str], Any]:
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     height, width, channels = (int(v) for v in shape)
-    pixels = np.empty((len(files), height, width, channels), dtype="float32")
+    x = np.empty((len(files), height, width, channels), dtype="uint8")
     for i, file in enumerate(files):
         try:
-            pixels[i] = _pixels(decode_image(file), (height, width), channels)
+            x[i] = pixels(decode_image(file), (height, width), channels)
         except Exception as error:
             raise UsageError(
                 f"{file}: cannot read this image ({error}); remove it or replace it"
             ) from None
-    return [str(p.relative_to(folder)) for p in files], pixels
+    return [str(p.relative_to(folder)) for p in files], x

@@ -461,6 +461,8 @@ def _dataset(name: str, x: Any, y: Any, source: str | None):
         with contextlib.suppress(Exception), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             origin = resolve_dataset_source(source)
+    if isinstance(x, np.memmap):  # images streamed from disk: MLflow's digest would read it all
+        return MetaDataset(origin, name=name)._to_mlflow_entity()  # type: ignore[abstract]
     try:
         features = (
             {k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict) else np.asarray(x)

@@ -6,7 +6,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from automl.data.pipeline import eval_dataset, train_dataset
 from automl.data.splits import Splits
@@ -14,6 +14,9 @@ from automl.errors import TrialFailed, UnhealthyTraining
 from automl.models.builder import InputSpec, build_model
 from automl.ranking import rank_key
 from automl.training.optimizers import as_named, build_optimizer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 64
@@ -46,8 +49,6 @@ def input_spec(splits: Splits, text: dict[str, Any] | None = None) -> InputSpec:
     """Shapes and normalization statistics, from the training split only; for texts (and a
     table's text columns), the tokenizer of the sampled ``data.text`` (``text``), its
     vocabulary counted on the training split."""
-    import numpy as np
-
     target: _TargetStats = {}
     if splits.task == "regression":
         y = modelled_target(splits)
@@ -87,15 +88,39 @@ def input_spec(splits: Splits, text: dict[str, Any] | None = None) -> InputSpec:
             text={**text_spec(splits.x_train, text), "column": column},
             **target,
         )
-    x = np.asarray(splits.x_train, dtype="float32")
+    mean, variance, low, high = value_stats(splits.x_train)
     return InputSpec(
-        shape=tuple(x.shape[1:]),
+        shape=tuple(int(s) for s in splits.x_train.shape[1:]),
         num_classes=splits.num_classes,
-        mean=float(x.mean()),
-        variance=float(x.var()) or 1.0,
-        value_range=(float(x.min()), float(x.max())),
+        mean=mean,
+        variance=variance or 1.0,
+        value_range=(low, high),
         **target,
     )
+
+
+STATS_SAMPLE = 4096  # rows of a split streamed from disk that its statistics are read from
+
+
+def value_stats(x: np.ndarray, rows: int = 1024) -> tuple[float, float, float, float]:
+    """(mean, variance, min, max) of every value of ``x``, a chunk of rows at a time (no float
+    copy of the whole array). A split streamed from disk (a memory map) is read at
+    ``STATS_SAMPLE`` evenly spaced rows: each trial needs these, and a pass over the file
+    would cost each trial the whole file's read."""
+    import numpy as np
+
+    if isinstance(x, np.memmap) and len(x) > STATS_SAMPLE:
+        x = x[np.linspace(0, len(x) - 1, STATS_SAMPLE).astype(int)]
+    count, total, squares = 0, 0.0, 0.0
+    low, high = np.inf, -np.inf
+    for start in range(0, len(x), rows):
+        chunk = np.asarray(x[start : start + rows], dtype="float64")
+        count += chunk.size
+        total += float(chunk.sum())
+        squares += float(np.square(chunk).sum())
+        low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+    mean = total / count
+    return mean, max(squares / count - mean * mean, 0.0), low, high
 
 
 def class_weights(splits: Splits, setting: str) -> dict[int, float] | None:

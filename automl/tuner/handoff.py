@@ -28,8 +28,10 @@ def load_splits(
 
     Tried in order: the coordinator's snapshot file (same machine or a shared folder), the same
     file from the MLflow artifact store, the data source itself (same files on this machine).
+    Images streamed from disk come with their pixel file, from beside the snapshot or from the
+    artifact store; rebuilt from the source, they are decoded again into ``cache_dir``.
     """
-    from automl.data.snapshot import read_snapshot, snapshot_name
+    from automl.data.snapshot import PixelsMissing, read_snapshot, snapshot_name
 
     path = Path(spec.snapshot)
     if path.is_file():
@@ -37,24 +39,14 @@ def load_splits(
     if spec.snapshot_artifact and tracking_uri:
         cached = cache_dir / snapshot_name(spec.splits_sha256)
         if not cached.is_file():
-            import mlflow
-
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                cached = Path(
-                    mlflow.artifacts.download_artifacts(
-                        artifact_uri=spec.snapshot_artifact,
-                        dst_path=str(cache_dir),
-                        tracking_uri=tracking_uri,
-                    )
-                )
-            except Exception as exc:
-                raise DataError(
-                    f"cannot download the study's splits {spec.snapshot_artifact} "
-                    f"from {redact(tracking_uri)} ({redact(str(exc))[:200]}); check "
-                    f"--tracking-uri"
-                ) from None
-        return _checked(read_snapshot(cached), spec, f"the artifact {spec.snapshot_artifact}")
+            _download(spec.snapshot_artifact, cache_dir, tracking_uri)
+        try:
+            splits = read_snapshot(cached)
+        except PixelsMissing as missing:  # streamed images: their pixels, logged beside it
+            folder_uri = spec.snapshot_artifact.rsplit("/", 1)[0]
+            _download(f"{folder_uri}/{missing.name}", cache_dir, tracking_uri)
+            splits = read_snapshot(cached)
+        return _checked(splits, spec, f"the artifact {spec.snapshot_artifact}")
     if cfg.data.source == "python":
         raise DataError(
             f"the study's data came from Python objects and its snapshot {path} is "
@@ -63,10 +55,30 @@ def load_splits(
         )
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data
+    from automl.data.streamed import to_disk
 
     arrays = load_source(cfg.data)
     splits = make_splits(arrays, fit_space_to_data(cfg, arrays).data)  # as the search split it
+    splits = to_disk(splits, cache_dir)  # an image folder past the memory budget
     return _checked(splits, spec, f"the source {cfg.data.path or cfg.data.source}")
+
+
+def _download(artifact_uri: str, folder: Path, tracking_uri: str) -> Path:
+    """One of the study's artifacts (its splits, their pixels) into ``folder``."""
+    import mlflow
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri, dst_path=str(folder), tracking_uri=tracking_uri
+            )
+        )
+    except Exception as exc:
+        raise DataError(
+            f"cannot download the study's splits {artifact_uri} from {redact(tracking_uri)} "
+            f"({redact(str(exc))[:200]}); check --tracking-uri"
+        ) from None
 
 
 def _checked(splits: Splits, spec: StudySpec, where: str) -> tuple[Splits, str]:

@@ -307,6 +307,7 @@ def run_search(
     from automl.data import load_source, make_splits
     from automl.data.checks import fit_space_to_data, preflight
     from automl.data.snapshot import digest, write_snapshot
+    from automl.data.streamed import to_disk
     from automl.models.transfer import check_pretrained_weights, resolve_study_bases
     from automl.tracking.store import default_tracking_uri
     from automl.tracking.tracker import Tracker
@@ -329,6 +330,8 @@ def run_search(
     arrays = load_source(cfg.data, python_data=data)
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
+    study_dir = run_dir / cfg.name
+    splits = to_disk(splits, study_dir / "data")  # an image folder past the memory budget
     from automl.training import device
     from automl.training.dry_build import dry_build
 
@@ -336,7 +339,6 @@ def run_search(
     dry_build(cfg, splits)  # a model Keras cannot build: one message now, not failed trials
     sha256 = digest(splits)
     run_dir.mkdir(parents=True, exist_ok=True)
-    study_dir = run_dir / cfg.name
     search_cfg = cfg.search
 
     epochs = max_epochs(cfg)
@@ -355,6 +357,8 @@ def run_search(
     artifact = None
     if tracker.is_remote:  # workers on other machines download the splits from here
         tracker.log_artifact(parent, snapshot, "data")
+        if splits.streamed is not None:  # and the pixels, beside it
+            tracker.log_artifact(parent, Path(splits.streamed.pixels), "data")
         artifact = f"runs:/{parent}/data/{snapshot.name}"
     tracker.log_splits(parent, splits, source=str(snapshot.resolve()))  # the Dataset column
     publish(
