@@ -133,3 +133,30 @@ def test_image_augmentation_layers_act_in_training_only():
     )  # inference: untouched
     trained = keras.ops.convert_to_numpy(augmented(x, training=True))
     assert not np.allclose(trained, plain.predict(x, verbose=0))  # training: augmented
+
+
+@pytest.mark.parametrize("source", ["diabetes", "wine", "mnist1d"])
+def test_the_snapshot_a_worker_reads_is_the_splits_the_search_made(source, tmp_path):
+    """Every array, the table columns and the target transform (a worker trains the same
+    log-scale regression as the coordinator) survive the split snapshot."""
+    from dataclasses import fields
+
+    from automl.data.snapshot import digest, read_snapshot, write_snapshot
+
+    transform = "log" if source == "diabetes" else "none"
+    test = 0.2 if source != "mnist1d" else "builtin"
+    made = make_splits(
+        load_source(source), DataConfig(source=source, test=test, target_transform=transform)
+    )
+    read = read_snapshot(write_snapshot(made, tmp_path))
+    assert digest(read) == digest(made) and read.target_transform == transform
+    for field in fields(made):
+        mine, theirs = getattr(made, field.name), getattr(read, field.name)
+        if isinstance(mine, dict):
+            assert list(mine) == list(theirs)
+            for column in mine:
+                np.testing.assert_array_equal(mine[column], theirs[column])
+        elif isinstance(mine, np.ndarray):
+            np.testing.assert_array_equal(mine, theirs)
+        else:
+            assert mine == theirs, field.name

@@ -101,6 +101,7 @@ def write_snapshot(splits: Splits, folder: Path, sha256: str | None = None) -> P
     arrays = {key: _storable(np.asarray(a)) for key, a in _arrays(splits).items()}
     meta = _meta(splits)
     meta["object_arrays"] = [k for k, a in _arrays(splits).items() if np.asarray(a).dtype == object]
+    meta["target_transform"] = splits.target_transform  # how trials model the target
     if splits.streamed is not None:
         meta["pixels_file"] = Path(splits.streamed.pixels).name
     partial = path.with_suffix(".partial.npz")
@@ -185,6 +186,7 @@ def read_snapshot(path: Path, pixels: Path | None = None) -> Splits:
         tuple(tuple(c) for c in meta["columns"]),
         part("x_holdout"),
         arrays.get("y_holdout"),
+        meta.get("target_transform", "none"),
     )
     if streamed is None:
         return splits

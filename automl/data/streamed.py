@@ -116,7 +116,9 @@ def _without(
 
 
 def open_streamed(splits: Splits, streamed: Streamed) -> Splits:
-    """``splits`` with each x part the memory map of its rows of ``streamed.pixels``."""
+    """``splits`` with each x part the memory map of its rows of ``streamed.pixels`` (each its
+    own map, whose ``offset`` is where its rows start in the file: the pipeline reads batches
+    from there with ``pread``, which maps nothing into the process)."""
     try:
         pixels = np.load(streamed.pixels, mmap_mode="r")
     except (OSError, ValueError) as error:
@@ -124,11 +126,23 @@ def open_streamed(splits: Splits, streamed: Streamed) -> Splits:
             f"{streamed.pixels}: not a readable pixel file ({error}); delete it and run the "
             f"search again to rewrite it"
         ) from None
+    shape, header = pixels.shape[1:], pixels.offset
+    row_bytes = int(np.prod(shape))
     rows, start = {}, 0
     for name in PARTS:
         if name in streamed.names:
             count = len(streamed.names[name])
-            rows[name] = pixels[start : start + count]
+            rows[name] = (
+                np.memmap(
+                    streamed.pixels,
+                    dtype="uint8",
+                    mode="r",
+                    offset=header + start * row_bytes,
+                    shape=(count, *shape),
+                )
+                if count
+                else np.empty((0, *shape), dtype="uint8")
+            )
             start += count
     if start != len(pixels):
         raise DataError(
@@ -174,16 +188,22 @@ def _decode(
     root = os.path.commonpath(files)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype="uint8", shape=(len(files), *shape))
     height, width, depth = shape
+    row_bytes = height * width * depth
+    # the header and the file's size; rows are written with pwrite, so that the decoded pixels
+    # go to the page cache and not into this process's memory
+    header = _npy_file(partial, (len(files), *shape))
     failed: dict[int, str] = {}
+    out = os.open(partial, os.O_WRONLY)
 
     def chunk(start: int) -> None:
         for i in range(start, min(start + CHUNK, len(files))):
             try:
                 with open(files[i], "rb") as handle:
                     image = decode_image(io.BytesIO(handle.read()))
-                out[i] = pixels(image, (height, width), depth)
+                os.pwrite(
+                    out, pixels(image, (height, width), depth).tobytes(), header + i * row_bytes
+                )
             except Exception as error:  # any failure means "not a readable image"
                 failed[i] = (
                     f"{os.path.relpath(files[i], root)}: {error_words(error, Path(files[i]))}"
@@ -198,18 +218,24 @@ def _decode(
                     f"decoding images to {path.name}: {min(done * CHUNK, len(files)):,} of "
                     f"{len(files):,} ({time.monotonic() - began:.0f} s)"
                 )
-    out.flush()
-    if failed:  # the good rows, in order, into a file of their own (rare: copied in chunks)
-        good = np.array([i for i in range(len(files)) if i not in failed], dtype=int)
+    os.close(out)
+    if failed:  # the good rows, in order, into a file of their own (rare)
+        good = [i for i in range(len(files)) if i not in failed]
         compact = path.with_suffix(".compact.npy")
-        kept = np.lib.format.open_memmap(
-            compact, mode="w+", dtype="uint8", shape=(len(good), *shape)
-        )
-        for start in range(0, len(good), 1024):
-            kept[start : start + 1024] = out[good[start : start + 1024]]
-        kept.flush()
-        del kept
+        offset = _npy_file(compact, (len(good), *shape))
+        with open(partial, "rb") as source, open(compact, "r+b") as target:
+            for k, i in enumerate(good):
+                target.seek(offset + k * row_bytes)
+                target.write(os.pread(source.fileno(), row_bytes, header + i * row_bytes))
         compact.replace(partial)
     skipped_file.write_text(json.dumps({str(k): v for k, v in sorted(failed.items())}))
     partial.replace(path)  # atomic, and last: a reader never sees half a file
     return dict(sorted(failed.items()))
+
+
+def _npy_file(path: Path, shape: tuple[int, ...]) -> int:
+    """An .npy file of uint8 zeros of ``shape`` (sparse on disk); the offset of its first row."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype="uint8", shape=shape)
+    offset = int(array.offset)
+    del array
+    return offset
