@@ -84,6 +84,13 @@ def test_the_pixel_file_is_written_once_and_the_snapshot_names_files_not_pixels(
         assert not [k for k in npz.files if npz[k].dtype == np.uint8]
     read = read_snapshot(snapshot)
     assert isinstance(read.x_val, np.memmap) and digest(read) == digest(splits)
+    # the training split's statistics, counted as it was decoded: those of its pixels
+    from automl.training.fit import input_spec, value_stats
+
+    spec = input_spec(read)
+    exact = value_stats(np.asarray(splits.x_train))
+    assert read.streamed.train_stats == pytest.approx(exact, rel=1e-9)
+    assert (spec.mean, spec.variance, *spec.value_range) == pytest.approx(exact, rel=1e-9)
     np.testing.assert_array_equal(read.x_test, splits.x_test)
     np.testing.assert_array_equal(read.y_train, splits.y_train)
 

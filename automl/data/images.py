@@ -56,10 +56,10 @@ def load_image_folder(
 
     Args:
         memory_budget: bytes the decoded pixels may take in memory (None: this machine's
-            default, :func:`automl.data.streamed.default_budget`); past it the examples are
+            default, :func:`automl.data.budget.default_budget`); past it the examples are
             the files' paths, decoded later to disk (:mod:`automl.data.streamed`).
     """
-    from automl.data.streamed import default_budget
+    from automl.data.budget import default_budget
 
     files, empty = _class_files(folder)
     _require_two_classes(folder, sorted(files), empty)

@@ -104,6 +104,7 @@ def write_snapshot(splits: Splits, folder: Path, sha256: str | None = None) -> P
     meta["target_transform"] = splits.target_transform  # how trials model the target
     if splits.streamed is not None:
         meta["pixels_file"] = Path(splits.streamed.pixels).name
+        meta["train_stats"] = list(splits.streamed.train_stats)
     partial = path.with_suffix(".partial.npz")
     # numpy's stub matches **arrays against its allow_pickle: bool; the keys are _PARTS names
     np.savez(partial, __meta__=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
@@ -154,6 +155,7 @@ def read_snapshot(path: Path, pixels: Path | None = None) -> Splits:
             str(pixels),
             {p: arrays.pop(f"{p}.names") for p in _PARTS if f"{p}.names" in arrays},
             {p: arrays.pop(f"{p}.sha256") for p in _PARTS if f"{p}.sha256" in arrays},
+            tuple(meta.get("train_stats", ())),
         )
         for p in streamed.names:
             arrays[p] = streamed.names[p]  # placeholders: open_streamed maps the pixels

@@ -27,6 +27,8 @@ class Streamed:
     pixels: str  # the .npy file's path
     names: dict[str, np.ndarray]  # part ("x_train" ...) -> file names relative to the folder
     sha256: dict[str, np.ndarray]  # part -> each file's SHA-256, hex
+    # the training split's pixels: mean, variance, min, max (counted as they were decoded)
+    train_stats: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ Below ``data.memory_budget`` an image folder is decoded into memory (:mod:`autom
 Past it, the folder is only listed and the splits are made on its file paths; :func:`to_disk`
 then decodes every split once, in parallel threads (Pillow decodes outside Python's lock), into
 one ``.npy`` file beside the split snapshot, and each split's examples become a read-only memory
-map of its rows. The operating system pages rows in as batches need them and shares them
-between the workers of a machine; :mod:`automl.data.pipeline` reads such a split by batches of
-row numbers, so no process holds more than a few batches of it.
+map of its rows. :mod:`automl.data.pipeline` reads such a split by batches of row numbers, with
+``pread`` through the operating system's page cache (shared by the workers of a machine), so no
+process holds more than a few batches of it.
 
 The file is named by its content (the image files' SHA-256, the pixel shape): a resumed search,
 or a second search on the same folder, reuses it; a worker on another machine gets it from the
@@ -29,6 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,21 +39,7 @@ from automl.errors import DataError
 log = logging.getLogger("automl")
 
 PARTS = ("x_train", "x_val", "x_test", "x_holdout")  # in the pixel file's row order
-BUDGET_SHARE = 8  # auto: an eighth of this machine's memory (coordinator, workers, TensorFlow)
 CHUNK = 64  # files one thread decodes at a time
-
-
-def default_budget() -> int:
-    """``data.memory_budget: auto``: an eighth of this machine's memory (of the container's
-    limit where a cgroup sets a lower one), in bytes."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()  # cgroup v2
-        if limit.isdigit():
-            total = min(total, int(limit))
-    except OSError:
-        pass
-    return total // BUDGET_SHARE
 
 
 def to_disk(splits: Splits, folder: Path) -> Splits:
@@ -77,18 +64,21 @@ def to_disk(splits: Splits, folder: Path) -> Splits:
         key.update("\n".join(names[name].tolist()).encode())
         key.update("".join(sha256[name].tolist()).encode())
     path = folder / f"pixels-{key.hexdigest()[:16]}.npy"
-    skipped_file = path.with_suffix(".skipped.json")  # rows left out: written before the file
-    if path.is_file() and skipped_file.is_file():
-        skipped = {int(k): v for k, v in json.loads(skipped_file.read_text()).items()}
+    facts_file = path.with_suffix(".json")  # rows left out, statistics: written before the file
+    if path.is_file() and facts_file.is_file():
+        facts = json.loads(facts_file.read_text())
     else:
-        skipped = _decode(parts, shape, path, skipped_file)
+        facts = _decode(parts, shape, path, facts_file)
         log.info(
-            f"decoded {sum(len(p) for _, p in parts) - len(skipped):,} images to {path} "
-            f"({path.stat().st_size / 2**30:.2f} GB) in {time.monotonic() - started:.0f} s"
+            f"decoded {sum(len(p) for _, p in parts) - len(facts['skipped']):,} images to "
+            f"{path} ({path.stat().st_size / 2**30:.2f} GB) in "
+            f"{time.monotonic() - started:.0f} s"
         )
+    skipped = {int(k): v for k, v in facts["skipped"].items()}
     if skipped:
         splits, names, sha256 = _without(splits, names, sha256, skipped, root)
-    return open_streamed(splits, Streamed(str(path), names, sha256))
+    stats = tuple(float(v) for v in facts["train_stats"])
+    return open_streamed(splits, Streamed(str(path), names, sha256, stats))
 
 
 def _without(
@@ -99,7 +89,9 @@ def _without(
     root: Path,
 ) -> tuple[Splits, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The splits less the rows whose files could not be decoded, said once."""
-    offset, kept_x, kept_names, kept_sha = 0, {}, {}, {}
+    offset = 0
+    kept_x: dict[str, Any] = {}
+    kept_names, kept_sha = {}, {}
     for part in PARTS:
         if part not in names:
             continue
@@ -128,7 +120,8 @@ def open_streamed(splits: Splits, streamed: Streamed) -> Splits:
         ) from None
     shape, header = pixels.shape[1:], pixels.offset
     row_bytes = int(np.prod(shape))
-    rows, start = {}, 0
+    rows: dict[str, Any] = {}
+    start = 0
     for name in PARTS:
         if name in streamed.names:
             count = len(streamed.names[name])
@@ -173,14 +166,18 @@ def _decode(
     parts: list[tuple[str, np.ndarray]],
     shape: tuple[int, int, int],
     path: Path,
-    skipped_file: Path,
-) -> dict[int, str]:
-    """Every part's files decoded in parallel into one uint8 array file, rows in part order.
+    facts_file: Path,
+) -> dict:
+    """Every part's files decoded in parallel into one uint8 array file, rows in part order,
+    and the training split's statistics counted on the way (one pass over the data).
 
     Returns:
-        The rows (of all parts, in order) whose files could not be decoded -> why, in words;
-        the file holds the other rows only.
+        ``skipped``: the rows (of all parts, in order) whose files could not be decoded -> why,
+        in words (the file holds the other rows only); ``train_stats``: the mean, variance,
+        min and max of the training split's pixels. Also written to ``facts_file``.
     """
+    import threading
+
     from automl.data.base import error_words
     from automl.data.images import decode_image, pixels
 
@@ -195,19 +192,33 @@ def _decode(
     header = _npy_file(partial, (len(files), *shape))
     failed: dict[int, str] = {}
     out = os.open(partial, os.O_WRONLY)
+    train_rows = len(parts[0][1])  # x_train comes first
+    totals = [0, 0.0, 0.0, 255.0, 0.0]  # count, sum, sum of squares, min, max
+    lock = threading.Lock()
 
     def chunk(start: int) -> None:
+        mine = [0, 0.0, 0.0, 255.0, 0.0]
         for i in range(start, min(start + CHUNK, len(files))):
             try:
                 with open(files[i], "rb") as handle:
                     image = decode_image(io.BytesIO(handle.read()))
-                os.pwrite(
-                    out, pixels(image, (height, width), depth).tobytes(), header + i * row_bytes
-                )
+                row = pixels(image, (height, width), depth)
+                os.pwrite(out, row.tobytes(), header + i * row_bytes)
+                if i < train_rows:
+                    values = row.astype("float64")
+                    mine[0] += values.size
+                    mine[1] += float(values.sum())
+                    mine[2] += float(np.square(values).sum())
+                    mine[3], mine[4] = min(mine[3], values.min()), max(mine[4], values.max())
             except Exception as error:  # any failure means "not a readable image"
                 failed[i] = (
                     f"{os.path.relpath(files[i], root)}: {error_words(error, Path(files[i]))}"
                 )
+        with lock:
+            totals[0] += mine[0]
+            totals[1] += mine[1]
+            totals[2] += mine[2]
+            totals[3], totals[4] = min(totals[3], mine[3]), max(totals[4], mine[4])
 
     began, said = time.monotonic(), time.monotonic()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -228,9 +239,15 @@ def _decode(
                 target.seek(offset + k * row_bytes)
                 target.write(os.pread(source.fileno(), row_bytes, header + i * row_bytes))
         compact.replace(partial)
-    skipped_file.write_text(json.dumps({str(k): v for k, v in sorted(failed.items())}))
+    count = max(int(totals[0]), 1)
+    mean = totals[1] / count
+    facts = {
+        "skipped": {str(k): v for k, v in sorted(failed.items())},
+        "train_stats": [mean, max(totals[2] / count - mean * mean, 0.0), totals[3], totals[4]],
+    }
+    facts_file.write_text(json.dumps(facts))
     partial.replace(path)  # atomic, and last: a reader never sees half a file
-    return dict(sorted(failed.items()))
+    return facts
 
 
 def _npy_file(path: Path, shape: tuple[int, ...]) -> int:

@@ -88,7 +88,9 @@ def input_spec(splits: Splits, text: dict[str, Any] | None = None) -> InputSpec:
             text={**text_spec(splits.x_train, text), "column": column},
             **target,
         )
-    mean, variance, low, high = value_stats(splits.x_train)
+    # streamed images: counted as they were decoded (automl.data.streamed); else here
+    stats = splits.streamed.train_stats if splits.streamed is not None else ()
+    mean, variance, low, high = stats or value_stats(splits.x_train)
     return InputSpec(
         shape=tuple(int(s) for s in splits.x_train.shape[1:]),
         num_classes=splits.num_classes,
@@ -99,18 +101,11 @@ def input_spec(splits: Splits, text: dict[str, Any] | None = None) -> InputSpec:
     )
 
 
-STATS_SAMPLE = 4096  # rows of a split streamed from disk that its statistics are read from
-
-
 def value_stats(x: np.ndarray, rows: int = 1024) -> tuple[float, float, float, float]:
     """(mean, variance, min, max) of every value of ``x``, a chunk of rows at a time (no float
-    copy of the whole array). A split streamed from disk (a memory map) is read at
-    ``STATS_SAMPLE`` evenly spaced rows: each trial needs these, and a pass over the file
-    would cost each trial the whole file's read."""
+    copy of the whole array)."""
     import numpy as np
 
-    if isinstance(x, np.memmap) and len(x) > STATS_SAMPLE:
-        x = x[np.linspace(0, len(x) - 1, STATS_SAMPLE).astype(int)]
     count, total, squares = 0, 0.0, 0.0
     low, high = np.inf, -np.inf
     for start in range(0, len(x), rows):

@@ -39,7 +39,7 @@ def load_splits(
     if spec.snapshot_artifact and tracking_uri:
         cached = cache_dir / snapshot_name(spec.splits_sha256)
         if not cached.is_file():
-            _download(spec.snapshot_artifact, cache_dir, tracking_uri)
+            cached = _download(spec.snapshot_artifact, cache_dir, tracking_uri)
         try:
             splits = read_snapshot(cached)
         except PixelsMissing as missing:  # streamed images: their pixels, logged beside it
