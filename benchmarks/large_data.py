@@ -238,8 +238,8 @@ def compare_pipelines(folder: Path, work: Path, repeats: int) -> dict:
     for _ in range(repeats):
         for name, (x, y) in (("streamed", streamed), ("memory", held)):
             rates[name].append(pipeline_rate(x, y))
-    for _ in range(2):
-        for name, (x, y) in (("streamed", streamed), ("memory", held)):
+    for _ in range(3):
+        for name, (x, y) in (("memory", held), ("streamed", streamed)):
             fits[name].append(training_rate(x, y))
     median = {k: statistics.median(v) for k, v in rates.items()}
     fit = {k: statistics.median(v) for k, v in fits.items()}

@@ -214,3 +214,19 @@ def _folder(root: Path, per_class: int, size: tuple[int, int] = (10, 10)) -> Pat
 def _sorted_rows(x: np.ndarray) -> np.ndarray:
     flat = x.reshape(len(x), -1)
     return flat[np.lexsort(flat.T[::-1])]
+
+
+def test_a_disk_too_small_for_the_decoded_pixels_is_said_before_decoding(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from automl.errors import DataError
+
+    folder = _folder(tmp_path / "pics", per_class=4)
+    listed = load_image_folder(folder, image_size=None, channels=None, memory_budget=0)
+    splits = make_splits(listed, DataConfig(source="images", validation=0.25, test=0.25))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**6, 10**6 - 100, 100))
+    with pytest.raises(DataError, match=r"take 0\.0 GB on disk and only 0\.0 GB are free"):
+        to_disk(splits, tmp_path / "data")
+    assert not list((tmp_path / "data").glob("pixels-*"))  # nothing half-written

@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -42,13 +43,19 @@ PARTS = ("x_train", "x_val", "x_test", "x_holdout")  # in the pixel file's row o
 CHUNK = 64  # files one thread decodes at a time
 
 
-def to_disk(splits: Splits, folder: Path) -> Splits:
+def to_disk(splits: Splits, folder: Path, progress: bool = False) -> Splits:
     """The splits with their image files decoded to ``folder/pixels-<digest>.npy``.
 
     Splits held in memory are returned as they are. The file is written once (to a partial
     file, renamed when whole); each example's rows are a memory map of it afterwards. A file
     whose header read but whose pixels do not (a truncated JPEG) is left out of its split with
     a warning, as the in-memory path leaves it out of the folder.
+
+    Args:
+        progress: show a progress bar while decoding (on a terminal) and say when it is done.
+
+    Raises:
+        DataError: not enough free disk space in ``folder`` for the decoded pixels.
     """
     if splits.file_pixels is None:
         return splits
@@ -68,12 +75,16 @@ def to_disk(splits: Splits, folder: Path) -> Splits:
     if path.is_file() and facts_file.is_file():
         facts = json.loads(facts_file.read_text())
     else:
-        facts = _decode(parts, shape, path, facts_file)
-        log.info(
+        _require_space(folder, sum(len(p) for _, p in parts) * int(np.prod(shape)))
+        facts = _decode(parts, shape, path, facts_file, progress)
+        said = (
             f"decoded {sum(len(p) for _, p in parts) - len(facts['skipped']):,} images to "
-            f"{path} ({path.stat().st_size / 2**30:.2f} GB) in "
+            f"{path} ({path.stat().st_size / 2**30:.2f} GB), past data.memory_budget, in "
             f"{time.monotonic() - started:.0f} s"
         )
+        log.info(said)
+        if progress:
+            print(said, file=sys.stderr)
     skipped = {int(k): v for k, v in facts["skipped"].items()}
     if skipped:
         splits, names, sha256 = _without(splits, names, sha256, skipped, root)
@@ -145,6 +156,20 @@ def open_streamed(splits: Splits, streamed: Streamed) -> Splits:
     return replace(splits, **rows, file_pixels=None, streamed=streamed)
 
 
+def _require_space(folder: Path, needed: int) -> None:
+    """Refuse to start a decode that the disk cannot hold, in one sentence."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise DataError(
+            f"{folder}: the images decoded take {needed / 2**30:.1f} GB on disk and only "
+            f"{free / 2**30:.1f} GB are free there; free some space, point --run-dir at a "
+            f"larger disk, or set data.image_size smaller"
+        )
+
+
 def _file_digests(paths: np.ndarray) -> np.ndarray:
     """Each file's SHA-256 (hex), read in parallel."""
 
@@ -167,6 +192,7 @@ def _decode(
     shape: tuple[int, int, int],
     path: Path,
     facts_file: Path,
+    progress: bool = False,
 ) -> dict:
     """Every part's files decoded in parallel into one uint8 array file, rows in part order,
     and the training split's statistics counted on the way (one pass over the data).
@@ -220,15 +246,14 @@ def _decode(
             totals[2] += mine[2]
             totals[3], totals[4] = min(totals[3], mine[3]), max(totals[4], mine[4])
 
-    began, said = time.monotonic(), time.monotonic()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for done, _ in enumerate(pool.map(chunk, range(0, len(files), CHUNK)), start=1):
-            if time.monotonic() - said > 30:  # a long decode says how far it is
-                said = time.monotonic()
-                log.info(
-                    f"decoding images to {path.name}: {min(done * CHUNK, len(files)):,} of "
-                    f"{len(files):,} ({time.monotonic() - began:.0f} s)"
-                )
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(file=sys.stderr), transient=True, disable=not progress)
+    with bar, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        task = bar.add_task("decoding images", total=len(files))
+        for _ in pool.map(chunk, range(0, len(files), CHUNK)):
+            bar.advance(task, CHUNK)
     os.close(out)
     if failed:  # the good rows, in order, into a file of their own (rare)
         good = [i for i in range(len(files)) if i not in failed]

@@ -331,7 +331,7 @@ def run_search(
     cfg = fit_space_to_data(cfg, arrays)
     splits = make_splits(arrays, cfg.data)
     study_dir = run_dir / cfg.name
-    splits = to_disk(splits, study_dir / "data")  # an image folder past the memory budget
+    splits = to_disk(splits, study_dir / "data", progress)  # an image folder past the budget
     from automl.training import device
     from automl.training.dry_build import dry_build
 
