@@ -27,9 +27,10 @@ from automl.data.splits import Splits
 # least MIN_ROWS rows: a table of 40,000 rows fits whole, 60,000 images are cut to 20,000
 MAX_CELLS = 4_000_000
 MIN_ROWS = 20_000
-# images streamed from disk (past data.memory_budget) are read at this many rows at least:
-# their baselines must not bring the whole split into memory as floats
-STREAMED_MIN_ROWS = 2_000
+# and never on more than MAX_FLOATS cells, which they hold as float64 (400 MB): 64x64 colour
+# images are cut to 4,069 rows, MNIST keeps its 20,000 (the coordinator held 8 GB for the
+# baselines of 24,000 such images before: benchmarks/large_data.py)
+MAX_FLOATS = 50_000_000
 SCORE_ROWS = 2_000  # test examples encoded and predicted at a time
 
 
@@ -79,8 +80,8 @@ def fit_baselines(splits: Splits, seed: int = 0) -> list[dict[str, Any]]:
     from automl.modalities import module
 
     train: Features
-    if isinstance(splits.x_train, np.memmap):  # streamed: a sample of rows, read from disk
-        train, y = _streamed_sample(splits, seed)
+    if not isinstance(splits.x_train, dict) and splits.x_train.ndim > 1:  # signals, images
+        train, y = _array_sample(splits, seed)
     else:
         train = _concat([splits.x_train, splits.x_val])
         y = np.concatenate([splits.y_train, splits.y_val])
@@ -164,12 +165,14 @@ def beats(score: float, scores: list[float], metric: str) -> bool:
 TIE = 1e-6  # scores closer than this are the same score
 
 
-def _streamed_sample(splits: Splits, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the training and validation splits streamed from disk, as many as
-    ``MAX_CELLS`` allows (at least ``STREAMED_MIN_ROWS``), read in file order."""
+def _array_sample(splits: Splits, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the training and validation splits of signals or images, as many as the caps
+    allow (``MAX_CELLS``, at least ``MIN_ROWS``, at most ``MAX_FLOATS``), chosen before they
+    are copied (a split streamed from disk is read at those rows only, in file order)."""
     x_train, x_val = cast("np.ndarray", splits.x_train), cast("np.ndarray", splits.x_val)
     n_train, total = len(splits.y_train), len(splits.y_train) + len(splits.y_val)
-    cap = max(STREAMED_MIN_ROWS, MAX_CELLS // max(1, int(np.prod(x_train.shape[1:]))))
+    features = max(1, int(np.prod(x_train.shape[1:])))
+    cap = max(1, min(max(MIN_ROWS, MAX_CELLS // features), MAX_FLOATS // features))
     keep = np.sort(np.random.default_rng(seed).choice(total, min(cap, total), replace=False))
     in_train, in_val = keep[keep < n_train], keep[keep >= n_train] - n_train
     x = np.concatenate([x_train[in_train], x_val[in_val]])

@@ -230,3 +230,44 @@ def test_a_disk_too_small_for_the_decoded_pixels_is_said_before_decoding(tmp_pat
     with pytest.raises(DataError, match=r"take 0\.0 GB on disk and only 0\.0 GB are free"):
         to_disk(splits, tmp_path / "data")
     assert not list((tmp_path / "data").glob("pixels-*"))  # nothing half-written
+
+
+def test_baselines_of_large_images_fit_on_a_bounded_sample_read_from_disk(tmp_path):
+    """The baselines hold at most MAX_FLOATS cells: of 64x64 colour images they fit on 4,069
+    rows, wherever the split lies (MNIST-sized ones keep their 20,000)."""
+    from automl.baselines import MAX_FLOATS, _array_sample, fit_baselines
+
+    rows = np.random.default_rng(0).integers(0, 255, (5000, 64, 64, 3), dtype=np.uint8)
+    labels = (rows[:, :8, :8].mean(axis=(1, 2, 3)) > 127).astype("int64")
+    pixels = tmp_path / "pixels.npy"
+    np.save(pixels, rows)
+    mapped = np.load(pixels, mmap_mode="r")
+    for x in (rows, mapped):
+        splits = Splits(
+            x[:4000],
+            labels[:4000],
+            x[4000:4500],
+            labels[4000:4500],
+            x[4500:],
+            labels[4500:],
+            "classification",
+            "image",
+            ("dark", "light"),
+        )
+        sample, y = _array_sample(splits, seed=0)
+        assert len(sample) == len(y) == MAX_FLOATS // (64 * 64 * 3) == 4069
+        assert not isinstance(sample, np.memmap)  # read into memory: those rows only
+    mnist = Splits(
+        np.zeros((30000, 28, 28), "uint8"),
+        np.zeros(30000, "int64"),
+        np.zeros((100, 28, 28), "uint8"),
+        np.zeros(100, "int64"),
+        np.zeros((10, 28, 28), "uint8"),
+        np.zeros(10, "int64"),
+        "classification",
+        "image",
+        ("a", "b"),
+    )
+    assert len(_array_sample(mnist, seed=0)[1]) == 20_000
+    scores = {row["name"]: row["test"] for row in fit_baselines(splits)}
+    assert set(scores) == {"majority class", "logistic regression"}, scores
