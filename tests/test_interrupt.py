@@ -222,9 +222,10 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path):
     assert failed and all(t.user_attrs["fail_reason"].startswith("killed") for t in failed)
     # the budget counts the retries, not the killed attempts: exactly 6 trials ended well
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
-    for t in failed:  # each killed trial was retried with its own configuration
+    for t in failed:  # each killed trial was retried with its own configuration (killed while
+        # its model was being built, it had only some of its parameters: the retry has those)
         assert any(
-            r.user_attrs.get("retry_of") is not None and r.params == t.params
+            r.user_attrs.get("retry_of") is not None and t.params.items() <= r.params.items()
             for r in trials
             if r.number > t.number
         )

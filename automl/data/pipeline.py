@@ -125,11 +125,18 @@ def _as_float(ds, x: Features):
     return ds.map(lambda xb, yb: (tf.cast(xb, tf.float32), yb), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+SHUFFLE_BYTES = 128 * 2**20  # a streamed split's shuffle buffer: rows in about this much memory
+SHARD_ROWS = 2048  # a streamed training split is read as interleaved shards of this many rows
+
+
 def _rows(x: np.memmap, y: np.ndarray, batch_size: int, seed: int | None):
-    """Batches of a split streamed from disk: row numbers (shuffled each epoch when ``seed`` is
-    given), batched, then read from the pixel file in parallel with ``pread`` (through the page
-    cache, without mapping the file into this process, so its memory stays flat whatever the
-    file's size), each batch's rows in file order, and cast to float32 in TensorFlow."""
+    """Batches of a split streamed from disk, read by TensorFlow alone
+    (``FixedLengthRecordDataset``: through the page cache, mapping nothing into this process,
+    and never holding Python's interpreter lock, which Keras' training loop needs), then
+    decoded and cast per batch. Training (``seed`` given) interleaves the split's shards in a
+    new order each epoch through a shuffle buffer of about ``SHUFFLE_BYTES``; its rows are
+    stored in a random order (:func:`automl.data.streamed.to_disk`), so neighbours on disk are
+    not of one class. Evaluation reads the rows in order."""
     import os
 
     import tensorflow as tf
@@ -137,23 +144,48 @@ def _rows(x: np.memmap, y: np.ndarray, batch_size: int, seed: int | None):
     assert x.filename is not None  # a memory map of the pixel file
     shape = tuple(int(s) for s in x.shape[1:])
     row_bytes = int(np.prod(shape))
-    file = open(x.filename, "rb", buffering=0)  # noqa: SIM115 (as long as the dataset lives)
+    size = os.path.getsize(x.filename)
+    labels = tf.constant(y)
 
-    def read(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.sort(rows)
-        out = np.empty(len(rows) * row_bytes, dtype="uint8")
-        view, fd = memoryview(out.data), file.fileno()
-        for k, row in enumerate(rows.tolist()):
-            os.preadv(fd, [view[k * row_bytes : (k + 1) * row_bytes]], x.offset + row * row_bytes)
-        return out.reshape(len(rows), *shape), y[rows]
+    def shard(start, stop):
+        records = tf.data.FixedLengthRecordDataset(
+            x.filename,
+            row_bytes,
+            header_bytes=x.offset + start * row_bytes,
+            footer_bytes=size - x.offset - stop * row_bytes,
+            buffer_size=2**20,
+        )
+        return tf.data.Dataset.zip(
+            (records, tf.data.Dataset.from_tensor_slices(labels[start:stop]))
+        )
 
-    def batch(rows):
-        xb, yb = tf.numpy_function(read, [rows], [tf.uint8, tf.float32], stateful=False)
-        xb.set_shape([None, *shape])
-        yb.set_shape([None, *y.shape[1:]])
-        return tf.cast(xb, tf.float32), yb
+    if seed is None:
+        ds = shard(tf.constant(0, tf.int64), tf.constant(len(y), tf.int64))
+    else:
+        starts = np.arange(0, len(y), SHARD_ROWS, dtype="int64")
+        bounds = np.stack([starts, np.minimum(starts + SHARD_ROWS, len(y))], axis=1)
+        ds = (
+            tf.data.Dataset.from_tensor_slices(bounds)
+            .shuffle(len(bounds), seed=seed, reshuffle_each_iteration=True)
+            .interleave(
+                lambda b: shard(b[0], b[1]),
+                cycle_length=min(len(bounds), 8),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .shuffle(
+                min(len(y), max(512, SHUFFLE_BYTES // row_bytes)),
+                seed=seed,
+                reshuffle_each_iteration=True,
+            )
+        )
 
-    ds = tf.data.Dataset.range(len(y))
-    if seed is not None:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+    def decoded(raw, yb):
+        pixels = tf.reshape(tf.io.decode_raw(raw, tf.uint8), [-1, *shape])
+        return tf.cast(pixels, tf.float32), yb
+
+    batches = -(-len(y) // batch_size)  # Keras counts the steps of an epoch from it
+    return (
+        ds.batch(batch_size)
+        .map(decoded, num_parallel_calls=tf.data.AUTOTUNE)
+        .apply(tf.data.experimental.assert_cardinality(batches))
+    )

@@ -4,9 +4,9 @@ Below ``data.memory_budget`` an image folder is decoded into memory (:mod:`autom
 Past it, the folder is only listed and the splits are made on its file paths; :func:`to_disk`
 then decodes every split once, in parallel threads (Pillow decodes outside Python's lock), into
 one ``.npy`` file beside the split snapshot, and each split's examples become a read-only memory
-map of its rows. :mod:`automl.data.pipeline` reads such a split by batches of row numbers, with
-``pread`` through the operating system's page cache (shared by the workers of a machine), so no
-process holds more than a few batches of it.
+map of its rows. :mod:`automl.data.pipeline` reads such a split with TensorFlow's own file
+reader, through the operating system's page cache (shared by the workers of a machine), so no
+process holds more than a shuffle buffer of it.
 
 The file is named by its content (the image files' SHA-256, the pixel shape): a resumed search,
 or a second search on the same folder, reuses it; a worker on another machine gets it from the
@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -62,6 +62,8 @@ def to_disk(splits: Splits, folder: Path, progress: bool = False) -> Splits:
     shape = splits.file_pixels
     parts = [(p, getattr(splits, p)) for p in PARTS if getattr(splits, p) is not None]
     root = Path(os.path.commonpath([str(p) for _, paths in parts for p in paths]))  # the folder
+    splits = _shuffled_train(splits, root)
+    parts = [(p, getattr(splits, p)) for p in PARTS if getattr(splits, p) is not None]
     started = time.monotonic()
     sha256 = {name: _file_digests(paths) for name, paths in parts}
     names = {name: np.array([os.path.relpath(p, root) for p in paths]) for name, paths in parts}
@@ -90,6 +92,17 @@ def to_disk(splits: Splits, folder: Path, progress: bool = False) -> Splits:
         splits, names, sha256 = _without(splits, names, sha256, skipped, root)
     stats = tuple(float(v) for v in facts["train_stats"])
     return open_streamed(splits, Streamed(str(path), names, sha256, stats))
+
+
+def _shuffled_train(splits: Splits, root: Path) -> Splits:
+    """The training split in a random order, fixed by its file names: the pipeline reads it
+    from the file in stretches (:mod:`automl.data.pipeline`), so neighbours on disk must not
+    be of one class, as a folder listed class by class has them."""
+    paths = cast("np.ndarray", splits.x_train)  # file paths, not yet decoded
+    names = "\n".join(os.path.relpath(p, root) for p in paths.tolist())
+    seed = int(hashlib.sha256(names.encode()).hexdigest()[:8], 16)
+    order = np.random.default_rng(seed).permutation(len(splits.y_train))
+    return replace(splits, x_train=paths[order], y_train=splits.y_train[order])
 
 
 def _without(
