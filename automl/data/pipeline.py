@@ -125,7 +125,7 @@ def _as_float(ds, x: Features):
     return ds.map(lambda xb, yb: (tf.cast(xb, tf.float32), yb), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-SHUFFLE_BYTES = 128 * 2**20  # a streamed split's shuffle buffer: rows in about this much memory
+SHUFFLE_BYTES = 64 * 2**20  # a streamed split's shuffle buffer: rows in about this much memory
 SHARD_ROWS = 2048  # a streamed training split is read as interleaved shards of this many rows
 
 
