@@ -10,8 +10,8 @@ each augmentation.
 Labels of a classification task are one-hot, so that mixup and label smoothing can soften them.
 Images are uint8 until their batch (four times less memory than float32), cast to float32 as each
 batch is made. A split streamed from disk (a memory map, :mod:`automl.data.streamed`) is read by
-batches of row numbers, shuffled each epoch, so only the batches in flight are in memory; the
-operating system's page cache keeps what fits of the file.
+TensorFlow's own file reader through a bounded shuffle buffer, so only that buffer and the
+batches in flight are in memory; the operating system's page cache keeps what fits of the file.
 """
 
 from __future__ import annotations

@@ -133,8 +133,8 @@ def _without(
 
 def open_streamed(splits: Splits, streamed: Streamed) -> Splits:
     """``splits`` with each x part the memory map of its rows of ``streamed.pixels`` (each its
-    own map, whose ``offset`` is where its rows start in the file: the pipeline reads batches
-    from there with ``pread``, which maps nothing into the process)."""
+    own map, whose ``offset`` is where its rows start in the file: the pipeline's file reader
+    starts there, and maps nothing into the process)."""
     try:
         pixels = np.load(streamed.pixels, mmap_mode="r")
     except (OSError, ValueError) as error:
